@@ -1,0 +1,26 @@
+"""Failure recorder, reached by the state machine's Catch: the run ends FAILED with its stage and reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.observability import logger, metrics, tracer
+from mlops.pipeline.deps import build_deps
+from mlops.pipeline.failure import record_failure
+from mlops.pipeline.payload import RunPayload
+from mlops.settings import PipelineSettings, load_settings
+
+settings = load_settings(PipelineSettings)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse(event=event, model=RunPayload)
+    logger.append_keys(run_id=payload.run_id, dataset=payload.dataset)
+    deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
+    return record_failure(deps, payload).model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,0 +1,26 @@
+"""Training: fits the pipeline inline, or starts / polls a SageMaker training job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.observability import logger, metrics, tracer
+from mlops.pipeline.deps import build_deps
+from mlops.pipeline.payload import RunPayload
+from mlops.pipeline.train import train_run
+from mlops.settings import TrainingSettings, load_settings
+
+settings = load_settings(TrainingSettings)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse(event=event, model=RunPayload)
+    logger.append_keys(run_id=payload.run_id, dataset=payload.dataset)
+    deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
+    return train_run(deps, payload, settings).model_dump(mode="json", by_alias=True, exclude_none=True)

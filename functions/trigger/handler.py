@@ -1,0 +1,28 @@
+"""Trigger: starts runs on a dataset's latest version (manual, scheduled, drift alarm)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.observability import logger, metrics, tracer
+from mlops.pipeline.deps import build_deps
+from mlops.pipeline.events import TriggerEvent
+from mlops.pipeline.trigger import handle_trigger
+from mlops.settings import TriggerSettings, load_settings
+
+settings = load_settings(TriggerSettings)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parsed = parse(event={"event": event}, model=TriggerEvent).event
+    deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
+    outcomes = handle_trigger(deps, settings.state_machine_arn, parsed)
+    for outcome in outcomes:
+        logger.info(outcome.reason, extra=outcome.model_dump())
+    return {"outcomes": [o.model_dump() for o in outcomes]}

@@ -1,0 +1,118 @@
+"""The dataset config (CONTRACT §5): one document per dataset, stored in the metadata table.
+
+``mlops upload --target`` writes the minimal one; every other field has the default documented here
+and in docs/dataset-config.md. Pure pydantic: imported by every function, including inference.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Task = Literal["classification", "regression"]
+Estimator = Literal[
+    "auto",
+    "hist_gradient_boosting",
+    "random_forest",
+    "logistic_regression",
+    "linear_regression",
+    "ridge",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SearchConfig(_Strict):
+    """Randomized hyperparameter search; off unless ``enabled``."""
+
+    enabled: bool = False
+    n_iter: int = Field(default=8, ge=1, le=200, description="Candidate settings tried.")
+    cv: int = Field(default=3, ge=2, le=10, description="Cross-validation folds per candidate.")
+    time_budget_s: float = Field(default=120.0, gt=0, description="Stop sampling once exceeded.")
+
+
+class ValidationConfig(_Strict):
+    min_rows: int = Field(default=50, ge=2, description="Fewer rows fail validation.")
+    max_missing_ratio: float = Field(
+        default=0.5, ge=0, le=1, description="A feature column missing more than this fails."
+    )
+    max_target_missing_ratio: float = Field(
+        default=0.1, ge=0, le=1, description="Rows without a target above this ratio fail."
+    )
+    max_duplicate_ratio: float = Field(
+        default=0.5, ge=0, le=1, description="Duplicate rows above this ratio fail."
+    )
+    identifier_unique_ratio: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        description="A string or integer column this unique is an identifier: flagged, excluded.",
+    )
+    min_class_count: int = Field(default=2, ge=1, description="Each class needs this many rows.")
+
+
+class PromotionConfig(_Strict):
+    metric: str | None = Field(
+        default=None,
+        description="Metric compared on the candidate's holdout: f1_macro (classification) "
+        "or rmse (regression) when unset.",
+    )
+    tolerance: float = Field(
+        default=0.01, ge=0, description="How much worse than production a candidate may be."
+    )
+
+
+class DriftConfig(_Strict):
+    psi_threshold: float = Field(default=0.2, gt=0, description="PSI above this is drift.")
+    ks_pvalue: float = Field(default=0.01, gt=0, lt=1, description="KS p-value below this is drift.")
+    ks_statistic: float = Field(
+        default=0.1, gt=0, le=1, description="KS statistic must also exceed this (effect size)."
+    )
+    categorical_pvalue: float = Field(default=0.01, gt=0, lt=1)
+    js_threshold: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon distance.")
+    min_rows: int = Field(default=200, ge=1, description="Below this the verdict is insufficient data.")
+    drift_share: float = Field(
+        default=0.3, gt=0, le=1, description="Share of drifted features that makes the dataset drift."
+    )
+    window_hours: float = Field(default=24.0, gt=0, description="Captured traffic window evaluated.")
+    schedule: str = Field(default="rate(1 hour)", description="When drift is evaluated.")
+
+
+class RetrainingConfig(_Strict):
+    schedule: str | None = Field(
+        default=None, description="EventBridge expression for scheduled retraining, e.g. rate(7 days)."
+    )
+    cooldown_minutes: float = Field(
+        default=60.0, ge=0, description="No drift- or schedule-triggered run within this of the last."
+    )
+
+
+class DatasetConfig(_Strict):
+    target: str = Field(min_length=1)
+    task: Task = "classification"
+    estimator: Estimator = "auto"
+    params: dict[str, float | int | str | bool | None] = Field(
+        default_factory=dict, description="Estimator hyperparameters overriding the defaults."
+    )
+    search: SearchConfig = SearchConfig()
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=0.9)
+    seed: int = 42
+    training_backend: Literal["default", "inline", "sagemaker"] = "default"
+    promotion: PromotionConfig = PromotionConfig()
+    validation: ValidationConfig = ValidationConfig()
+    drift: DriftConfig = DriftConfig()
+    retraining: RetrainingConfig = RetrainingConfig()
+
+    @field_validator("target")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @property
+    def promotion_metric(self) -> str:
+        if self.promotion.metric:
+            return self.promotion.metric
+        return "f1_macro" if self.task == "classification" else "rmse"

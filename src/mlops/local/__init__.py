@@ -1,0 +1,1 @@
+"""The embedded stack: the whole stack on one machine (moto for AWS, the real handlers in-process)."""

@@ -1,0 +1,118 @@
+"""Where moto stops and the embedded stack takes over.
+
+moto runs Lambda code only in Docker, which the embedded stack does not use: invocations (direct,
+from the Step Functions interpreter, from S3 notifications) are dispatched to the real handlers
+in-process instead. S3 notifications become asynchronous, as in AWS, and carry the full event shape
+(userIdentity, sequencer, versionId) that moto leaves out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from typing import Any
+from urllib.parse import unquote_plus
+
+from mlops.local.runtime import FunctionRuntime
+
+_installed: dict[str, Any] = {}
+_runtime: FunctionRuntime | None = None
+_sequencer = itertools.count(1)
+_lock = threading.Lock()
+
+
+def _routed_invoke(original_key: str) -> Any:
+    """A replacement for a moto Lambda backend's ``invoke`` that runs the stack's own functions."""
+
+    def invoke(
+        self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+    ) -> str | bytes | None:
+        runtime = _runtime
+        name = runtime.logical_name(function_name) if runtime else None
+        if runtime is None or name is None:
+            result: str | bytes | None = _installed[original_key](
+                self, function_name, qualifier, body, headers, response_headers
+            )
+            return result
+        if isinstance(body, bytes):
+            body = body.decode("utf-8")
+        event = json.loads(body) if body else {}
+        invocation_type = {str(k).lower(): v for k, v in dict(headers or {}).items()}.get(
+            "x-amz-invocation-type", "RequestResponse"
+        )
+        if invocation_type == "Event":
+            runtime.invoke_async(name, event)
+            return b""
+        outcome = runtime.invoke(name, event)
+        if outcome.failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        response_headers["x-amz-executed-version"] = "$LATEST"
+        payload = outcome.body().encode("utf-8")
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    return invoke
+
+
+def _complete_s3_record(account_id: str, record: dict[str, Any]) -> None:
+    from moto.s3.models import s3_backends
+
+    s3 = record.setdefault("s3", {})
+    obj = s3.setdefault("object", {})
+    with _lock:
+        obj.setdefault("sequencer", f"{next(_sequencer):016X}")
+    record.setdefault("userIdentity", {"principalId": "AWS:LOCAL"})
+    record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+    record.setdefault("responseElements", {"x-amz-request-id": obj["sequencer"], "x-amz-id-2": "local"})
+    s3.setdefault("bucket", {}).setdefault("ownerIdentity", {"principalId": "LOCAL"})
+    bucket = s3["bucket"].get("name")
+    try:
+        key = s3_backends[account_id]["global"].get_object(bucket, unquote_plus(obj.get("key", "")))
+    except Exception:  # the object may be gone already; the handler then reports it
+        key = None
+    version = getattr(key, "version_id", None)
+    if version and version != "null":
+        obj.setdefault("versionId", version)
+
+
+def _s3_invoke_lambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    runtime = _runtime
+    name = runtime.logical_name(fn_arn) if runtime else None
+    if runtime is None or name is None:
+        _installed["s3._invoke_awslambda"](account_id, event_body, fn_arn, region_name)
+        return
+    for record in event_body.get("Records", []):
+        _complete_s3_record(account_id, record)
+    runtime.invoke_async(name, event_body)
+
+
+def install(runtime: FunctionRuntime) -> None:
+    """Route moto's Lambda invocations to ``runtime``; idempotent, undone by ``uninstall``."""
+    global _runtime
+    from moto.awslambda import models as lambda_models
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.s3 import notifications
+
+    _runtime = runtime
+    if _installed:
+        return
+    for backend in (lambda_models.LambdaBackend, LambdaSimpleBackend):
+        key = f"{backend.__name__}.invoke"
+        _installed[key] = backend.invoke
+        backend.invoke = _routed_invoke(key)  # type: ignore[method-assign]
+    _installed["s3._invoke_awslambda"] = notifications._invoke_awslambda
+    notifications._invoke_awslambda = _s3_invoke_lambda
+
+
+def uninstall() -> None:
+    global _runtime
+    from moto.awslambda import models as lambda_models
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.s3 import notifications
+
+    if _installed:
+        for backend in (lambda_models.LambdaBackend, LambdaSimpleBackend):
+            backend.invoke = _installed.pop(f"{backend.__name__}.invoke")  # type: ignore[method-assign]
+        notifications._invoke_awslambda = _installed.pop("s3._invoke_awslambda")
+    _runtime = None

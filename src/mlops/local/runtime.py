@@ -1,0 +1,141 @@
+"""Runs the project's real Lambda handlers in-process, the way the Lambda service would.
+
+Each function's ``functions/<name>/handler.py`` is imported once (its cold start: settings read,
+clients built) and then invoked with real-shaped events and a context object. Errors come back as
+Lambda does report them: a JSON payload with errorMessage/errorType/stackTrace and a function error.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mlops.observability import logger
+from mlops.stack.description import FUNCTIONS, FunctionSpec, project_root
+
+Handler = Callable[[dict[str, Any], Any], Any]
+ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation twice
+
+
+@dataclass
+class LocalContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_s: float
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self._started)) * 1000))
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    payload: Any
+    error_type: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error_type is not None
+
+    def body(self) -> str:
+        return json.dumps(self.payload, default=str)
+
+
+class FunctionRuntime:
+    """Imports and invokes the stack's functions by their deployed names."""
+
+    def __init__(
+        self,
+        deployed_names: dict[str, str],
+        function_arn: Callable[[str], str],
+        root: Path | None = None,
+        specs: tuple[FunctionSpec, ...] = FUNCTIONS,
+    ) -> None:
+        self._specs = {s.name: s for s in specs}
+        self._by_deployed = {deployed: name for name, deployed in deployed_names.items()}
+        self._deployed = dict(deployed_names)
+        self._arn = function_arn
+        self._root = root or project_root()
+        self._modules: dict[str, ModuleType] = {}
+        self._lock = threading.Lock()
+        self._async = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-async")
+
+    def logical_name(self, deployed_or_arn: str) -> str | None:
+        name = deployed_or_arn.split(":function:")[-1].split(":")[0]
+        return self._by_deployed.get(name)
+
+    def handler(self, name: str) -> Handler:
+        with self._lock:
+            module = self._modules.get(name)
+            if module is None:
+                spec = self._specs[name]
+                path = self._root / spec.code_dir / "handler.py"
+                loader_spec = importlib.util.spec_from_file_location(f"mlops_function_{name}", path)
+                if loader_spec is None or loader_spec.loader is None:
+                    raise FileNotFoundError(f"No handler at {path}.")
+                module = importlib.util.module_from_spec(loader_spec)
+                loader_spec.loader.exec_module(module)
+                self._modules[name] = module
+        attr = self._specs[name].handler.split(".")[-1]
+        handler: Handler = getattr(module, attr)
+        return handler
+
+    def context(self, name: str) -> LocalContext:
+        spec = self._specs[name]
+        deployed = self._deployed[name]
+        return LocalContext(
+            function_name=deployed,
+            memory_limit_in_mb=spec.memory_mb,
+            invoked_function_arn=self._arn(name),
+            timeout_s=float(spec.timeout_s),
+            log_group_name=f"/aws/lambda/{deployed}",
+        )
+
+    def invoke(self, name: str, event: Any) -> InvocationResult:
+        try:
+            result = self.handler(name)(event, self.context(name))
+            return InvocationResult(json.loads(json.dumps(result, default=str)))
+        except Exception as error:
+            logger.exception("Function failed", extra={"function": name})
+            return InvocationResult(
+                {
+                    "errorMessage": str(error),
+                    "errorType": type(error).__name__,
+                    "stackTrace": traceback.format_tb(error.__traceback__),
+                },
+                error_type=type(error).__name__,
+            )
+
+    def invoke_async(self, name: str, event: Any) -> Future[InvocationResult]:
+        """Event invocation: queued, retried twice on error, the caller does not wait."""
+
+        def run() -> InvocationResult:
+            result = self.invoke(name, event)
+            for attempt in range(ASYNC_RETRIES):
+                if not result.failed:
+                    break
+                time.sleep(0.5 * (attempt + 1))
+                result = self.invoke(name, event)
+            return result
+
+        return self._async.submit(run)
+
+    def shutdown(self) -> None:
+        self._async.shutdown(wait=True, cancel_futures=False)

@@ -1,0 +1,146 @@
+"""``mlops local up``: the whole stack on one machine.
+
+moto serves the AWS APIs on --aws-port with the stack's resources in it; the functions run in this
+process; the inference API is served on --api-port; schedules fire and alarms evaluate every few
+seconds; state is kept under --state-dir.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops import aws
+from mlops.local import patches
+from mlops.local.eventbus import EventBus
+from mlops.local.persistence import Snapshotter, StateStore
+from mlops.local.resources import REGION, LocalStack, create_stack, function_arn, physical_name, process_env
+from mlops.local.runtime import FunctionRuntime
+from mlops.stack import description as d
+
+ALARM_INTERVAL_S = 5.0
+
+
+def configure_moto() -> None:
+    """Execute state machines with moto's ASL interpreter; never try Docker for Lambda."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    default_user_config["lambda"] = {"use_docker": False}
+
+
+def configure_environment(aws_endpoint: str | None, aws_port: int | None = None) -> None:
+    """Credentials and endpoint for in-process clients, and every function's variables."""
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            **process_env(),
+        }
+    )
+    if aws_endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = aws_endpoint
+    if aws_port:
+        os.environ["MOTO_PORT"] = str(aws_port)  # moto's ASL interpreter calls Lambda through it
+    aws.reset_clients()
+
+
+def new_runtime() -> FunctionRuntime:
+    return FunctionRuntime({s.name: physical_name(s.name) for s in d.FUNCTIONS}, function_arn)
+
+
+@dataclass
+class EmbeddedStack:
+    """The pieces of a running embedded stack (also what the integration tests drive)."""
+
+    runtime: FunctionRuntime
+    stack: LocalStack
+    bus: EventBus
+
+    def invoke_inference(self, event: dict[str, Any], context: Any = None) -> Any:
+        handler = self.runtime.handler("inference")
+        return handler(event, context or self.runtime.context("inference"))
+
+
+def start_embedded(
+    api_url: str = "", state: StateStore | None = None, alarm_interval_s: float = ALARM_INTERVAL_S
+) -> EmbeddedStack:
+    """Create the resources in the moto the clients point at and route invocations to the handlers."""
+    configure_moto()
+    runtime = new_runtime()
+    patches.install(runtime)
+    stack = create_stack(api_url, before_wiring=state.restore if state else None)
+    return EmbeddedStack(runtime=runtime, stack=stack, bus=EventBus(runtime, alarm_interval_s))
+
+
+def _wait_ready(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
+def run(
+    host: str = "127.0.0.1",
+    aws_port: int = 4566,
+    api_port: int = 8080,
+    state_dir: Path = Path(".mlops"),
+    say: Callable[[str], None] = print,
+) -> None:
+    """Serve until SIGINT/SIGTERM, then stop cleanly, saving state."""
+    from moto.server import ThreadedMotoServer
+
+    from mlops.local.http_api import make_api_server
+
+    aws_url, api_url = f"http://{host}:{aws_port}", f"http://{host}:{api_port}"
+    configure_environment(aws_url, aws_port)
+    server = ThreadedMotoServer(ip_address=host, port=aws_port, verbose=False)
+    server.start()
+    state = StateStore(
+        state_dir.resolve(),
+        buckets=[physical_name(b.name) for b in d.BUCKETS],
+        tables=[physical_name(t.name) for t in d.TABLES],
+    )
+    embedded = start_embedded(api_url, state)
+    api = make_api_server(host, api_port, embedded.invoke_inference)
+    api_thread = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
+    api_thread.start()
+    embedded.bus.start()
+    snapshots = Snapshotter(state)
+    snapshots.start()
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        _wait_ready(f"{api_url}/v2/health/ready")
+        say("ready")
+        say(f"AWS endpoint:  {aws_url}   (export AWS_ENDPOINT_URL={aws_url})")
+        say(f"Inference API: {api_url}")
+        stop.wait()
+    finally:
+        say("stopping")
+        embedded.bus.stop()
+        with suppress(Exception):
+            api.shutdown()
+        embedded.runtime.shutdown()
+        snapshots.stop()
+        patches.uninstall()
+        server.stop()
+        say(f"stopped; state saved in {state.root}")

@@ -1,0 +1,46 @@
+"""Conversion stage: the fitted pipeline to ONNX, then the parity gate against scikit-learn."""
+
+from __future__ import annotations
+
+from mlops.errors import ConversionFailed
+from mlops.pipeline.deps import Deps
+from mlops.pipeline.payload import ConversionOutcome, RunPayload
+from mlops.pipeline.stages import stage
+
+
+def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
+    from mlops.ml import dataset as ds
+    from mlops.ml.artifacts import pipeline_from_bytes
+    from mlops.ml.convert import check_parity, to_onnx
+
+    if payload.training is None or payload.training.model_version is None:
+        raise ConversionFailed("The run reached conversion without a trained model version.")
+    name, number = payload.dataset, payload.training.model_version
+    with stage(deps.registry, payload.run_id, "conversion") as log:
+        model = deps.registry.get_model_version(name, number)
+        if model.signature is None:
+            raise ConversionFailed(f"Model '{name}' version {number} has no signature.")
+        pipeline = pipeline_from_bytes(deps.storage.get_verified(model.artifacts["sklearn"]))
+        holdout = ds.read_parquet_bytes(deps.storage.get_verified(model.artifacts["holdout"]))
+        onnx_bytes = to_onnx(pipeline, model.signature)
+        parity = check_parity(onnx_bytes, pipeline, holdout, model.signature)
+        prefix = f"models/{name}/v{number}"
+        artifacts = dict(model.artifacts)
+        artifacts["onnx"] = deps.storage.put(deps.artifact_bucket, f"{prefix}/model.onnx", onnx_bytes)
+        artifacts["signature"] = deps.storage.put(
+            deps.artifact_bucket,
+            f"{prefix}/signature.json",
+            model.signature.model_dump_json(indent=2).encode(),
+            "application/json",
+        )
+        parity_doc = parity.model_dump(mode="json")
+        deps.registry.put_model_version(
+            model.model_copy(update={"artifacts": artifacts, "parity": parity_doc})
+        )
+        log.summary.update(
+            parity=parity_doc, onnx_sha256=artifacts["onnx"].sha256, onnx_bytes=len(onnx_bytes)
+        )
+        if not parity.passed:
+            raise ConversionFailed(parity.message)
+    outcome = ConversionOutcome(model_version=number, onnx_sha256=artifacts["onnx"].sha256, parity=parity_doc)
+    return payload.model_copy(update={"conversion": outcome})

@@ -1,0 +1,57 @@
+"""Parser models for the events that start runs (the trigger function's input)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlops.stack.description import DRIFT_ALARM_PREFIX
+
+
+class ManualTrigger(BaseModel):
+    """What ``mlops retrain NAME`` sends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str
+    trigger: Literal["manual"] = "manual"
+
+
+class ScheduleTick(BaseModel):
+    """The constant input of the retraining-tick schedule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["schedule"]
+
+
+class AlarmState(BaseModel):
+    value: str
+    reason: str = ""
+    timestamp: datetime | None = None
+
+
+class AlarmDetail(BaseModel):
+    alarm_name: str = Field(alias="alarmName")
+    state: AlarmState
+    previous_state: AlarmState | None = Field(default=None, alias="previousState")
+
+
+class AlarmStateChange(EventBridgeModel):
+    """EventBridge's ``CloudWatch Alarm State Change`` event."""
+
+    source: Literal["aws.cloudwatch"]
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    detail: AlarmDetail
+
+    @property
+    def dataset(self) -> str | None:
+        name = self.detail.alarm_name
+        return name[len(DRIFT_ALARM_PREFIX) :] if name.startswith(DRIFT_ALARM_PREFIX) else None
+
+
+class TriggerEvent(BaseModel):
+    event: AlarmStateChange | ManualTrigger | ScheduleTick

@@ -1,0 +1,187 @@
+"""Ingest: an object under raw/<dataset>/ becomes a dataset version (keyed by its sha256) and a run.
+
+At-least-once delivery is the rule: the raw object is recorded by a conditional write keyed on
+bucket, key and etag; identical content to an existing version starts nothing; the run id (and so the
+execution name) derives from the content, so a redelivered event cannot start a second execution.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel
+
+from mlops.errors import IngestRefused, NotFound
+from mlops.models import DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
+from mlops.pipeline.deps import Deps
+from mlops.pipeline.runs import start_run
+
+RAW_PREFIX = "raw/"
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class IngestOutcome(BaseModel):
+    action: str  # started | duplicate | refused | ignored | redelivered
+    dataset: str | None = None
+    sha256: str | None = None
+    run_id: str | None = None
+    reason: str | None = None
+
+
+def dataset_from_key(key: str) -> str | None:
+    """``raw/<dataset>/<file>.csv`` -> dataset; None for keys the pipeline does not train on."""
+    if not key.startswith(RAW_PREFIX):
+        return None
+    parts = key[len(RAW_PREFIX) :].split("/")
+    if len(parts) < 2 or not parts[-1].lower().endswith(".csv"):
+        return None
+    return parts[0]
+
+
+def upload_run_id(dataset: str, sha256: str) -> str:
+    return f"{dataset}-upload-{sha256[:16]}"
+
+
+def ingest_object(
+    deps: Deps,
+    state_machine_arn: str,
+    bucket: str,
+    key: str,
+    etag: str,
+    size: int,
+    version_id: str | None = None,
+    sequencer: str | None = None,
+    max_bytes: int = 2 * 1024**3,
+) -> IngestOutcome:
+    from mlops.ml import dataset as ds  # heavy (pandas): only the ingest image needs it
+
+    started = utcnow()
+    key = unquote_plus(key)
+    dataset = dataset_from_key(key)
+    if dataset is None:
+        return IngestOutcome(
+            action="ignored", reason=f"s3://{bucket}/{key} is not a CSV under raw/<dataset>/."
+        )
+    raw = RawObjectRef(
+        bucket=bucket, key=key, etag=etag.strip('"'), version_id=version_id, size=size, sequencer=sequencer
+    )
+    if not _DATASET_NAME.match(dataset):
+        return _refuse(
+            deps,
+            dataset,
+            raw,
+            None,
+            f"Dataset name '{dataset}' must be 1-64 letters, digits, '.', '_' or '-'.",
+        )
+
+    record, _ = deps.registry.put_raw_object(RawObject(dataset=dataset, raw=raw, status="ACCEPTED"))
+    if record.run_id or record.status != "ACCEPTED":
+        return _redelivered(deps, state_machine_arn, record)
+    # A new object, or one whose first delivery stopped early: (re)do the work; every write below is
+    # conditional or idempotent, so two deliveries racing end in one version and one run.
+
+    try:
+        data = deps.storage.get(bucket, key, version_id)
+    except NotFound:
+        return _refuse(deps, dataset, raw, None, f"s3://{bucket}/{key} was deleted before it could be read.")
+    sha = ds.content_sha256(data)
+    try:
+        if len(data) > max_bytes:
+            raise IngestRefused(f"The file is {len(data)} bytes; uploads are limited to {max_bytes} bytes.")
+        frame = ds.read_csv_bytes(data)
+    except IngestRefused as error:
+        return _refuse(deps, dataset, raw, sha, str(error))
+
+    version = deps.registry.find_dataset_version(dataset, sha)
+    if version is None:
+        canonical = deps.storage.put(
+            deps.data_bucket, f"datasets/{dataset}/{sha}/data.parquet", ds.to_parquet_bytes(frame)
+        )
+        version = DatasetVersion(
+            dataset=dataset,
+            sha256=sha,
+            rows=len(frame),
+            columns=[str(c) for c in frame.columns],
+            column_types=ds.infer_schema(frame),
+            profile=ds.profile(frame),
+            canonical=canonical,
+            raw=raw,
+            uploaded_at=_last_modified(deps, raw),
+        )
+        if not deps.registry.create_dataset_version(version):
+            version = deps.registry.get_dataset_version(dataset, sha)
+    if (version.raw.bucket, version.raw.key, version.raw.etag) != (raw.bucket, raw.key, raw.etag):
+        return _duplicate(deps, dataset, raw, sha)
+
+    run_id = upload_run_id(dataset, sha)
+    deps.registry.update_raw_object(record.model_copy(update={"sha256": sha, "run_id": run_id}))
+    run = start_run(deps, state_machine_arn, run_id, dataset, sha, "upload")
+    deps.registry.put_stage(
+        run.run_id,
+        StageRecord(
+            name="ingest",
+            status="SUCCEEDED",
+            started_at=started,
+            ended_at=utcnow(),
+            duration_s=(utcnow() - started).total_seconds(),
+            summary={"rows": version.rows, "columns": len(version.columns), "sha256": sha, "raw": raw.uri},
+        ),
+    )
+    return IngestOutcome(action="started", dataset=dataset, sha256=sha, run_id=run.run_id)
+
+
+def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
+    head = deps.storage.s3.head_object(Bucket=raw.bucket, Key=raw.key)
+    modified = head.get("LastModified")
+    return modified if isinstance(modified, datetime) else utcnow()
+
+
+def _redelivered(deps: Deps, state_machine_arn: str, record: RawObject) -> IngestOutcome:
+    """The same object again: finish what an interrupted first delivery left undone, start nothing new."""
+    if record.status == "ACCEPTED" and record.run_id and record.sha256:
+        start_run(deps, state_machine_arn, record.run_id, record.dataset, record.sha256, "upload")
+    return IngestOutcome(
+        action="redelivered",
+        dataset=record.dataset,
+        sha256=record.sha256,
+        run_id=record.run_id,
+        reason=record.reason,
+    )
+
+
+def _duplicate(deps: Deps, dataset: str, raw: RawObjectRef, sha: str) -> IngestOutcome:
+    reason = f"Content identical to dataset version {sha[:12]}; no training started."
+    deps.registry.update_raw_object(
+        RawObject(dataset=dataset, raw=raw, status="DUPLICATE", sha256=sha, reason=reason)
+    )
+    return IngestOutcome(action="duplicate", dataset=dataset, sha256=sha, reason=reason)
+
+
+def _refuse(deps: Deps, dataset: str, raw: RawObjectRef, sha: str | None, reason: str) -> IngestOutcome:
+    """A refused upload still leaves a FAILED run, so `mlops runs list` and `upload --wait` show why."""
+    run_id = f"{dataset}-upload-{(sha or raw.etag)[:16]}-refused"
+    now = utcnow()
+    run = Run(
+        run_id=run_id,
+        dataset=dataset,
+        trigger="upload",
+        status="FAILED",
+        dataset_version=sha,
+        started_at=now,
+        ended_at=now,
+        failed_stage="ingest",
+        error=reason,
+    )
+    deps.registry.create_run(run)
+    deps.registry.put_stage(
+        run_id,
+        StageRecord(
+            name="ingest", status="FAILED", started_at=now, ended_at=now, duration_s=0.0, error=reason
+        ),
+    )
+    deps.registry.update_raw_object(
+        RawObject(dataset=dataset, raw=raw, status="REFUSED", sha256=sha, run_id=run_id, reason=reason)
+    )
+    return IngestOutcome(action="refused", dataset=dataset, sha256=sha, run_id=run_id, reason=reason)

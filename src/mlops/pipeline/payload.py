@@ -1,0 +1,98 @@
+"""The document the state machine passes from stage to stage.
+
+Each Lambda task receives the whole document (``Payload.$: "$"``) and returns it with its own section
+filled in (``OutputPath: "$.Payload"``), so a run's state is visible in the execution history.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlops.models import Trigger
+
+
+class StepError(BaseModel):
+    """What a state's Catch puts at ``$.error``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    error: str = Field(default="Error", alias="Error")
+    cause: str = Field(default="", alias="Cause")
+
+    @property
+    def message(self) -> str:
+        """The one sentence to show: the Lambda error's message when the cause is its JSON."""
+        try:
+            cause = json.loads(self.cause)
+        except (TypeError, ValueError):
+            return self.cause or self.error
+        if isinstance(cause, dict) and cause.get("errorMessage"):
+            return str(cause["errorMessage"])
+        return self.cause or self.error
+
+    @property
+    def error_type(self) -> str:
+        try:
+            cause = json.loads(self.cause)
+        except (TypeError, ValueError):
+            return self.error
+        if isinstance(cause, dict) and cause.get("errorType"):
+            return str(cause["errorType"])
+        return self.error
+
+
+class ValidationOutcome(BaseModel):
+    passed: bool
+    report_uri: str
+    feature_columns: list[str]
+    excluded_columns: list[str]
+    rows: int
+    warnings: int = 0
+
+
+class TrainingOutcome(BaseModel):
+    status: str  # "Completed" | "InProgress"
+    backend: str
+    model_version: int | None = None
+    job_name: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class ConversionOutcome(BaseModel):
+    model_version: int
+    onnx_sha256: str
+    parity: dict[str, Any]
+
+
+class PromotionOutcome(BaseModel):
+    model_version: int
+    promoted: bool
+    decision: str
+    production_version: int | None
+
+
+class RunPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    dataset: str
+    dataset_version: str
+    trigger: Trigger
+    validation: ValidationOutcome | None = None
+    training: TrainingOutcome | None = None
+    conversion: ConversionOutcome | None = None
+    promotion: PromotionOutcome | None = None
+    failed_stage: str | None = None
+    error: StepError | None = None
+
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def execution_name(run_id: str) -> str:
+    """Step Functions execution names: 1-80 characters of [A-Za-z0-9_-]; deterministic per run."""
+    return _NAME_UNSAFE.sub("_", run_id)[:80]

@@ -1,0 +1,131 @@
+"""Review and promotion: the candidate against production on the candidate's holdout.
+
+Both models are scored with onnxruntime on the same rows (what will actually serve). The first model
+must beat the trivial baseline (majority class or mean). The alias moves by a conditional write; when
+another run moved it first, the candidate is reviewed again against the new production model, so two
+runs finishing together can neither both win nor both lose.
+"""
+
+from __future__ import annotations
+
+from mlops.config import DatasetConfig
+from mlops.errors import Conflict
+from mlops.models import ModelVersion, Run, utcnow
+from mlops.pipeline.deps import Deps
+from mlops.pipeline.payload import PromotionOutcome, RunPayload
+from mlops.pipeline.stages import stage
+
+MAX_ATTEMPTS = 5
+
+
+def _score(deps: Deps, model: ModelVersion, holdout_bytes: bytes, config: DatasetConfig) -> float | None:
+    """The model's promotion metric on the holdout, or None when it cannot read those rows."""
+    from mlops.ml import dataset as ds
+    from mlops.ml.convert import onnx_predict
+    from mlops.ml.training import metrics
+
+    assert model.signature is not None
+    holdout = ds.read_parquet_bytes(holdout_bytes)
+    if any(f.name not in holdout.columns for f in model.signature.features):
+        return None
+    labels, probabilities = onnx_predict(
+        deps.storage.get_verified(model.artifacts["onnx"]), model.signature, holdout
+    )
+    y_true = holdout[config.target].to_numpy()
+    scores = metrics(config.task, y_true, labels, probabilities, model.signature.classes)
+    return scores.get(config.promotion_metric)
+
+
+def review(deps: Deps, candidate: ModelVersion, config: DatasetConfig) -> tuple[bool, str, int | None]:
+    """(promote?, the reason in one sentence, production version compared with)."""
+    from mlops.ml.training import is_worse
+
+    metric = config.promotion_metric
+    holdout_bytes = deps.storage.get_verified(candidate.artifacts["holdout"])
+    own = _score(deps, candidate, holdout_bytes, config)
+    if own is None:
+        return False, f"The candidate cannot score its own holdout on '{metric}'.", None
+    for _ in range(MAX_ATTEMPTS):
+        alias = deps.registry.get_alias(candidate.name)
+        if alias is not None and alias.version == candidate.version:
+            return True, "Already the production version.", alias.version
+        if alias is None:
+            baseline = candidate.baseline_metrics.get(metric)
+            # Strictly better than the trivial model: the baseline must be "worse" with no tolerance.
+            if baseline is not None and not is_worse(metric, baseline, own, 0.0):
+                return False, f"{metric} {own:.4f} does not beat the trivial baseline's {baseline:.4f}.", None
+            reason = f"First model: {metric} {own:.4f} beats the trivial baseline's {baseline}."
+        else:
+            production = deps.registry.get_model_version(candidate.name, alias.version)
+            theirs = _score(deps, production, holdout_bytes, config)
+            if theirs is None:
+                reason = (
+                    f"Production v{production.version} cannot score the new data's columns; "
+                    f"the candidate ({metric} {own:.4f}) replaces it."
+                )
+            elif is_worse(metric, own, theirs, config.promotion.tolerance):
+                reason = (
+                    f"{metric} {own:.4f} is worse than production v{production.version}'s {theirs:.4f} "
+                    f"beyond the tolerance {config.promotion.tolerance}."
+                )
+                return False, reason, production.version
+            else:
+                reason = (
+                    f"{metric} {own:.4f} vs production v{production.version}'s {theirs:.4f} "
+                    f"(tolerance {config.promotion.tolerance})."
+                )
+        try:
+            deps.registry.move_alias(
+                candidate.name, candidate.version, alias, "promote", candidate.run_id, reason
+            )
+            return True, reason, alias.version if alias else None
+        except Conflict:
+            continue  # another run moved production: review again against the new one
+    return False, "The production alias kept moving; the candidate was not promoted.", None
+
+
+def promote_run(deps: Deps, payload: RunPayload) -> RunPayload:
+    if payload.conversion is None:
+        raise Conflict("The run reached promotion without a converted model.")
+    with stage(deps.registry, payload.run_id, "promotion") as log:
+        config = deps.registry.get_config(payload.dataset)
+        candidate = deps.registry.get_model_version(payload.dataset, payload.conversion.model_version)
+        promoted, decision, production = review(deps, candidate, config)
+        if not promoted:
+            deps.registry.set_model_status(candidate.name, candidate.version, "rejected", decision)
+        log.summary.update(promoted=promoted, decision=decision, compared_with=production)
+    finish_run(deps, payload.run_id, "SUCCEEDED", promoted=promoted, decision=decision)
+    outcome = PromotionOutcome(
+        model_version=candidate.version, promoted=promoted, decision=decision, production_version=production
+    )
+    return payload.model_copy(update={"promotion": outcome})
+
+
+def finish_run(
+    deps: Deps,
+    run_id: str,
+    status: str,
+    promoted: bool = False,
+    decision: str | None = None,
+    failed_stage: str | None = None,
+    error: str | None = None,
+) -> Run:
+    """End a run once (conditional on RUNNING) and free its dataset's lock."""
+    run = deps.registry.get_run(run_id)
+    if run.status == "RUNNING":
+        update = {
+            "status": status,
+            "ended_at": utcnow(),
+            "promoted": promoted,
+            "decision": decision,
+            "failed_stage": failed_stage,
+            "error": error,
+            "stages": [],
+        }
+        run = run.model_copy(update=update)
+        try:
+            deps.registry.save_run(run)
+        except Conflict:
+            run = deps.registry.get_run(run_id)
+    deps.registry.release_lock(run.dataset, run_id)
+    return run

@@ -1,0 +1,145 @@
+"""Starting runs on a dataset's latest version: manual, scheduled and drift-triggered.
+
+Drift and schedule triggers respect the dataset's cooldown and take the dataset's lock, so one drift
+episode (or one alarm event delivered twice) starts one retraining. Run ids derive from the triggering
+event, so a redelivered event finds its run already there.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from mlops.errors import NotFound
+from mlops.models import Trigger, utcnow
+from mlops.pipeline.deps import Deps
+from mlops.pipeline.events import AlarmStateChange, ManualTrigger, ScheduleTick
+from mlops.pipeline.runs import start_run
+
+LOCK_TTL_S = 6 * 3600
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+
+
+class TriggerOutcome(BaseModel):
+    dataset: str
+    trigger: Trigger
+    started: bool
+    run_id: str | None = None
+    reason: str
+
+
+def parse_rate(expression: str) -> timedelta:
+    """``rate(N unit)`` as a timedelta; the only schedule form per-dataset configs take."""
+    match = _RATE.match(expression.strip())
+    if not match:
+        raise ValueError(f"Schedule '{expression}' is not of the form rate(N minutes|hours|days).")
+    amount, unit = int(match.group(1)), match.group(2).rstrip("s")
+    return timedelta(**{f"{unit}s": amount})
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%S")
+
+
+def trigger_run(
+    deps: Deps,
+    state_machine_arn: str,
+    dataset: str,
+    trigger: Trigger,
+    event_time: datetime | None = None,
+) -> TriggerOutcome:
+    moment = event_time or utcnow()
+    config = deps.registry.get_config(dataset)
+    version = deps.registry.latest_dataset_version(dataset)
+    if version is None:
+        raise NotFound(f"Dataset '{dataset}' has no data yet: upload a CSV first.")
+    run_id = f"{dataset}-{trigger}-{_stamp(moment)}"
+    if trigger in ("drift", "schedule"):
+        cooldown = timedelta(minutes=config.retraining.cooldown_minutes)
+        for run in deps.registry.list_runs(dataset, limit=50):
+            if run.run_id == run_id:
+                return TriggerOutcome(
+                    dataset=dataset, trigger=trigger, started=False, run_id=run_id, reason="Already started."
+                )
+            if run.status == "RUNNING":
+                return TriggerOutcome(
+                    dataset=dataset,
+                    trigger=trigger,
+                    started=False,
+                    run_id=run.run_id,
+                    reason=f"Run {run.run_id} of '{dataset}' is still in flight.",
+                )
+            if run.trigger in ("drift", "schedule") and moment - run.started_at < cooldown:
+                return TriggerOutcome(
+                    dataset=dataset,
+                    trigger=trigger,
+                    started=False,
+                    run_id=run.run_id,
+                    reason=f"Cooldown: {run.trigger} run {run.run_id} started less than "
+                    f"{config.retraining.cooldown_minutes:g} minutes ago.",
+                )
+        if not deps.registry.acquire_lock(dataset, run_id, LOCK_TTL_S):
+            holder = deps.registry.lock_holder(dataset)
+            return TriggerOutcome(
+                dataset=dataset,
+                trigger=trigger,
+                started=False,
+                run_id=holder,
+                reason=f"Run {holder} of '{dataset}' holds the retraining lock.",
+            )
+    run = start_run(deps, state_machine_arn, run_id, dataset, version.sha256, trigger)
+    return TriggerOutcome(
+        dataset=dataset,
+        trigger=trigger,
+        started=True,
+        run_id=run.run_id,
+        reason=f"Started on dataset version {version.sha256[:12]}.",
+    )
+
+
+def due_for_retraining(deps: Deps, now: datetime | None = None) -> list[str]:
+    """Datasets whose ``retraining.schedule`` has elapsed since their last scheduled run."""
+    moment = now or utcnow()
+    due: list[str] = []
+    for dataset in deps.registry.list_datasets():
+        config = deps.registry.find_config(dataset)
+        if config is None or not config.retraining.schedule:
+            continue
+        try:
+            period = parse_rate(config.retraining.schedule)
+        except ValueError:
+            continue
+        last = next(
+            (r.started_at for r in deps.registry.list_runs(dataset, limit=50) if r.trigger == "schedule"),
+            None,
+        )
+        if last is None:
+            version = deps.registry.latest_dataset_version(dataset)
+            last = version.created_at if version else moment
+        if moment - last >= period:
+            due.append(dataset)
+    return due
+
+
+def run_scheduled(deps: Deps, state_machine_arn: str, now: datetime | None = None) -> list[TriggerOutcome]:
+    moment = now or utcnow()
+    return [
+        trigger_run(deps, state_machine_arn, d, "schedule", moment) for d in due_for_retraining(deps, moment)
+    ]
+
+
+def handle_trigger(
+    deps: Deps, state_machine_arn: str, event: AlarmStateChange | ManualTrigger | ScheduleTick
+) -> list[TriggerOutcome]:
+    """One entry point for the trigger function's three event kinds."""
+    if isinstance(event, ManualTrigger):
+        return [trigger_run(deps, state_machine_arn, event.dataset, "manual")]
+    if isinstance(event, ScheduleTick):
+        return run_scheduled(deps, state_machine_arn)
+    dataset = event.dataset
+    if dataset is None or event.detail.state.value != "ALARM":
+        return []
+    moment = event.detail.state.timestamp or event.time
+    return [trigger_run(deps, state_machine_arn, dataset, "drift", moment)]

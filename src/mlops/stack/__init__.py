@@ -1,0 +1,1 @@
+"""The stack's single description, read by the CDK app (``infra/``) and the embedded stack alike."""

@@ -1,0 +1,391 @@
+"""One source of truth for the stack: its functions, resources and wiring.
+
+The CDK app in ``infra/`` and the embedded stack (``mlops local up``) both build from these objects and
+run the same Amazon States Language file (``pipeline.asl.json``, beside this module). Nothing else
+lists functions, buckets, tables, environment variables or triggers. Pure data: no boto3, no CDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+ResourceKind = Literal["bucket", "table", "state_machine", "stream", "function", "topic", "role", "image"]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to one of the stack's resources, resolved to a name or ARN by each builder."""
+
+    kind: ResourceKind
+    name: str
+    attr: Literal["name", "arn", "uri"] = "name"
+
+
+EnvValue = Ref | str
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    name: str
+    purpose: str
+    versioned: bool = True
+    expire_days: int | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    purpose: str
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+    indexes: tuple[tuple[str, str, str], ...] = ()  # (index name, partition key, sort key)
+    ttl_attribute: str | None = "expires_at"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A Kinesis Data Firehose stream delivering to a bucket."""
+
+    name: str
+    bucket: str
+    prefix: str
+    error_prefix: str
+    buffer_seconds: int = 60
+    buffer_mb: int = 5
+
+
+@dataclass(frozen=True)
+class Permission:
+    """An IAM permission beyond reading and writing the resources a function's environment names.
+
+    ``resource`` is a Ref, or an ARN pattern in CloudFormation ``Fn::Sub`` syntax
+    (``arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:...``); ``"*"`` only
+    for actions that have no resource-level permissions, and then with a condition.
+    """
+
+    actions: tuple[str, ...]
+    resource: Ref | str
+    why: str
+    condition: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """An IAM role the stack creates for a service other than Lambda (SageMaker training jobs)."""
+
+    name: str
+    service: str
+    purpose: str
+    access: tuple[Ref, ...]  # buckets it reads and writes, images it pulls
+    permissions: tuple[Permission, ...] = ()
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    description: str
+    packaging: Literal["zip", "image"]
+    layers: tuple[str, ...]
+    env: dict[str, EnvValue]
+    memory_mb: int = 512
+    timeout_s: int = 60
+    reserved_concurrency: int | None = None
+    handler: str = "handler.handler"
+    permissions: tuple[Permission, ...] = ()
+
+    @property
+    def code_dir(self) -> str:
+        """The function's source folder, relative to the project root."""
+        return f"functions/{self.name}"
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    name: str
+    definition_file: str
+    substitutions: dict[str, Ref]
+
+
+@dataclass(frozen=True)
+class S3Notification:
+    bucket: str
+    prefix: str
+    function: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A fixed EventBridge schedule invoking a function with a constant input."""
+
+    name: str
+    expression: str
+    function: str
+    payload: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlarmStateRule:
+    """An EventBridge rule on CloudWatch alarm state changes for alarms whose names start with a prefix."""
+
+    name: str
+    alarm_name_prefix: str
+    state: str
+    function: str
+
+
+# ---- resources -------------------------------------------------------------------------------
+
+DATA_BUCKET = BucketSpec("data", "raw uploads (raw/<dataset>/) and canonical Parquet versions")
+ARTIFACT_BUCKET = BucketSpec("artifacts", "models, validation and drift reports")
+CAPTURE_BUCKET = BucketSpec("capture", "captured inference requests", versioned=False, expire_days=90)
+BUCKETS: tuple[BucketSpec, ...] = (DATA_BUCKET, ARTIFACT_BUCKET, CAPTURE_BUCKET)
+
+METADATA_TABLE = TableSpec(
+    "metadata",
+    "datasets, versions, runs, stages, models, aliases, lineage, drift reports",
+    indexes=(("gsi1", "gsi1pk", "gsi1sk"),),
+)
+TABLES: tuple[TableSpec, ...] = (METADATA_TABLE,)
+
+# The drift function names its per-model alarms with this prefix; its IAM scope and the retraining rule
+# both key on it.
+DRIFT_ALARM_PREFIX = "mlops-drift-"
+METRICS_NAMESPACE = "Mlops"
+_ACCOUNT_ARN = "arn:${AWS::Partition}:{service}:${AWS::Region}:${AWS::AccountId}:{resource}"
+
+
+def account_arn(service: str, resource: str) -> str:
+    """An ARN pattern in this stack's account and region (``Fn::Sub`` syntax)."""
+    return _ACCOUNT_ARN.replace("{service}", service).replace("{resource}", resource)
+
+
+SAGEMAKER_ROLE = RoleSpec(
+    "sagemaker",
+    service="sagemaker.amazonaws.com",
+    purpose="the execution role of SageMaker training jobs, which run the ML image",
+    access=(Ref("bucket", "data"), Ref("bucket", "artifacts"), Ref("image", "ml", "uri")),
+    permissions=(
+        Permission(
+            ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
+            account_arn("logs", "log-group:/aws/sagemaker/TrainingJobs:*"),
+            why="SageMaker writes the training job's output to this fixed log group",
+        ),
+        Permission(
+            ("cloudwatch:PutMetricData",),
+            "*",
+            why="SageMaker publishes training job metrics; PutMetricData has no resource-level scope",
+            condition={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}},
+        ),
+    ),
+)
+ROLES: tuple[RoleSpec, ...] = (SAGEMAKER_ROLE,)
+
+CAPTURE_STREAM = StreamSpec(
+    "capture",
+    bucket="capture",
+    prefix="capture/",
+    error_prefix="capture-errors/",
+)
+STREAMS: tuple[StreamSpec, ...] = (CAPTURE_STREAM,)
+
+# ---- functions -------------------------------------------------------------------------------
+
+_COMMON: dict[str, EnvValue] = {
+    "METADATA_TABLE": Ref("table", "metadata"),
+    "POWERTOOLS_METRICS_NAMESPACE": "Mlops",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+_PIPELINE: dict[str, EnvValue] = {
+    **_COMMON,
+    "DATA_BUCKET": Ref("bucket", "data"),
+    "ARTIFACT_BUCKET": Ref("bucket", "artifacts"),
+}
+_STARTS_RUNS: dict[str, EnvValue] = {
+    **_PIPELINE,
+    "STATE_MACHINE_ARN": Ref("state_machine", "pipeline", "arn"),
+}
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec(
+        "ingest",
+        "S3 upload under raw/<dataset>/ -> dataset version (sha256, schema, profile, Parquet) -> run",
+        packaging="image",
+        layers=("ml",),
+        env=dict(_STARTS_RUNS),
+        memory_mb=3008,
+        timeout_s=300,
+    ),
+    FunctionSpec(
+        "validation",
+        "checks a dataset version against its config and earlier versions; writes the report",
+        packaging="image",
+        layers=("ml",),
+        env=dict(_PIPELINE),
+        memory_mb=3008,
+        timeout_s=300,
+    ),
+    FunctionSpec(
+        "training",
+        "trains the scikit-learn pipeline inline or as a SageMaker training job",
+        packaging="image",
+        layers=("ml",),
+        env={
+            **_PIPELINE,
+            "TRAINING_BACKEND": "inline",
+            "INLINE_MAX_ROWS": "500000",
+            "SAGEMAKER_ROLE_ARN": Ref("role", "sagemaker", "arn"),
+            "SAGEMAKER_IMAGE_URI": Ref("image", "ml", "uri"),
+        },
+        memory_mb=4096,
+        timeout_s=900,
+        reserved_concurrency=5,
+        permissions=(
+            Permission(
+                (
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ),
+                account_arn("sagemaker", "training-job/*"),
+                why="past INLINE_MAX_ROWS the step runs as a SageMaker training job and polls it",
+            ),
+            Permission(
+                ("iam:PassRole",),
+                Ref("role", "sagemaker", "arn"),
+                why="hands the training job its execution role",
+                condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        ),
+    ),
+    FunctionSpec(
+        "conversion",
+        "converts the trained pipeline to ONNX and proves parity with scikit-learn",
+        packaging="image",
+        layers=("ml",),
+        env=dict(_PIPELINE),
+        memory_mb=3008,
+        timeout_s=600,
+    ),
+    FunctionSpec(
+        "promotion",
+        "reviews the candidate against production and moves the production alias",
+        packaging="image",
+        layers=("ml",),
+        env=dict(_PIPELINE),
+        memory_mb=2048,
+        timeout_s=300,
+    ),
+    FunctionSpec(
+        "failure",
+        "records a failed run (reached by the state machine's Catch)",
+        packaging="zip",
+        layers=("core",),
+        env=dict(_PIPELINE),
+        memory_mb=256,
+        timeout_s=30,
+    ),
+    FunctionSpec(
+        "trigger",
+        "starts a run on a dataset's latest version: manual, schedule or drift alarm",
+        packaging="zip",
+        layers=("core",),
+        env=dict(_STARTS_RUNS),
+        memory_mb=256,
+        timeout_s=60,
+    ),
+    FunctionSpec(
+        "inference",
+        "the HTTPS inference API (records, instances, dataframe_split, Open Inference Protocol)",
+        packaging="zip",
+        layers=("core", "inference"),
+        env={
+            **_COMMON,
+            "ARTIFACT_BUCKET": Ref("bucket", "artifacts"),
+            "CAPTURE_STREAM": Ref("stream", "capture"),
+            "CAPTURE_SAMPLE_RATE": "1.0",
+            "ALIAS_TTL_SECONDS": "30",
+        },
+        memory_mb=1024,
+        timeout_s=29,
+    ),
+    FunctionSpec(
+        "drift",
+        "evaluates drift of captured traffic against the training baseline",
+        packaging="zip",
+        layers=("core", "drift"),
+        env={
+            **_COMMON,
+            "ARTIFACT_BUCKET": Ref("bucket", "artifacts"),
+            "CAPTURE_BUCKET": Ref("bucket", "capture"),
+            "STATE_MACHINE_ARN": Ref("state_machine", "pipeline", "arn"),
+            "METRICS_NAMESPACE": METRICS_NAMESPACE,
+        },
+        memory_mb=2048,
+        timeout_s=300,
+        permissions=(
+            Permission(
+                ("cloudwatch:PutMetricData",),
+                "*",
+                why="publishes drift statistics; PutMetricData has no resource-level scope",
+                condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+            ),
+            Permission(
+                ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:SetAlarmState"),
+                account_arn("cloudwatch", f"alarm:{DRIFT_ALARM_PREFIX}*"),
+                why="keeps one drift alarm per model and raises it when drift is detected",
+            ),
+        ),
+    ),
+)
+
+# ---- orchestration and wiring ----------------------------------------------------------------
+
+PIPELINE = StateMachineSpec(
+    "pipeline",
+    definition_file="pipeline.asl.json",
+    substitutions={
+        "ValidationFunctionArn": Ref("function", "validation", "arn"),
+        "TrainingFunctionArn": Ref("function", "training", "arn"),
+        "ConversionFunctionArn": Ref("function", "conversion", "arn"),
+        "PromotionFunctionArn": Ref("function", "promotion", "arn"),
+        "FailureFunctionArn": Ref("function", "failure", "arn"),
+    },
+)
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (PIPELINE,)
+
+S3_NOTIFICATIONS: tuple[S3Notification, ...] = (S3Notification("data", "raw/", "ingest"),)
+
+# Per-dataset cadences (drift evaluation, scheduled retraining) live in each dataset's config; these
+# fixed ticks invoke the functions that decide which datasets are due.
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule("drift-tick", "rate(15 minutes)", "drift", {"source": "schedule"}),
+    Schedule("retraining-tick", "rate(15 minutes)", "trigger", {"source": "schedule"}),
+)
+
+ALARM_RULES: tuple[AlarmStateRule, ...] = (
+    AlarmStateRule("drift-alarm-retrain", DRIFT_ALARM_PREFIX, "ALARM", "trigger"),
+)
+
+# The function behind the HTTPS inference API (CONTRACT §4): every route proxies to it.
+API_FUNCTION = "inference"
+
+
+def function(name: str) -> FunctionSpec:
+    for spec in FUNCTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no function named {name!r} in the stack description")
+
+
+def state_machine_definition(spec: StateMachineSpec = PIPELINE) -> str:
+    """The ASL text with its ``${...}`` placeholders, exactly as CDK's DefinitionBody takes it."""
+    return resources.files("mlops.stack").joinpath(spec.definition_file).read_text(encoding="utf-8")
+
+
+def project_root() -> Path:
+    """The checkout holding ``functions/`` (the package is installed editable from it)."""
+    return Path(__file__).resolve().parents[3]

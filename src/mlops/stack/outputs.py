@@ -1,0 +1,26 @@
+"""Stack output names: the CDK stack exports these, the embedded stack publishes the same, and the CLI
+finds every resource through them (CONTRACT §2). Pure constants, importable without CDK."""
+
+from __future__ import annotations
+
+from mlops.stack.description import FUNCTIONS
+
+DEFAULT_STACK_NAME = "MlopsStack"
+
+DATA_BUCKET = "DataBucketName"
+ARTIFACT_BUCKET = "ArtifactBucketName"
+CAPTURE_BUCKET = "CaptureBucketName"
+METADATA_TABLE = "MetadataTableName"
+STATE_MACHINE_ARN = "StateMachineArn"
+API_URL = "ApiUrl"
+API_KEY_ID = "ApiKeyId"
+DELIVERY_STREAM = "DeliveryStreamName"
+NOTIFICATION_TOPIC_ARN = "NotificationTopicArn"
+
+
+def function_output(function_name: str) -> str:
+    """The output holding a function's deployed name, e.g. ``TriggerFunctionName``."""
+    return f"{function_name.capitalize()}FunctionName"
+
+
+FUNCTION_OUTPUTS: dict[str, str] = {spec.name: function_output(spec.name) for spec in FUNCTIONS}
