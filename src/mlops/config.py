@@ -6,9 +6,9 @@ and in docs/dataset-config.md. Pure pydantic: imported by every function, includ
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Task = Literal["classification", "regression"]
 Estimator = Literal[
@@ -91,7 +91,7 @@ class RetrainingConfig(_Strict):
 
 
 class DatasetConfig(_Strict):
-    target: str = Field(min_length=1)
+    target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     task: Task = "classification"
     estimator: Estimator = "auto"
     params: dict[str, float | int | str | bool | None] = Field(
@@ -105,11 +105,6 @@ class DatasetConfig(_Strict):
     validation: ValidationConfig = ValidationConfig()
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
-
-    @field_validator("target")
-    @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
 
     @property
     def promotion_metric(self) -> str:

@@ -6,7 +6,7 @@ conditional; a lost race raises ``Conflict``.
 
 Key layout (pk / sk; gsi1pk / gsi1sk):
   DS#<dataset>      CONFIG                      dataset config
-  DS#<dataset>      VER#<sha256>                dataset version; gsi1 DSVER#<dataset> / <uploaded_at>#<sha>
+  DS#<dataset>      VER#<sha256>                dataset version; gsi1 DSVER#<dataset> / upload order
   DS#<dataset>      RAW#<bucket>/<key>@<etag>   raw object and what ingest made of it
   DS#<dataset>      LOCK                        run in flight for drift/schedule triggers
   RUN#<run_id>      RUN                         run; gsi1 RUNS / <started_at>#<run_id>
@@ -70,6 +70,13 @@ def _load(cls: type[M], item: dict[str, Any]) -> M:
 
 def _attrs(values: dict[str, Any]) -> dict[str, Any]:
     return {k: _ser.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _version_order(version: DatasetVersion) -> str:
+    """Upload order: S3's LastModified (one-second resolution), then the event sequencer (which orders
+    writes to the same key), then when ingest saw it."""
+    sequencer = (version.raw.sequencer or "").rjust(32, "0")
+    return f"{_iso(version.uploaded_at)}#{sequencer}#{_iso(version.created_at)}"
 
 
 def _conditional_failed(error: ClientError) -> bool:
@@ -212,7 +219,7 @@ class Registry:
                 version,
                 extra={
                     "gsi1pk": f"DSVER#{version.dataset}",
-                    "gsi1sk": f"{_iso(version.uploaded_at)}#{version.sha256}",
+                    "gsi1sk": _version_order(version),
                 },
                 condition="attribute_not_exists(pk)",
             )

@@ -267,7 +267,12 @@ def _create_rules() -> None:
 
 def _publish_outputs(outputs: dict[str, str]) -> None:
     template = {
-        "Resources": {"NotificationTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": physical_name("notifications")}}},
+        "Resources": {
+            "NotificationTopic": {
+                "Type": "AWS::SNS::Topic",
+                "Properties": {"TopicName": physical_name("notifications")},
+            }
+        },
         "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
     aws.client("cloudformation").create_stack(
@@ -276,12 +281,16 @@ def _publish_outputs(outputs: dict[str, str]) -> None:
 
 
 def create_stack(
-    api_url: str = "", root: Path | None = None, before_wiring: Callable[[], object] | None = None
+    api_url: str = "",
+    root: Path | None = None,
+    before_wiring: Callable[[], object] | None = None,
+    wire: bool = True,
 ) -> LocalStack:
     """Create every resource of the description in the moto the clients point at.
 
     ``before_wiring`` runs once buckets and tables exist and before any notification or rule does
-    (restoring a saved state there starts nothing).
+    (restoring a saved state there starts nothing). ``wire=False`` leaves out the S3 notification
+    and the EventBridge rules, for tests that deliver events to one function by hand.
     """
     _create_buckets()
     _create_tables()
@@ -290,9 +299,10 @@ def create_stack(
     _create_role()
     _create_functions(root or d.project_root())
     _create_state_machines()
-    _create_notifications()
     _create_streams()
-    _create_rules()
+    if wire:
+        _create_notifications()
+        _create_rules()
     outputs = stack_outputs(api_url)
     _publish_outputs(outputs)
     return LocalStack(

@@ -7,6 +7,7 @@ seconds; state is kept under --state-dir.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -29,11 +30,11 @@ from mlops.stack import description as d
 ALARM_INTERVAL_S = 5.0
 
 
-def configure_moto() -> None:
+def configure_moto(execute_state_machines: bool = True) -> None:
     """Execute state machines with moto's ASL interpreter; never try Docker for Lambda."""
     from moto.core.config import default_user_config
 
-    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    default_user_config["stepfunctions"] = {"execute_state_machine": execute_state_machines}
     default_user_config["lambda"] = {"use_docker": False}
 
 
@@ -73,13 +74,17 @@ class EmbeddedStack:
 
 
 def start_embedded(
-    api_url: str = "", state: StateStore | None = None, alarm_interval_s: float = ALARM_INTERVAL_S
+    api_url: str = "",
+    state: StateStore | None = None,
+    alarm_interval_s: float = ALARM_INTERVAL_S,
+    wire: bool = True,
+    execute_state_machines: bool = True,
 ) -> EmbeddedStack:
     """Create the resources in the moto the clients point at and route invocations to the handlers."""
-    configure_moto()
+    configure_moto(execute_state_machines)
     runtime = new_runtime()
     patches.install(runtime)
-    stack = create_stack(api_url, before_wiring=state.restore if state else None)
+    stack = create_stack(api_url, before_wiring=state.restore if state else None, wire=wire)
     return EmbeddedStack(runtime=runtime, stack=stack, bus=EventBus(runtime, alarm_interval_s))
 
 
@@ -108,6 +113,7 @@ def run(
 
     from mlops.local.http_api import make_api_server
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
     aws_url, api_url = f"http://{host}:{aws_port}", f"http://{host}:{api_port}"
     configure_environment(aws_url, aws_port)
     server = ThreadedMotoServer(ip_address=host, port=aws_port, verbose=False)

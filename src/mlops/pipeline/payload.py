@@ -72,7 +72,7 @@ class PromotionOutcome(BaseModel):
     model_version: int
     promoted: bool
     decision: str
-    production_version: int | None
+    production_version: int | None = None
 
 
 class RunPayload(BaseModel):

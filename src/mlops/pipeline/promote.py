@@ -54,7 +54,8 @@ def review(deps: Deps, candidate: ModelVersion, config: DatasetConfig) -> tuple[
             # Strictly better than the trivial model: the baseline must be "worse" with no tolerance.
             if baseline is not None and not is_worse(metric, baseline, own, 0.0):
                 return False, f"{metric} {own:.4f} does not beat the trivial baseline's {baseline:.4f}.", None
-            reason = f"First model: {metric} {own:.4f} beats the trivial baseline's {baseline}."
+            versus = f"the trivial baseline's {baseline:.4f}" if baseline is not None else "no baseline"
+            reason = f"First model: {metric} {own:.4f} against {versus}."
         else:
             production = deps.registry.get_model_version(candidate.name, alias.version)
             theirs = _score(deps, production, holdout_bytes, config)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from botocore.exceptions import ClientError
 
-from mlops.models import Run, Trigger
+from mlops.models import Run, Trigger, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, execution_name
 
@@ -16,13 +18,20 @@ def start_run(
     dataset: str,
     dataset_version: str,
     trigger: Trigger,
+    started_at: datetime | None = None,
 ) -> Run:
     """Create the run (once) and start its execution (once: the execution name is the run id).
 
     Safe to call again for the same run id: a redelivered event finds the run and the execution
     already there and changes nothing.
     """
-    run = Run(run_id=run_id, dataset=dataset, trigger=trigger, dataset_version=dataset_version)
+    run = Run(
+        run_id=run_id,
+        dataset=dataset,
+        trigger=trigger,
+        dataset_version=dataset_version,
+        started_at=started_at or utcnow(),
+    )
     if not deps.registry.create_run(run):
         run = deps.registry.get_run(run_id)
         if run.execution_arn:

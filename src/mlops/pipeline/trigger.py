@@ -89,7 +89,7 @@ def trigger_run(
                 run_id=holder,
                 reason=f"Run {holder} of '{dataset}' holds the retraining lock.",
             )
-    run = start_run(deps, state_machine_arn, run_id, dataset, version.sha256, trigger)
+    run = start_run(deps, state_machine_arn, run_id, dataset, version.sha256, trigger, started_at=moment)
     return TriggerOutcome(
         dataset=dataset,
         trigger=trigger,

@@ -1,0 +1,1 @@
+"""One module per command group; each command is ``run_<name>(args, ctx) -> exit code``."""

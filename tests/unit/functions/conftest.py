@@ -1,0 +1,121 @@
+"""Each function on its own: moto in-process (no network), the stack's resources created from the
+description but not wired, so a test hands one function its event and looks at what it did."""
+
+from __future__ import annotations
+
+import io
+import re
+import itertools
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+from moto import mock_aws
+from sklearn.datasets import load_iris
+
+from mlops import aws
+from mlops.config import DatasetConfig
+from mlops.local import patches
+from mlops.local.runtime import InvocationResult
+from mlops.local.stack import EmbeddedStack, configure_environment, start_embedded
+from mlops.registry import Registry
+from mlops.stack import outputs as out
+from tests.events import load_event
+
+_SEQUENCER = itertools.count(1)
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": False}}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[EmbeddedStack]:
+    saved = dict(os.environ)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    configure_environment(None)
+    with mock_aws(config=MOTO_CONFIG):
+        aws.reset_clients()
+        # Executions are recorded but not run: each test drives the one function it is about.
+        embedded = start_embedded(wire=False, execute_state_machines=False)
+        try:
+            yield embedded
+        finally:
+            embedded.runtime.shutdown()
+            patches.uninstall()
+    aws.reset_clients()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def registry(stack: EmbeddedStack) -> Registry:
+    return Registry(stack.stack.outputs[out.METADATA_TABLE])
+
+
+@pytest.fixture()
+def ds(request: pytest.FixtureRequest) -> str:
+    """A dataset name of this test's own: tests share one stack per module."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", request.node.name)[:60].strip("-")
+
+
+def iris_frame() -> pd.DataFrame:
+    data = load_iris(as_frame=True)
+    frame = data.frame.drop(columns=["target"])
+    frame["species"] = [str(data.target_names[i]) for i in data.target]
+    return frame
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def s3_event(bucket: str, key: str, body: bytes) -> dict[str, Any]:
+    """The sample S3 event, pointed at an object this test put."""
+    put = aws.s3().put_object(Bucket=bucket, Key=key, Body=body)
+    event = load_event("ingest/s3_put")
+    record = event["Records"][0]
+    record["s3"]["bucket"]["name"] = bucket
+    record["s3"]["object"].update(
+        key=key.replace(" ", "+"),
+        size=len(body),
+        eTag=put["ETag"].strip('"'),
+        versionId=put.get("VersionId"),
+        sequencer=f"{next(_SEQUENCER):018X}",
+    )
+    return event
+
+
+def invoke(stack: EmbeddedStack, name: str, event: Any) -> InvocationResult:
+    return stack.runtime.invoke(name, event)
+
+
+def ingest_iris(
+    stack: EmbeddedStack, registry: Registry, dataset: str = "iris", frame: Any = None
+) -> dict[str, Any]:
+    """Upload + ingest; returns the state machine input the ingest function started."""
+    registry.put_config(dataset, DatasetConfig(target="species"))
+    body = csv_bytes(iris_frame() if frame is None else frame)
+    result = invoke(
+        stack, "ingest", s3_event(stack.stack.outputs[out.DATA_BUCKET], f"raw/{dataset}/data.csv", body)
+    )
+    assert not result.failed, result.payload
+    outcome = result.payload["outcomes"][0]
+    assert outcome["action"] == "started", outcome
+    run = registry.get_run(outcome["run_id"])
+    return {
+        "run_id": run.run_id,
+        "dataset": dataset,
+        "dataset_version": run.dataset_version,
+        "trigger": "upload",
+    }
+
+
+def run_through(stack: EmbeddedStack, payload: dict[str, Any], *functions: str) -> dict[str, Any]:
+    """Hand the state machine document from function to function, as the ASL does."""
+    for name in functions:
+        result = invoke(stack, name, payload)
+        assert not result.failed, (name, result.payload)
+        payload = result.payload
+    return payload
