@@ -6,7 +6,7 @@ and in docs/dataset-config.md. Pure pydantic: imported by every function, includ
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -28,7 +28,7 @@ class _Strict(BaseModel):
 class SearchConfig(_Strict):
     """Randomized hyperparameter search; off unless ``enabled``."""
 
-    enabled: bool = False
+    enabled: bool = Field(default=False, description="Run a randomized search instead of one fit.")
     n_iter: int = Field(default=8, ge=1, le=200, description="Candidate settings tried.")
     cv: int = Field(default=3, ge=2, le=10, description="Cross-validation folds per candidate.")
     time_budget_s: float = Field(default=120.0, gt=0, description="Stop sampling once exceeded.")
@@ -71,7 +71,9 @@ class DriftConfig(_Strict):
     ks_statistic: float = Field(
         default=0.1, gt=0, le=1, description="KS statistic must also exceed this (effect size)."
     )
-    categorical_pvalue: float = Field(default=0.01, gt=0, lt=1)
+    categorical_pvalue: float = Field(
+        default=0.01, gt=0, lt=1, description="Chi-squared p-value below this is drift (categorical)."
+    )
     js_threshold: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon distance.")
     min_rows: int = Field(default=200, ge=1, description="Below this the verdict is insufficient data.")
     drift_share: float = Field(
@@ -91,16 +93,22 @@ class RetrainingConfig(_Strict):
 
 
 class DatasetConfig(_Strict):
-    target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    task: Task = "classification"
-    estimator: Estimator = "auto"
+    target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        description="The column to predict."
+    )
+    task: Task = Field(default="classification", description="What kind of model to train.")
+    estimator: Estimator = Field(default="auto", description="The scikit-learn estimator.")
     params: dict[str, float | int | str | bool | None] = Field(
         default_factory=dict, description="Estimator hyperparameters overriding the defaults."
     )
     search: SearchConfig = SearchConfig()
-    holdout_fraction: float = Field(default=0.2, gt=0, lt=0.9)
-    seed: int = 42
-    training_backend: Literal["default", "inline", "sagemaker"] = "default"
+    holdout_fraction: float = Field(
+        default=0.2, gt=0, lt=0.9, description="Share of rows held out for metrics and promotion."
+    )
+    seed: int = Field(default=42, description="Seeds the split, the estimator and the search.")
+    training_backend: Literal["default", "inline", "sagemaker"] = Field(
+        default="default", description="Where training runs."
+    )
     promotion: PromotionConfig = PromotionConfig()
     validation: ValidationConfig = ValidationConfig()
     drift: DriftConfig = DriftConfig()
@@ -111,3 +119,62 @@ class DatasetConfig(_Strict):
         if self.promotion.metric:
             return self.promotion.metric
         return "f1_macro" if self.task == "classification" else "rmse"
+
+
+def _type_name(annotation: object) -> str:
+    args = get_args(annotation)
+    if get_origin(annotation) is Literal:
+        return " / ".join(f"`{a}`" for a in args)
+    if args and get_origin(annotation) is not dict:
+        return " or ".join(_type_name(a) for a in args)
+    name = getattr(annotation, "__name__", None)
+    return "null" if annotation is type(None) else (name or str(annotation).replace("typing.", ""))
+
+
+def _describe(model: type[BaseModel], prefix: str = "") -> list[str]:
+    rows: list[str] = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += _describe(annotation, f"{prefix}{name}.")
+            continue
+        if info.is_required():
+            default = "required"
+        else:
+            value = info.get_default(call_default_factory=True)
+            default = f"`{value!r}`" if value not in ({}, None) else ("`{}`" if value == {} else "unset")
+        kind = _type_name(annotation)
+        rows.append(f"| `{prefix}{name}` | {kind} | {default} | {info.description or ''} |")
+    return rows
+
+
+def reference_markdown() -> str:
+    """The dataset config reference (docs/dataset-config.md is this text; a test keeps them equal)."""
+    header = [
+        "# Dataset config reference",
+        "",
+        "One config per dataset, stored in the metadata table. `mlops upload FILE --dataset NAME --target COL",
+        "[--task classification|regression]` writes the minimal one; every other field takes the default",
+        "below. Generated from `mlops.config.DatasetConfig` (`python -m mlops.config`).",
+        "",
+        "| field | type | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    notes = [
+        "",
+        "Notes:",
+        "",
+        "- `estimator: auto` is histogram gradient boosting for either task.",
+        "- `promotion.metric` unset means `f1_macro` (classification) or `rmse` (regression); a candidate is",
+        "  promoted when it is not worse than production by more than `promotion.tolerance` on the",
+        "  candidate's holdout, and the first model must beat the trivial baseline (majority class or mean).",
+        "- `training_backend: default` trains inline up to the function's `INLINE_MAX_ROWS` rows and on",
+        "  SageMaker past that, when the stack has a SageMaker image and role.",
+        "- Schedules take the form `rate(N minutes|hours|days)`; drift and retraining ticks run every 15",
+        "  minutes and act on the datasets that are due.",
+    ]
+    return "\n".join(header + _describe(DatasetConfig) + notes) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")

@@ -3,7 +3,7 @@ finds every resource through them (CONTRACT §2). Pure constants, importable wit
 
 from __future__ import annotations
 
-from mlops.stack.description import FUNCTIONS
+from mlops.stack.description import FUNCTIONS, Ref
 
 DEFAULT_STACK_NAME = "MlopsStack"
 
@@ -24,3 +24,15 @@ def function_output(function_name: str) -> str:
 
 
 FUNCTION_OUTPUTS: dict[str, str] = {spec.name: function_output(spec.name) for spec in FUNCTIONS}
+
+
+# The output each described resource is published under (the CDK stack emits exactly these).
+RESOURCE_OUTPUTS: dict[Ref, str] = {
+    Ref("bucket", "data"): DATA_BUCKET,
+    Ref("bucket", "artifacts"): ARTIFACT_BUCKET,
+    Ref("bucket", "capture"): CAPTURE_BUCKET,
+    Ref("table", "metadata"): METADATA_TABLE,
+    Ref("state_machine", "pipeline", "arn"): STATE_MACHINE_ARN,
+    Ref("stream", "capture"): DELIVERY_STREAM,
+    Ref("topic", "notifications", "arn"): NOTIFICATION_TOPIC_ARN,
+}

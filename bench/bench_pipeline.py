@@ -1,0 +1,124 @@
+"""Upload-to-production wall time on the embedded stack, per stage (run by hand, not in tests).
+
+    .venv/bin/python bench/bench_pipeline.py [--rows 100000]
+
+Generates a CSV (15 numeric + 5 categorical columns, some missing values, a binary target), starts
+the embedded stack as `mlops local up` does (moto's server on a free port, the functions in-process),
+uploads the file and follows the run to production. Prints each stage's time, the orchestration
+overhead (wall time from the S3 PUT to the run's end minus the time spent inside the stages) and,
+for comparison in the same run, what a user would otherwise do by hand: read the CSV with pandas and
+fit the same scikit-learn pipeline in a script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import socket
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mlops import aws
+from mlops.config import DatasetConfig
+from mlops.registry import Registry
+
+
+def generate(rows: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(15)})
+    for i in range(5):
+        frame[f"c{i}"] = rng.choice(["red", "green", "blue", "amber", "violet", "teal"], size=rows)
+    for i in range(3):
+        frame.loc[rng.random(rows) < 0.03, f"x{i}"] = np.nan
+    logit = frame["x0"].fillna(0) + 0.5 * frame["x1"].fillna(0) - frame["x3"] + (frame["c0"] == "red") * 0.8
+    frame["label"] = np.where(logit + rng.normal(scale=0.5, size=rows) > 0, "yes", "no")
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def by_hand(body: bytes) -> float:
+    """What a user would do without the stack: pandas + the same pipeline, fitted in a script."""
+    from mlops.ml.training import build_pipeline
+
+    started = time.perf_counter()
+    frame = pd.read_csv(io.BytesIO(body))
+    features = frame.drop(columns=["label"])
+    kinds = {
+        c: ("numeric" if pd.api.types.is_numeric_dtype(features[c]) else "categorical")
+        for c in features.columns
+    }
+    pipeline = build_pipeline(DatasetConfig(target="label"), list(kinds.values()))  # type: ignore[arg-type]
+    pipeline.fit(features.astype({c: str for c, k in kinds.items() if k == "categorical"}), frame["label"])
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+
+    from moto.server import ThreadedMotoServer
+
+    from mlops.local.stack import configure_environment, start_embedded
+
+    body = generate(args.rows)
+    port = free_port()
+    configure_environment(f"http://127.0.0.1:{port}", port)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    embedded = start_embedded()
+    try:
+        registry = Registry(embedded.stack.outputs["MetadataTableName"])
+        registry.put_config("bench", DatasetConfig(target="label"))
+        bucket = embedded.stack.outputs["DataBucketName"]
+        started = time.perf_counter()
+        put = aws.s3().put_object(Bucket=bucket, Key="raw/bench/data.csv", Body=body)
+        etag = put["ETag"].strip('"')
+        while (
+            raw := registry.get_raw_object("bench", bucket, "raw/bench/data.csv", etag)
+        ) is None or not raw.run_id:
+            time.sleep(0.02)
+        while (run := registry.get_run(raw.run_id)).status == "RUNNING":
+            time.sleep(0.02)
+        wall = time.perf_counter() - started
+        run = registry.get_run(run.run_id)
+    finally:
+        embedded.runtime.shutdown()
+        server.stop()
+    print(f"rows {args.rows:,}, columns 21, CSV {len(body) / 1e6:.1f} MB; run {run.run_id}: {run.status}")
+    if run.status != "SUCCEEDED":
+        print(f"failed at {run.failed_stage}: {run.error}")
+        sys.exit(1)
+    hand = by_hand(body)
+    inside = 0.0
+    print(f"{'stage':<12}{'seconds':>9}{'share':>8}")
+    for stage in run.stages:
+        seconds = stage.duration_s or 0.0
+        inside += seconds
+        print(f"{stage.name:<12}{seconds:>9.2f}{seconds / wall:>8.1%}")
+    conversion = next((s.duration_s or 0.0) for s in run.stages if s.name == "conversion")
+    print(f"{'total':<12}{wall:>9.2f}   upload PUT to run end (promoted={run.promoted})")
+    print(f"orchestration overhead {wall - inside:.2f} s (wall time outside the stages)")
+    print(f"conversion + parity {conversion / wall:.1%} of the total")
+    print(
+        f"by hand (pandas + fit, no validation/ONNX/registry): {hand:.2f} s; stack / by hand = {wall / hand:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""The pipeline: its functions, the state machine running the description's ASL file, and the S3
+notification that starts it on uploads."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.constants import MONITORING_FUNCTIONS, StageConfig
+from infra.constructs.function import SpecFunction
+from infra.constructs.packaging import Packaging
+from infra.resources import StackResources
+from mlops.stack.description import (
+    API_FUNCTION,
+    FUNCTIONS,
+    ROLES,
+    S3_NOTIFICATIONS,
+    STATE_MACHINES,
+    FunctionSpec,
+    RoleSpec,
+    StateMachineSpec,
+    state_machine_definition,
+)
+
+
+def pipeline_functions() -> list[FunctionSpec]:
+    return [spec for spec in FUNCTIONS if spec.name != API_FUNCTION and spec.name not in MONITORING_FUNCTIONS]
+
+
+def state_machine_steps() -> set[str]:
+    """Functions a state machine's definition invokes: built before it, since it needs their ARNs."""
+    return {
+        ref.name
+        for machine in STATE_MACHINES
+        for ref in machine.substitutions.values()
+        if ref.kind == "function"
+    }
+
+
+class Pipeline(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        resources: StackResources,
+        packaging: Packaging,
+        failed_events: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._stage = stage
+        self._resources = resources
+        # Steps first, then the state machines, then what starts them (ingest, trigger): a state machine
+        # needs its steps' ARNs and the starters need the state machine's.
+        steps = state_machine_steps()
+        for role in ROLES:
+            resources.roles[role.name] = self._service_role(role)
+        self.functions: dict[str, SpecFunction] = {}
+        for spec in pipeline_functions():
+            if spec.name in steps:
+                self.functions[spec.name] = SpecFunction(
+                    self,
+                    spec,
+                    stage=stage,
+                    resources=resources,
+                    packaging=packaging,
+                    failed_events=failed_events,
+                )
+        for machine in STATE_MACHINES:
+            resources.state_machines[machine.name] = self._state_machine(machine)
+        for spec in pipeline_functions():
+            if spec.name not in steps:
+                self.functions[spec.name] = SpecFunction(
+                    self,
+                    spec,
+                    stage=stage,
+                    resources=resources,
+                    packaging=packaging,
+                    failed_events=failed_events,
+                )
+        for notification in S3_NOTIFICATIONS:
+            bucket = resources.bucket(notification.bucket)
+            assert isinstance(bucket, s3.Bucket)
+            bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                s3n.LambdaDestination(resources.function(notification.function)),
+                s3.NotificationKeyFilter(prefix=notification.prefix),
+            )
+
+    def _service_role(self, spec: RoleSpec) -> iam.Role:
+        role = iam.Role(
+            self,
+            f"{spec.name.capitalize()}Role",
+            assumed_by=iam.ServicePrincipal(spec.service),
+            description=f"{self._stage.resource_name(spec.name)}: {spec.purpose}"[:1000],
+        )
+        for ref in spec.access:
+            self._resources.grant(ref, role)
+        for permission in spec.permissions:
+            role.add_to_policy(self._resources.permission_statement(permission))
+        return role
+
+    def _state_machine(self, spec: StateMachineSpec) -> sfn.StateMachine:
+        name = self._stage.resource_name(spec.name)
+        log_group = logs.LogGroup(
+            self,
+            f"{spec.name.capitalize()}Logs",
+            # The vended-logs prefix keeps the CloudWatch Logs resource policy small.
+            log_group_name=f"/aws/vendedlogs/states/{name}",
+            retention=self._stage.log_retention,
+            encryption_key=self._resources.key,
+            removal_policy=self._stage.removal_policy,
+        )
+        machine = sfn.StateMachine(
+            self,
+            f"{spec.name.capitalize()}StateMachine",
+            state_machine_name=name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(state_machine_definition(spec)),
+            definition_substitutions={
+                key: self._resources.resolve(ref) for key, ref in spec.substitutions.items()
+            },
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        # The definition is a file, so CDK cannot see which functions it invokes: grant them explicitly.
+        for ref in spec.substitutions.values():
+            if ref.kind == "function":
+                self._resources.function(ref.name).grant_invoke(machine)
+        return machine

@@ -1,0 +1,66 @@
+"""The CDK app synthesized once per test session (synthesis takes seconds), without building layers.
+
+``aws:cdk:bundling-stacks: []`` is CDK's switch to skip asset bundling, so no pip download runs; the
+Docker image asset is only staged, never built. cdk-nag runs as in ``make synth``, but its findings are
+collected from the validation report instead of failing synthesis, so the nag test can name them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops.stack.description import project_root
+
+# The CDK app lives in infra/ at the project root, beside the installed package's source.
+if str(project_root()) not in sys.path:
+    sys.path.insert(0, str(project_root()))
+
+import infra  # noqa: F401  (pins the jsii runtime's Node.js before aws_cdk loads)
+from infra.app import build_app
+from infra.stack import MlopsStack
+
+SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+REPORT_INSTEAD_OF_FAILING: dict[str, Any] = {"@aws-cdk/core:failSynthOnValidationErrors": False}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    stack: MlopsStack
+    template: dict[str, Any]
+    outdir: Path
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        resources: dict[str, dict[str, Any]] = self.template["Resources"]
+        return resources
+
+    @property
+    def template_file(self) -> Path:
+        return self.outdir / self.stack.template_file
+
+    def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {lid: res for lid, res in self.resources.items() if res["Type"] == cfn_type}
+
+    def logical_id(self, construct: Any) -> str:
+        """The logical ID of a construct's CloudFormation resource (L2 constructs: their default child)."""
+        element = getattr(construct.node, "default_child", None) or construct
+        return str(self.stack.resolve(element.logical_id))
+
+    def validation_report(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())
+        return report
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app, stack = build_app({**SKIP_BUNDLING, **REPORT_INSTEAD_OF_FAILING}, outdir=str(outdir))
+    assembly = app.synth()
+    template = assembly.get_stack_by_name(stack.stack_name).template
+    return Synthesized(stack=stack, template=template, outdir=outdir)

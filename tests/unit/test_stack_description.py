@@ -1,0 +1,68 @@
+"""The one description of the stack is complete and consistent (no AWS, no CDK)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mlops import settings as s
+from mlops.config import reference_markdown
+from mlops.local.resources import function_env, process_env
+from mlops.stack import description as d
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = {
+    "ingest": s.IngestSettings,
+    "validation": s.PipelineSettings,
+    "training": s.TrainingSettings,
+    "conversion": s.PipelineSettings,
+    "promotion": s.PipelineSettings,
+    "failure": s.PipelineSettings,
+    "trigger": s.TriggerSettings,
+    "inference": s.InferenceSettings,
+    "drift": s.DriftSettings,
+}
+
+
+def test_every_function_has_a_handler_and_settings() -> None:
+    assert {f.name for f in d.FUNCTIONS} == set(SETTINGS)
+    for spec in d.FUNCTIONS:
+        assert (ROOT / spec.code_dir / "handler.py").is_file(), spec.name
+
+
+@pytest.mark.parametrize("spec", d.FUNCTIONS, ids=lambda f: f.name)
+def test_environment_satisfies_the_function_settings(
+    spec: d.FunctionSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in list(__import__("os").environ):
+        monkeypatch.delenv(key)
+    for key, value in function_env(spec).items():
+        monkeypatch.setenv(key, value)
+    settings = SETTINGS[spec.name]()  # type: ignore[call-arg]
+    assert settings.metadata_table
+
+
+def test_embedded_stack_can_share_one_environment() -> None:
+    assert process_env()["METADATA_TABLE"] == "mlops-metadata"
+
+
+def test_asl_placeholders_match_substitutions() -> None:
+    text = d.state_machine_definition()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(d.PIPELINE.substitutions)
+
+
+def test_every_task_retries_catches_and_times_out() -> None:
+    states = json.loads(d.state_machine_definition())["States"]
+    tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
+    assert tasks
+    for name, state in tasks.items():
+        assert state["TimeoutSeconds"] > 0, name
+        assert state["Retry"] and "Lambda.ServiceException" in state["Retry"][0]["ErrorEquals"], name
+        assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_dataset_config_reference_is_current() -> None:
+    assert (ROOT / "docs" / "dataset-config.md").read_text() == reference_markdown()
