@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from moto import mock_aws
 
 from mlops import aws
 from mlops.local import patches
+from mlops.local.persistence import StateStore
 from mlops.local.stack import EmbeddedStack, configure_environment, start_embedded
 from mlops.models import Run
 from mlops.registry import Registry
@@ -25,22 +27,31 @@ from mlops.stack import outputs as out
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
-@pytest.fixture(scope="module")
-def embedded() -> Iterator[EmbeddedStack]:
+@contextmanager
+def embedded_stack(state: StateStore | None = None) -> Iterator[EmbeddedStack]:
+    """A fresh moto with the whole stack in it (restored from ``state`` when given)."""
     saved = dict(os.environ)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     configure_environment(None)
-    with mock_aws(config=MOTO_CONFIG):
+    try:
+        with mock_aws(config=MOTO_CONFIG):
+            aws.reset_clients()
+            stack = start_embedded(state=state)
+            try:
+                yield stack
+            finally:
+                stack.runtime.shutdown()
+                patches.uninstall()
+    finally:
         aws.reset_clients()
-        stack = start_embedded()
-        try:
-            yield stack
-        finally:
-            stack.runtime.shutdown()
-            patches.uninstall()
-    aws.reset_clients()
-    os.environ.clear()
-    os.environ.update(saved)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def embedded() -> Iterator[EmbeddedStack]:
+    with embedded_stack() as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
