@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -23,4 +24,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=RunPayload)
     logger.append_keys(run_id=payload.run_id, dataset=payload.dataset)
     deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
-    return promote_run(deps, payload).model_dump(mode="json", by_alias=True, exclude_none=True)
+    result = promote_run(deps, payload)
+    promoted = bool(result.promotion and result.promotion.promoted)
+    metrics.add_metric(
+        name="ModelsPromoted" if promoted else "ModelsRejected", unit=MetricUnit.Count, value=1
+    )
+    return result.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -23,4 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=RunPayload)
     logger.append_keys(run_id=payload.run_id, dataset=payload.dataset)
     deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
-    return train_run(deps, payload, settings).model_dump(mode="json", by_alias=True, exclude_none=True)
+    result = train_run(deps, payload, settings)
+    if result.training and result.training.status == "Completed":
+        metrics.add_metric(name="ModelsTrained", unit=MetricUnit.Count, value=1)
+    return result.model_dump(mode="json", by_alias=True, exclude_none=True)

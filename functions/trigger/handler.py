@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -25,4 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcomes = handle_trigger(deps, settings.state_machine_arn, parsed)
     for outcome in outcomes:
         logger.info(outcome.reason, extra=outcome.model_dump())
+        metrics.add_metric(
+            name="RunsTriggered" if outcome.started else "TriggersSkipped", unit=MetricUnit.Count, value=1
+        )
     return {"outcomes": [o.model_dump() for o in outcomes]}

@@ -19,7 +19,7 @@ from mlops.pipeline.deps import Deps
 from mlops.pipeline.runs import start_run
 
 RAW_PREFIX = "raw/"
-_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class IngestOutcome(BaseModel):
@@ -67,7 +67,7 @@ def ingest_object(
     raw = RawObjectRef(
         bucket=bucket, key=key, etag=etag.strip('"'), version_id=version_id, size=size, sequencer=sequencer
     )
-    if not _DATASET_NAME.match(dataset):
+    if not DATASET_NAME.match(dataset):
         return _refuse(
             deps,
             dataset,
