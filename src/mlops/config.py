@@ -6,9 +6,11 @@ and in docs/dataset-config.md. Pure pydantic: imported by every function, includ
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Annotated, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Task = Literal["classification", "regression"]
 Estimator = Literal[
@@ -19,6 +21,27 @@ Estimator = Literal[
     "linear_regression",
     "ridge",
 ]
+
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+
+
+def parse_rate(expression: str) -> timedelta:
+    """``rate(N minute|minutes|hour|hours|day|days)`` as a timedelta: the schedule form configs take."""
+    match = _RATE.match(expression.strip())
+    if not match or int(match.group(1)) < 1:
+        raise ValueError(f"Schedule {expression!r} is not of the form rate(N minutes|hours|days).")
+    amount, unit = int(match.group(1)), match.group(2).rstrip("s")
+    return timedelta(**{f"{unit}s": amount})
+
+
+def _valid_schedule(value: str | None) -> str | None:
+    if value is not None:
+        parse_rate(value)
+    return value
+
+
+Schedule = Annotated[str, AfterValidator(_valid_schedule)]
 
 
 class _Strict(BaseModel):
@@ -67,12 +90,22 @@ class PromotionConfig(_Strict):
 
 class DriftConfig(_Strict):
     psi_threshold: float = Field(default=0.2, gt=0, description="PSI above this is drift.")
-    ks_pvalue: float = Field(default=0.01, gt=0, lt=1, description="KS p-value below this is drift.")
+    ks_pvalue: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Per-feature KS p-value below this is drift (Bonferroni-tightened when a single "
+        "feature decides the verdict).",
+    )
     ks_statistic: float = Field(
         default=0.1, gt=0, le=1, description="KS statistic must also exceed this (effect size)."
     )
     categorical_pvalue: float = Field(
-        default=0.01, gt=0, lt=1, description="Chi-squared p-value below this is drift (categorical)."
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Per-feature chi-squared p-value below this is drift (categorical), tightened "
+        "like ks_pvalue.",
     )
     js_threshold: float = Field(default=0.1, gt=0, le=1, description="Jensen-Shannon distance.")
     min_rows: int = Field(default=200, ge=1, description="Below this the verdict is insufficient data.")
@@ -80,13 +113,11 @@ class DriftConfig(_Strict):
         default=0.3, gt=0, le=1, description="Share of drifted features that makes the dataset drift."
     )
     window_hours: float = Field(default=24.0, gt=0, description="Captured traffic window evaluated.")
-    schedule: str = Field(default="rate(1 hour)", description="When drift is evaluated.")
+    schedule: Schedule = Field(default="rate(1 hour)", description="When drift is evaluated.")
 
 
 class RetrainingConfig(_Strict):
-    schedule: str | None = Field(
-        default=None, description="EventBridge expression for scheduled retraining, e.g. rate(7 days)."
-    )
+    schedule: Schedule | None = Field(default=None, description="Scheduled retraining, e.g. rate(7 days).")
     cooldown_minutes: float = Field(
         default=60.0, ge=0, description="No drift- or schedule-triggered run within this of the last."
     )
@@ -123,6 +154,8 @@ class DatasetConfig(_Strict):
 
 def _type_name(annotation: object) -> str:
     args = get_args(annotation)
+    if get_origin(annotation) is Annotated:
+        return _type_name(args[0])
     if get_origin(annotation) is Literal:
         return " / ".join(f"`{a}`" for a in args)
     if args and get_origin(annotation) is not dict:

@@ -33,7 +33,8 @@ from mlops.cli.main import main as mlops
 
 DATASET = "wine"
 TARGET = "cultivar"
-SHIFTED = ("alcohol", "color_intensity", "proline")
+OUTPUT = Path("demo-output")
+SHIFTED = ("alcohol", "color_intensity", "proline", "magnesium", "hue")
 
 
 class DemoFailed(Exception):
@@ -203,6 +204,8 @@ def run_demo(workdir: Path) -> dict[str, Any]:
     drifted = {name for name, f in shifted["features"].items() if f["drift"]}
     expect(set(SHIFTED) <= drifted, f"Drift flagged {sorted(drifted)}, expected {list(SHIFTED)}.")
     summary["drift_shifted"] = shifted
+    summary["html_report"] = _save_report(shifted["report"])
+    say(f"HTML report with a distribution plot per feature: {summary['html_report']}")
     say("waiting for the drift alarm to start retraining ...")
     retrain = _wait_for(lambda: _drift_run(), 180, "No retraining run started after the drift alarm.")
     say(f"alarm -> EventBridge rule -> trigger: run {retrain['run_id']} (trigger {retrain['trigger']})")
@@ -239,6 +242,18 @@ def run_demo(workdir: Path) -> dict[str, Any]:
     return summary
 
 
+def _save_report(json_uri: str) -> str:
+    """Copy the HTML drift report next to the user, where a browser can open it."""
+    from mlops import aws
+
+    bucket, key = json_uri.removeprefix("s3://").split("/", 1)
+    html = aws.s3().get_object(Bucket=bucket, Key=key.removesuffix(".json") + ".html")["Body"].read()
+    target = OUTPUT / "drift-report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(html)
+    return str(target)
+
+
 def _drift_run() -> dict[str, Any] | None:
     return next((r for r in cli_json("runs", "list", "--dataset", DATASET) if r["trigger"] == "drift"), None)
 
@@ -257,7 +272,9 @@ def _show_drift(report: dict[str, Any]) -> None:
     say(f"drift_detected={report['drift_detected']}  rows={report['rows']}  report={report['report']}")
     for name, feature in sorted(report["features"].items(), key=lambda kv: not kv[1]["drift"]):
         mark = "DRIFT" if feature["drift"] else "ok"
-        say(f"  {name:<24} {feature['test']:<10} statistic={feature['statistic']:.3f}  {mark}")
+        statistic = feature.get("statistic")
+        shown = f"{statistic:.3f}" if isinstance(statistic, int | float) else "n/a"
+        say(f"  {name:<24} {feature['test']:<15} statistic={shown:<7} {mark}")
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -272,7 +289,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     say(
         f"drift: calm traffic -> {summary['drift_calm']['drift_detected']}, shifted -> {summary['drift_shifted']['drift_detected']}"
     )
-    say(f"HTML drift report: {summary['drift_shifted']['report'].replace('.json', '.html')}")
+    say(
+        f"HTML drift report: {summary['html_report']} (in S3: {summary['drift_shifted']['report'][:-5]}.html)"
+    )
     retrain = summary["retrain_run"]
     say(f"retraining run {retrain['run_id']} (trigger {retrain['trigger']}): {retrain['status']}")
     say(f"production now: v{summary['production_after']['version']}")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import threading
 from typing import Any
 
 import pandas as pd
 import pytest
-from sklearn.datasets import load_iris, load_wine
+from sklearn.datasets import load_iris
 
 from mlops import aws
 from mlops.config import DatasetConfig

@@ -66,3 +66,15 @@ def test_every_task_retries_catches_and_times_out() -> None:
 
 def test_dataset_config_reference_is_current() -> None:
     assert (ROOT / "docs" / "dataset-config.md").read_text() == reference_markdown()
+
+
+def test_invalid_schedules_are_refused_when_the_config_is_written() -> None:
+    from pydantic import ValidationError
+
+    from mlops.config import DatasetConfig
+
+    with pytest.raises(ValidationError, match="rate"):
+        DatasetConfig(target="y", retraining={"schedule": "every monday"})  # type: ignore[arg-type]
+    assert (
+        DatasetConfig(target="y", drift={"schedule": "rate(30 minutes)"}).drift.schedule == "rate(30 minutes)"
+    )  # type: ignore[arg-type]

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlops import aws
+from mlops.config import parse_rate
 from mlops.local.resources import ACCOUNT, REGION
 from mlops.local.runtime import FunctionRuntime
 from mlops.observability import logger
-from mlops.pipeline.trigger import parse_rate
 
 _COMPARE = {
     "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,

@@ -224,19 +224,11 @@ def _create_notifications() -> None:
 
 
 def _create_streams() -> None:
+    from mlops.local.firehose import delivery_stream_config
+
     firehose = aws.client("firehose")
     for stream in d.STREAMS:
-        firehose.create_delivery_stream(
-            DeliveryStreamName=physical_name(stream.name),
-            DeliveryStreamType="DirectPut",
-            ExtendedS3DestinationConfiguration={
-                "RoleARN": LOCAL_ROLE,
-                "BucketARN": f"arn:aws:s3:::{physical_name(stream.bucket)}",
-                "Prefix": stream.prefix,
-                "ErrorOutputPrefix": stream.error_prefix,
-                "BufferingHints": {"IntervalInSeconds": stream.buffer_seconds, "SizeInMBs": stream.buffer_mb},
-            },
-        )
+        firehose.create_delivery_stream(**delivery_stream_config(stream, physical_name, LOCAL_ROLE))
 
 
 def _create_rules() -> None:

@@ -114,6 +114,9 @@ def run(
     from mlops.local.http_api import make_api_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
+    # Every function shares this process: OpenMP threads of concurrent training runs busy-wait against
+    # each other (6-10x slower on a loaded 2-core machine). One thread each, unless the user says.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     aws_url, api_url = f"http://{host}:{aws_port}", f"http://{host}:{api_port}"
     configure_environment(aws_url, aws_port)
     server = ThreadedMotoServer(ip_address=host, port=aws_port, verbose=False)

@@ -7,11 +7,11 @@ event, so a redelivered event finds its run already there.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
+from mlops.config import parse_rate
 from mlops.errors import NotFound
 from mlops.models import Trigger, utcnow
 from mlops.pipeline.deps import Deps
@@ -19,7 +19,6 @@ from mlops.pipeline.events import AlarmStateChange, ManualTrigger, ScheduleTick
 from mlops.pipeline.runs import start_run
 
 LOCK_TTL_S = 6 * 3600
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 
 
 class TriggerOutcome(BaseModel):
@@ -28,15 +27,6 @@ class TriggerOutcome(BaseModel):
     started: bool
     run_id: str | None = None
     reason: str
-
-
-def parse_rate(expression: str) -> timedelta:
-    """``rate(N unit)`` as a timedelta; the only schedule form per-dataset configs take."""
-    match = _RATE.match(expression.strip())
-    if not match:
-        raise ValueError(f"Schedule '{expression}' is not of the form rate(N minutes|hours|days).")
-    amount, unit = int(match.group(1)), match.group(2).rstrip("s")
-    return timedelta(**{f"{unit}s": amount})
 
 
 def _stamp(moment: datetime) -> str:

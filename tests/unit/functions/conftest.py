@@ -4,9 +4,9 @@ description but not wired, so a test hands one function its event and looks at w
 from __future__ import annotations
 
 import io
-import re
 import itertools
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 

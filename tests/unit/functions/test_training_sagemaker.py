@@ -13,7 +13,7 @@ from mlops.config import DatasetConfig
 from mlops.local.stack import EmbeddedStack
 from mlops.ml.sagemaker_entry import JobPaths, run
 from mlops.registry import Registry
-from tests.unit.functions.conftest import ingest_iris, invoke, run_through
+from tests.unit.functions.conftest import ingest_iris, run_through
 
 
 def _run_job_locally(job: dict[str, object], tmp: Path) -> bytes:
@@ -44,7 +44,11 @@ def test_sagemaker_backend_trains_through_a_training_job(
     training = payload["training"]
     assert training["status"] == "InProgress" and training["backend"] == "sagemaker"
     job = aws.sagemaker().describe_training_job(TrainingJobName=training["job_name"])
-    assert job["AlgorithmSpecification"]["ContainerEntrypoint"] == ["python", "-m", "mlops.ml.sagemaker_entry"]
+    assert job["AlgorithmSpecification"]["ContainerEntrypoint"] == [
+        "python",
+        "-m",
+        "mlops.ml.sagemaker_entry",
+    ]
     model_uri = job["ModelArtifacts"]["S3ModelArtifacts"]
     bucket, key = model_uri.removeprefix("s3://").split("/", 1)
     aws.s3().put_object(Bucket=bucket, Key=key, Body=_run_job_locally(dict(job), tmp_path))

@@ -15,8 +15,10 @@ from mlops.cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from mlops.cli.stack import Context
 from mlops.config import DatasetConfig
 from mlops.models import utcnow
-from mlops.pipeline.ingest import DATASET_NAME  # the names ingest accepts
-from mlops.pipeline.ingest import RAW_PREFIX
+from mlops.pipeline.ingest import (
+    DATASET_NAME,  # the names ingest accepts
+    RAW_PREFIX,
+)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
