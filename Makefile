@@ -39,6 +39,7 @@ infra: install
 
 synth: install
 	$(BIN)/python infra/app.py
+	$(BIN)/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
 bench: install
 	$(BIN)/python bench/bench_training.py
