@@ -30,6 +30,8 @@ LOCAL_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "STAGE_NAME": "local",
+    # One process serves and promotes: let a promotion or rollback show within a second, not 30.
+    "ALIAS_TTL_SECONDS": "1",
 }
 
 

@@ -12,37 +12,19 @@ import json
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mlops.local.context import LocalContext
 from mlops.observability import logger
 from mlops.stack.description import FUNCTIONS, FunctionSpec, project_root
 
 Handler = Callable[[dict[str, Any], Any], Any]
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation twice
-
-
-@dataclass
-class LocalContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    timeout_s: float
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    _started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_s - (time.monotonic() - self._started)) * 1000))
 
 
 @dataclass(frozen=True)

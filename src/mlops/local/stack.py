@@ -127,7 +127,12 @@ def run(
         tables=[physical_name(t.name) for t in d.TABLES],
     )
     embedded = start_embedded(api_url, state)
-    api = make_api_server(host, api_port, embedded.invoke_inference)
+    api = make_api_server(
+        host,
+        api_port,
+        embedded.invoke_inference,
+        context_factory=lambda: embedded.runtime.context("inference"),
+    )
     api_thread = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
     api_thread.start()
     embedded.bus.start()
@@ -148,6 +153,7 @@ def run(
         embedded.bus.stop()
         with suppress(Exception):
             api.shutdown()
+            api.server_close()
         embedded.runtime.shutdown()
         snapshots.stop()
         patches.uninstall()

@@ -1,0 +1,160 @@
+"""Data capture: the rows each request predicted, for drift evaluation.
+
+Format (one JSON object per line, one line per predicted row; the drift evaluation reads exactly this):
+
+    {"request_id", "model", "version", "timestamp" (ISO-8601 UTC), "row" (index in the request),
+     "features": {column: value}, "prediction": value, "probabilities": [...] (classifiers)}
+
+Delivery is Kinesis Data Firehose ``PutRecordBatch``: one Firehose record per request holding its rows'
+lines, newline-terminated, split only where Firehose's limits require it (500 JSON objects per record,
+which is what its record deaggregation for dynamic partitioning accepts, and 1,000 KiB per record).
+Firehose then writes them under ``capture/<model>/<YYYY-MM-DD>/`` in the capture bucket (dynamic
+partitioning on the ``model`` field). Never one S3 object per request.
+
+Sampling is per request (``capture_sample_rate``), so a captured request is always complete. The call
+is synchronous, made after the response is built: a Lambda function cannot work after returning, and
+a per-container buffer flushed later would lose rows whenever the container is reclaimed. A capture
+failure is logged and counted (``CaptureFailure``) and never fails the request.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mlops import aws
+from mlops.serving import telemetry
+
+if TYPE_CHECKING:
+    from mypy_boto3_firehose import FirehoseClient
+
+MAX_LINES_PER_RECORD = 500
+MAX_RECORD_BYTES = 1_000 * 1024
+MAX_RECORDS_PER_CALL = 500
+MAX_BYTES_PER_CALL = 4 * 1024 * 1024
+
+
+class CaptureError(Exception):
+    """Firehose refused records even after a retry."""
+
+
+class CaptureSink(Protocol):
+    def put(self, records: list[bytes]) -> None: ...
+
+
+class FirehoseSink:
+    def __init__(self, stream: str, client: FirehoseClient | None = None) -> None:
+        self.stream = stream
+        self._client = client
+
+    @property
+    def firehose(self) -> FirehoseClient:
+        return self._client or aws.firehose()
+
+    def put(self, records: list[bytes]) -> None:
+        for batch in _calls(records):
+            pending = batch
+            for _attempt in range(2):  # one retry of what Firehose throttled
+                out = self.firehose.put_record_batch(
+                    DeliveryStreamName=self.stream, Records=[{"Data": data} for data in pending]
+                )
+                if not out.get("FailedPutCount"):
+                    break
+                responses = out.get("RequestResponses", [])
+                pending = [data for data, r in zip(pending, responses, strict=False) if r.get("ErrorCode")]
+            else:
+                raise CaptureError(f"Firehose refused {len(pending)} capture record(s).")
+
+
+def _calls(records: list[bytes]) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    size = 0
+    for data in records:
+        if batch and (len(batch) == MAX_RECORDS_PER_CALL or size + len(data) > MAX_BYTES_PER_CALL):
+            yield batch
+            batch, size = [], 0
+        batch.append(data)
+        size += len(data)
+    if batch:
+        yield batch
+
+
+def pack(lines: list[bytes]) -> list[bytes]:
+    """Newline-terminated lines into as few Firehose records as the limits allow."""
+    records: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for line in lines:
+        if current and (len(current) == MAX_LINES_PER_RECORD or size + len(line) + 1 > MAX_RECORD_BYTES):
+            records.append(b"".join(current))
+            current, size = [], 0
+        current.append(line + b"\n")
+        size += len(line) + 1
+    if current:
+        records.append(b"".join(current))
+    return records
+
+
+def capture_lines(
+    request_id: str,
+    model: str,
+    version: int,
+    timestamp: datetime,
+    features: list[dict[str, Any]],
+    predictions: list[Any],
+    probabilities: list[list[float]] | None,
+) -> list[bytes]:
+    # The fields every row shares are encoded once; allow_nan=False keeps every line strict JSON.
+    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
+    stamp = timestamp.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    head = dumps({"request_id": request_id, "model": model, "version": version, "timestamp": stamp})[:-1]
+    lines = []
+    for row, values in enumerate(features):
+        line = f'{head},"row":{row},"features":{dumps(values)},"prediction":{dumps(predictions[row])}'
+        if probabilities is not None:
+            line += f',"probabilities":{dumps(probabilities[row])}'
+        lines.append((line + "}").encode("utf-8"))
+    return lines
+
+
+class Capture:
+    def __init__(
+        self,
+        sink: CaptureSink | None,
+        sample_rate: float,
+        sample: Callable[[], float] = random.random,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sink = sink
+        self.sample_rate = sample_rate
+        self._sample = sample
+        self._now = now
+
+    def wanted(self) -> bool:
+        if self.sink is None or self.sample_rate <= 0:
+            return False
+        return self.sample_rate >= 1 or self._sample() < self.sample_rate
+
+    def capture(
+        self,
+        request_id: str,
+        model: str,
+        version: int,
+        features: Callable[[], list[dict[str, Any]]],
+        predictions: list[Any],
+        probabilities: list[list[float]] | None,
+    ) -> None:
+        """Send one request's rows; ``features`` is called only when the request is sampled."""
+        if self.sink is None or not self.wanted():
+            return
+        try:
+            rows = features()
+            lines = capture_lines(request_id, model, version, self._now(), rows, predictions, probabilities)
+            self.sink.put(pack(lines))
+        except Exception as error:
+            telemetry.capture_failure(model, f"{type(error).__name__}: {error}")
+            return
+        telemetry.captured(model, len(rows))

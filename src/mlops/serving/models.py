@@ -1,0 +1,341 @@
+"""The production models, loaded once per container and kept fresh.
+
+``ModelStore.get(name)`` answers from memory; at most every ``alias_ttl_seconds`` it re-reads the
+production alias from the metadata table, so a promotion or a rollback serves within that time without
+a redeploy. A new version's ``model.onnx`` is downloaded and its sha256 checked against the registry
+before use: an artifact that does not match (or does not load, or fails a first prediction) is refused,
+logged and counted (``ArtifactIntegrityFailure`` / ``ModelLoadFailure``), and the version served so far
+keeps serving; the next alias check tries again. Sessions of the current and the previous version are
+kept, so a rollback right after a promotion needs no download.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from mlops.errors import NotFound
+from mlops.models import Alias, ArtifactRef, ModelVersion
+from mlops.serving import telemetry
+from mlops.serving.errors import ModelNotFound, ModelUnavailable, NoProductionModel, ServingError
+from mlops.serving.features import FeatureBatch, FeatureLayout
+from mlops.signature import MISSING_CATEGORY, Signature
+from mlops.storage import IntegrityError
+
+ONNX_TO_V2 = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(float16)": "FP16",
+    "tensor(int64)": "INT64",
+    "tensor(int32)": "INT32",
+    "tensor(int16)": "INT16",
+    "tensor(int8)": "INT8",
+    "tensor(uint8)": "UINT8",
+    "tensor(bool)": "BOOL",
+    "tensor(string)": "BYTES",
+}
+_EXPECTED_INPUT = {"numeric": "tensor(float)", "categorical": "tensor(string)"}
+_VERSIONS_KEPT = 2  # the serving version and the one before it, for an instant rollback
+_UNKNOWN_NAMES_KEPT = 1024
+MAX_NAME_BYTES = 1024  # negative answers cached, bounded against floods of random names
+
+
+def _possible_name(name: str) -> bool:
+    """Whether a model could have this name: dataset names are S3 key segments (at most 1,024 bytes of
+    UTF-8), and longer ones would exceed the metadata table's key size before reaching it."""
+    try:
+        return 0 < len(name.encode("utf-8")) <= MAX_NAME_BYTES
+    except UnicodeEncodeError:
+        return False
+
+
+class ModelLoadError(Exception):
+    """A model version that cannot serve: no ONNX artifact, an unreadable graph, a broken signature."""
+
+
+def session_options() -> ort.SessionOptions:
+    """Tuned for one request at a time: a Lambda container runs one invocation at once and a 1 GB
+    function has well under two vCPUs, so one intra-op thread avoids thread hand-offs that cost more
+    than they save on single rows (bench/bench_inference.py measures it)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return options
+
+
+@dataclass(frozen=True)
+class Prediction:
+    labels: npt.NDArray[Any] | None = None
+    probabilities: npt.NDArray[np.float32] | None = None
+    values: npt.NDArray[np.float32] | None = None
+
+    @property
+    def outputs(self) -> npt.NDArray[Any]:
+        if self.labels is not None:
+            return self.labels
+        assert self.values is not None
+        return self.values
+
+    def prediction_list(self) -> list[Any]:
+        """Labels or values as JSON-ready Python values (a non-finite regression value is null)."""
+        if self.labels is not None:
+            return list(self.labels.tolist())
+        assert self.values is not None
+        values: list[Any] = self.values.tolist()
+        if not np.isfinite(self.values).all():
+            values = [v if np.isfinite(v) else None for v in values]
+        return values
+
+
+class LoadedModel:
+    """One model version with its onnxruntime session, ready to predict."""
+
+    def __init__(
+        self,
+        record: ModelVersion,
+        signature: Signature,
+        session: ort.InferenceSession,
+        sha256: str,
+        deployed_at: datetime | None = None,
+    ) -> None:
+        self.record = record
+        self.name = record.name
+        self.version = record.version
+        self.signature = signature
+        self.layout = FeatureLayout(signature)
+        self.session = session
+        self.sha256 = sha256
+        self.deployed_at = deployed_at
+        self.is_classifier = signature.task == "classification"
+        self.classes = list(signature.classes or [])
+        inputs = {i.name: i.type for i in session.get_inputs()}
+        for spec in signature.features:
+            if spec.input_name not in inputs:
+                raise ModelLoadError(f"The ONNX graph has no input '{spec.input_name}' for '{spec.name}'.")
+            if inputs[spec.input_name] != _EXPECTED_INPUT[spec.kind]:
+                raise ModelLoadError(
+                    f"ONNX input '{spec.input_name}' is {inputs[spec.input_name]}; a {spec.kind} feature "
+                    f"must be {_EXPECTED_INPUT[spec.kind]}."
+                )
+        self._numeric_inputs = [f.input_name for f in self.layout.numeric]
+        self._categorical = [(f.name, f.input_name) for f in self.layout.categorical]
+        outputs = {o.name: o.type for o in session.get_outputs()}
+        if self.is_classifier:
+            wanted = [signature.label_output]
+            if signature.probabilities_output:
+                wanted.append(signature.probabilities_output)
+        else:
+            wanted = [signature.value_output or "variable"]
+        missing = [name for name in wanted if name not in outputs]
+        if missing:
+            raise ModelLoadError(f"The ONNX graph has no output {missing[0]!r}.")
+        self._output_names = wanted
+        self.output_types = {name: outputs[name] for name in wanted}
+
+    def feed(self, batch: FeatureBatch) -> dict[str, npt.NDArray[Any]]:
+        feed: dict[str, npt.NDArray[Any]] = {}
+        if self._numeric_inputs:
+            # One float32 copy, feature-major [F, N, 1]: iterating it yields each feature's [N, 1]
+            # input as a contiguous view, with no per-feature reshape.
+            columns = np.ascontiguousarray(batch.numeric.T, dtype=np.float32)[:, :, np.newaxis]
+            feed.update(zip(self._numeric_inputs, columns, strict=True))
+        for name, input_name in self._categorical:
+            values = batch.categorical[name]
+            cells = [MISSING_CATEGORY if v is None else v for v in values] if None in values else values
+            feed[input_name] = np.array(cells, dtype=object)[:, np.newaxis]
+        return feed
+
+    def predict(self, batch: FeatureBatch) -> Prediction:
+        outputs = self.session.run(self._output_names, self.feed(batch))
+        if self.is_classifier:
+            labels = np.asarray(outputs[0]).reshape(-1)
+            probabilities = np.asarray(outputs[1]) if len(outputs) > 1 else None
+            return Prediction(labels=labels, probabilities=probabilities)
+        return Prediction(values=np.asarray(outputs[0]).reshape(-1))
+
+    def warm_up(self) -> None:
+        """One prediction on an all-missing row: pays the first-run allocations at load, and proves the
+        graph runs before it serves."""
+        batch = FeatureBatch(
+            rows=1,
+            numeric=np.full((1, len(self.layout.numeric)), np.nan),
+            categorical={f.name: [None] for f in self.layout.categorical},
+        )
+        self.predict(batch)
+
+
+class ModelSource(Protocol):
+    """Where models come from: the registry and the artifact bucket in the cloud, anything in tests."""
+
+    def production_alias(self, name: str) -> Alias | None: ...
+
+    def has_versions(self, name: str) -> bool: ...
+
+    def model_version(self, name: str, version: int) -> ModelVersion: ...
+
+    def artifact(self, ref: ArtifactRef) -> bytes:
+        """The artifact's bytes, verified against ``ref.sha256`` (raises ``IntegrityError``)."""
+        ...
+
+
+class RegistrySource:
+    def __init__(self, registry: Any, storage: Any) -> None:
+        self.registry = registry
+        self.storage = storage
+
+    def production_alias(self, name: str) -> Alias | None:
+        alias: Alias | None = self.registry.get_alias(name, consistent=False)
+        return alias
+
+    def has_versions(self, name: str) -> bool:
+        return bool(self.registry.list_model_versions(name))
+
+    def model_version(self, name: str, version: int) -> ModelVersion:
+        record: ModelVersion = self.registry.get_model_version(name, version)
+        return record
+
+    def artifact(self, ref: ArtifactRef) -> bytes:
+        data: bytes = self.storage.get_verified(ref)
+        return data
+
+
+@dataclass
+class _Entry:
+    model: LoadedModel | None
+    error: ServingError | None
+    fresh_until: float
+
+
+class ModelStore:
+    def __init__(
+        self,
+        source: ModelSource,
+        alias_ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        options: Callable[[], ort.SessionOptions] = session_options,
+    ) -> None:
+        self.source = source
+        self.ttl = alias_ttl_s
+        self._clock = clock
+        self._options = options
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._versions: dict[str, OrderedDict[int, LoadedModel]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> LoadedModel:
+        """The production model of ``name``; raises ModelNotFound, NoProductionModel or ModelUnavailable."""
+        entry = self._entries.get(name)
+        if entry is None and not _possible_name(name):
+            shown = name if len(name) <= 60 else name[:57] + "..."
+            raise ModelNotFound(f"No model named '{shown}'.")
+        if entry is None or self._clock() >= entry.fresh_until:
+            with self._lock:
+                entry = self._entries.get(name)
+                if entry is None or self._clock() >= entry.fresh_until:
+                    entry = self._refresh(name, entry)
+        if entry.model is None:
+            assert entry.error is not None
+            raise entry.error
+        return entry.model
+
+    def loaded(self) -> list[LoadedModel]:
+        with self._lock:
+            return [e.model for e in self._entries.values() if e.model is not None]
+
+    def _remember(self, name: str, entry: _Entry) -> _Entry:
+        self._entries[name] = entry
+        self._entries.move_to_end(name)
+        if entry.model is None:
+            unknown = [k for k, e in self._entries.items() if e.model is None]
+            for stale in unknown[: max(0, len(unknown) - _UNKNOWN_NAMES_KEPT)]:
+                del self._entries[stale]
+        return entry
+
+    def _refresh(self, name: str, entry: _Entry | None) -> _Entry:
+        fresh_until = self._clock() + self.ttl
+        serving = entry.model if entry else None
+        try:
+            alias = self.source.production_alias(name)
+        except Exception:
+            if serving is None:
+                raise
+            # The registry is unreachable: keep serving what we have and ask again after the TTL.
+            telemetry.load_failure(name, serving.version, "the production alias could not be read")
+            return self._remember(name, _Entry(serving, None, fresh_until))
+        if alias is None:
+            if self.source.has_versions(name):
+                error: ServingError = NoProductionModel(
+                    f"Model '{name}' has no production version yet; promote one first."
+                )
+            else:
+                error = ModelNotFound(f"No model named '{name}'.")
+            return self._remember(name, _Entry(None, error, fresh_until))
+        if serving is not None and serving.version == alias.version:
+            return self._remember(name, _Entry(serving, None, fresh_until))
+        kept = self._versions.setdefault(name, OrderedDict())
+        model = kept.get(alias.version)
+        if model is None:
+            model = self._load(name, alias, serving)
+            if model is None:
+                if serving is not None:
+                    return self._remember(name, _Entry(serving, None, fresh_until))
+                error = ModelUnavailable(
+                    f"Model '{name}' version {alias.version} cannot be loaded and no earlier version is "
+                    "serving; see the function's logs."
+                )
+                return self._remember(name, _Entry(None, error, fresh_until))
+            kept[alias.version] = model
+            while len(kept) > _VERSIONS_KEPT:
+                kept.popitem(last=False)
+        kept.move_to_end(alias.version)
+        return self._remember(name, _Entry(model, None, fresh_until))
+
+    def _load(self, name: str, alias: Alias, serving: LoadedModel | None) -> LoadedModel | None:
+        version = alias.version
+        started = time.perf_counter()
+        try:
+            record = self.source.model_version(name, version)
+            onnx_ref = record.artifacts.get("onnx")
+            if onnx_ref is None:
+                raise ModelLoadError(f"Model '{name}' version {version} has no ONNX artifact.")
+            data = self.source.artifact(onnx_ref)
+            signature = record.signature
+            if signature is None:
+                signature_ref = record.artifacts.get("signature")
+                if signature_ref is None:
+                    raise ModelLoadError(f"Model '{name}' version {version} has no signature.")
+                signature = Signature.model_validate_json(self.source.artifact(signature_ref))
+            try:
+                session = ort.InferenceSession(data, self._options(), providers=["CPUExecutionProvider"])
+            except Exception as error:
+                raise ModelLoadError(f"onnxruntime cannot load the graph: {error}") from error
+            model = LoadedModel(record, signature, session, onnx_ref.sha256, deployed_at=alias.updated_at)
+            try:
+                model.warm_up()
+            except Exception as error:
+                raise ModelLoadError(f"The graph fails on a first prediction: {error}") from error
+        except IntegrityError as error:
+            telemetry.integrity_failure(name, version, str(error))
+            return None
+        except (ModelLoadError, NotFound, ValueError) as error:
+            telemetry.load_failure(name, version, str(error))
+            return None
+        except Exception as error:
+            if serving is None:
+                raise
+            telemetry.load_failure(name, version, f"{type(error).__name__}: {error}")
+            return None
+        telemetry.model_loaded(name, version, time.perf_counter() - started, onnx_ref.size)
+        return model

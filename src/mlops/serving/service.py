@@ -1,0 +1,160 @@
+"""The inference service behind the HTTP routes: request bodies in, JSON documents out.
+
+The predict paths are lean on purpose: the body is parsed once with the standard JSON parser, rows go
+straight into numpy arrays checked against the signature (``mlops.serving.features``), and the
+response is serialised once; no per-request pydantic models (bench/bench_inference.py measures why).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from mlops.registry import Registry
+from mlops.serving import telemetry, v2
+from mlops.serving.capture import Capture, FirehoseSink
+from mlops.serving.errors import InvalidInput, PayloadTooLarge
+from mlops.serving.features import parse_predict_body
+from mlops.serving.models import LoadedModel, ModelStore, Prediction, RegistrySource
+from mlops.settings import InferenceSettings
+from mlops.storage import Storage
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch_rows: int
+    max_payload_bytes: int
+
+
+def read_json(body: str | bytes | None, base64_encoded: bool, limit: int) -> Any:
+    """The request body parsed as JSON, within the payload limit (in bytes of the decoded body)."""
+    if body is None or body == "" or body == b"":
+        raise InvalidInput("The request body is empty; send a JSON object.")
+    raw: str | bytes = body
+    if base64_encoded:
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput("The request body is marked base64 but is not valid base64.") from None
+    size = len(raw)
+    if isinstance(raw, str) and size * 4 > limit:  # characters can take up to 4 bytes in UTF-8
+        size = len(raw.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise PayloadTooLarge(f"The request body is {size} bytes; the limit is {limit} bytes.")
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(
+            f"The request body is not valid JSON: {error.msg} at position {error.pos}."
+        ) from None
+    except (ValueError, RecursionError) as error:  # bad UTF-8, nesting too deep, integers too long
+        raise InvalidInput(f"The request body is not valid JSON: {error}.") from None
+
+
+class InferenceService:
+    def __init__(self, store: ModelStore, capture: Capture, limits: Limits) -> None:
+        self.store = store
+        self.capture = capture
+        self.limits = limits
+
+    @classmethod
+    def from_settings(cls, settings: InferenceSettings) -> InferenceService:
+        source = RegistrySource(Registry(settings.metadata_table), Storage())
+        sink = FirehoseSink(settings.capture_stream) if settings.capture_stream else None
+        return cls(
+            ModelStore(source, settings.alias_ttl_seconds),
+            Capture(sink, settings.capture_sample_rate),
+            Limits(settings.max_batch_rows, settings.max_payload_bytes),
+        )
+
+    def model(self, name: str) -> LoadedModel:
+        return self.store.get(name)
+
+    def predict(self, name: str, body: str | bytes | None, base64_encoded: bool, request_id: str) -> str:
+        started = time.perf_counter()
+        payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
+        model = self.store.get(name)
+        batch = parse_predict_body(model.layout, payload, self.limits.max_batch_rows)
+        prediction = model.predict(batch)
+        predictions = prediction.prediction_list()
+        probabilities = prediction.probabilities.tolist() if prediction.probabilities is not None else None
+        response: dict[str, Any] = {"model": name, "version": model.version, "predictions": predictions}
+        if probabilities is not None:
+            response["probabilities"] = probabilities
+        if batch.unseen:
+            response["unseen_categories"] = batch.unseen
+        text = _dumps(response)
+        self._done(model, batch.rows, started, sum(map(len, batch.unseen.values())))
+        self.capture.capture(
+            request_id,
+            name,
+            model.version,
+            lambda: batch.feature_rows(model.layout),
+            predictions,
+            probabilities,
+        )
+        return text
+
+    def infer(self, name: str, body: str | bytes | None, base64_encoded: bool, request_id: str) -> str:
+        started = time.perf_counter()
+        payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
+        model = self.store.get(name)
+        request = v2.parse_infer_request(model, payload, self.limits.max_batch_rows)
+        prediction = model.predict(request.batch)
+        predictions = prediction.prediction_list()
+        text = _dumps(v2.infer_response(model, request, prediction, predictions))
+        batch = request.batch
+        self._done(model, batch.rows, started, sum(map(len, batch.unseen.values())))
+        self.capture.capture(
+            request_id,
+            name,
+            model.version,
+            lambda: batch.feature_rows(model.layout),
+            predictions,
+            _probability_rows(prediction),
+        )
+        return text
+
+    @staticmethod
+    def _done(model: LoadedModel, rows: int, started: float, unseen: int) -> None:
+        latency_ms = (time.perf_counter() - started) * 1000
+        telemetry.prediction(model.name, model.version, rows, latency_ms, unseen)
+
+
+def _probability_rows(prediction: Prediction) -> list[list[float]] | None:
+    return prediction.probabilities.tolist() if prediction.probabilities is not None else None
+
+
+def model_document(model: LoadedModel) -> dict[str, Any]:
+    """``GET /models/{name}``: what serves, what it takes, what it gives."""
+    record = model.record
+    return {
+        "model": model.name,
+        "version": model.version,
+        "task": model.signature.task,
+        "target": model.signature.target,
+        "features": [
+            {
+                "name": f.name,
+                "kind": f.kind,
+                "dtype": f.dtype,
+                "nullable": f.nullable,
+                "categories": f.categories,
+            }
+            for f in model.signature.features
+        ],
+        "classes": model.signature.classes,
+        "metrics": record.metrics,
+        "trained_at": (record.trained_at or record.created_at).isoformat(),
+        "created_at": record.created_at.isoformat(),
+        "deployed_at": model.deployed_at.isoformat() if model.deployed_at else None,
+        "dataset_version": record.dataset_version,
+        "run_id": record.run_id,
+        "onnx_sha256": model.sha256,
+    }

@@ -1,0 +1,261 @@
+"""Shared pieces of the inference tests: models trained and converted by the project's own code, and
+the inference function's AWS surroundings in moto (metadata table, artifact and capture buckets, the
+capture Firehose stream with the embedded stack's partitioning)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from moto import mock_aws
+from sklearn.datasets import load_diabetes
+from sklearn.pipeline import Pipeline
+
+from mlops import aws
+from mlops.config import DatasetConfig
+from mlops.local.context import LocalContext
+from mlops.local.firehose import (
+    delivery_stream_config,
+    install_firehose_partitioning,
+    uninstall_firehose_partitioning,
+)
+from mlops.ml.convert import to_onnx
+from mlops.ml.training import train
+from mlops.models import ArtifactRef, ModelVersion, utcnow
+from mlops.registry import Registry
+from mlops.settings import load_settings
+from mlops.signature import Signature
+from mlops.stack import description as d
+from mlops.stack.description import project_root
+from mlops.storage import Storage
+
+TABLE = "mlops-metadata"
+ARTIFACTS = "mlops-artifacts"
+CAPTURE = "mlops-capture"
+STREAM = "mlops-capture"
+ROLE = "arn:aws:iam::123456789012:role/firehose"
+HANDLER = project_root() / "functions" / "inference" / "handler.py"
+
+
+# ---- models -------------------------------------------------------------------------------------
+
+
+def churn_frame(rows: int = 400, seed: int = 7) -> pd.DataFrame:
+    """A customer-churn table: numeric, boolean and categorical features, missing values, an identifier."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(0, 73, rows)
+    monthly = np.round(rng.uniform(20, 120, rows), 2)
+    total = np.round(tenure * monthly * rng.uniform(0.9, 1.1, rows), 2).astype(float)
+    total[rng.random(rows) < 0.05] = np.nan
+    contract = rng.choice(["month-to-month", "one-year", "two-year"], rows, p=[0.5, 0.3, 0.2])
+    payment = rng.choice(["card", "bank", "check"], rows).astype(object)
+    payment[rng.random(rows) < 0.05] = None
+    senior = rng.random(rows) < 0.2
+    risk = (contract == "month-to-month") * 1.5 - tenure / 30 + monthly / 60 + senior * 0.5
+    churned = np.where(risk + rng.normal(0, 0.5, rows) > 0.8, "yes", "no")
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(rows)],
+            "tenure": tenure,
+            "monthly_charges": monthly,
+            "total_charges": total,
+            "contract": contract,
+            "payment_method": payment,
+            "senior": senior,
+            "churned": churned,
+        }
+    )
+
+
+CHURN_FEATURES = ["tenure", "monthly_charges", "total_charges", "contract", "payment_method", "senior"]
+
+
+def diabetes_frame() -> pd.DataFrame:
+    return load_diabetes(as_frame=True).frame
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A model as the pipeline leaves it: the fitted scikit-learn pipeline, its signature, model.onnx."""
+
+    pipeline: Pipeline
+    signature: Signature
+    onnx: bytes
+    metrics: dict[str, float]
+    frame: pd.DataFrame
+
+
+def train_model(frame: pd.DataFrame, config: DatasetConfig, features: list[str]) -> Trained:
+    trained = train(frame, config, features)
+    return Trained(
+        trained.pipeline,
+        trained.signature,
+        to_onnx(trained.pipeline, trained.signature),
+        trained.metrics,
+        frame,
+    )
+
+
+def train_churn(estimator: str = "logistic_regression", **params: Any) -> Trained:
+    config = DatasetConfig(target="churned", estimator=estimator, params=params)
+    return train_model(churn_frame(), config, CHURN_FEATURES)
+
+
+def train_diabetes() -> Trained:
+    frame = diabetes_frame()
+    config = DatasetConfig(target="target", task="regression", estimator="ridge")
+    return train_model(frame, config, [c for c in frame.columns if c != "target"])
+
+
+# ---- the function's surroundings in moto --------------------------------------------------------
+
+
+def create_table(name: str = TABLE, spec: d.TableSpec = d.METADATA_TABLE) -> None:
+    keys = {spec.partition_key, spec.sort_key} | {k for _, pk, sk in spec.indexes for k in (pk, sk)}
+    aws.dynamodb().create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
+        KeySchema=[
+            {"AttributeName": spec.partition_key, "KeyType": "HASH"},
+            {"AttributeName": spec.sort_key, "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": pk, "KeyType": "HASH"},
+                    {"AttributeName": sk, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, pk, sk in spec.indexes
+        ],
+    )
+
+
+class InferenceStack:
+    """The inference function cold-started against moto, and the registry operations around it."""
+
+    def __init__(self, handler_module: ModuleType) -> None:
+        self.module = handler_module
+        self.registry = Registry(TABLE)
+        self.storage = Storage()
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = self.module.handler(event, LocalContext(function_name="mlops-inference"))
+        return response
+
+    def publish(self, name: str, model: Trained, promote: bool = True) -> ModelVersion:
+        version = self.registry.next_model_version(name)
+        prefix = f"models/{name}/v{version}"
+        artifacts: dict[str, ArtifactRef] = {
+            "onnx": self.storage.put(ARTIFACTS, f"{prefix}/model.onnx", model.onnx),
+            "signature": self.storage.put(
+                ARTIFACTS,
+                f"{prefix}/signature.json",
+                model.signature.model_dump_json().encode(),
+                "application/json",
+            ),
+        }
+        record = ModelVersion(
+            name=name,
+            version=version,
+            task=model.signature.task,
+            metrics=model.metrics,
+            dataset_version="0" * 64,
+            run_id=f"run-{uuid.uuid4().hex[:8]}",
+            artifacts=artifacts,
+            signature=model.signature,
+            trained_at=utcnow(),
+        )
+        self.registry.put_model_version(record)
+        if promote:
+            self.promote(name, version)
+        return record
+
+    def promote(self, name: str, version: int, action: str = "promote") -> None:
+        self.registry.move_alias(name, version, self.registry.get_alias(name), action)
+
+    def tamper(self, record: ModelVersion) -> None:
+        """Overwrite model.onnx with other bytes, leaving the registry's sha256 as it was."""
+        ref = record.artifacts["onnx"]
+        aws.s3().put_object(Bucket=ref.bucket, Key=ref.key, Body=b"not the model that was registered")
+
+    def captured(self, name: str) -> list[dict[str, Any]]:
+        """Every capture line stored for ``name`` (under capture/<name>/<date>/)."""
+        s3 = aws.s3()
+        lines: list[dict[str, Any]] = []
+        listing = s3.list_objects_v2(Bucket=CAPTURE, Prefix=f"capture/{name}/")
+        for item in sorted(listing.get("Contents", []), key=lambda o: o["LastModified"]):
+            body = s3.get_object(Bucket=CAPTURE, Key=item["Key"])["Body"].read().decode()
+            assert body.endswith("\n"), item["Key"]
+            lines.extend(json.loads(line) for line in body.splitlines())
+        return lines
+
+    def capture_keys(self) -> list[str]:
+        listing = aws.s3().list_objects_v2(Bucket=CAPTURE)
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+
+@contextmanager
+def inference_stack(**settings: str) -> Iterator[InferenceStack]:
+    """moto with the function's resources, then ``functions/inference/handler.py`` imported (its cold
+    start) with ``settings`` as environment overrides."""
+    saved = dict(os.environ)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "METADATA_TABLE": TABLE,
+            "ARTIFACT_BUCKET": ARTIFACTS,
+            "CAPTURE_STREAM": STREAM,
+            "ALIAS_TTL_SECONDS": "0.2",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "mlops",
+            **settings,
+        }
+    )
+    try:
+        with mock_aws():
+            aws.reset_clients()
+            load_settings.cache_clear()
+            install_firehose_partitioning()
+            create_table()
+            for bucket in (ARTIFACTS, CAPTURE):
+                aws.s3().create_bucket(Bucket=bucket)
+            stream = d.CAPTURE_STREAM
+            aws.firehose().create_delivery_stream(
+                **delivery_stream_config(stream, lambda n: f"mlops-{n}", ROLE)
+            )
+            yield InferenceStack(load_handler())
+    finally:
+        uninstall_firehose_partitioning()
+        aws.reset_clients()
+        load_settings.cache_clear()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def load_handler() -> ModuleType:
+    """A fresh import of the inference function, as a cold start does."""
+    spec = importlib.util.spec_from_file_location(f"inference_handler_{uuid.uuid4().hex}", HANDLER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
