@@ -42,7 +42,8 @@ synth: install
 	$(BIN)/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
 bench: install
-	$(BIN)/python bench/bench_training.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_pipeline.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_training.py
 	$(BIN)/python bench/bench_inference.py
 	$(BIN)/python bench/bench_drift.py
 

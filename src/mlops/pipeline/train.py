@@ -40,7 +40,10 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
         raise TrainingFailed("The run reached training without a validation result.")
     with stage(deps.registry, payload.run_id, "training") as log:
         config = deps.registry.get_config(payload.dataset)
-        if payload.training is not None and payload.training.status == "InProgress":
+        earlier = _already_trained(deps, payload)
+        if earlier is not None:
+            outcome = earlier  # a retried invocation: the first one registered the candidate
+        elif payload.training is not None and payload.training.status == "InProgress":
             outcome = sagemaker.poll(deps, payload, config, settings)
         else:
             version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
@@ -54,6 +57,19 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
         if outcome.status == "InProgress":
             log.summary["_in_progress"] = True
     return payload.model_copy(update={"training": outcome})
+
+
+def _already_trained(deps: Deps, payload: RunPayload) -> TrainingOutcome | None:
+    run = deps.registry.get_run(payload.run_id)
+    if run.model_version is None:
+        return None
+    model = deps.registry.find_model_version(payload.dataset, run.model_version)
+    if model is None or "sklearn" not in model.artifacts:
+        return None
+    backend = payload.training.backend if payload.training else "inline"
+    return TrainingOutcome(
+        status="Completed", backend=backend, model_version=model.version, metrics=model.metrics
+    )
 
 
 def train_inline(

@@ -151,3 +151,11 @@ def test_worse_candidate_is_rejected_and_production_kept(
     assert registry.get_alias(ds).version == 1  # type: ignore[union-attr]
     rejected = registry.get_model_version(ds, payload["promotion"]["model_version"])
     assert rejected.status == "rejected" and rejected.decision_reason
+
+
+def test_retried_training_registers_one_candidate(stack: EmbeddedStack, registry: Registry, ds: str) -> None:
+    payload = run_through(stack, ingest_iris(stack, registry, ds), "validation")
+    first = invoke(stack, "training", payload).payload
+    again = invoke(stack, "training", payload).payload  # Step Functions retried the task
+    assert first["training"]["model_version"] == again["training"]["model_version"] == 1
+    assert [m.version for m in registry.list_model_versions(ds)] == [1]
