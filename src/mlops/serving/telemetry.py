@@ -73,7 +73,8 @@ def load_failure(model: str, version: int, reason: str) -> None:
 
 
 def captured(model: str, rows: int) -> None:
-    _record(CAPTURED_ROWS, MetricUnit.Count, rows, {"model": model})
+    # Captures follow a prediction, which has set the model dimension for this invocation already.
+    _record(CAPTURED_ROWS, MetricUnit.Count, rows, {})
 
 
 def capture_failure(model: str, reason: str) -> None:
