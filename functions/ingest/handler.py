@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import mlops.ml.dataset  # noqa: F401  (the heavy ML stack loads in the init phase, not per invocation)
 from mlops.observability import logger, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.ingest import ingest_object

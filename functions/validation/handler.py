@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+import mlops.ml.validation  # noqa: F401  (the heavy ML stack loads in the init phase, not per invocation)
 from mlops.observability import logger, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.payload import RunPayload
