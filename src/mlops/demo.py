@@ -38,7 +38,7 @@ SHIFTED = ("alcohol", "color_intensity", "proline", "magnesium", "hue")
 
 
 class DemoFailed(Exception):
-    pass
+    """A step of the demo did not do what it should; the message says which."""
 
 
 def _free_port() -> int:
