@@ -58,6 +58,7 @@ class DriftSettings(FunctionSettings):
     capture_bucket: str
     state_machine_arn: str
     metrics_namespace: str = "Mlops"
+    notification_topic_arn: str = ""
 
 
 SettingsT = TypeVar("SettingsT", bound=FunctionSettings)

@@ -49,8 +49,12 @@ def quality_alarm_name(model: str) -> str:
 
 
 class CloudWatchMonitor:
-    def __init__(self, namespace: str, client: CloudWatchClient | None = None) -> None:
+    def __init__(
+        self, namespace: str, client: CloudWatchClient | None = None, notify_topic_arn: str = ""
+    ) -> None:
         self.namespace = namespace
+        # Both alarms notify the stack's topic (when it has one); the drift alarm also starts retraining.
+        self.alarm_actions = [notify_topic_arn] if notify_topic_arn else []
         self._client = client
 
     @property
@@ -127,6 +131,7 @@ class CloudWatchMonitor:
             "Threshold": DRIFT_ALARM_THRESHOLD,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
             "TreatMissingData": "notBreaching",
+            "AlarmActions": self.alarm_actions,
         }
 
     def quality_alarm(self, model: str, quality: QualityResult) -> dict[str, Any] | None:
@@ -138,7 +143,7 @@ class CloudWatchMonitor:
             "AlarmName": quality_alarm_name(model),
             "AlarmDescription": (
                 f"Live {quality.metric} of {model} v{quality.version} is worse than its holdout "
-                f"{quality.holdout:.4g} allows; notifies only."
+                f"{quality.holdout:.4g} allows; notifies the stack's topic."
             ),
             "Namespace": self.namespace,
             "MetricName": quality.metric_name,
@@ -153,6 +158,7 @@ class CloudWatchMonitor:
             "Threshold": quality.threshold,
             "ComparisonOperator": "LessThanThreshold" if lower_is_worse else "GreaterThanThreshold",
             "TreatMissingData": "notBreaching",
+            "AlarmActions": self.alarm_actions,
         }
 
     def ensure_alarm(self, request: dict[str, Any]) -> bool:

@@ -182,7 +182,9 @@ def run_drift(
         )
     )
 
-    monitor = CloudWatchMonitor(settings.metrics_namespace, clients.cloudwatch)
+    monitor = CloudWatchMonitor(
+        settings.metrics_namespace, clients.cloudwatch, settings.notification_topic_arn
+    )
     monitor.ensure_alarm(monitor.drift_alarm(model))
     monitor.put_drift(model, result, moment)
     if quality is not None and quality.value is not None:

@@ -323,6 +323,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "CAPTURE_BUCKET": Ref("bucket", "capture"),
             "STATE_MACHINE_ARN": Ref("state_machine", "pipeline", "arn"),
             "METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "NOTIFICATION_TOPIC_ARN": Ref("topic", "notifications", "arn"),
         },
         memory_mb=2048,
         timeout_s=300,
