@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -92,7 +93,14 @@ class FeatureLayout:
             f.name: frozenset(f.categories) if f.categories is not None else None for f in self.categorical
         }
         self.all_numeric = not self.categorical
-        self.row_getter = _getter(self.names)
+        # For the records fast path: each row's numeric values in matrix order, and its categorical
+        # values, taken in one C-level call per row.
+        self.numeric_getter = _getter(self.numeric_names) if self.numeric else None
+        self.categorical_names: list[str] = [f.name for f in self.categorical]
+        self.categorical_getter = _getter(self.categorical_names) if self.categorical else None
+        self.categorical_checks: list[tuple[FeatureSpec, frozenset[str] | None]] = [
+            (f, self.known_categories[f.name]) for f in self.categorical
+        ]
 
 
 @dataclass(frozen=True)
@@ -171,17 +179,36 @@ def _getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 def from_records(layout: FeatureLayout, records: list[Any], kind: str = "records") -> FeatureBatch:
-    table: list[tuple[Any, ...]] | None = None
-    # Fast path, all in C: every row an object with exactly the model's features.
+    # Fast path, all in C: every row an object with exactly the model's features, read straight into
+    # the numeric matrix and the categorical columns (no intermediate table of rows).
     if set(map(type, records)) == {dict} and set(map(len, records)) == {len(layout.names)}:
         try:
-            table = list(map(layout.row_getter, records))
+            return _from_exact_records(layout, records)
         except KeyError:
-            table = None
-    if table is None:
-        _check_records(layout, records, kind)
-        table = [tuple(record[name] for name in layout.names) for record in records]
+            pass
+    _check_records(layout, records, kind)
+    table = [tuple(record[name] for name in layout.names) for record in records]
     return _from_table(layout, table)
+
+
+def _from_exact_records(layout: FeatureLayout, records: list[dict[str, Any]]) -> FeatureBatch:
+    """Records holding exactly the model's feature names (a missing one raises ``KeyError``)."""
+    numeric_getter, categorical_getter = layout.numeric_getter, layout.categorical_getter
+    categorical: dict[str, Sequence[Any]] = {}
+    if categorical_getter is not None:
+        columns = zip(*map(categorical_getter, records), strict=True)
+        categorical = dict(zip(layout.categorical_names, columns, strict=True))
+    if numeric_getter is None:
+        numeric = np.empty((0, 0), dtype=np.float64)
+    else:
+        numeric_rows = list(map(numeric_getter, records))
+        numeric = _numeric_matrix(
+            layout,
+            lambda: numeric_rows,
+            lambda name: [record[name] for record in records],
+            row_locator,
+        )
+    return _finish(layout, len(records), numeric, categorical, row_locator)
 
 
 def _check_records(layout: FeatureLayout, records: list[Any], kind: str) -> None:
@@ -351,8 +378,8 @@ def _numeric_values(spec: FeatureSpec, values: Sequence[Any], where: Locator) ->
 
 def _check_numeric(layout: FeatureLayout, matrix: FloatMatrix, where: Locator) -> None:
     # One reduction answers the common case: NaN and Infinity make the bound fail and take the
-    # detailed pass below.
-    if float(np.abs(matrix).max()) <= _FLOAT32_MAX:
+    # detailed pass below. (The ufunc's reduce directly: ndarray.max adds a Python wrapper.)
+    if float(np.maximum.reduce(np.abs(matrix), axis=None)) <= _FLOAT32_MAX:
         return
     finite = np.isfinite(matrix)
     missing = np.isnan(matrix)
@@ -433,9 +460,21 @@ def _finish(
         _check_numeric(layout, numeric, where)
     categorical: dict[str, list[str | None]] = {}
     unseen: dict[str, list[str]] = {}
-    for spec in layout.categorical:
+    columns = [raw_categorical[name] for name in layout.categorical_names]
+    if columns and set(map(type, chain.from_iterable(columns))) == {str}:
+        # The common case, checked once for every categorical feature: all strings, all valid text.
+        text = "".join(chain.from_iterable(columns))
+        if text.isascii() or _encodable(text):
+            for (spec, known), values in zip(layout.categorical_checks, columns, strict=True):
+                strings: list[str | None] = list(values)
+                categorical[spec.name] = strings
+                if known is not None and not known.issuperset(strings):
+                    new = set(strings) - known - {MISSING_CATEGORY}
+                    if new:
+                        unseen[spec.name] = sorted(str(v) for v in new)[:_MAX_LISTED]
+            return FeatureBatch(rows=rows, numeric=numeric, categorical=categorical, unseen=unseen)
+    for spec, known in layout.categorical_checks:
         values = raw_categorical[spec.name]
-        known = layout.known_categories[spec.name]
         if set(map(type, values)) == {str}:
             column: list[str | None] = list(values)
             text = "".join(values)
@@ -446,7 +485,8 @@ def _finish(
             i = next(i for i, v in enumerate(column) if v is not None and not _encodable(v))
             raise InvalidInput(_sentence(f"{where(spec.name, i)} is not valid Unicode text."))
         categorical[spec.name] = column
-        if known is not None:
+        # issuperset answers the common case (every category known) without building sets.
+        if known is not None and not known.issuperset(column):
             new = set(column) - known - {None, MISSING_CATEGORY}
             if new:
                 unseen[spec.name] = sorted(str(v) for v in new)[:_MAX_LISTED]

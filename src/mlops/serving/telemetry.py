@@ -32,13 +32,19 @@ def _record(name: str, unit: MetricUnit, value: float, dimensions: dict[str, str
         logger.warning("Could not record metric", extra={"metric": name}, exc_info=True)
 
 
+# Units as their plain names: Powertools resolves a MetricUnit member more slowly than its value, and
+# this runs on every prediction.
+_MILLISECONDS = MetricUnit.Milliseconds.value
+_COUNT = MetricUnit.Count.value
+
+
 def prediction(model: str, version: int, rows: int, latency_ms: float, unseen: int) -> None:
     try:
         metrics.add_dimension(name="model", value=model)
-        metrics.add_metric(name=PREDICTION_LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
-        metrics.add_metric(name=PREDICTED_ROWS, unit=MetricUnit.Count, value=rows)
+        metrics.add_metric(name=PREDICTION_LATENCY, unit=_MILLISECONDS, value=latency_ms)
+        metrics.add_metric(name=PREDICTED_ROWS, unit=_COUNT, value=rows)
         if unseen:
-            metrics.add_metric(name=UNSEEN_CATEGORIES, unit=MetricUnit.Count, value=unseen)
+            metrics.add_metric(name=UNSEEN_CATEGORIES, unit=_COUNT, value=unseen)
         metrics.add_metadata(key="model_version", value=version)
     except Exception:  # metrics are best effort; the request goes on
         logger.warning("Could not record the prediction metrics", exc_info=True)
