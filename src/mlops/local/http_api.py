@@ -185,7 +185,7 @@ def make_api_server(
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:
                         while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                            pass
+                            pass  # trailer headers after the last chunk: read and dropped
                         break
                     total += size
                     if total > MAX_BODY_BYTES:

@@ -185,7 +185,7 @@ def from_records(layout: FeatureLayout, records: list[Any], kind: str = "records
         try:
             return _from_exact_records(layout, records)
         except KeyError:
-            pass
+            pass  # a name differs from the model's: the checks below name it in a 400
     _check_records(layout, records, kind)
     table = [tuple(record[name] for name in layout.names) for record in records]
     return _from_table(layout, table)
