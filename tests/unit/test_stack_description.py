@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,6 +98,14 @@ def test_run_time_names_carry_the_stage_and_no_stage_matches_another() -> None:
                 )
     with pytest.raises(ValueError, match="no"):
         d.Staged("mlops-drift-")
+
+
+def test_the_functions_metrics_go_to_their_stages_namespace() -> None:
+    # Powertools reads the namespace when the module is imported: a fresh interpreter, as a cold start.
+    env = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": d.METRICS_NAMESPACE.for_stage("prod")}
+    probe = "from mlops.observability import metrics; print(metrics.namespace)"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Mlops/prod"
 
 
 def test_dataset_config_reference_is_current() -> None:
