@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
+from infra.constants import FUNCTION_OPTIONS
 from infra.constructs.function import STAGE_VARIABLE, asynchronously_invoked, environment_refs
 from infra.constructs.packaging import PYTHON_VERSION
 from infra.nag import REVIEWED_WILDCARDS, wildcard_findings
@@ -536,3 +537,13 @@ def test_cfn_lint_finds_no_errors(synthesized: Synthesized) -> None:
     matches = lint_file(Path(synthesized.template_file))
     errors = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
     assert errors == []
+
+
+def test_deploy_doc_states_what_the_stack_has(synthesized: Synthesized) -> None:
+    doc = (project_root() / "docs" / "deploy.md").read_text(encoding="utf-8")
+    (alarms,) = re.findall(r"CloudWatch alarms \((\d+)\)", doc)
+    assert int(alarms) == len(synthesized.of_type("AWS::CloudWatch::Alarm"))
+    for option, (low, high) in FUNCTION_OPTIONS.items():
+        assert f"| `{option}.<function>` |" in doc and f"| {low}-{high} |" in doc, option
+    largest = max(spec.memory_mb for spec in FUNCTIONS)
+    assert f"{largest:,} MB" in doc
