@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
-from infra.constants import FUNCTION_OPTIONS
+from infra.constants import ACCOUNT_STACK_NAME, FUNCTION_OPTIONS
 from infra.constructs.function import STAGE_VARIABLE, asynchronously_invoked, environment_refs
 from infra.constructs.packaging import PYTHON_VERSION
 from infra.nag import REVIEWED_WILDCARDS, wildcard_findings
@@ -534,7 +534,8 @@ def test_every_acknowledgment_gives_a_reason(synthesized: Synthesized) -> None:
 
 
 def test_cfn_lint_finds_no_errors(synthesized: Synthesized) -> None:
-    matches = lint_file(Path(synthesized.template_file))
+    account_template = synthesized.outdir / f"{ACCOUNT_STACK_NAME}.template.json"
+    matches = lint_file(Path(synthesized.template_file)) + lint_file(account_template)
     errors = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
     assert errors == []
 
