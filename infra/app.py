@@ -24,7 +24,9 @@ from typing import Any
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from infra.account import AccountStack
 from infra.constants import (
+    ACCOUNT_STACK_NAME,
     DEFAULT_STAGE,
     STACK_NAME_CONTEXT,
     STAGE_CONTEXT,
@@ -44,19 +46,20 @@ def cdk_json_context() -> dict[str, Any]:
 
 
 def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> tuple[App, MlopsStack]:
-    """The app with its one stack and cdk-nag's AwsSolutions checks, context over cdk.json's."""
-    app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
-    stage = stage_config(str(app.node.try_get_context(STAGE_CONTEXT) or DEFAULT_STAGE))
+    """The app with the stage's stack, the account stack it depends on and cdk-nag's AwsSolutions
+    checks, context over cdk.json's."""
+    merged = {**cdk_json_context(), **(context or {})}
+    app = App(context=merged, outdir=outdir)
+    stage = stage_config(str(app.node.try_get_context(STAGE_CONTEXT) or DEFAULT_STAGE), merged)
     stack_name = app.node.try_get_context(STACK_NAME_CONTEXT) or default_stack_name(stage.name)
-    stack = MlopsStack(
-        app,
-        stack_name,
-        stage=stage,
-        # Account and region from the deploying credentials (CDK_DEFAULT_*), unresolved when absent.
-        env=Environment(
-            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
-        ),
+    # Account and region from the deploying credentials (CDK_DEFAULT_*), unresolved when absent.
+    env = Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
     )
+    account = AccountStack(app, ACCOUNT_STACK_NAME, env=env)
+    stack = MlopsStack(app, stack_name, stage=stage, env=env)
+    # `cdk deploy <stage stack>` deploys the account stack first (a no-op once it exists).
+    stack.add_stack_dependency(account)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack
 

@@ -17,12 +17,24 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from mlops.stack.description import DRIFT_ALARM_PREFIX
+from mlops.stack.description import (
+    DRIFT_ALARM_PREFIX,
+    QUALITY_ALARM_PREFIX,
+    STAGE_FIELD,
+    TRAINING_JOB_PREFIX,
+    Staged,
+)
 
 IAM_WILDCARD_RULE = "AwsSolutions-IAM5"
 MANAGED_POLICY_RULE = "AwsSolutions-IAM4"
 LAMBDA_BASIC_EXECUTION = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 API_GATEWAY_LOGS = "arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
+def any_stage(name: Staged) -> str:
+    """A regular expression for a run-time name pattern in any stage."""
+    return r"\w+".join(re.escape(part) for part in name.pattern.split(STAGE_FIELD))
+
 
 # (finding pattern, reason). Findings look like ``Action::s3:GetObject*`` and
 # ``Resource::<DataBucket1234.Arn>/*`` (cdk-nag writes references as <LogicalId.Attribute>).
@@ -55,12 +67,18 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
         "condition (a test holds every such statement to that list).",
     ),
     (
-        r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/\*",
-        "Training jobs are named per run; the training step starts, polls and stops its own jobs.",
+        rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/"
+        rf"{any_stage(TRAINING_JOB_PREFIX)}\*",
+        "Training jobs are named per run with the stage's prefix; the training step starts, polls and "
+        "stops its own stage's jobs.",
     ),
     (
-        rf"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{re.escape(DRIFT_ALARM_PREFIX)}\*",
-        "The drift function keeps one alarm per model, all named with the drift alarm prefix.",
+        rf"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{any_stage(DRIFT_ALARM_PREFIX)}\*",
+        "The drift function keeps one drift alarm per model, all named with the stage's drift alarm prefix.",
+    ),
+    (
+        rf"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{any_stage(QUALITY_ALARM_PREFIX)}\*",
+        "The drift function keeps one live-quality alarm per model, named with the stage's quality prefix.",
     ),
     (
         r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"

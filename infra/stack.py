@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
-from infra.constants import APP_NAME, StageConfig
+from infra.constants import StageConfig
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.packaging import Packaging
 from infra.constructs.pipeline import Pipeline
@@ -16,7 +16,7 @@ from infra.constructs.storage import Storage
 from infra.nag import LAMBDA_BASIC_EXECUTION, MANAGED_POLICY_RULE, acknowledge, acknowledge_iam_wildcards
 from infra.resources import StackResources
 from mlops.stack import outputs
-from mlops.stack.description import API_FUNCTION, FUNCTIONS
+from mlops.stack.description import API_FUNCTION, APP_NAME, FUNCTIONS
 
 
 class MlopsStack(Stack):

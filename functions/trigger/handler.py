@@ -23,7 +23,7 @@ settings = load_settings(TriggerSettings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=TriggerEvent).event
     deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
-    outcomes = handle_trigger(deps, settings.state_machine_arn, parsed)
+    outcomes = handle_trigger(deps, settings.state_machine_arn, settings.stage_name, parsed)
     for outcome in outcomes:
         logger.info(outcome.reason, extra=outcome.model_dump())
         metrics.add_metric(

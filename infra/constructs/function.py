@@ -16,7 +16,15 @@ from infra.constants import PYTHON_VERSION, StageConfig
 from infra.constructs.packaging import ARCHITECTURE, RUNTIME, Packaging
 from infra.nag import acknowledge
 from infra.resources import HANDED_ON_KINDS, StackResources
-from mlops.stack.description import ALARM_RULES, S3_NOTIFICATIONS, SCHEDULES, FunctionSpec, Ref, project_root
+from mlops.stack.description import (
+    ALARM_RULES,
+    S3_NOTIFICATIONS,
+    SCHEDULES,
+    FunctionSpec,
+    Ref,
+    Staged,
+    project_root,
+)
 
 # Variables every deployed function gets besides its description's: the stage, which the settings read.
 STAGE_VARIABLE = "STAGE_NAME"
@@ -77,23 +85,20 @@ class SpecFunction(Construct):
             encryption_key=resources.key,
             removal_policy=stage.removal_policy,
         )
-        environment = {
-            key: resources.resolve(value) if isinstance(value, Ref) else value
-            for key, value in spec.env.items()
-        }
+        environment = {key: self._variable(value, stage, resources) for key, value in spec.env.items()}
         environment[STAGE_VARIABLE] = stage.name
         is_async = spec.name in asynchronously_invoked()
         common: dict[str, Any] = {
             "function_name": self.function_name,
             "description": spec.description,
             "role": self.role,
-            "memory_size": spec.memory_mb,
+            "memory_size": stage.function_memory_mb(spec),
             "timeout": Duration.seconds(spec.timeout_s),
             "environment": environment,
             "architecture": ARCHITECTURE,
             "tracing": lambda_.Tracing.ACTIVE,
             "log_group": self.log_group,
-            "reserved_concurrent_executions": spec.reserved_concurrency,
+            "reserved_concurrent_executions": stage.function_reserved_concurrency(spec),
             "on_failure": destinations.SqsDestination(failed_events) if is_async else None,
             "retry_attempts": ASYNC_RETRY_ATTEMPTS if is_async else None,
         }
@@ -126,5 +131,13 @@ class SpecFunction(Construct):
             if ref.kind not in HANDED_ON_KINDS:
                 resources.grant(ref, self.function)
         for permission in spec.permissions:
-            self.role.add_to_policy(resources.permission_statement(permission))
+            self.role.add_to_policy(resources.permission_statement(permission.for_stage(stage.name)))
         resources.functions[spec.name] = self.function
+
+    @staticmethod
+    def _variable(value: Ref | Staged | str, stage: StageConfig, resources: StackResources) -> str:
+        if isinstance(value, Ref):
+            return resources.resolve(value)
+        if isinstance(value, Staged):
+            return value.for_stage(stage.name)
+        return value

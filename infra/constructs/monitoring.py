@@ -3,7 +3,7 @@ pipeline failures, inference errors and latency and failed events, and the topic
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -28,6 +28,7 @@ from infra.resources import StackResources
 from mlops.stack.description import ALARM_RULES, SCHEDULES, STATE_MACHINES, AlarmStateRule, Schedule, function
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 EVENT_MAX_AGE = Duration.hours(2)
 
 
@@ -56,10 +57,23 @@ class Monitoring(Construct):
             master_key=resources.key,
             enforce_ssl=True,
         )
-        # CloudWatch alarms publish to the encrypted topic with the stack's key.
-        resources.key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        # The topic's policy replaces SNS's default one (enforce_ssl writes it), so CloudWatch may publish
+        # only when allowed here: for the stage's own alarms (the stack's and those its code creates,
+        # all named mlops-<stage>-...), from this account.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": self.alarm_arn_pattern()},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
         )
+        # CloudWatch alarms publish to the encrypted topic with the stack's key.
+        resources.key.grant(iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL), "kms:Decrypt", "kms:GenerateDataKey*")
         resources.topics[NOTIFICATION_TOPIC] = self.topic
         self.functions = {
             name: SpecFunction(
@@ -87,6 +101,10 @@ class Monitoring(Construct):
             ),
         )
 
+    def alarm_arn_pattern(self) -> str:
+        """Every alarm of this stage: the stack's (``mlops-<stage>-<Name>``) and the run-time ones."""
+        return f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{self._stage.resource_name('*')}"
+
     def _target(self, function_name: str, event: events.RuleTargetInput | None) -> targets.LambdaFunction:
         return targets.LambdaFunction(
             self._resources.function(function_name),
@@ -107,16 +125,18 @@ class Monitoring(Construct):
         )
 
     def _alarm_rule(self, rule: AlarmStateRule) -> None:
+        # The stage's own alarms only: in an account shared with another stage, its alarms never match.
+        prefix = rule.alarm_name_prefix.for_stage(self._stage.name)
         events.Rule(
             self,
             f"AlarmRule-{rule.name}",
             rule_name=self._stage.resource_name(rule.name),
-            description=f"{rule.name}: alarms named {rule.alarm_name_prefix}* entering {rule.state} -> {rule.function}",
+            description=f"{rule.name}: alarms named {prefix}* entering {rule.state} -> {rule.function}",
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
                 detail_type=[ALARM_STATE_CHANGE],
                 detail={
-                    "alarmName": events.Match.prefix(rule.alarm_name_prefix),
+                    "alarmName": events.Match.prefix(prefix),
                     "state": {"value": [rule.state]},
                 },
             ),

@@ -103,7 +103,7 @@ class Pipeline(Construct):
         for ref in spec.access:
             self._resources.grant(ref, role)
         for permission in spec.permissions:
-            role.add_to_policy(self._resources.permission_statement(permission))
+            role.add_to_policy(self._resources.permission_statement(permission.for_stage(self._stage.name)))
         return role
 
     def _state_machine(self, spec: StateMachineSpec) -> sfn.StateMachine:

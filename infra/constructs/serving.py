@@ -14,7 +14,7 @@ from constructs import Construct
 from infra.constants import API_THROTTLE_BURST, API_THROTTLE_RATE, StageConfig
 from infra.constructs.function import SpecFunction
 from infra.constructs.packaging import Packaging
-from infra.nag import API_GATEWAY_LOGS, MANAGED_POLICY_RULE, acknowledge
+from infra.nag import acknowledge
 from infra.resources import StackResources
 from mlops.local.firehose import delivery_stream_config
 from mlops.stack.description import API_FUNCTION, STREAMS, StreamSpec, function
@@ -83,6 +83,7 @@ class Serving(Construct):
             removal_policy=self._stage.removal_policy,
         )
         log_stream = log_group.add_stream("S3Delivery")
+        log_stream.apply_removal_policy(self._stage.removal_policy)
         log_group.grant_write(role)
         stream = firehose.CfnDeliveryStream(
             self,
@@ -136,8 +137,9 @@ class Serving(Construct):
             # Every path, the root included, goes to the function, which answers unknown routes with a
             # JSON 404 like its other errors.
             default_integration=apigw.LambdaIntegration(self.inference.function, allow_test_invoke=False),
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=self._stage.removal_policy,
+            # The account's CloudWatch role for API Gateway is a per-region singleton: the account stack
+            # (infra/account.py) sets it once for every stage.
+            cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=self._stage.name,
                 throttling_rate_limit=API_THROTTLE_RATE,
@@ -177,12 +179,6 @@ class Serving(Construct):
                 type=response_type,
                 templates={"application/json": GATEWAY_ERROR_TEMPLATE},
             )
-        acknowledge(
-            api,
-            f"{MANAGED_POLICY_RULE}[Policy::{API_GATEWAY_LOGS}]",
-            "API Gateway's account-wide role for writing access and execution logs uses the AWS managed "
-            "policy made for exactly that (AmazonAPIGatewayPushToCloudWatchLogs).",
-        )
         acknowledge(
             api,
             "AwsSolutions-APIG2",

@@ -17,7 +17,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 SERVICE = "mlops"
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(service=SERVICE, namespace="Mlops")
+# The namespace comes from POWERTOOLS_METRICS_NAMESPACE, which the stack description sets per stage.
+metrics = Metrics(service=SERVICE)
 tracer: Tracer
 
 

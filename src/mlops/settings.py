@@ -57,7 +57,7 @@ class DriftSettings(FunctionSettings):
     artifact_bucket: str
     capture_bucket: str
     state_machine_arn: str
-    metrics_namespace: str = "Mlops"
+    metrics_namespace: str
     notification_topic_arn: str = ""
 
 

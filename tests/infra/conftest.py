@@ -1,4 +1,5 @@
-"""The CDK app synthesized once per test session (synthesis takes seconds), without building layers.
+"""The CDK app synthesized once per stage and test session (synthesis takes seconds), without building
+layers.
 
 ``aws:cdk:bundling-stacks: []`` is CDK's switch to skip asset bundling, so no pip download runs; the
 Docker image asset is only staged, never built. cdk-nag runs as in ``make synth``, but its findings are
@@ -23,6 +24,7 @@ if str(project_root()) not in sys.path:
 
 import infra  # noqa: F401  (pins the jsii runtime's Node.js before aws_cdk loads)
 from infra.app import build_app
+from infra.constants import ACCOUNT_STACK_NAME
 from infra.stack import MlopsStack
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
@@ -34,6 +36,8 @@ class Synthesized:
     stack: MlopsStack
     template: dict[str, Any]
     outdir: Path
+    # The account stack synthesized beside the stage's (infra/account.py).
+    account_template: dict[str, Any]
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -57,10 +61,25 @@ class Synthesized:
         return report
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app, stack = build_app({**SKIP_BUNDLING, **REPORT_INSTEAD_OF_FAILING}, outdir=str(outdir))
+def synthesize(outdir: Path, stage: str) -> Synthesized:
+    app, stack = build_app({**SKIP_BUNDLING, **REPORT_INSTEAD_OF_FAILING, "stage": stage}, outdir=str(outdir))
     assembly = app.synth()
     template = assembly.get_stack_by_name(stack.stack_name).template
-    return Synthesized(stack=stack, template=template, outdir=outdir)
+    account = assembly.get_stack_by_name(ACCOUNT_STACK_NAME).template
+    return Synthesized(stack=stack, template=template, outdir=outdir, account_template=account)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The dev stage."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), "dev")
+
+
+@pytest.fixture(scope="session")
+def synthesized_prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out.prod"), "prod")
+
+
+@pytest.fixture(scope="session")
+def both_stages(synthesized: Synthesized, synthesized_prod: Synthesized) -> dict[str, Synthesized]:
+    return {"dev": synthesized, "prod": synthesized_prod}

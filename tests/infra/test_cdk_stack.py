@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
+from infra.constants import ACCOUNT_STACK_NAME, FUNCTION_OPTIONS
 from infra.constructs.function import STAGE_VARIABLE, asynchronously_invoked, environment_refs
 from infra.constructs.packaging import PYTHON_VERSION
 from infra.nag import REVIEWED_WILDCARDS, wildcard_findings
@@ -29,6 +30,7 @@ from mlops.stack.description import (
     TABLES,
     FunctionSpec,
     Ref,
+    Staged,
     project_root,
     state_machine_definition,
 )
@@ -150,9 +152,11 @@ def test_every_described_function_is_deployed_as_described(
 ) -> None:
     props = function_props(synthesized, spec.name)
     assert props["FunctionName"] == synthesized.stack.stage.resource_name(spec.name)
-    assert props["MemorySize"] == spec.memory_mb
+    assert props["MemorySize"] == synthesized.stack.stage.function_memory_mb(spec)
     assert props["Timeout"] == spec.timeout_s
-    assert props.get("ReservedConcurrentExecutions") == spec.reserved_concurrency
+    assert props.get("ReservedConcurrentExecutions") == synthesized.stack.stage.function_reserved_concurrency(
+        spec
+    )
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["Architectures"] == ["x86_64"]
     if spec.packaging == "image":
@@ -178,6 +182,8 @@ def test_every_described_function_is_deployed_as_described(
             target = single_reference(variables[key])
             assert target == ref_id(synthesized, value), key
             assert synthesized.resources[target]["Type"] == CFN_TYPE_OF_KIND[value.kind], key
+        elif isinstance(value, Staged):
+            assert variables[key] == value.for_stage(synthesized.stack.stage.name), key
         else:
             assert variables[key] == value, key
 
@@ -262,7 +268,9 @@ def test_drift_alarms_entering_alarm_invoke_the_trigger(synthesized: Synthesized
             "source": ["aws.cloudwatch"],
             "detail-type": ["CloudWatch Alarm State Change"],
             "detail": {
-                "alarmName": [{"prefix": alarm_rule.alarm_name_prefix}],
+                "alarmName": [
+                    {"prefix": alarm_rule.alarm_name_prefix.for_stage(synthesized.stack.stage.name)}
+                ],
                 "state": {"value": [alarm_rule.state]},
             },
         }
@@ -340,7 +348,7 @@ def test_alarms_cover_pipeline_failures_inference_errors_and_latency(synthesized
     } <= watched
     for alarm in alarms:
         assert alarm["AlarmActions"] == [{"Ref": topic}]
-        assert not alarm["AlarmName"].startswith(ALARM_RULES[0].alarm_name_prefix)
+        assert not alarm["AlarmName"].startswith(ALARM_RULES[0].alarm_name_prefix.for_stage("dev"))
 
 
 # ---- IAM ---------------------------------------------------------------------------------------
@@ -362,9 +370,7 @@ def test_no_policy_allows_any_action_or_unscoped_resources(synthesized: Synthesi
 def test_no_role_uses_managed_policies_but_cdk_internal_ones(synthesized: Synthesized) -> None:
     for role_id, role in synthesized.of_type("AWS::IAM::Role").items():
         if role["Properties"].get("ManagedPolicyArns"):
-            assert role_id.startswith(
-                ("BucketNotificationsHandler", "CustomS3AutoDelete", "ServingApiCloudWatchRole")
-            )
+            assert role_id.startswith(("BucketNotificationsHandler", "CustomS3AutoDelete"))
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
@@ -528,6 +534,17 @@ def test_every_acknowledgment_gives_a_reason(synthesized: Synthesized) -> None:
 
 
 def test_cfn_lint_finds_no_errors(synthesized: Synthesized) -> None:
-    matches = lint_file(Path(synthesized.template_file))
+    account_template = synthesized.outdir / f"{ACCOUNT_STACK_NAME}.template.json"
+    matches = lint_file(Path(synthesized.template_file)) + lint_file(account_template)
     errors = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
     assert errors == []
+
+
+def test_deploy_doc_states_what_the_stack_has(synthesized: Synthesized) -> None:
+    doc = (project_root() / "docs" / "deploy.md").read_text(encoding="utf-8")
+    (alarms,) = re.findall(r"CloudWatch alarms \((\d+)\)", doc)
+    assert int(alarms) == len(synthesized.of_type("AWS::CloudWatch::Alarm"))
+    for option, (low, high) in FUNCTION_OPTIONS.items():
+        assert f"| `{option}.<function>` |" in doc and f"| {low}-{high} |" in doc, option
+    largest = max(spec.memory_mb for spec in FUNCTIONS)
+    assert f"{largest:,} MB" in doc

@@ -18,16 +18,18 @@ from mlops import aws
 from mlops.config import DatasetConfig, DriftConfig
 from mlops.drift.monitoring import DRIFT_SCORE, drift_alarm_name, quality_alarm_name
 from mlops.local.eventbus import EventBus
+from mlops.local.resources import LOCAL_STAGE
 from mlops.local.stack import EmbeddedStack
 from mlops.models import ModelVersion
 from mlops.registry import Registry
 from mlops.signature import FeatureSpec, Signature
 from mlops.stack import outputs as out
+from mlops.stack.description import DRIFT_ALARM_PREFIX, METRICS_NAMESPACE
 from mlops.storage import Storage
 from tests.events import load_event
 from tests.unit.drift.drift_testdata import CATEGORICAL, NUMERIC, baseline_of, make_columns, predictions
 
-NAMESPACE = "Mlops"
+NAMESPACE = METRICS_NAMESPACE.for_stage(LOCAL_STAGE)
 
 
 def _signature() -> Signature:
@@ -166,7 +168,7 @@ def test_on_demand_drift_writes_reports_summary_metrics_and_alarm(
     summaries = registry.list_drift_summaries(name, 1)
     assert len(summaries) == 1 and summaries[0].drift_detected and summaries[0].report_uri == doc["report"]
 
-    alarm = _alarm(drift_alarm_name(name))
+    alarm = _alarm(drift_alarm_name(LOCAL_STAGE, name))
     assert alarm["MetricName"] == DRIFT_SCORE and alarm["Threshold"] == 1.0
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["TreatMissingData"] == "notBreaching" and alarm["Period"] == 60
@@ -186,11 +188,11 @@ def test_no_drift_and_insufficient_data_do_not_breach(embedded: EmbeddedStack, r
     calm = embedded.runtime.invoke("drift", {"model": quiet}).payload
     assert calm["verdict"] == "no_drift" and calm["drift_detected"] is False
     assert max(p["Maximum"] for p in _metric(quiet, DRIFT_SCORE)) < 1.0
-    assert EventBus._evaluate(_alarm(drift_alarm_name(quiet)), datetime.now(UTC)) == "OK"
+    assert EventBus._evaluate(_alarm(drift_alarm_name(LOCAL_STAGE, quiet)), datetime.now(UTC)) == "OK"
     few = embedded.runtime.invoke("drift", {"model": sparse}).payload
     assert few["verdict"] == "insufficient_data" and few["drift_detected"] is False and few["rows"] == 60
     assert _metric(sparse, DRIFT_SCORE) == []
-    assert EventBus._evaluate(_alarm(drift_alarm_name(sparse)), datetime.now(UTC)) == "OK"
+    assert EventBus._evaluate(_alarm(drift_alarm_name(LOCAL_STAGE, sparse)), datetime.now(UTC)) == "OK"
 
 
 def test_schedule_tick_evaluates_due_models_once(embedded: EmbeddedStack, registry: Registry) -> None:
@@ -207,9 +209,9 @@ def test_schedule_tick_evaluates_due_models_once(embedded: EmbeddedStack, regist
         assert name in tick["not_due"] and name not in [e["model"] for e in tick["evaluated"]]
     assert len(registry.list_drift_summaries(name, 1)) == 1
     # The alarm is left alone once it exists (a rewrite would reset its state).
-    before = _alarm(drift_alarm_name(name))["AlarmConfigurationUpdatedTimestamp"]
+    before = _alarm(drift_alarm_name(LOCAL_STAGE, name))["AlarmConfigurationUpdatedTimestamp"]
     embedded.runtime.invoke("drift", {"model": name})
-    assert _alarm(drift_alarm_name(name))["AlarmConfigurationUpdatedTimestamp"] == before
+    assert _alarm(drift_alarm_name(LOCAL_STAGE, name))["AlarmConfigurationUpdatedTimestamp"] == before
 
 
 def test_invalid_schedule_is_reported_without_stopping_the_tick(
@@ -248,6 +250,8 @@ def test_ground_truth_gives_live_accuracy_and_its_alarm(embedded: EmbeddedStack,
     assert quality["threshold"] == pytest.approx(0.85) and quality["degraded"] == (expected < 0.85)
     points = _metric(name, "LiveAccuracy", {"Version": "1"})
     assert points and points[0]["Maximum"] == pytest.approx(expected)
-    alarm = _alarm(quality_alarm_name(name))
+    alarm = _alarm(quality_alarm_name(LOCAL_STAGE, name))
     assert alarm["MetricName"] == "LiveAccuracy" and alarm["ComparisonOperator"] == "LessThanThreshold"
-    assert not alarm["AlarmName"].startswith("mlops-drift-")  # notifies, never retrains
+    assert not alarm["AlarmName"].startswith(
+        DRIFT_ALARM_PREFIX.for_stage(LOCAL_STAGE)
+    )  # notifies, never retrains

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from mlops import aws
 from mlops.config import DatasetConfig
 from mlops.drift.monitoring import DRIFT_SCORE, drift_alarm_name
+from mlops.local.resources import LOCAL_STAGE
 from mlops.local.stack import EmbeddedStack
 from mlops.registry import Registry
+from mlops.stack.description import METRICS_NAMESPACE
 from tests.integration.conftest import wait_for, wait_for_run
 from tests.integration.test_pipeline import iris_csv, outcome_of, upload
 
@@ -25,11 +27,11 @@ def test_drift_alarm_starts_exactly_one_retraining_run(
     assert first.status == "SUCCEEDED"
     # The first evaluation creates the model's alarm (no traffic yet: insufficient data, no breach).
     assert not embedded.runtime.invoke("drift", {"model": "looped"}).failed
-    alarm = drift_alarm_name("looped")
+    alarm = drift_alarm_name(LOCAL_STAGE, "looped")
     assert embedded.bus.evaluate_alarms() in ([], [alarm])
     # A drifted evaluation puts a breaching score; the bus evaluates the alarm as CloudWatch would.
     aws.cloudwatch().put_metric_data(
-        Namespace="Mlops",
+        Namespace=METRICS_NAMESPACE.for_stage(LOCAL_STAGE),
         MetricData=[
             {"MetricName": DRIFT_SCORE, "Dimensions": [{"Name": "Model", "Value": "looped"}], "Value": 1.0}
         ],

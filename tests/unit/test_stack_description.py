@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,6 +65,47 @@ def test_every_task_retries_catches_and_times_out() -> None:
         assert state["TimeoutSeconds"] > 0, name
         assert state["Retry"] and "Lambda.ServiceException" in state["Retry"][0]["ErrorEquals"], name
         assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_every_task_waits_as_long_as_the_function_it_invokes_may_run() -> None:
+    for machine in d.STATE_MACHINES:
+        states = json.loads(d.state_machine_definition(machine))["States"]
+        for name, state in states.items():
+            if state["Type"] != "Task":
+                continue
+            placeholder = re.fullmatch(r"\$\{(\w+)\}", state["Parameters"]["FunctionName"])
+            assert placeholder, name
+            spec = d.function(machine.substitutions[placeholder.group(1)].name)
+            assert state["TimeoutSeconds"] >= spec.timeout_s, (name, spec.name)
+
+
+def test_run_time_names_carry_the_stage_and_no_stage_matches_another() -> None:
+    stages = ("dev", "prod", "local")
+    for pattern in d.RUN_TIME_NAMES:
+        names = {stage: pattern.for_stage(stage) for stage in stages}
+        assert len(set(names.values())) == len(stages), pattern
+        for stage, name in names.items():
+            assert stage in name
+            # No stage's names start with another stage's prefix: a rule or IAM pattern on one
+            # stage's prefix never matches the other's names.
+            assert not any(other.startswith(name) for s, other in names.items() if s != stage), pattern
+    for spec in d.FUNCTIONS:
+        for permission in spec.permissions:
+            for stage in stages:
+                resource = permission.for_stage(stage).resource
+                assert d.STAGE_FIELD not in str(resource) and "{stage}" not in str(
+                    permission.for_stage(stage)
+                )
+    with pytest.raises(ValueError, match="no"):
+        d.Staged("mlops-drift-")
+
+
+def test_the_functions_metrics_go_to_their_stages_namespace() -> None:
+    # Powertools reads the namespace when the module is imported: a fresh interpreter, as a cold start.
+    env = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": d.METRICS_NAMESPACE.for_stage("prod")}
+    probe = "from mlops.observability import metrics; print(metrics.namespace)"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Mlops/prod"
 
 
 def test_dataset_config_reference_is_current() -> None:

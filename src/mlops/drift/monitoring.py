@@ -10,7 +10,10 @@ moto too (the embedded stack evaluates alarms against the metric data moto holds
 - ``DriftRows`` {Model}: captured rows evaluated (also for insufficient data).
 - ``LiveAccuracy`` / ``LiveRmse`` {Model, Version}: see ``mlops.drift.quality``.
 
-The drift alarm ``mlops-drift-<model>``: Maximum of ``DriftScore`` over 60 s, one period,
+Alarm names carry the stage (``mlops-<stage>-drift-<model>``, ``mlops-<stage>-quality-<model>``), so
+stages sharing an account keep their own alarms and each stage's retraining rule sees only its own.
+
+The drift alarm: Maximum of ``DriftScore`` over 60 s, one period,
 ``GreaterThanOrEqualToThreshold`` 1.0, missing data not breaching. A drifted evaluation puts one
 datapoint >= 1 -> ALARM (the state change EventBridge routes to the trigger function, which retrains);
 the next minute has no datapoint -> OK again, so the next drifted evaluation is a new state change.
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from mlops import aws
 from mlops.drift.evaluate import DriftResult
 from mlops.drift.quality import QualityResult
-from mlops.stack.description import DRIFT_ALARM_PREFIX
+from mlops.stack.description import DRIFT_ALARM_PREFIX, QUALITY_ALARM_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -34,25 +37,29 @@ DRIFT_SCORE = "DriftScore"
 FEATURE_DRIFT = "FeatureDrift"
 FEATURE_STATISTIC = "FeatureDriftStatistic"
 DRIFT_ROWS = "DriftRows"
-QUALITY_ALARM_PREFIX = "mlops-quality-"
 ALARM_PERIOD_S = 60
 DRIFT_ALARM_THRESHOLD = 1.0
 _METRICS_PER_CALL = 500
 
 
-def drift_alarm_name(model: str) -> str:
-    return f"{DRIFT_ALARM_PREFIX}{model}"
+def drift_alarm_name(stage: str, model: str) -> str:
+    return f"{DRIFT_ALARM_PREFIX.for_stage(stage)}{model}"
 
 
-def quality_alarm_name(model: str) -> str:
-    return f"{QUALITY_ALARM_PREFIX}{model}"
+def quality_alarm_name(stage: str, model: str) -> str:
+    return f"{QUALITY_ALARM_PREFIX.for_stage(stage)}{model}"
 
 
 class CloudWatchMonitor:
     def __init__(
-        self, namespace: str, client: CloudWatchClient | None = None, notify_topic_arn: str = ""
+        self,
+        namespace: str,
+        stage: str,
+        client: CloudWatchClient | None = None,
+        notify_topic_arn: str = "",
     ) -> None:
         self.namespace = namespace
+        self.stage = stage
         # Both alarms notify the stack's topic (when it has one); the drift alarm also starts retraining.
         self.alarm_actions = [notify_topic_arn] if notify_topic_arn else []
         self._client = client
@@ -119,7 +126,7 @@ class CloudWatchMonitor:
     def drift_alarm(self, model: str) -> dict[str, Any]:
         """The ``PutMetricAlarm`` request of a model's drift alarm."""
         return {
-            "AlarmName": drift_alarm_name(model),
+            "AlarmName": drift_alarm_name(self.stage, model),
             "AlarmDescription": f"Drift detected on the production model of {model}: starts retraining.",
             "Namespace": self.namespace,
             "MetricName": DRIFT_SCORE,
@@ -140,7 +147,7 @@ class CloudWatchMonitor:
             return None
         lower_is_worse = quality.metric == "accuracy"
         return {
-            "AlarmName": quality_alarm_name(model),
+            "AlarmName": quality_alarm_name(self.stage, model),
             "AlarmDescription": (
                 f"Live {quality.metric} of {model} v{quality.version} is worse than its holdout "
                 f"{quality.holdout:.4g} allows; notifies the stack's topic."

@@ -13,7 +13,7 @@ reads the label objects written since its window started (a minute's slack), joi
 predictions of the production version, and computes accuracy (classifiers; labels compared in one
 canonical spelling, so 1, "1" and 1.0 are the same class) or RMSE (regressors). With at least
 ``MIN_LABELLED_ROWS`` joined rows the value is a CloudWatch metric (``LiveAccuracy`` / ``LiveRmse``,
-dimensions Model and Version) with its own alarm, ``mlops-quality-<model>``: it notifies, it does not
+dimensions Model and Version) with its own alarm, ``mlops-<stage>-quality-<model>``: it notifies, it does not
 retrain (its name is outside the drift alarm prefix the retraining rule matches). The alarm fires
 when accuracy falls more than ``ACCURACY_DROP`` below the holdout accuracy of the version, or RMSE
 rises above ``RMSE_RATIO`` times its holdout RMSE.

@@ -183,7 +183,7 @@ def run_drift(
     )
 
     monitor = CloudWatchMonitor(
-        settings.metrics_namespace, clients.cloudwatch, settings.notification_topic_arn
+        settings.metrics_namespace, settings.stage_name, clients.cloudwatch, settings.notification_topic_arn
     )
     monitor.ensure_alarm(monitor.drift_alarm(model))
     monitor.put_drift(model, result, moment)

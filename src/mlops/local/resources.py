@@ -21,6 +21,9 @@ from mlops.stack import outputs as out
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PREFIX = "mlops"
+# The embedded stack's stage: the names its functions create at run time (alarms, metric namespace,
+# training jobs) carry it, like a deployed stage's.
+LOCAL_STAGE = "local"
 LOCAL_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-local-execution"
 
 # Settings that differ in the embedded stack: no X-Ray daemon, metrics go to moto's CloudWatch by the
@@ -29,7 +32,7 @@ LOCAL_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "STAGE_NAME": "local",
+    "STAGE_NAME": LOCAL_STAGE,
     # One process serves and promotes: let a promotion or rollback show within a second, not 30.
     "ALIAS_TTL_SECONDS": "1",
 }
@@ -59,8 +62,16 @@ def resolve(ref: d.Ref) -> str:
     return name
 
 
+def env_value(value: d.EnvValue) -> str:
+    if isinstance(value, d.Ref):
+        return resolve(value)
+    if isinstance(value, d.Staged):
+        return value.for_stage(LOCAL_STAGE)
+    return value
+
+
 def function_env(spec: d.FunctionSpec) -> dict[str, str]:
-    env = {key: resolve(value) if isinstance(value, d.Ref) else value for key, value in spec.env.items()}
+    env = {key: env_value(value) for key, value in spec.env.items()}
     return {**env, **LOCAL_ENV}
 
 
@@ -253,7 +264,10 @@ def _create_rules() -> None:
         pattern = {
             "source": ["aws.cloudwatch"],
             "detail-type": ["CloudWatch Alarm State Change"],
-            "detail": {"alarmName": [{"prefix": rule.alarm_name_prefix}], "state": {"value": [rule.state]}},
+            "detail": {
+                "alarmName": [{"prefix": rule.alarm_name_prefix.for_stage(LOCAL_STAGE)}],
+                "state": {"value": [rule.state]},
+            },
         }
         events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
         events.put_targets(Rule=name, Targets=[{"Id": rule.function, "Arn": function_arn(rule.function)}])

@@ -1,4 +1,5 @@
-"""SageMaker training-job entry point: ``python -m mlops.ml.sagemaker_entry``.
+"""SageMaker training-job entry point: ``/var/lang/bin/python3.12 -m mlops.ml.sagemaker_entry`` in the ML
+image (``mlops.pipeline.sagemaker.ENTRYPOINT``).
 
 Runs the same ``train()`` as inline training, on the job's container layout:
 
@@ -120,8 +121,15 @@ def _first_line(exc: BaseException) -> str:
     return text if text.endswith(".") else f"{text}."
 
 
+# ``--check`` alone: the image build runs the entry point once, proving the interpreter path and the
+# imports; it trains nothing.
+CHECK_ARGUMENTS = ["--check"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    del argv  # SageMaker passes hyperparameters as arguments too; the JSON file is the source used.
+    # SageMaker passes hyperparameters as arguments too; the JSON file is the source used.
+    if list(argv or []) == CHECK_ARGUMENTS:
+        return 0
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(message)s")
     return run(JobPaths.from_environment(os.environ))
 

@@ -47,10 +47,11 @@ class AlarmStateChange(EventBridgeModel):
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
     detail: AlarmDetail
 
-    @property
-    def dataset(self) -> str | None:
+    def dataset(self, stage: str) -> str | None:
+        """The dataset whose drift alarm this is, when it is one of this stage's drift alarms."""
+        prefix = DRIFT_ALARM_PREFIX.for_stage(stage)
         name = self.detail.alarm_name
-        return name[len(DRIFT_ALARM_PREFIX) :] if name.startswith(DRIFT_ALARM_PREFIX) else None
+        return name[len(prefix) :] if name.startswith(prefix) else None
 
 
 class TriggerEvent(BaseModel):

@@ -1,8 +1,13 @@
 """The SageMaker training backend: the same ``train()`` as a training job, for data past a Lambda.
 
-``start`` creates the job (idempotent: the job name derives from the run) on the dataset version's
-canonical Parquet; the state machine waits and calls ``poll`` until the job ends; a completed job's
-``model.tar.gz`` holds the three files ``mlops.ml.artifacts`` reads, registered like inline training.
+``start`` creates the job on the dataset version's canonical Parquet; the state machine waits and calls
+``poll`` until the job ends; a completed job's ``model.tar.gz`` holds the three files
+``mlops.ml.artifacts`` reads, registered like inline training.
+
+Job names are unique per account and region for ever, and a run id recurs (the same upload to another
+stage, or again after a redeploy). So a job's name holds the stage and a digest of the run's id and
+start time, which one run keeps across retries and no other run has; and a job found under that name
+is used only when it writes to this run's output path with this stack's role.
 """
 
 from __future__ import annotations
@@ -12,26 +17,56 @@ import io
 import json
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mlops import aws
 from mlops.config import DatasetConfig
 from mlops.errors import ConfigError, TrainingFailed
-from mlops.models import ArtifactRef
+from mlops.models import ArtifactRef, Run
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, TrainingOutcome
 from mlops.settings import TrainingSettings
+from mlops.stack.description import TRAINING_JOB_PREFIX
 
 HYPERPARAMETER_LIMIT = 2500  # SageMaker's limit on one hyperparameter value
+JOB_NAME_LIMIT = 63
+# The job runs the ML image (FROM public.ecr.aws/lambda/python:3.12) with its own entrypoint instead of
+# the Lambda one. The interpreter by absolute path: the base image puts /var/lang/bin first on PATH and
+# installs python3.12 there, but whether a bare ``python`` exists is the image's detail, not a contract.
+# layers/ml/Dockerfile runs this exact command at build time, so an image without it does not build.
+ENTRYPOINT = ("/var/lang/bin/python3.12", "-m", "mlops.ml.sagemaker_entry")
 
 
-def job_name(run_id: str) -> str:
-    """1-63 characters of [a-zA-Z0-9-], unique per run."""
-    digest = hashlib.sha256(run_id.encode()).hexdigest()[:10]
-    stem = "".join(c if c.isalnum() else "-" for c in run_id)[:45].strip("-")
-    return f"mlops-{stem}-{digest}"
+def job_name(stage: str, run: Run) -> str:
+    """1-63 characters of [a-zA-Z0-9-]: the stage's prefix, the run id, and a digest of the run's id
+    and start time (a run id that recurs after a redeploy starts again, at another time)."""
+    prefix = TRAINING_JOB_PREFIX.for_stage(stage)
+    digest = hashlib.sha256(f"{run.run_id}\n{run.started_at.isoformat()}".encode()).hexdigest()[:12]
+    room = JOB_NAME_LIMIT - len(prefix) - len(digest) - 1
+    stem = "".join(c if c.isalnum() else "-" for c in run.run_id)[: max(room, 0)].strip("-")
+    name = f"{prefix}{stem}-{digest}" if stem else f"{prefix}{digest}"
+    if len(name) > JOB_NAME_LIMIT:
+        raise ConfigError(f"The stage name {stage!r} is too long for SageMaker job names ({name}).")
+    return name
+
+
+def output_path(deps: Deps, payload: RunPayload) -> str:
+    """Where this run's job writes: the stack's artifact bucket, under the run."""
+    return f"s3://{deps.artifact_bucket}/sagemaker/{payload.dataset}/{payload.run_id}/"
+
+
+def check_job_is_this_runs(job: Mapping[str, Any], deps: Deps, payload: RunPayload, role_arn: str) -> None:
+    """Refuse a job of another stage, stack or run that happens to have the name."""
+    found_output = str(job.get("OutputDataConfig", {}).get("S3OutputPath", "")).rstrip("/") + "/"
+    if found_output != output_path(deps, payload) or job.get("RoleArn") != role_arn:
+        raise TrainingFailed(
+            f"The SageMaker training job {job.get('TrainingJobName')} belongs to another stack or run "
+            f"(it writes to {found_output}), so run {payload.run_id} cannot use it."
+        )
 
 
 def start(
@@ -49,7 +84,7 @@ def start(
             raise ConfigError(
                 f"The {key} hyperparameter is {len(value)} characters; SageMaker takes {HYPERPARAMETER_LIMIT}."
             )
-    name = job_name(payload.run_id)
+    name = job_name(settings.stage_name, deps.registry.get_run(payload.run_id))
     prefix = data.key.rsplit("/", 1)[0] + "/"
     try:
         aws.sagemaker().create_training_job(
@@ -58,7 +93,7 @@ def start(
             AlgorithmSpecification={
                 "TrainingImage": settings.sagemaker_image_uri,
                 "TrainingInputMode": "File",
-                "ContainerEntrypoint": ["python", "-m", "mlops.ml.sagemaker_entry"],
+                "ContainerEntrypoint": list(ENTRYPOINT),
             },
             HyperParameters=hyperparameters,
             InputDataConfig=[
@@ -74,7 +109,7 @@ def start(
                     "ContentType": "application/x-parquet",
                 }
             ],
-            OutputDataConfig={"S3OutputPath": f"s3://{deps.artifact_bucket}/sagemaker/{payload.dataset}/"},
+            OutputDataConfig={"S3OutputPath": output_path(deps, payload)},
             ResourceConfig={  # type: ignore[misc,arg-type]
                 "InstanceType": settings.sagemaker_instance_type,
                 "InstanceCount": 1,
@@ -85,6 +120,13 @@ def start(
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in {"ResourceInUse", "ValidationException"}:
             raise
+        # A retried invocation finds the job it created; anything else under the name is refused, and
+        # a request refused for another reason keeps its own error.
+        try:
+            job = aws.sagemaker().describe_training_job(TrainingJobName=name)
+        except ClientError:
+            raise error from None
+        check_job_is_this_runs(job, deps, payload, settings.sagemaker_role_arn)
     return TrainingOutcome(status="InProgress", backend="sagemaker", job_name=name)
 
 
@@ -98,6 +140,7 @@ def poll(
     assert payload.training is not None and payload.training.job_name
     name = payload.training.job_name
     job = aws.sagemaker().describe_training_job(TrainingJobName=name)
+    check_job_is_this_runs(job, deps, payload, settings.sagemaker_role_arn)
     status = job["TrainingJobStatus"]
     if status in ("InProgress", "Stopping"):
         return TrainingOutcome(status="InProgress", backend="sagemaker", job_name=name)

@@ -121,14 +121,14 @@ def run_scheduled(deps: Deps, state_machine_arn: str, now: datetime | None = Non
 
 
 def handle_trigger(
-    deps: Deps, state_machine_arn: str, event: AlarmStateChange | ManualTrigger | ScheduleTick
+    deps: Deps, state_machine_arn: str, stage: str, event: AlarmStateChange | ManualTrigger | ScheduleTick
 ) -> list[TriggerOutcome]:
-    """One entry point for the trigger function's three event kinds."""
+    """One entry point for the trigger function's three event kinds (alarms of ``stage`` only)."""
     if isinstance(event, ManualTrigger):
         return [trigger_run(deps, state_machine_arn, event.dataset, "manual")]
     if isinstance(event, ScheduleTick):
         return run_scheduled(deps, state_machine_arn)
-    dataset = event.dataset
+    dataset = event.dataset(stage)
     if dataset is None or event.detail.state.value != "ALARM":
         return []
     moment = event.detail.state.timestamp or event.time

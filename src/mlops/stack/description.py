@@ -14,6 +14,10 @@ from typing import Literal
 
 ResourceKind = Literal["bucket", "table", "state_machine", "stream", "function", "topic", "role", "image"]
 
+APP_NAME = "mlops"
+# Where a name pattern takes its stage: ``mlops-{stage}-drift-`` is ``mlops-prod-drift-`` in prod.
+STAGE_FIELD = "{stage}"
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -24,7 +28,30 @@ class Ref:
     attr: Literal["name", "arn", "uri"] = "name"
 
 
-EnvValue = Ref | str
+@dataclass(frozen=True)
+class Staged:
+    """A name pattern with the stage in it, for names the stack or its code creates.
+
+    Two stages share an account, so every such name carries its stage: neither stage's names, nor the
+    patterns that match them (alarm rules, IAM resources, metric namespaces), reach the other's.
+    """
+
+    pattern: str
+
+    def __post_init__(self) -> None:
+        if STAGE_FIELD not in self.pattern:
+            raise ValueError(f"The name pattern {self.pattern!r} has no {STAGE_FIELD}.")
+
+    def for_stage(self, stage: str) -> str:
+        return with_stage(self.pattern, stage)
+
+
+def with_stage(text: str, stage: str) -> str:
+    """``text`` with every ``{stage}`` replaced (ARN patterns keep their ``${AWS::...}`` parts)."""
+    return text.replace(STAGE_FIELD, stage)
+
+
+EnvValue = Ref | Staged | str
 
 
 @dataclass(frozen=True)
@@ -63,13 +90,22 @@ class Permission:
 
     ``resource`` is a Ref, or an ARN pattern in CloudFormation ``Fn::Sub`` syntax
     (``arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:...``); ``"*"`` only
-    for actions that have no resource-level permissions, and then with a condition.
+    for actions that have no resource-level permissions, and then with a condition. Patterns and
+    condition values may hold ``{stage}``, which ``for_stage`` fills in.
     """
 
     actions: tuple[str, ...]
     resource: Ref | str
     why: str
     condition: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def for_stage(self, stage: str) -> Permission:
+        resource = self.resource if isinstance(self.resource, Ref) else with_stage(self.resource, stage)
+        condition = {
+            operator: {key: with_stage(value, stage) for key, value in values.items()}
+            for operator, values in self.condition.items()
+        }
+        return Permission(self.actions, resource, self.why, condition)
 
 
 @dataclass(frozen=True)
@@ -90,6 +126,7 @@ class FunctionSpec:
     packaging: Literal["zip", "image"]
     layers: tuple[str, ...]
     env: dict[str, EnvValue]
+    # Defaults safe for a new account (docs/deploy.md, "A new account"); a stage may raise them.
     memory_mb: int = 512
     timeout_s: int = 60
     reserved_concurrency: int | None = None
@@ -128,10 +165,11 @@ class Schedule:
 
 @dataclass(frozen=True)
 class AlarmStateRule:
-    """An EventBridge rule on CloudWatch alarm state changes for alarms whose names start with a prefix."""
+    """An EventBridge rule on CloudWatch alarm state changes for alarms whose names start with a prefix
+    (the stage's own alarms only: the prefix carries the stage)."""
 
     name: str
-    alarm_name_prefix: str
+    alarm_name_prefix: Staged
     state: str
     function: str
 
@@ -150,10 +188,31 @@ METADATA_TABLE = TableSpec(
 )
 TABLES: tuple[TableSpec, ...] = (METADATA_TABLE,)
 
-# The drift function names its per-model alarms with this prefix; its IAM scope and the retraining rule
-# both key on it.
-DRIFT_ALARM_PREFIX = "mlops-drift-"
-METRICS_NAMESPACE = "Mlops"
+# ---- names created at run time ------------------------------------------------------------------
+# The stack's own resources are named ``mlops-<stage>-<name>`` by each builder; these are the names the
+# functions create while they run, each with its stage (the STAGE_NAME every function gets).
+
+# The drift function keeps a drift alarm and a live-quality alarm per model under these prefixes; its IAM
+# scope and the retraining rule key on them.
+DRIFT_ALARM_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-drift-")
+QUALITY_ALARM_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-quality-")
+# Custom metrics (drift statistics, live quality, the functions' Powertools metrics).
+METRICS_NAMESPACE = Staged(f"Mlops/{STAGE_FIELD}")
+# SageMaker training jobs (names are unique per account and region, for ever).
+TRAINING_JOB_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-job-")
+RUN_TIME_NAMES: tuple[Staged, ...] = (
+    DRIFT_ALARM_PREFIX,
+    QUALITY_ALARM_PREFIX,
+    METRICS_NAMESPACE,
+    TRAINING_JOB_PREFIX,
+)
+
+
+def resource_name(stage: str, name: str) -> str:
+    """The physical name of one of a stage's resources, e.g. ``mlops-dev-ingest``."""
+    return f"{APP_NAME}-{stage}-{name}"
+
+
 _ACCOUNT_ARN = "arn:${AWS::Partition}:{service}:${AWS::Region}:${AWS::AccountId}:{resource}"
 
 
@@ -195,7 +254,7 @@ STREAMS: tuple[StreamSpec, ...] = (CAPTURE_STREAM,)
 
 _COMMON: dict[str, EnvValue] = {
     "METADATA_TABLE": Ref("table", "metadata"),
-    "POWERTOOLS_METRICS_NAMESPACE": "Mlops",
+    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
 _PIPELINE: dict[str, EnvValue] = {
@@ -239,9 +298,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "SAGEMAKER_ROLE_ARN": Ref("role", "sagemaker", "arn"),
             "SAGEMAKER_IMAGE_URI": Ref("image", "ml", "uri"),
         },
-        memory_mb=4096,
+        # New accounts cap Lambda memory at 3,008 MB; a stage raises it once the quota allows.
+        memory_mb=3008,
         timeout_s=900,
-        reserved_concurrency=5,
         permissions=(
             Permission(
                 (
@@ -250,7 +309,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                     "sagemaker:StopTrainingJob",
                     "sagemaker:AddTags",
                 ),
-                account_arn("sagemaker", "training-job/*"),
+                account_arn("sagemaker", f"training-job/{TRAINING_JOB_PREFIX.pattern}*"),
                 why="past INLINE_MAX_ROWS the step runs as a SageMaker training job and polls it",
             ),
             Permission(
@@ -332,12 +391,17 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 ("cloudwatch:PutMetricData",),
                 "*",
                 why="publishes drift statistics; PutMetricData has no resource-level scope",
-                condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+                condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE.pattern}},
             ),
             Permission(
-                ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:SetAlarmState"),
-                account_arn("cloudwatch", f"alarm:{DRIFT_ALARM_PREFIX}*"),
-                why="keeps one drift alarm per model and raises it when drift is detected",
+                ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"),
+                account_arn("cloudwatch", f"alarm:{DRIFT_ALARM_PREFIX.pattern}*"),
+                why="keeps one drift alarm per model, which its drift metric raises",
+            ),
+            Permission(
+                ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"),
+                account_arn("cloudwatch", f"alarm:{QUALITY_ALARM_PREFIX.pattern}*"),
+                why="keeps one live-quality alarm per model once ground truth arrives",
             ),
         ),
     ),

@@ -10,10 +10,14 @@ from pathlib import Path
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.local.resources import LOCAL_STAGE
 from mlops.local.stack import EmbeddedStack
-from mlops.ml.sagemaker_entry import JobPaths, run
+from mlops.ml.sagemaker_entry import CHECK_ARGUMENTS, JobPaths, main, run
+from mlops.models import Run
+from mlops.pipeline.sagemaker import ENTRYPOINT, JOB_NAME_LIMIT, job_name
 from mlops.registry import Registry
-from tests.unit.functions.conftest import ingest_iris, run_through
+from mlops.stack.description import TRAINING_JOB_PREFIX, project_root
+from tests.unit.functions.conftest import ingest_iris, invoke, run_through
 
 
 def _run_job_locally(job: dict[str, object], tmp: Path) -> bytes:
@@ -43,12 +47,9 @@ def test_sagemaker_backend_trains_through_a_training_job(
     payload = run_through(stack, payload, "validation", "training")
     training = payload["training"]
     assert training["status"] == "InProgress" and training["backend"] == "sagemaker"
+    assert training["job_name"].startswith(TRAINING_JOB_PREFIX.for_stage(LOCAL_STAGE))
     job = aws.sagemaker().describe_training_job(TrainingJobName=training["job_name"])
-    assert job["AlgorithmSpecification"]["ContainerEntrypoint"] == [
-        "python",
-        "-m",
-        "mlops.ml.sagemaker_entry",
-    ]
+    assert job["AlgorithmSpecification"]["ContainerEntrypoint"] == list(ENTRYPOINT)
     model_uri = job["ModelArtifacts"]["S3ModelArtifacts"]
     bucket, key = model_uri.removeprefix("s3://").split("/", 1)
     aws.s3().put_object(Bucket=bucket, Key=key, Body=_run_job_locally(dict(job), tmp_path))
@@ -58,3 +59,45 @@ def test_sagemaker_backend_trains_through_a_training_job(
     assert payload["promotion"]["promoted"]
     stage = registry.get_stage(payload["run_id"], "training")
     assert stage is not None and stage.status == "SUCCEEDED" and stage.summary["backend"] == "sagemaker"
+
+
+def test_job_names_differ_per_stage_and_per_start_of_a_recurring_run_id() -> None:
+    first = Run(run_id="iris-upload-" + "f" * 16, dataset="iris", trigger="upload", dataset_version="f" * 64)
+    again = first.model_copy(update={"started_at": first.started_at.replace(year=first.started_at.year + 1)})
+    names = {job_name("dev", first), job_name("prod", first), job_name("dev", again)}
+    assert len(names) == 3
+    assert job_name("dev", first) == job_name("dev", first)  # a retried start finds its own job
+    assert job_name("prod", first).startswith(TRAINING_JOB_PREFIX.for_stage("prod"))
+    long = first.model_copy(update={"run_id": "a-very-long-dataset-name-" * 5 + "upload"})
+    assert len(job_name("prod", long)) <= JOB_NAME_LIMIT
+
+
+def test_a_job_of_another_stack_under_the_name_is_refused(
+    stack: EmbeddedStack, registry: Registry, ds: str
+) -> None:
+    payload = ingest_iris(stack, registry, ds)
+    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    started = run_through(stack, payload, "validation", "training")
+    name = started["training"]["job_name"]
+    # Another stack's job under the name (SageMaker would have refused this run's create; moto lets the
+    # second create replace the first, which stands in for finding the other job when polling).
+    aws.sagemaker().create_training_job(
+        TrainingJobName=name,
+        RoleArn="arn:aws:iam::123456789012:role/other-stack-role",
+        AlgorithmSpecification={"TrainingImage": "other:latest", "TrainingInputMode": "File"},
+        OutputDataConfig={"S3OutputPath": "s3://other-stack-artifacts/sagemaker/"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
+    )
+    polled = invoke(stack, "training", started)
+    assert polled.failed
+    assert "belongs to another stack or run" in polled.payload["errorMessage"]
+    assert registry.get_run(started["run_id"]).model_version is None
+
+
+def test_the_image_build_runs_the_sagemaker_entrypoint() -> None:
+    dockerfile = (project_root() / "layers" / "ml" / "Dockerfile").read_text()
+    assert f"RUN {' '.join(ENTRYPOINT)} {' '.join(CHECK_ARGUMENTS)}" in dockerfile
+    interpreter_version = ENTRYPOINT[0].removeprefix("/var/lang/bin/python")
+    assert f"FROM public.ecr.aws/lambda/python:{interpreter_version}\n" in dockerfile
+    assert main(CHECK_ARGUMENTS) == 0

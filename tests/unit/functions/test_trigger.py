@@ -6,6 +6,7 @@ import copy
 from datetime import timedelta
 
 from mlops.config import DatasetConfig
+from mlops.local.resources import LOCAL_STAGE
 from mlops.local.stack import EmbeddedStack
 from mlops.models import utcnow
 from mlops.pipeline.events import AlarmStateChange
@@ -19,7 +20,7 @@ STEPS = ("validation", "training", "conversion", "promotion")
 
 def _alarm(dataset: str, minute: int) -> dict[str, object]:
     event = copy.deepcopy(load_event("trigger/alarm_state_change"))
-    event["detail"]["alarmName"] = f"{DRIFT_ALARM_PREFIX}{dataset}"
+    event["detail"]["alarmName"] = f"{DRIFT_ALARM_PREFIX.for_stage(LOCAL_STAGE)}{dataset}"
     event["detail"]["state"]["timestamp"] = f"2026-11-23T11:{minute:02d}:05.120+0000"
     return event
 
@@ -37,7 +38,8 @@ def _finish(stack: EmbeddedStack, registry: Registry, run_id: str) -> None:
 
 def test_sample_alarm_event_parses() -> None:
     event = AlarmStateChange.model_validate(load_event("trigger/alarm_state_change"))
-    assert event.dataset == "iris" and event.detail.state.value == "ALARM"
+    assert event.dataset("dev") == "iris" and event.detail.state.value == "ALARM"
+    assert event.dataset("prod") is None  # another stage's alarm
 
 
 def test_manual_trigger_starts_a_run(stack: EmbeddedStack, registry: Registry, ds: str) -> None:
@@ -75,6 +77,9 @@ def test_ok_state_and_other_alarms_start_nothing(stack: EmbeddedStack, registry:
     other = _alarm(ds, 4)
     other["detail"]["alarmName"] = "someone-elses-alarm"  # type: ignore[index]
     assert invoke(stack, "trigger", other).payload["outcomes"] == []
+    other_stage = _alarm(ds, 5)
+    other_stage["detail"]["alarmName"] = f"{DRIFT_ALARM_PREFIX.for_stage('prod')}{ds}"  # type: ignore[index]
+    assert invoke(stack, "trigger", other_stage).payload["outcomes"] == []
 
 
 def test_schedule_tick_retrains_datasets_that_are_due(
