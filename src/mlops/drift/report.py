@@ -272,7 +272,7 @@ def _frame(height: int, plot_height: int, top_value: float) -> list[str]:
             f'stroke="#e3e6ea" stroke-width="1"/>'
         )
         out.append(
-            f'<text x="{_MARGIN_LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{_percent(top_value * fraction)}</text>'
+            f'<text x="{_MARGIN_LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{percent(top_value * fraction)}</text>'
         )
     return out
 
@@ -280,12 +280,12 @@ def _frame(height: int, plot_height: int, top_value: float) -> list[str]:
 _NICE_TOPS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0)
 
 
-def _nice_top(values: list[float]) -> float:
+def nice_top(values: list[float]) -> float:
     peak = max([*values, 1e-9])
     return next((top for top in _NICE_TOPS if peak <= top), 1.0)
 
 
-def _percent(value: float) -> str:
+def percent(value: float) -> str:
     percent = value * 100
     return f"{percent:.0f}%" if abs(percent - round(percent)) < 1e-9 else f"{percent:.1f}%"
 
@@ -293,7 +293,7 @@ def _percent(value: float) -> str:
 def _histogram_svg(distribution: Distribution) -> str:
     plot_height = PLOT_HEIGHT - _MARGIN_TOP - 28
     inner = PLOT_WIDTH - _MARGIN_LEFT - _MARGIN_RIGHT
-    top = _nice_top([*distribution.baseline, *distribution.current])
+    top = nice_top([*distribution.baseline, *distribution.current])
     base_y = _MARGIN_TOP + plot_height
     count = len(distribution.baseline)
     width = inner / max(count, 1)
@@ -322,13 +322,13 @@ def _histogram_svg(distribution: Distribution) -> str:
             value = edges[0] + fraction * (edges[-1] - edges[0])
             x = _MARGIN_LEFT + fraction * inner
             anchor = "start" if fraction == 0 else "end" if fraction == 1 else "middle"
-            label = _axis(value, edges[-1] - edges[0])
+            label = axis_label(value, edges[-1] - edges[0])
             out.append(f'<text x="{x:.1f}" y="{base_y + 14:.1f}" text-anchor="{anchor}">{label}</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def _axis(value: float, span: float) -> str:
+def axis_label(value: float, span: float) -> str:
     """An axis label with as many decimals as the plotted span needs."""
     if abs(value) >= 1e6:
         return f"{value:.2e}"
@@ -343,7 +343,7 @@ def _bars_svg(distribution: Distribution) -> str:
     label_space = 54
     plot_height = PLOT_HEIGHT - _MARGIN_TOP - label_space
     inner = PLOT_WIDTH - _MARGIN_LEFT - _MARGIN_RIGHT
-    top = _nice_top([*distribution.baseline, *distribution.current])
+    top = nice_top([*distribution.baseline, *distribution.current])
     base_y = _MARGIN_TOP + plot_height
     count = max(len(distribution.labels), 1)
     group = inner / count
