@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from mlops.cli import render
 from mlops.console.html import Html, attr, h
@@ -130,8 +130,14 @@ class Series:
     notes: list[str] = field(default_factory=list)
 
 
-def time_axis(value: float) -> str:
-    return datetime.fromtimestamp(value, UTC).strftime("%m-%d %H:%M")
+def time_axis(span_s: float) -> Callable[[float], str]:
+    """Axis labels for times (UTC) as precise as a span of ``span_s`` seconds needs."""
+    pattern = "%H:%M:%S" if span_s < 3600 else "%m-%d %H:%M" if span_s < 3 * 86400 else "%Y-%m-%d"
+    return lambda value: datetime.fromtimestamp(value, UTC).strftime(pattern)
+
+
+def moment(value: float) -> str:
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def version_axis(value: float) -> str:
@@ -142,14 +148,13 @@ def version_axis(value: float) -> str:
 def line_chart(
     series: Sequence[Series],
     label: str,
-    x_format: Callable[[float], str],
+    x_kind: Literal["time", "version"],
     y_format: Callable[[float], str] = render.number,
     threshold: float | None = None,
     step: bool = False,
     y_floor: float | None = 0.0,
     width: int = 640,
     height: int = 220,
-    integer_x: bool = False,
 ) -> Html:
     """Lines through points (``step``: a value holds until the next point); flagged points in red."""
     left, right, top, bottom = 56, 16, 26, 30
@@ -158,6 +163,9 @@ def line_chart(
     x0, x1 = min(xs), max(xs)
     if x1 == x0:
         x0, x1 = x0 - 1, x1 + 1
+    # x is seconds since the epoch ("time") or a version number ("version").
+    x_format = time_axis(x1 - x0) if x_kind == "time" else version_axis
+    tip_format = moment if x_kind == "time" else version_axis
     low = y_floor if y_floor is not None else min(ys or [0.0])
     high = max(ys or [1.0])
     if y_floor is not None:
@@ -185,7 +193,7 @@ def line_chart(
         out.append(_text(left - 6, py(value) + 4, y_format(value), "end"))
     ticks = (
         sorted({round(x) for x in xs})
-        if integer_x and len(set(xs)) <= 12
+        if x_kind == "version" and len(set(xs)) <= 12
         else [x0 + (x1 - x0) * i / 3 for i in range(4)]
     )
     for x in ticks:
@@ -218,7 +226,7 @@ def line_chart(
         for i, (x, y) in enumerate(one.points):
             flagged = i < len(one.flagged) and one.flagged[i]
             note = one.notes[i] if i < len(one.notes) else ""
-            tip = f"{one.name} {x_format(x)}: {y_format(y)}" + (f" ({note})" if note else "")
+            tip = f"{one.name} {tip_format(x)}: {y_format(y)}" + (f" ({note})" if note else "")
             out.append(
                 f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="{5 if flagged else 3.5}" '
                 f'fill="{DRIFT_COLOR if flagged else color}"><title>{h(tip)}</title></circle>'
@@ -328,7 +336,9 @@ def lineage_graph(chain: Sequence[Node], branches: Sequence[tuple[str, Sequence[
     headers = len(branches)
     branch_height = sum(node_h + gap_y for _ in rows) + headers * 22
     height = max(node_h + 40, branch_height + 20)
-    width = len(chain) * (node_w + gap_x) + branch_w + 10
+    model_x = 5 + (len(chain) - 1) * (node_w + gap_x) + node_w
+    bx = model_x + gap_x + 20
+    width = bx + branch_w
     chain_y = (height - node_h) / 2
     out = [_open(width, height, label, links=True)]
     for i, node in enumerate(chain):
@@ -336,8 +346,6 @@ def lineage_graph(chain: Sequence[Node], branches: Sequence[tuple[str, Sequence[
         if i:
             out.append(_arrow(x - gap_x, chain_y + node_h / 2, x, chain_y + node_h / 2))
         out.append(_box(node, x, chain_y, node_w, node_h))
-    model_x = 5 + (len(chain) - 1) * (node_w + gap_x) + node_w
-    bx = model_x + gap_x + 20
     y = 10.0
     for title, nodes in branches:
         out.append(_text(bx, y + 12, title if nodes else f"{title}: none", fill=INK))

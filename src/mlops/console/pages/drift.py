@@ -95,7 +95,7 @@ def show(ctx: Context, params: dict[str, str]) -> Page:
         chart = charts.line_chart(
             [one],
             f"{measure} of {feature} per evaluation (drift in red, threshold dashed)",
-            charts.time_axis,
+            "time",
             threshold=threshold,
             width=420,
             height=170,
@@ -123,7 +123,7 @@ def show(ctx: Context, params: dict[str, str]) -> Page:
                 charts.line_chart(
                     [score],
                     f"Drift score of {name} per evaluation (drift at 1)",
-                    charts.time_axis,
+                    "time",
                     threshold=1.0,
                 )
                 if summaries

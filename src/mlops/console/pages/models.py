@@ -140,9 +140,8 @@ def metrics_chart(name: str, versions: list[ModelVersion]) -> Html:
     return charts.line_chart(
         series,
         f"Holdout metrics of {name} by version",
-        charts.version_axis,
+        "version",
         y_floor=None,
-        integer_x=True,
     )
 
 
@@ -157,7 +156,7 @@ def alias_chart(name: str, history: list[AliasEvent]) -> Html:
     return charts.line_chart(
         [one],
         f"Production version of {name} over time (rollbacks in red)",
-        charts.time_axis,
+        "time",
         y_format=charts.version_axis,
         step=True,
         y_floor=None,
