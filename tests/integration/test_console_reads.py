@@ -1,9 +1,14 @@
-"""The registry's paginated reads (what the console lists with): pages in order, no gaps, no repeats."""
+"""What the console reads with, on the embedded stack: the registry's paginated reads (in order, no
+gaps, no repeats), and ``mlops console``'s start-up errors."""
 
 from __future__ import annotations
 
+import io
+import socket
 from datetime import UTC, datetime, timedelta
 
+from mlops.cli.main import main
+from mlops.local.stack import EmbeddedStack
 from mlops.models import DriftSummary, ModelVersion, Run
 from mlops.registry import Registry
 
@@ -61,3 +66,16 @@ def test_model_versions_and_drift_summaries_page_newest_first(registry: Registry
     assert [s.evaluated_at for s in latest] == [T0 + timedelta(minutes=2), T0 + timedelta(minutes=1)]
     assert registry.find_drift_summary("paged", T0 + timedelta(minutes=1)) == latest[1]
     assert registry.find_drift_summary("paged", T0 - timedelta(days=1)) is None
+
+
+def test_console_reports_a_busy_port_and_a_missing_stack(embedded: EmbeddedStack) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        err = io.StringIO()
+        assert main(["console", "--port", str(port)], out=io.StringIO(), err=err) == 1
+    assert err.getvalue() == f"Port {port} on 127.0.0.1 is in use: pass another with --port.\n"
+    err = io.StringIO()
+    assert main(["console", "--stack", "NoSuchStack"], out=io.StringIO(), err=err) == 1
+    assert err.getvalue().startswith("Stack 'NoSuchStack' not found")
