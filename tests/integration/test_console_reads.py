@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from mlops.cli.main import main
 from mlops.local.stack import EmbeddedStack
-from mlops.models import DriftSummary, ModelVersion, Run
+from mlops.models import DriftSummary, ModelVersion, Run, StageRecord
 from mlops.registry import Registry
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -79,3 +79,41 @@ def test_console_reports_a_busy_port_and_a_missing_stack(embedded: EmbeddedStack
     err = io.StringIO()
     assert main(["console", "--stack", "NoSuchStack"], out=io.StringIO(), err=err) == 1
     assert err.getvalue().startswith("Stack 'NoSuchStack' not found")
+
+
+def test_partition_reads_answer_as_moto_does(registry: Registry) -> None:
+    """The embedded stack's Query (one partition) returns what moto's own (whole table) returns."""
+    from mlops.local import dynamodb
+
+    for version in range(1, 5):
+        registry.put_model_version(
+            ModelVersion(
+                name="parts", version=version, task="classification", dataset_version="0" * 64, run_id="r"
+            )
+        )
+    for i in range(6):
+        run = Run(run_id=f"parts-{i}", dataset="parts", trigger="upload", started_at=T0 + timedelta(hours=i))
+        registry.create_run(run)
+        registry.put_stage(
+            run.run_id, StageRecord(name="ingest", status="SUCCEEDED", started_at=run.started_at)
+        )
+
+    def reads() -> list[object]:
+        runs, cursor = registry.page_runs(limit=4)
+        more, _ = registry.page_runs(limit=4, cursor=cursor)
+        return [
+            [r.run_id for r in runs + more],
+            [m.version for m in registry.page_model_versions("parts", limit=3)[0]],
+            [m.version for m in registry.list_model_versions("parts")],
+            registry.list_datasets(),
+            registry.model_version_counts(),
+            [s.name for s in registry.run_stages("parts-5")],
+        ]
+
+    fast = reads()
+    dynamodb.uninstall()
+    try:
+        assert reads() == fast
+    finally:
+        dynamodb.install()
+    assert fast[1] == [4, 3, 2] and fast[5] == ["ingest"]

@@ -77,7 +77,7 @@ vertical-align:middle;margin-left:8px}
 .card{background:#fff;border:1px solid #e3e6ea;border-left:5px solid #2E7D32;border-radius:6px;padding:12px 14px}
 .card.drift{border-left-color:#C0392B}
 .card h3{font-size:15px;margin:0 0 6px}
-.kind{color:#7b8794;font-weight:400;font-size:12px;margin-left:6px}
+.kind{color:#52606d;font-weight:400;font-size:12px;margin-left:6px}
 table{border-collapse:collapse;font-size:12.5px;margin-top:6px;width:100%}
 td,th{padding:3px 6px;text-align:left;border-bottom:1px solid #eef0f2}
 th{color:#52606d;font-weight:600}
@@ -252,6 +252,7 @@ def _time(value: datetime) -> str:
 _MARGIN_LEFT = 44
 _MARGIN_RIGHT = 10
 _MARGIN_TOP = 10
+_LABEL = "Share of values: training baseline against captured traffic"
 
 
 def plot_svg(distribution: Distribution) -> str:
@@ -261,10 +262,13 @@ def plot_svg(distribution: Distribution) -> str:
     return _bars_svg(distribution)
 
 
-def _frame(height: int, plot_height: int, top_value: float) -> list[str]:
+def _frame(height: int, plot_height: int, top_value: float, label: str) -> list[str]:
     inner = PLOT_WIDTH - _MARGIN_LEFT - _MARGIN_RIGHT
     base_y = _MARGIN_TOP + plot_height
-    out = [f'<svg class="plot" viewBox="0 0 {PLOT_WIDTH} {height}" role="img" font-size="10" fill="#52606d">']
+    out = [
+        f'<svg class="plot" viewBox="0 0 {PLOT_WIDTH} {height}" role="img" aria-label="{escape(label, quote=True)}" '
+        'font-size="10" fill="#52606d">'
+    ]
     for fraction in (0.0, 0.5, 1.0):
         y = base_y - fraction * plot_height
         out.append(
@@ -297,7 +301,7 @@ def _histogram_svg(distribution: Distribution) -> str:
     base_y = _MARGIN_TOP + plot_height
     count = len(distribution.baseline)
     width = inner / max(count, 1)
-    out = _frame(PLOT_HEIGHT, plot_height, top)
+    out = _frame(PLOT_HEIGHT, plot_height, top, _LABEL)
     for i, share in enumerate(distribution.baseline):
         height = min(share / top, 1.0) * plot_height
         x = _MARGIN_LEFT + i * width
@@ -348,7 +352,7 @@ def _bars_svg(distribution: Distribution) -> str:
     count = max(len(distribution.labels), 1)
     group = inner / count
     bar = max(min(group * 0.38, 28.0), 1.0)
-    out = _frame(PLOT_HEIGHT, plot_height, top)
+    out = _frame(PLOT_HEIGHT, plot_height, top, _LABEL)
     for i, label in enumerate(distribution.labels):
         center = _MARGIN_LEFT + (i + 0.5) * group
         for offset, share, color in (
