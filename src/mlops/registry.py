@@ -145,14 +145,7 @@ class Registry:
                 raise Conflict(f"{pk} {sk} was changed concurrently or already exists.") from error
             raise
 
-    def _query(
-        self,
-        pk: str,
-        sk_prefix: str,
-        index: str | None = None,
-        forward: bool = True,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    def _query_args(self, pk: str, sk_prefix: str, index: str | None, forward: bool) -> dict[str, Any]:
         pk_name, sk_name = ("gsi1pk", "gsi1sk") if index else ("pk", "sk")
         condition, values = f"{pk_name} = :pk", {":pk": pk}
         if sk_prefix:  # DynamoDB refuses an empty string in a key condition
@@ -165,6 +158,17 @@ class Registry:
         }
         if index:
             kwargs["IndexName"] = index
+        return kwargs
+
+    def _query(
+        self,
+        pk: str,
+        sk_prefix: str,
+        index: str | None = None,
+        forward: bool = True,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        kwargs = self._query_args(pk, sk_prefix, index, forward)
         returned = 0
         while True:
             page = self.db.query(**kwargs)
@@ -190,19 +194,7 @@ class Registry:
 
         The cursor is DynamoDB's LastEvaluatedKey as URL-safe text, so a web page can carry it.
         """
-        pk_name, sk_name = ("gsi1pk", "gsi1sk") if index else ("pk", "sk")
-        condition, values = f"{pk_name} = :pk", {":pk": pk}
-        if sk_prefix:
-            condition, values = f"{condition} AND begins_with({sk_name}, :sk)", {**values, ":sk": sk_prefix}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": _attrs(values),
-            "ScanIndexForward": forward,
-            "Limit": limit,
-        }
-        if index:
-            kwargs["IndexName"] = index
+        kwargs = {**self._query_args(pk, sk_prefix, index, forward), "Limit": limit}
         if cursor:
             kwargs["ExclusiveStartKey"] = _attrs(_decode_cursor(cursor))
         page = self.db.query(**kwargs)

@@ -126,6 +126,11 @@ def main_pages(registry: Registry, world: World) -> dict[str, str]:
     }
 
 
+def other_version(registry: Registry, world: World) -> int:
+    """A version that is not in production (the world has two that can serve)."""
+    return next(m.version for m in registry.list_model_versions(DATASET) if m.version != world.production)
+
+
 def test_every_page_shows_its_content_without_a_scan(
     page: Any, registry: Registry, world: World, dynamodb_calls: list[str]
 ) -> None:
@@ -208,12 +213,12 @@ def test_keyboard_reaches_the_content_and_every_section(page: Any) -> None:
 def test_promote_and_rollback_ask_first_then_move_the_alias(
     page: Any, registry: Registry, world: World
 ) -> None:
-    versions = [m.version for m in registry.list_model_versions(DATASET)]
-    other = next(v for v in versions if v != world.production)
+    other = other_version(registry, world)
     visit(page, f"/models/{DATASET}")
     page.get_by_role("link", name=f"Promote v{other}").click()
     assert page.get_by_text(f"Promote {DATASET} v{other} to production?").is_visible()
-    assert registry.get_alias(DATASET).version == world.production  # asking changes nothing
+    before = registry.get_alias(DATASET)
+    assert before is not None and before.version == world.production  # asking changes nothing
     page.get_by_label("Reason").fill("checking the older model")
     page.get_by_role("button", name=f"Promote v{other}").click()
     page.wait_for_url(lambda url: f"/models/{DATASET}?flash=" in url)
@@ -235,8 +240,7 @@ def test_promote_and_rollback_ask_first_then_move_the_alias(
 def test_a_confirmation_overtaken_by_another_move_is_refused(
     page: Any, registry: Registry, world: World
 ) -> None:
-    versions = [m.version for m in registry.list_model_versions(DATASET)]
-    other = next(v for v in versions if v != world.production)
+    other = other_version(registry, world)
     visit(page, f"/actions/promote?model={DATASET}&version={other}")
     # Meanwhile someone promotes from the CLI (the same domain function), then rolls back.
     stale = registry.get_alias(DATASET)

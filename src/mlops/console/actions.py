@@ -42,20 +42,20 @@ class Action:
     back: Callable[[Context], str]
 
 
-def _version(ctx: Context) -> int:
-    text = ctx.param("version")
+def _number(ctx: Context, name: str, what: str) -> int:
+    text = ctx.param(name)
     try:
         return int(text)
     except ValueError:
-        raise BadRequest(f"'{text}' is not a version number.") from None
+        raise BadRequest(f"'{text}' is not {what}.") from None
+
+
+def _version(ctx: Context) -> int:
+    return _number(ctx, "version", "a version number")
 
 
 def _seen_revision(ctx: Context) -> int:
-    text = ctx.param("seen_revision")
-    try:
-        return int(text)
-    except ValueError:
-        raise BadRequest(f"'{text}' is not an alias revision.") from None
+    return _number(ctx, "seen_revision", "an alias revision")
 
 
 def _model_back(ctx: Context) -> str:

@@ -21,7 +21,7 @@ _originals: dict[str, Callable[..., Any]] = {}
 def _all_items(self: Any) -> list[Any]:
     partition = getattr(_state, "partition", None)
     if partition is None:
-        return _originals["all_items"](self)  # type: ignore[no-any-return]
+        return list(_originals["all_items"](self))
     if partition is _ANY:
         groups = list(self.items.values())
     else:
