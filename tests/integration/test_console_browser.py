@@ -257,7 +257,7 @@ def test_screenshots_of_the_main_pages(page: Any, registry: Registry, world: Wor
     target = Path(os.environ.get("MLOPS_CONSOLE_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
     pages = main_pages(registry, world)
-    for name in ("overview", "runs", "model", "lineage", "drift", "dataset-version"):
+    for name in ("overview", "runs", "model", "lineage", "drift", "drift-report", "dataset-version"):
         visit(page, pages[name])
         shot = target / f"console-{name}.png"
         page.screenshot(path=str(shot), full_page=False)
