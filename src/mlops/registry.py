@@ -20,6 +20,7 @@ Key layout (pk / sk; gsi1pk / gsi1sk):
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -89,6 +90,22 @@ def _conditional_failed(error: ClientError) -> bool:
     return False
 
 
+def _encode_cursor(key: dict[str, Any]) -> str:
+    plain = {name: _de.deserialize(value) for name, value in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> dict[str, str]:
+    """The key a cursor names; a cursor that is not one of ours raises NotFound (a stale link)."""
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError as error:
+        raise NotFound("That page link is not valid any more; start from the first page.") from error
+    if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
+        raise NotFound("That page link is not valid any more; start from the first page.")
+    return {str(k): v for k, v in plain.items()}
+
+
 class Registry:
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self.table = table_name
@@ -128,14 +145,7 @@ class Registry:
                 raise Conflict(f"{pk} {sk} was changed concurrently or already exists.") from error
             raise
 
-    def _query(
-        self,
-        pk: str,
-        sk_prefix: str,
-        index: str | None = None,
-        forward: bool = True,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    def _query_args(self, pk: str, sk_prefix: str, index: str | None, forward: bool) -> dict[str, Any]:
         pk_name, sk_name = ("gsi1pk", "gsi1sk") if index else ("pk", "sk")
         condition, values = f"{pk_name} = :pk", {":pk": pk}
         if sk_prefix:  # DynamoDB refuses an empty string in a key condition
@@ -148,6 +158,17 @@ class Registry:
         }
         if index:
             kwargs["IndexName"] = index
+        return kwargs
+
+    def _query(
+        self,
+        pk: str,
+        sk_prefix: str,
+        index: str | None = None,
+        forward: bool = True,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        kwargs = self._query_args(pk, sk_prefix, index, forward)
         returned = 0
         while True:
             page = self.db.query(**kwargs)
@@ -159,6 +180,26 @@ class Registry:
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _page(
+        self,
+        pk: str,
+        sk_prefix: str,
+        index: str | None = None,
+        forward: bool = True,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a Query (``Limit`` sent to DynamoDB) and the cursor of the next, if any.
+
+        The cursor is DynamoDB's LastEvaluatedKey as URL-safe text, so a web page can carry it.
+        """
+        kwargs = {**self._query_args(pk, sk_prefix, index, forward), "Limit": limit}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = _attrs(_decode_cursor(cursor))
+        page = self.db.query(**kwargs)
+        last = page.get("LastEvaluatedKey")
+        return page.get("Items", []), _encode_cursor(last) if last else None
 
     # ---- datasets ---------------------------------------------------------------------------
 
@@ -244,6 +285,19 @@ class Registry:
     def latest_dataset_version(self, dataset: str) -> DatasetVersion | None:
         items = list(self._query(f"DSVER#{dataset}", "", index="gsi1", forward=False, limit=1))
         return _load(DatasetVersion, items[0]) if items else None
+
+    def page_dataset_versions(
+        self, dataset: str, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[DatasetVersion], str | None]:
+        """Newest first, one page."""
+        items, after = self._page(
+            f"DSVER#{dataset}", "", index="gsi1", forward=False, limit=limit, cursor=cursor
+        )
+        return [_load(DatasetVersion, i) for i in items], after
+
+    def list_raw_objects(self, dataset: str) -> list[RawObject]:
+        """Every upload of the dataset and what ingest made of it (accepted, duplicate, refused)."""
+        return [_load(RawObject, i) for i in self._query(f"DS#{dataset}", "RAW#")]
 
     def acquire_lock(self, dataset: str, run_id: str, ttl_s: int) -> bool:
         now = int(utcnow().timestamp())
@@ -357,6 +411,15 @@ class Registry:
                 break
         return runs
 
+    def page_runs(self, limit: int = 50, cursor: str | None = None) -> tuple[list[Run], str | None]:
+        """Newest first, one page (without their stages: ``run_stages`` reads those)."""
+        items, after = self._page("RUNS", "", index="gsi1", forward=False, limit=limit, cursor=cursor)
+        return [_load(Run, i) for i in items], after
+
+    def run_stages(self, run_id: str) -> list[StageRecord]:
+        stages = [_load(StageRecord, i) for i in self._query(f"RUN#{run_id}", "STAGE#")]
+        return sorted(stages, key=lambda s: s.started_at)
+
     def put_stage(self, run_id: str, stage: StageRecord) -> None:
         self._put(f"RUN#{run_id}", f"STAGE#{stage.name}", stage)
 
@@ -397,6 +460,32 @@ class Registry:
     def list_model_versions(self, name: str | None = None) -> list[ModelVersion]:
         items = self._query(f"MODEL#{name}", "VER#") if name else self._query("MODELS", "", index="gsi1")
         return [_load(ModelVersion, i) for i in items]
+
+    def page_model_versions(
+        self, name: str, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[ModelVersion], str | None]:
+        """Newest first, one page."""
+        items, after = self._page(f"MODEL#{name}", "VER#", forward=False, limit=limit, cursor=cursor)
+        return [_load(ModelVersion, i) for i in items], after
+
+    def model_version_counts(self) -> dict[str, int]:
+        """Each model's number of versions, reading only the index keys (not the records)."""
+        counts: dict[str, int] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": _attrs({":pk": "MODELS"}),
+            "ProjectionExpression": "gsi1sk",
+        }
+        while True:
+            page = self.db.query(**kwargs)
+            for item in page.get("Items", []):
+                name = str(_de.deserialize(item["gsi1sk"])).rsplit("#", 1)[0]
+                counts[name] = counts.get(name, 0) + 1
+            if "LastEvaluatedKey" not in page:
+                return counts
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def list_model_names(self) -> list[str]:
         return sorted({m.name for m in self.list_model_versions()})
@@ -521,6 +610,15 @@ class Registry:
     def list_drift_summaries(self, name: str, version: int | None = None) -> list[DriftSummary]:
         found = [_load(DriftSummary, i) for i in self._query(f"MODEL#{name}", "DRIFT#")]
         return [s for s in found if version is None or s.version == version]
+
+    def recent_drift_summaries(self, name: str, limit: int = 50) -> list[DriftSummary]:
+        """The latest ``limit`` evaluations of a model, newest first."""
+        items, _ = self._page(f"MODEL#{name}", "DRIFT#", forward=False, limit=limit)
+        return [_load(DriftSummary, i) for i in items]
+
+    def find_drift_summary(self, name: str, evaluated_at: datetime) -> DriftSummary | None:
+        item = self._get(f"MODEL#{name}", f"DRIFT#{_iso(evaluated_at)}", consistent=False)
+        return None if item is None else _load(DriftSummary, item)
 
     def put_json(self, pk: str, sk: str, payload: dict[str, Any]) -> None:
         """A free-form record (e.g. a monitoring cursor) under the caller's own key."""

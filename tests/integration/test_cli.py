@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 
 from mlops import aws
-from mlops.cli.commands.models import move
-from mlops.cli.errors import CliError
 from mlops.cli.main import main
 from mlops.config import DatasetConfig
+from mlops.deployments import move
+from mlops.errors import Conflict
 from mlops.local.http_api import base_url, make_api_server
 from mlops.local.stack import EmbeddedStack
 from mlops.models import (
@@ -331,7 +331,7 @@ def test_a_concurrent_alias_move_is_reported(seeded: str, registry: Registry) ->
     stale = registry.get_alias(seeded)
     assert stale is not None
     moved = registry.move_alias(seeded, 1, stale, "manual", reason="someone else")
-    with pytest.raises(CliError, match="moved concurrently; try again"):
+    with pytest.raises(Conflict, match="moved concurrently; try again"):
         move(registry, seeded, 2, stale, "manual", "late")
     registry.move_alias(seeded, 2, moved, "manual", reason="restore the seed")
 

@@ -15,7 +15,7 @@ from typing import TextIO
 from botocore import exceptions as aws_errors
 
 from mlops import __version__
-from mlops.cli.commands import functions, lineage, local, models, predict, runs, upload
+from mlops.cli.commands import console, functions, lineage, local, models, predict, runs, upload
 from mlops.cli.commands.wait import DEFAULT_TIMEOUT_S
 from mlops.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from mlops.cli.stack import Context
@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--json-input", required=True, metavar="FILE", help="the request body (JSON); - reads stdin"
     )
     p.set_defaults(handler=predict.run_predict)
+
+    p = commands.add_parser("console", parents=common, help="the web console on this machine")
+    p.add_argument("--port", type=_port, default=8090, help="port to serve on (default 8090)")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.add_argument("--open", action="store_true", help="open it in the default browser")
+    p.set_defaults(handler=console.run_console)
 
     local_parser = commands.add_parser("local", help="the embedded stack on this machine")
     local_commands = local_parser.add_subparsers(dest="local_command", metavar="COMMAND", required=True)

@@ -77,7 +77,7 @@ vertical-align:middle;margin-left:8px}
 .card{background:#fff;border:1px solid #e3e6ea;border-left:5px solid #2E7D32;border-radius:6px;padding:12px 14px}
 .card.drift{border-left-color:#C0392B}
 .card h3{font-size:15px;margin:0 0 6px}
-.kind{color:#7b8794;font-weight:400;font-size:12px;margin-left:6px}
+.kind{color:#52606d;font-weight:400;font-size:12px;margin-left:6px}
 table{border-collapse:collapse;font-size:12.5px;margin-top:6px;width:100%}
 td,th{padding:3px 6px;text-align:left;border-bottom:1px solid #eef0f2}
 th{color:#52606d;font-weight:600}
@@ -252,6 +252,7 @@ def _time(value: datetime) -> str:
 _MARGIN_LEFT = 44
 _MARGIN_RIGHT = 10
 _MARGIN_TOP = 10
+_LABEL = "Share of values: training baseline against captured traffic"
 
 
 def plot_svg(distribution: Distribution) -> str:
@@ -261,10 +262,13 @@ def plot_svg(distribution: Distribution) -> str:
     return _bars_svg(distribution)
 
 
-def _frame(height: int, plot_height: int, top_value: float) -> list[str]:
+def _frame(height: int, plot_height: int, top_value: float, label: str) -> list[str]:
     inner = PLOT_WIDTH - _MARGIN_LEFT - _MARGIN_RIGHT
     base_y = _MARGIN_TOP + plot_height
-    out = [f'<svg class="plot" viewBox="0 0 {PLOT_WIDTH} {height}" role="img" font-size="10" fill="#52606d">']
+    out = [
+        f'<svg class="plot" viewBox="0 0 {PLOT_WIDTH} {height}" role="img" aria-label="{escape(label, quote=True)}" '
+        'font-size="10" fill="#52606d">'
+    ]
     for fraction in (0.0, 0.5, 1.0):
         y = base_y - fraction * plot_height
         out.append(
@@ -272,7 +276,7 @@ def _frame(height: int, plot_height: int, top_value: float) -> list[str]:
             f'stroke="#e3e6ea" stroke-width="1"/>'
         )
         out.append(
-            f'<text x="{_MARGIN_LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{_percent(top_value * fraction)}</text>'
+            f'<text x="{_MARGIN_LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{percent(top_value * fraction)}</text>'
         )
     return out
 
@@ -280,12 +284,12 @@ def _frame(height: int, plot_height: int, top_value: float) -> list[str]:
 _NICE_TOPS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0)
 
 
-def _nice_top(values: list[float]) -> float:
+def nice_top(values: list[float]) -> float:
     peak = max([*values, 1e-9])
     return next((top for top in _NICE_TOPS if peak <= top), 1.0)
 
 
-def _percent(value: float) -> str:
+def percent(value: float) -> str:
     percent = value * 100
     return f"{percent:.0f}%" if abs(percent - round(percent)) < 1e-9 else f"{percent:.1f}%"
 
@@ -293,11 +297,11 @@ def _percent(value: float) -> str:
 def _histogram_svg(distribution: Distribution) -> str:
     plot_height = PLOT_HEIGHT - _MARGIN_TOP - 28
     inner = PLOT_WIDTH - _MARGIN_LEFT - _MARGIN_RIGHT
-    top = _nice_top([*distribution.baseline, *distribution.current])
+    top = nice_top([*distribution.baseline, *distribution.current])
     base_y = _MARGIN_TOP + plot_height
     count = len(distribution.baseline)
     width = inner / max(count, 1)
-    out = _frame(PLOT_HEIGHT, plot_height, top)
+    out = _frame(PLOT_HEIGHT, plot_height, top, _LABEL)
     for i, share in enumerate(distribution.baseline):
         height = min(share / top, 1.0) * plot_height
         x = _MARGIN_LEFT + i * width
@@ -322,13 +326,13 @@ def _histogram_svg(distribution: Distribution) -> str:
             value = edges[0] + fraction * (edges[-1] - edges[0])
             x = _MARGIN_LEFT + fraction * inner
             anchor = "start" if fraction == 0 else "end" if fraction == 1 else "middle"
-            label = _axis(value, edges[-1] - edges[0])
+            label = axis_label(value, edges[-1] - edges[0])
             out.append(f'<text x="{x:.1f}" y="{base_y + 14:.1f}" text-anchor="{anchor}">{label}</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def _axis(value: float, span: float) -> str:
+def axis_label(value: float, span: float) -> str:
     """An axis label with as many decimals as the plotted span needs."""
     if abs(value) >= 1e6:
         return f"{value:.2e}"
@@ -343,12 +347,12 @@ def _bars_svg(distribution: Distribution) -> str:
     label_space = 54
     plot_height = PLOT_HEIGHT - _MARGIN_TOP - label_space
     inner = PLOT_WIDTH - _MARGIN_LEFT - _MARGIN_RIGHT
-    top = _nice_top([*distribution.baseline, *distribution.current])
+    top = nice_top([*distribution.baseline, *distribution.current])
     base_y = _MARGIN_TOP + plot_height
     count = max(len(distribution.labels), 1)
     group = inner / count
     bar = max(min(group * 0.38, 28.0), 1.0)
-    out = _frame(PLOT_HEIGHT, plot_height, top)
+    out = _frame(PLOT_HEIGHT, plot_height, top, _LABEL)
     for i, label in enumerate(distribution.labels):
         center = _MARGIN_LEFT + (i + 0.5) * group
         for offset, share, color in (

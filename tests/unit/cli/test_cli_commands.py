@@ -15,7 +15,6 @@ from mlops import aws
 from mlops.cli import stack as cli_stack
 from mlops.cli.commands.functions import retraining_blocked, wait_for_retraining
 from mlops.cli.commands.local import environment
-from mlops.cli.commands.models import deployment_stack, rollback_target, servable
 from mlops.cli.commands.predict import error_message, read_json_input
 from mlops.cli.commands.upload import configure, upload_key
 from mlops.cli.commands.wait import Deadline, follow_run, report_run
@@ -23,6 +22,7 @@ from mlops.cli.errors import CliError
 from mlops.cli.main import main
 from mlops.cli.stack import Context, StackOutputs
 from mlops.config import DatasetConfig
+from mlops.deployments import NotServable, deployment_stack, rollback_target, servable
 from mlops.errors import NotFound
 from mlops.models import AliasEvent, ArtifactRef, ModelVersion, Run, StageRecord
 from mlops.registry import Registry
@@ -64,9 +64,9 @@ def model(**update: object) -> ModelVersion:
 def test_only_converted_versions_that_passed_parity_can_serve() -> None:
     onnx = {"onnx": ArtifactRef(bucket="b", key="k", sha256="0" * 64, size=1)}
     servable(model(artifacts=onnx, parity={"passed": True}))
-    with pytest.raises(CliError, match="has no ONNX artifact"):
+    with pytest.raises(NotServable, match="has no ONNX artifact"):
         servable(model(status="rejected"))
-    with pytest.raises(CliError, match=r"failed the ONNX parity gate \(label agreement 0.91\)"):
+    with pytest.raises(NotServable, match=r"failed the ONNX parity gate \(label agreement 0.91\)"):
         servable(model(artifacts=onnx, parity={"passed": False, "message": "label agreement 0.91."}))
 
 

@@ -1,0 +1,191 @@
+"""The console's state-changing actions: each one asks first, then calls the CLI's domain function.
+
+``GET /actions/NAME?...`` shows what would change and a form; ``POST /actions/NAME`` (with the
+console's CSRF token) does it. The form carries the alias revision the person saw, and the domain
+function moves the alias only from that revision (the same conditional write as the CLI's), so a
+change made elsewhere in between is refused rather than overwritten.
+
+To add an action (approve and reject of a pending candidate, a rollout's abort), write its
+``confirm`` and ``perform`` and add it to ``ACTIONS``; the routes, the confirmation page and the
+guards are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mlops import deployments
+from mlops.cli import render
+from mlops.console.app import BadRequest, Context, Page, Response, Route, Section, redirect
+from mlops.console.html import Html, attr, fields, h, join, notice, path
+from mlops.errors import Conflict, MlopsError
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the confirmation page shows and what its form sends back."""
+
+    question: str
+    details: list[tuple[str, object]]
+    state: dict[str, object]
+    button: str
+    back: str
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    confirm: Callable[[Context], Confirmation]
+    perform: Callable[[Context], str]
+    back: Callable[[Context], str]
+
+
+def _number(ctx: Context, name: str, what: str) -> int:
+    text = ctx.param(name)
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest(f"'{text}' is not {what}.") from None
+
+
+def _version(ctx: Context) -> int:
+    return _number(ctx, "version", "a version number")
+
+
+def _seen_revision(ctx: Context) -> int:
+    return _number(ctx, "seen_revision", "an alias revision")
+
+
+def _model_back(ctx: Context) -> str:
+    return path("models", ctx.param("model"))
+
+
+def confirm_promote(ctx: Context) -> Confirmation:
+    name, version = ctx.param("model"), _version(ctx)
+    model = ctx.registry.get_model_version(name, version)
+    alias = ctx.registry.get_alias(name)
+    if alias is not None and alias.version == version:
+        raise Conflict(f"'{name}' v{version} is already the production version.")
+    deployments.servable(model)
+    current = ctx.registry.get_model_version(name, alias.version) if alias else None
+    return Confirmation(
+        question=f"Promote {name} v{version} to production?",
+        details=[
+            (
+                "production now",
+                f"v{current.version}: {render.metrics(current.metrics)}" if current else "none",
+            ),
+            ("after", f"v{version}: {render.metrics(model.metrics)}"),
+            ("status of v" + str(version), model.status),
+            ("its decision", model.decision_reason),
+        ],
+        state={"model": name, "version": version, "seen_revision": alias.revision if alias else 0},
+        button=f"Promote v{version}",
+        back=path("models", name),
+        notes=["Requests are served by the new version as soon as the alias moves."],
+    )
+
+
+def perform_promote(ctx: Context) -> str:
+    moved = deployments.promote(
+        ctx.registry, ctx.param("model"), _version(ctx), ctx.optional("reason"), _seen_revision(ctx)
+    )
+    return moved.message
+
+
+def confirm_rollback(ctx: Context) -> Confirmation:
+    name = ctx.param("model")
+    alias = ctx.registry.get_alias(name)
+    if alias is None:
+        raise Conflict(f"'{name}' has no production version to roll back from.")
+    target = deployments.rollback_target(ctx.registry.alias_history(name), alias.version)
+    if target is None:
+        raise Conflict(f"'{name}' has no earlier production version than v{alias.version} to roll back to.")
+    model = ctx.registry.get_model_version(name, target)
+    deployments.servable(model)
+    return Confirmation(
+        question=f"Roll back {name} production from v{alias.version} to v{target}?",
+        details=[
+            ("production now", f"v{alias.version}"),
+            ("after", f"v{target}: {render.metrics(model.metrics)}"),
+        ],
+        state={"model": name, "seen_revision": alias.revision},
+        button=f"Roll back to v{target}",
+        back=path("models", name),
+    )
+
+
+def perform_rollback(ctx: Context) -> str:
+    return deployments.rollback(
+        ctx.registry, ctx.param("model"), ctx.optional("reason"), _seen_revision(ctx)
+    ).message
+
+
+ACTIONS = {
+    action.name: action
+    for action in (
+        Action("promote", confirm_promote, perform_promote, _model_back),
+        Action("rollback", confirm_rollback, perform_rollback, _model_back),
+    )
+}
+
+
+def _action(params: dict[str, str]) -> Action:
+    action = ACTIONS.get(params["action"])
+    if action is None:
+        raise BadRequest(f"There is no action '{params['action']}'.")
+    return action
+
+
+def _confirmation_page(ctx: Context, action: Action, error: str | None = None) -> Page:
+    asked = action.confirm(ctx)
+    hidden = "".join(
+        f'<input type="hidden" name="{attr(k)}" value="{attr(v)}">'
+        for k, v in asked.state.items()
+        if v is not None
+    )
+    form = (
+        f'<form method="post" action="{attr(path("actions", action.name))}" class="confirm">'
+        f'<input type="hidden" name="csrf" value="{attr(ctx.csrf)}">{hidden}'
+        '<label for="reason">Reason (kept in the alias history)</label>'
+        '<input id="reason" name="reason" type="text" maxlength="500" autocomplete="off">'
+        f'<div class="buttons"><button type="submit" class="danger">{h(asked.button)}</button>'
+        f'<a class="button secondary" href="{attr(asked.back)}">Cancel</a></div></form>'
+    )
+    body = join(
+        [
+            notice(error, "error") if error else Html(""),
+            Html(f'<p class="question">{h(asked.question)}</p>'),
+            fields(asked.details),
+            join([Html(f'<p class="muted">{h(n)}</p>') for n in asked.notes]),
+            Html(form),
+        ]
+    )
+    return Page("Confirm", body, 409 if error else 200)
+
+
+def ask(ctx: Context, params: dict[str, str]) -> Page:
+    return _confirmation_page(ctx, _action(params))
+
+
+def act(ctx: Context, params: dict[str, str]) -> Page | Response:
+    action = _action(params)
+    try:
+        message = action.perform(ctx)
+    except Conflict as error:
+        # Show what is true now, with the refusal; the person decides again.
+        try:
+            return _confirmation_page(ctx, action, str(error))
+        except MlopsError:
+            raise error from None
+    back = action.back(ctx)
+    return redirect(f"{back}?flash={ctx.flash(message)}")
+
+
+SECTION = Section(
+    "",
+    "/actions",
+    (Route("GET", "/actions/(?P<action>[a-z-]+)", ask), Route("POST", "/actions/(?P<action>[a-z-]+)", act)),
+)
