@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Task = Literal["classification", "regression"]
 Estimator = Literal[
@@ -21,6 +21,14 @@ Estimator = Literal[
     "linear_regression",
     "ridge",
 ]
+ESTIMATORS_BY_TASK: dict[str, tuple[str, ...]] = {
+    "classification": ("auto", "hist_gradient_boosting", "random_forest", "logistic_regression"),
+    "regression": ("auto", "hist_gradient_boosting", "random_forest", "linear_regression", "ridge"),
+}
+METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
+    "classification": ("f1_macro", "accuracy", "roc_auc", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
 
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
@@ -57,24 +65,163 @@ class SearchConfig(_Strict):
     time_budget_s: float = Field(default=120.0, gt=0, description="Stop sampling once exceeded.")
 
 
-class ValidationConfig(_Strict):
-    min_rows: int = Field(default=50, ge=2, description="Fewer rows fail validation.")
-    max_missing_ratio: float = Field(
-        default=0.5, ge=0, le=1, description="A feature column missing more than this fails."
+Severity = Literal["fail", "warn", "off"]
+_SEVERITY = (
+    "fail: the run stops with this rule's message; warn: the run goes on, the report says what was "
+    "done; off: not checked."
+)
+
+
+class TargetMissingRule(_Strict):
+    """Rows without a target cannot teach anything: they are always dropped before training."""
+
+    severity: Severity = Field(default="warn", description=_SEVERITY)
+    max_ratio: float = Field(
+        default=0.0, ge=0, le=1, description="The rule fires when more than this share of rows has no target."
     )
-    max_target_missing_ratio: float = Field(
-        default=0.1, ge=0, le=1, description="Rows without a target above this ratio fail."
+
+
+class FeatureMissingRule(_Strict):
+    severity: Severity = Field(
+        default="warn", description="warn: the column is left out of the features; fail; off: kept, imputed."
     )
-    max_duplicate_ratio: float = Field(
-        default=0.5, ge=0, le=1, description="Duplicate rows above this ratio fail."
+    max_ratio: float = Field(
+        default=0.5, ge=0, le=1, description="A feature column missing in more than this share of rows fires."
     )
-    identifier_unique_ratio: float = Field(
+
+
+class DuplicateRowsRule(_Strict):
+    severity: Severity = Field(
+        default="warn", description="warn: repeated rows are kept (they are real observations); fail; off."
+    )
+    max_ratio: float = Field(
+        default=0.0, ge=0, le=1, description="Fires when more than this share of rows repeats an earlier row."
+    )
+
+
+class ConflictingLabelsRule(_Strict):
+    severity: Severity = Field(default="warn", description="warn: rows are kept and counted; fail; off.")
+    max_ratio: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Fires when more than this share of rows repeats another row's features with a "
+        "different target.",
+    )
+
+
+class ConstantColumnRule(_Strict):
+    severity: Severity = Field(
+        default="warn", description="warn: a column with one value (or none) is left out; fail; off: kept."
+    )
+
+
+class IdentifierColumnRule(_Strict):
+    severity: Severity = Field(
+        default="warn", description="warn: an identifier-like column is left out; fail; off: kept."
+    )
+    unique_ratio: float = Field(
         default=0.95,
         gt=0,
         le=1,
-        description="A string or integer column this unique is an identifier: flagged, excluded.",
+        description="A string or integer column this unique is an identifier (integers must also run "
+        "in sequence).",
     )
-    min_class_count: int = Field(default=2, ge=1, description="Each class needs this many rows.")
+
+
+class NumericParsingRule(_Strict):
+    severity: Severity = Field(
+        default="warn",
+        description="warn: a mostly-numeric text column is parsed as numbers, its other values set to "
+        "missing, and decimal commas are read as decimal points; fail; off: such columns stay text.",
+    )
+    max_invalid_ratio: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Parsed as numbers when at most this share of its values are not numbers; "
+        "above it the column stays text and the report says why.",
+    )
+
+
+class InfiniteValuesRule(_Strict):
+    severity: Severity = Field(
+        default="warn", description="warn: infinities are treated as missing; fail; off."
+    )
+
+
+class RareClassRule(_Strict):
+    severity: Severity = Field(
+        default="warn", description="warn: the class's rows are kept and counted; fail; off."
+    )
+    min_count: int = Field(default=2, ge=1, description="A class with fewer rows fires.")
+
+
+class ColumnRemovedRule(_Strict):
+    severity: Severity = Field(
+        default="fail",
+        description="A feature or the target of the last accepted version is gone; warn: train without it.",
+    )
+
+
+class ColumnRetypedRule(_Strict):
+    severity: Severity = Field(
+        default="fail",
+        description="A column changed type (integer and float, string and datetime are compatible) since "
+        "the last accepted version; warn: train on the new type.",
+    )
+
+
+class ColumnAddedRule(_Strict):
+    severity: Severity = Field(
+        default="warn", description="A column the last accepted version did not have; it is used."
+    )
+
+
+# Flat fields of earlier releases: their default values were never a user's choice and are dropped; a
+# value someone set keeps its meaning (the rule failed above it).
+_LEGACY_VALIDATION: dict[str, tuple[str, str, float]] = {
+    "max_missing_ratio": ("feature_missing", "max_ratio", 0.5),
+    "max_target_missing_ratio": ("target_missing", "max_ratio", 0.1),
+    "max_duplicate_ratio": ("duplicate_rows", "max_ratio", 0.5),
+    "min_class_count": ("rare_class", "min_count", 2),
+}
+
+
+class ValidationConfig(_Strict):
+    """The rules a dataset version is checked against; see docs/dataset-config.md for each one."""
+
+    min_rows: int = Field(default=50, ge=2, description="Fewer rows with a target always fail.")
+    target_missing: TargetMissingRule = TargetMissingRule()
+    feature_missing: FeatureMissingRule = FeatureMissingRule()
+    duplicate_rows: DuplicateRowsRule = DuplicateRowsRule()
+    conflicting_labels: ConflictingLabelsRule = ConflictingLabelsRule()
+    constant_column: ConstantColumnRule = ConstantColumnRule()
+    identifier_column: IdentifierColumnRule = IdentifierColumnRule()
+    numeric_parsing: NumericParsingRule = NumericParsingRule()
+    infinite_values: InfiniteValuesRule = InfiniteValuesRule()
+    rare_class: RareClassRule = RareClassRule()
+    column_removed: ColumnRemovedRule = ColumnRemovedRule()
+    column_retyped: ColumnRetypedRule = ColumnRetypedRule()
+    column_added: ColumnAddedRule = ColumnAddedRule()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_flat_fields(cls, data: Any) -> Any:
+        legacy = (*_LEGACY_VALIDATION, "identifier_unique_ratio")
+        if not isinstance(data, dict) or not any(key in data for key in legacy):
+            return data
+        upgraded = dict(data)
+        identifier = upgraded.pop("identifier_unique_ratio", None)
+        if identifier is not None and identifier != 0.95:
+            upgraded.setdefault("identifier_column", {"unique_ratio": identifier})
+        for key, (rule, field, default) in _LEGACY_VALIDATION.items():
+            if key not in upgraded:
+                continue
+            value = upgraded.pop(key)
+            if value != default and rule not in upgraded:
+                upgraded[rule] = {"severity": "fail", field: value}
+        return upgraded
 
 
 class PromotionConfig(_Strict):
@@ -144,6 +291,17 @@ class DatasetConfig(_Strict):
     validation: ValidationConfig = ValidationConfig()
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> DatasetConfig:
+        if self.estimator not in ESTIMATORS_BY_TASK[self.task]:
+            allowed = ", ".join(ESTIMATORS_BY_TASK[self.task])
+            raise ValueError(f"estimator {self.estimator!r} does not do {self.task}; use one of {allowed}")
+        metric = self.promotion.metric
+        if metric is not None and metric not in METRICS_BY_TASK[self.task]:
+            allowed = ", ".join(METRICS_BY_TASK[self.task])
+            raise ValueError(f"promotion.metric {metric!r} is not a {self.task} metric; use one of {allowed}")
+        return self
 
     @property
     def promotion_metric(self) -> str:

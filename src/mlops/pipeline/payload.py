@@ -82,6 +82,7 @@ class RunPayload(BaseModel):
     dataset: str
     dataset_version: str
     trigger: Trigger
+    config_revision: int | None = None
     validation: ValidationOutcome | None = None
     training: TrainingOutcome | None = None
     conversion: ConversionOutcome | None = None

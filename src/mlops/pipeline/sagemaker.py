@@ -93,7 +93,7 @@ def poll(
 ) -> TrainingOutcome:
     from mlops.ml import dataset as ds
     from mlops.ml.artifacts import read_training_output
-    from mlops.pipeline.train import register_candidate
+    from mlops.pipeline.train import register_candidate, training_frame
 
     assert payload.training is not None and payload.training.job_name
     name = payload.training.job_name
@@ -111,7 +111,7 @@ def poll(
         tar.extractall(tmp, filter="data")
         trained = read_training_output(Path(tmp))
     version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
-    frame = ds.read_parquet_bytes(deps.storage.get_verified(version.canonical))
+    frame = training_frame(ds.read_parquet_bytes(deps.storage.get_verified(version.canonical)), config)
     model = register_candidate(deps, payload, config, trained, frame)
     return TrainingOutcome(
         status="Completed",
