@@ -168,16 +168,26 @@ def validate(
         summary["rows_with_target"] = usable_rows
         summary["target_missing_rows"] = rows - usable_rows
         checks.extend(_target_missing_checks(target, rows, usable_rows, config))
+        if usable_rows == 0:
+            checks.append(
+                Check(
+                    rule="target_usable",
+                    column=target,
+                    status="fail",
+                    message=f"Column {target!r} (target) has no values in any of the {rows} rows.",
+                    value=0,
+                )
+            )
         checks.append(_min_rows_check(usable_rows, rules.min_rows))
         target_values = df.loc[labelled, target]
-        if config.task == "classification":
+        if usable_rows and config.task == "classification":
             counts = target_values.value_counts()
             summary["class_count"] = len(counts)
             summary["classes"] = {
                 str(label): int(count) for label, count in counts.head(_SHOWN_CLASSES).items()
             }
             checks.extend(_classification_target_checks(target, schema[target], counts, config))
-        else:
+        elif usable_rows:
             checks.append(_regression_target_check(target, schema[target], target_values))
     else:
         summary["rows_with_target"] = 0
