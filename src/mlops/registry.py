@@ -209,19 +209,18 @@ class Registry:
             history_item = _attrs(
                 {"pk": f"DS#{dataset}", "sk": f"CONFIGREV#{revision:08d}", "doc": _doc(record)}
             )
+            items: list[dict[str, Any]] = [
+                {"Put": {"TableName": self.table, "Item": config_item, **condition}},
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": history_item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
             try:
-                self.db.transact_write_items(
-                    TransactItems=[
-                        {"Put": {"TableName": self.table, "Item": config_item, **condition}},
-                        {
-                            "Put": {
-                                "TableName": self.table,
-                                "Item": history_item,
-                                "ConditionExpression": "attribute_not_exists(pk)",
-                            }
-                        },
-                    ]  # type: ignore[typeddict-item]
-                )
+                self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
                 return record
             except ClientError as error:
                 if not _conditional_failed(error):
@@ -316,6 +315,10 @@ class Registry:
     def update_raw_object(self, record: RawObject) -> None:
         sk = f"RAW#{record.raw.bucket}/{record.raw.key}@{record.raw.etag}"
         self._put(f"DS#{record.dataset}", sk, record)
+
+    def list_raw_objects(self, dataset: str, bucket: str, key: str) -> list[RawObject]:
+        """Every recorded object written under one key (one record per ETag)."""
+        return [_load(RawObject, i) for i in self._query(f"DS#{dataset}", f"RAW#{bucket}/{key}@")]
 
     def get_raw_object(self, dataset: str, bucket: str, key: str, etag: str) -> RawObject | None:
         item = self._get(f"DS#{dataset}", f"RAW#{bucket}/{key}@{etag}")

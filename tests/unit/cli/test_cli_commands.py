@@ -74,12 +74,14 @@ class ConfigsInMemory:
     def __init__(self, config: DatasetConfig | None = None) -> None:
         self.stored = {"iris": config} if config else {}
         self.writes = 0
+        self.sources: list[str] = []
 
     def find_config(self, dataset: str) -> DatasetConfig | None:
         return self.stored.get(dataset)
 
-    def put_config(self, dataset: str, config: DatasetConfig) -> None:
+    def put_config(self, dataset: str, config: DatasetConfig, source: str = "api") -> None:
         self.stored[dataset] = config
+        self.sources.append(source)
         self.writes += 1
 
 
