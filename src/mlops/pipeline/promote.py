@@ -44,17 +44,17 @@ def new_model_line(production: ModelVersion, config: DatasetConfig) -> str | Non
     trivial baseline only, like a dataset's first model.
     """
     target = production.signature.target if production.signature else None
-    if production.task != config.task:
-        return (
-            f"New model line: the task changed from {production.task} to {config.task} since production "
-            f"v{production.version}, so the candidate is compared with the trivial baseline only:"
-        )
+    changes = []
     if target is not None and target != config.target:
-        return (
-            f"New model line: the target changed from {target!r} to {config.target!r} since production "
-            f"v{production.version}, so the candidate is compared with the trivial baseline only:"
-        )
-    return None
+        changes.append(f"the target changed from {target!r} to {config.target!r}")
+    if production.task != config.task:
+        changes.append(f"the task changed from {production.task} to {config.task}")
+    if not changes:
+        return None
+    return (
+        f"New model line: {' and '.join(changes)} since production v{production.version}, so the candidate "
+        "is compared with the trivial baseline only:"
+    )
 
 
 def review(deps: Deps, candidate: ModelVersion, config: DatasetConfig) -> tuple[bool, str, int | None]:
