@@ -66,16 +66,12 @@ class SearchConfig(_Strict):
 
 
 Severity = Literal["fail", "warn", "off"]
-_SEVERITY = (
-    "fail: the run stops with this rule's message; warn: the run goes on, the report says what was "
-    "done; off: not checked."
-)
-
-
 class TargetMissingRule(_Strict):
     """Rows without a target cannot teach anything: they are always dropped before training."""
 
-    severity: Severity = Field(default="warn", description=_SEVERITY)
+    severity: Severity = Field(
+        default="warn", description="warn: such rows are dropped (they always are) and counted; fail; off."
+    )
     max_ratio: float = Field(
         default=0.0, ge=0, le=1, description="The rule fires when more than this share of rows has no target."
     )
@@ -344,18 +340,70 @@ def reference_markdown() -> str:
     header = [
         "# Dataset config reference",
         "",
-        "One config per dataset, stored in the metadata table. `mlops upload FILE --dataset NAME --target COL",
-        "[--task classification|regression]` writes the minimal one; every other field takes the default",
-        "below. Generated from `mlops.config.DatasetConfig` (`python -m mlops.config`).",
+        "One config per dataset, kept as numbered revisions in the metadata table; each run records the",
+        "revision it used (`mlops runs show`, `mlops lineage`). Write it as a YAML file:",
+        "",
+        "```yaml",
+        "target: default",
+        "task: classification",
+        "validation:",
+        "  feature_missing: {severity: warn, max_ratio: 0.5}",
+        "  duplicate_rows: {severity: fail, max_ratio: 0.2}",
+        "```",
+        "",
+        "- `mlops datasets configure NAME --file config.yaml [--dry-run]` validates it, prints the diff and",
+        "  writes a new revision; `mlops upload FILE --dataset NAME --config config.yaml` does the same",
+        "  before uploading; `mlops upload ... --target COL [--task ...]` changes just those two fields.",
+        "- `mlops datasets config NAME` prints the effective config, defaults included, in the same form;",
+        "  `mlops datasets schema` prints its JSON Schema for editors.",
+        "- Without the CLI: put the file at `s3://<DataBucketName>/raw/NAME/mlops.yaml`, beside the data.",
+        "  It is applied once per change (a new ETag) as a new revision, then CSVs uploaded under",
+        "  `raw/NAME/` train with it. It is never trained on. An invalid one changes nothing; its reason",
+        "  shows in `mlops datasets show NAME` and the ingest function's log, and CSV uploads fail with it",
+        "  until it is fixed or deleted.",
+        "- **Which wins when both exist:** the latest change. The object is applied when it changes; a",
+        "  `configure` (or `upload --config/--target`) after that supersedes it until the object changes",
+        "  again. An object older than the current revision is not applied.",
+        "",
+        "A file is the whole config: a field it leaves out takes the default below, not the value stored",
+        "before. An invalid file gets one sentence naming the field and what it allows, and changes",
+        "nothing. Generated from `mlops.config.DatasetConfig` (`python -m mlops.config`).",
         "",
         "| field | type | default | meaning |",
         "| --- | --- | --- | --- |",
     ]
     notes = [
         "",
-        "Notes:",
+        "## Validation rules",
         "",
-        "- `estimator: auto` is histogram gradient boosting for either task.",
+        "Every rule under `validation` has a `severity`: `fail` stops the run with the rule's message,",
+        "`warn` lets it go on and the message says what was done, `off` skips the rule. The defaults fail",
+        "only what makes training meaningless or unsafe; the rest warns and acts. Each warning names its",
+        "column, its figure and the action, and shows in `mlops upload --wait`, `mlops runs show` and the",
+        "validation report (`reports/validation/<dataset>/<run>.json` in the artifact bucket).",
+        "",
+        "Always fail (not configurable): the target column is absent; fewer than `validation.min_rows`",
+        "rows have a target; the target has a single class, or more than half of its classes are rare",
+        "(a continuous value: set the task to regression), or a regression target is not numeric or does",
+        "not vary; no feature column is left; the file is not a table (refused at ingest).",
+        "",
+        "Schema checks compare with the last *accepted* version of the dataset (one whose validation",
+        "passed), never a rejected upload: `column_removed` looks at that version's features and target,",
+        "`column_retyped` treats integer and float, and string and datetime, as compatible. Retraining",
+        "(`mlops retrain`, schedules, drift) trains the latest accepted version with the current config.",
+        "Content identical to an existing version trains again when the config changed since it last ran",
+        "(fix a config, upload the same file); otherwise it starts nothing. A changed target or task starts",
+        "a new model line: its first candidate is compared with the trivial baseline only.",
+        "",
+        "Configs stored by earlier releases load unchanged: their flat fields (`max_missing_ratio`,",
+        "`max_target_missing_ratio`, `max_duplicate_ratio`, `min_class_count`, `identifier_unique_ratio`)",
+        "take the new defaults when they held the old defaults, and otherwise become the rule with",
+        "`severity: fail` and that threshold.",
+        "",
+        "## Notes",
+        "",
+        "- `estimator: auto` is histogram gradient boosting for either task; `logistic_regression` is for",
+        "  classification, `linear_regression` and `ridge` for regression.",
         "- `promotion.metric` unset means `f1_macro` (classification) or `rmse` (regression); a candidate is",
         "  promoted when it is not worse than production by more than `promotion.tolerance` on the",
         "  candidate's holdout, and the first model must beat the trivial baseline (majority class or mean).",
