@@ -66,56 +66,54 @@ class SearchConfig(_Strict):
 
 
 Severity = Literal["fail", "warn", "off"]
+
+
+def _severity(default: Severity, meaning: str) -> Any:
+    return Field(default=default, description=meaning)
+
+
+def _share(default: float, meaning: str) -> Any:
+    return Field(default=default, ge=0, le=1, description=meaning)
+
+
 class TargetMissingRule(_Strict):
     """Rows without a target cannot teach anything: they are always dropped before training."""
 
-    severity: Severity = Field(
-        default="warn", description="warn: such rows are dropped (they always are) and counted; fail; off."
+    severity: Severity = _severity(
+        "warn", "warn: such rows are dropped (they always are) and counted; fail; off."
     )
-    max_ratio: float = Field(
-        default=0.0, ge=0, le=1, description="The rule fires when more than this share of rows has no target."
-    )
+    max_ratio: float = _share(0.0, "The rule fires when more than this share of rows has no target.")
 
 
 class FeatureMissingRule(_Strict):
-    severity: Severity = Field(
-        default="warn", description="warn: the column is left out of the features; fail; off: kept, imputed."
+    severity: Severity = _severity(
+        "warn", "warn: the column is left out of the features; fail; off: kept, imputed."
     )
-    max_ratio: float = Field(
-        default=0.5, ge=0, le=1, description="A feature column missing in more than this share of rows fires."
-    )
+    max_ratio: float = _share(0.5, "A feature column missing in more than this share of rows fires.")
 
 
 class DuplicateRowsRule(_Strict):
-    severity: Severity = Field(
-        default="warn", description="warn: repeated rows are kept (they are real observations); fail; off."
+    severity: Severity = _severity(
+        "warn", "warn: repeated rows are kept (they are real observations); fail; off."
     )
-    max_ratio: float = Field(
-        default=0.0, ge=0, le=1, description="Fires when more than this share of rows repeats an earlier row."
-    )
+    max_ratio: float = _share(0.0, "Fires when more than this share of rows repeats an earlier row.")
 
 
 class ConflictingLabelsRule(_Strict):
-    severity: Severity = Field(default="warn", description="warn: rows are kept and counted; fail; off.")
-    max_ratio: float = Field(
-        default=0.0,
-        ge=0,
-        le=1,
-        description="Fires when more than this share of rows repeats another row's features with a "
-        "different target.",
+    severity: Severity = _severity("warn", "warn: rows are kept and counted; fail; off.")
+    max_ratio: float = _share(
+        0.0, "Fires when more than this share of rows repeats another row's features with a different target."
     )
 
 
 class ConstantColumnRule(_Strict):
-    severity: Severity = Field(
-        default="warn", description="warn: a column with one value (or none) is left out; fail; off: kept."
+    severity: Severity = _severity(
+        "warn", "warn: a column with one value (or none) is left out; fail; off: kept."
     )
 
 
 class IdentifierColumnRule(_Strict):
-    severity: Severity = Field(
-        default="warn", description="warn: an identifier-like column is left out; fail; off: kept."
-    )
+    severity: Severity = _severity("warn", "warn: an identifier-like column is left out; fail; off: kept.")
     unique_ratio: float = Field(
         default=0.95,
         gt=0,
@@ -126,52 +124,43 @@ class IdentifierColumnRule(_Strict):
 
 
 class NumericParsingRule(_Strict):
-    severity: Severity = Field(
-        default="warn",
-        description="warn: a mostly-numeric text column is parsed as numbers, its other values set to "
-        "missing, and decimal commas are read as decimal points; fail; off: such columns stay text.",
+    severity: Severity = _severity(
+        "warn",
+        "warn: a mostly-numeric text column is parsed as numbers, its other values set to missing, and "
+        "decimal commas are read as decimal points; fail; off: such columns stay text.",
     )
-    max_invalid_ratio: float = Field(
-        default=0.05,
-        ge=0,
-        le=1,
-        description="Parsed as numbers when at most this share of its values are not numbers; "
-        "above it the column stays text and the report says why.",
+    max_invalid_ratio: float = _share(
+        0.05,
+        "Parsed as numbers when at most this share of its values are not numbers; above it the column "
+        "stays text and the report says why.",
     )
 
 
 class InfiniteValuesRule(_Strict):
-    severity: Severity = Field(
-        default="warn", description="warn: infinities are treated as missing; fail; off."
-    )
+    severity: Severity = _severity("warn", "warn: infinities are treated as missing; fail; off.")
 
 
 class RareClassRule(_Strict):
-    severity: Severity = Field(
-        default="warn", description="warn: the class's rows are kept and counted; fail; off."
-    )
+    severity: Severity = _severity("warn", "warn: the class's rows are kept and counted; fail; off.")
     min_count: int = Field(default=2, ge=1, description="A class with fewer rows fires.")
 
 
 class ColumnRemovedRule(_Strict):
-    severity: Severity = Field(
-        default="fail",
-        description="A feature or the target of the last accepted version is gone; warn: train without it.",
+    severity: Severity = _severity(
+        "fail", "A feature or the target of the last accepted version is gone; warn: train without it."
     )
 
 
 class ColumnRetypedRule(_Strict):
-    severity: Severity = Field(
-        default="fail",
-        description="A column changed type (integer and float, string and datetime are compatible) since "
-        "the last accepted version; warn: train on the new type.",
+    severity: Severity = _severity(
+        "fail",
+        "A column changed type (integer and float, string and datetime are compatible) since the last "
+        "accepted version; warn: train on the new type.",
     )
 
 
 class ColumnAddedRule(_Strict):
-    severity: Severity = Field(
-        default="warn", description="A column the last accepted version did not have; it is used."
-    )
+    severity: Severity = _severity("warn", "A column the last accepted version did not have; it is used.")
 
 
 # Flat fields of earlier releases: their default values were never a user's choice and are dropped; a

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,24 +18,10 @@ import yaml
 from sklearn.datasets import load_iris
 
 from mlops import aws
-from mlops.cli.main import main
 from mlops.local.stack import EmbeddedStack
 from mlops.models import RawObject
 from mlops.registry import Registry
-from tests.integration.conftest import wait_for, wait_for_run
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-
-def run_cli(*argv: str) -> Outcome:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return Outcome(code, out.getvalue(), err.getvalue())
+from tests.integration.conftest import run_cli, wait_for, wait_for_run
 
 
 def iris() -> pd.DataFrame:

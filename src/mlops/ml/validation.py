@@ -113,6 +113,11 @@ def _unparsed(config: DatasetConfig) -> frozenset[str]:
     return frozenset({config.target}) if config.task == "classification" else frozenset()
 
 
+def _above(rule: str, bound: float) -> str:
+    """``, above validation.<rule>.max_ratio 10.0%`` when the bound is one a user set above zero."""
+    return f", above validation.{rule}.max_ratio {bound:.1%}" if bound else ""
+
+
 def _rule(
     rule: str,
     severity: Severity,
@@ -344,7 +349,7 @@ def _target_missing_checks(target: str, rows: int, labelled: int, config: Datase
         ]
     if ratio <= rule.max_ratio:
         return []
-    bound = f", above validation.target_missing.max_ratio {rule.max_ratio:.1%}" if rule.max_ratio else ""
+    bound = _above("target_missing", rule.max_ratio)
     check = _rule(
         "target_missing",
         rule.severity,
@@ -495,8 +500,7 @@ def _duplicate_checks(
     if duplicates == 0:
         checks.append(Check(rule="duplicate_rows", status="pass", message="No duplicated rows.", value=0.0))
     elif ratio > rules.duplicate_rows.max_ratio:
-        bound = rules.duplicate_rows.max_ratio
-        above = f", above validation.duplicate_rows.max_ratio {bound:.1%}" if bound else ""
+        above = _above("duplicate_rows", rules.duplicate_rows.max_ratio)
         checks.append(
             _rule(
                 "duplicate_rows",
@@ -511,8 +515,7 @@ def _duplicate_checks(
     summary["conflicting_label_rows"] = conflicting
     conflict_ratio = conflicting / rows if rows else 0.0
     if conflicting and conflict_ratio > rules.conflicting_labels.max_ratio:
-        bound = rules.conflicting_labels.max_ratio
-        above = f", above validation.conflicting_labels.max_ratio {bound:.1%}" if bound else ""
+        above = _above("conflicting_labels", rules.conflicting_labels.max_ratio)
         checks.append(
             _rule(
                 "conflicting_labels",
