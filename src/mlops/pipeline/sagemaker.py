@@ -41,7 +41,8 @@ def start(
     if not (settings.sagemaker_image_uri and settings.sagemaker_role_arn):
         raise ConfigError("The sagemaker backend needs SAGEMAKER_IMAGE_URI and SAGEMAKER_ROLE_ARN.")
     hyperparameters = {
-        "config": config.model_dump_json(),
+        # Only what differs from the defaults: the config grows, SageMaker's limit per value does not.
+        "config": config.model_dump_json(exclude_defaults=True),
         "feature_columns": json.dumps(payload.validation.feature_columns),
     }
     for key, value in hyperparameters.items():
