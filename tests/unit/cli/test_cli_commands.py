@@ -107,7 +107,10 @@ def test_config_update_keeps_every_other_field() -> None:
     assert store.writes == 1  # unchanged configs are not rewritten
     with pytest.raises(CliError, match="--target must name a column"):
         configure(store, "iris", "  ", None)
-    with pytest.raises(CliError, match="Invalid config for 'iris': Input should be 'classification' or"):
+    with pytest.raises(
+        CliError,
+        match="Invalid config for 'iris': task must be 'classification' or 'regression', not 'clustering'",
+    ):
         configure(store, "iris", None, "clustering")
 
 

@@ -13,7 +13,7 @@ from mlops.cli.stack import Context
 from mlops.config import DatasetConfig
 from mlops.configfile import config_diff, config_to_yaml, parse_config
 from mlops.errors import ConfigError
-from mlops.models import ConfigRevision, ConfigSource
+from mlops.models import ConfigRevision, ConfigSource, VersionVerdict
 from mlops.pipeline.config_object import config_object_key
 from mlops.registry import Registry
 
@@ -105,7 +105,8 @@ def show_document(registry: Registry, name: str, data_bucket: str) -> dict[str, 
                 "columns": len(v.columns),
                 "uploaded_at": v.uploaded_at.isoformat(),
                 "raw": v.raw.uri,
-                "status": _status(verdicts.get(v.sha256)),
+                "status": _status(verdict),
+                "last_validation": verdict.status if verdict else None,
                 "validated_with_config_revision": verdict.config_revision if verdict else None,
                 "reason": verdict.reason if verdict else None,
                 "warnings": verdict.warnings if verdict else [],
@@ -116,12 +117,11 @@ def show_document(registry: Registry, name: str, data_bucket: str) -> dict[str, 
     }
 
 
-def _status(verdict: Any) -> str:
+def _status(verdict: VersionVerdict | None) -> str:
+    """accepted once any run's validation passed (what retraining and schema checks build on)."""
     if verdict is None:
         return "pending"
-    if verdict.status == "rejected" and verdict.accepted_at is not None:
-        return "accepted (rejected by its last run)"
-    return str(verdict.status)
+    return "accepted" if verdict.accepted_at is not None else "rejected"
 
 
 def datasets_show(args: argparse.Namespace, ctx: Context) -> int:

@@ -15,6 +15,7 @@ from mlops.cli.commands.wait import Deadline, follow_run, report_run, wait_for_r
 from mlops.cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from mlops.cli.stack import Context
 from mlops.config import DatasetConfig
+from mlops.configfile import validation_sentence
 from mlops.models import ConfigSource, utcnow
 from mlops.pipeline.ingest import (
     DATASET_NAME,  # the names ingest accepts
@@ -59,8 +60,7 @@ def configure(registry: ConfigStore, dataset: str, target: str | None, task: str
     try:
         config = DatasetConfig.model_validate(document)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise CliError(f"Invalid config for '{dataset}': {first['msg']}.") from error
+        raise CliError(f"Invalid config for '{dataset}': {validation_sentence(error)}") from error
     if config != existing:
         registry.put_config(dataset, config, source="upload")
     return config
