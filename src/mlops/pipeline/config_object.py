@@ -44,7 +44,13 @@ def apply_config_object(deps: Deps, dataset: str, raw: RawObjectRef, modified: d
     if not created and _settled(record):
         return record
     current = deps.registry.current_config(dataset)
-    if current is not None and current.source_uri != raw.uri and current.created_at > modified:
+    # LastModified has one-second resolution: a revision written within the object's second is a tie,
+    # and the object beside the data wins it.
+    if (
+        current is not None
+        and current.source_uri != raw.uri
+        and current.created_at.replace(microsecond=0) > modified
+    ):
         reason = (
             f"Superseded by config revision {current.revision} ({current.source}), written after this object."
         )
