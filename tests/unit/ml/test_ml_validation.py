@@ -346,3 +346,70 @@ def test_configs_of_earlier_releases_load() -> None:
     assert loaded.validation.target_missing.severity == "warn"
     assert loaded.validation.duplicate_rows.severity == "fail"
     assert loaded.validation.duplicate_rows.max_ratio == 0.2
+
+
+def _firing(frame: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, dict[str, str] | None]]:
+    """For each configurable rule, data (and a previous schema) that fires it."""
+    previous = infer_schema(frame)
+    gappy = frame.copy()
+    gappy.loc[: len(gappy) * 0.8, "income"] = np.nan
+    unlabelled = frame.copy()
+    unlabelled.loc[:9, "churned"] = np.nan
+    head = frame.head(5)
+    flipped = head.assign(churned=np.where(head["churned"] == "yes", "no", "yes"))
+    conflicting = pd.concat([frame, flipped], ignore_index=True)
+    infinite = frame.copy()
+    infinite.loc[3, "score"] = np.inf
+    stray = frame.astype({"income": object})
+    stray.loc[7, "income"] = "abc"
+    rare = frame.copy()
+    rare.loc[0, "churned"] = "maybe"
+    return {
+        "target_missing": (unlabelled, None),
+        "feature_missing": (gappy, None),
+        "duplicate_rows": (pd.concat([frame, frame.head(3)], ignore_index=True), None),
+        "conflicting_labels": (conflicting, None),
+        "constant_column": (frame.assign(country="NO"), None),
+        "identifier_column": (frame, None),
+        "numeric_parsing": (stray, None),
+        "infinite_values": (infinite, None),
+        "rare_class": (rare, None),
+        "column_removed": (frame.drop(columns="score"), previous),
+        "column_retyped": (frame.assign(score=frame["score"].map(lambda v: f"s{v:.2f}")), previous),
+        "column_added": (frame.assign(extra=2.0 * frame["score"]), previous),
+    }
+
+
+RULES = (
+    "target_missing",
+    "feature_missing",
+    "duplicate_rows",
+    "conflicting_labels",
+    "constant_column",
+    "identifier_column",
+    "numeric_parsing",
+    "infinite_values",
+    "rare_class",
+    "column_removed",
+    "column_retyped",
+    "column_added",
+)
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("severity", ["fail", "warn", "off"])
+def test_every_rule_fails_warns_or_is_off_as_configured(
+    frame: pd.DataFrame, rule: str, severity: str
+) -> None:
+    data, previous = _firing(frame)[rule]
+    report = validate(data, config(**{rule: {"severity": severity}}), previous)
+    fired = [c for c in report.checks if c.rule == rule and c.status != "pass"]
+    if severity == "off":
+        assert fired == [] and report.passed, report.failure
+    elif severity == "warn":
+        assert report.passed, report.failure
+        assert fired and all(c.status == "warn" for c in fired)
+        assert all(c.column is None or c.column in c.message for c in fired)
+    else:
+        assert not report.passed
+        assert report.failure == fired[0].message and fired[0].status == "fail"
