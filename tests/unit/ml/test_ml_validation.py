@@ -402,7 +402,10 @@ def test_every_rule_fails_warns_or_is_off_as_configured(
     frame: pd.DataFrame, rule: str, severity: str
 ) -> None:
     data, previous = _firing(frame)[rule]
-    report = validate(data, config(**{rule: {"severity": severity}}), previous)
+    configured = DatasetConfig.model_validate(
+        {"target": "churned", "validation": {rule: {"severity": severity}}}
+    )
+    report = validate(data, configured, previous)
     fired = [c for c in report.checks if c.rule == rule and c.status != "pass"]
     if severity == "off":
         assert fired == [] and report.passed, report.failure
