@@ -416,3 +416,13 @@ def test_every_rule_fails_warns_or_is_off_as_configured(
     else:
         assert not report.passed
         assert report.failure == fired[0].message and fired[0].status == "fail"
+
+
+def test_a_comma_that_could_be_a_thousands_separator_keeps_the_column_text(frame: pd.DataFrame) -> None:
+    data = frame.assign(amount=[f"{1 + i % 9},{i % 1000:03d}" for i in range(len(frame))])
+    report = validate(data, config(), None)
+    assert report.column_types["amount"] == "string"
+    assert [c.message for c in report.checks if c.rule == "numeric_parsing"] == [
+        "Column 'amount' is read as text: its values like '1,000' have three digits after the comma, so the "
+        "comma could be a decimal point or a thousands separator."
+    ]
