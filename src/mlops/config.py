@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Task = Literal["classification", "regression"]
 Estimator = Literal[
@@ -21,6 +21,14 @@ Estimator = Literal[
     "linear_regression",
     "ridge",
 ]
+ESTIMATORS_BY_TASK: dict[str, tuple[str, ...]] = {
+    "classification": ("auto", "hist_gradient_boosting", "random_forest", "logistic_regression"),
+    "regression": ("auto", "hist_gradient_boosting", "random_forest", "linear_regression", "ridge"),
+}
+METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
+    "classification": ("f1_macro", "accuracy", "roc_auc", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
 
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
@@ -57,24 +65,148 @@ class SearchConfig(_Strict):
     time_budget_s: float = Field(default=120.0, gt=0, description="Stop sampling once exceeded.")
 
 
-class ValidationConfig(_Strict):
-    min_rows: int = Field(default=50, ge=2, description="Fewer rows fail validation.")
-    max_missing_ratio: float = Field(
-        default=0.5, ge=0, le=1, description="A feature column missing more than this fails."
+Severity = Literal["fail", "warn", "off"]
+
+
+def _severity(default: Severity, meaning: str) -> Any:
+    return Field(default=default, description=meaning)
+
+
+def _share(default: float, meaning: str) -> Any:
+    return Field(default=default, ge=0, le=1, description=meaning)
+
+
+class TargetMissingRule(_Strict):
+    """Rows without a target cannot teach anything: they are always dropped before training."""
+
+    severity: Severity = _severity(
+        "warn", "warn: such rows are dropped (they always are) and counted; fail; off."
     )
-    max_target_missing_ratio: float = Field(
-        default=0.1, ge=0, le=1, description="Rows without a target above this ratio fail."
+    max_ratio: float = _share(0.0, "The rule fires when more than this share of rows has no target.")
+
+
+class FeatureMissingRule(_Strict):
+    severity: Severity = _severity(
+        "warn", "warn: the column is left out of the features; fail; off: kept, imputed."
     )
-    max_duplicate_ratio: float = Field(
-        default=0.5, ge=0, le=1, description="Duplicate rows above this ratio fail."
+    max_ratio: float = _share(0.5, "A feature column missing in more than this share of rows fires.")
+
+
+class DuplicateRowsRule(_Strict):
+    severity: Severity = _severity(
+        "warn", "warn: repeated rows are kept (they are real observations); fail; off."
     )
-    identifier_unique_ratio: float = Field(
+    max_ratio: float = _share(0.0, "Fires when more than this share of rows repeats an earlier row.")
+
+
+class ConflictingLabelsRule(_Strict):
+    severity: Severity = _severity("warn", "warn: rows are kept and counted; fail; off.")
+    max_ratio: float = _share(
+        0.0, "Fires when more than this share of rows repeats another row's features with a different target."
+    )
+
+
+class ConstantColumnRule(_Strict):
+    severity: Severity = _severity(
+        "warn", "warn: a column with one value (or none) is left out; fail; off: kept."
+    )
+
+
+class IdentifierColumnRule(_Strict):
+    severity: Severity = _severity("warn", "warn: an identifier-like column is left out; fail; off: kept.")
+    unique_ratio: float = Field(
         default=0.95,
         gt=0,
         le=1,
-        description="A string or integer column this unique is an identifier: flagged, excluded.",
+        description="A string or integer column this unique is an identifier (integers must also run "
+        "in sequence).",
     )
-    min_class_count: int = Field(default=2, ge=1, description="Each class needs this many rows.")
+
+
+class NumericParsingRule(_Strict):
+    severity: Severity = _severity(
+        "warn",
+        "warn: a mostly-numeric text column is parsed as numbers, its other values set to missing, and "
+        "decimal commas are read as decimal points; fail; off: such columns stay text.",
+    )
+    max_invalid_ratio: float = _share(
+        0.05,
+        "Parsed as numbers when at most this share of its values are not numbers; above it the column "
+        "stays text and the report says why.",
+    )
+
+
+class InfiniteValuesRule(_Strict):
+    severity: Severity = _severity("warn", "warn: infinities are treated as missing; fail; off.")
+
+
+class RareClassRule(_Strict):
+    severity: Severity = _severity("warn", "warn: the class's rows are kept and counted; fail; off.")
+    min_count: int = Field(default=2, ge=1, description="A class with fewer rows fires.")
+
+
+class ColumnRemovedRule(_Strict):
+    severity: Severity = _severity(
+        "fail", "A feature or the target of the last accepted version is gone; warn: train without it."
+    )
+
+
+class ColumnRetypedRule(_Strict):
+    severity: Severity = _severity(
+        "fail",
+        "A column changed type (integer and float, string and datetime are compatible) since the last "
+        "accepted version; warn: train on the new type.",
+    )
+
+
+class ColumnAddedRule(_Strict):
+    severity: Severity = _severity("warn", "A column the last accepted version did not have; it is used.")
+
+
+# Flat fields of earlier releases: their default values were never a user's choice and are dropped; a
+# value someone set keeps its meaning (the rule failed above it).
+_LEGACY_VALIDATION: dict[str, tuple[str, str, float]] = {
+    "max_missing_ratio": ("feature_missing", "max_ratio", 0.5),
+    "max_target_missing_ratio": ("target_missing", "max_ratio", 0.1),
+    "max_duplicate_ratio": ("duplicate_rows", "max_ratio", 0.5),
+    "min_class_count": ("rare_class", "min_count", 2),
+}
+
+
+class ValidationConfig(_Strict):
+    """The rules a dataset version is checked against; see docs/dataset-config.md for each one."""
+
+    min_rows: int = Field(default=50, ge=2, description="Fewer rows with a target always fail.")
+    target_missing: TargetMissingRule = TargetMissingRule()
+    feature_missing: FeatureMissingRule = FeatureMissingRule()
+    duplicate_rows: DuplicateRowsRule = DuplicateRowsRule()
+    conflicting_labels: ConflictingLabelsRule = ConflictingLabelsRule()
+    constant_column: ConstantColumnRule = ConstantColumnRule()
+    identifier_column: IdentifierColumnRule = IdentifierColumnRule()
+    numeric_parsing: NumericParsingRule = NumericParsingRule()
+    infinite_values: InfiniteValuesRule = InfiniteValuesRule()
+    rare_class: RareClassRule = RareClassRule()
+    column_removed: ColumnRemovedRule = ColumnRemovedRule()
+    column_retyped: ColumnRetypedRule = ColumnRetypedRule()
+    column_added: ColumnAddedRule = ColumnAddedRule()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_flat_fields(cls, data: Any) -> Any:
+        legacy = (*_LEGACY_VALIDATION, "identifier_unique_ratio")
+        if not isinstance(data, dict) or not any(key in data for key in legacy):
+            return data
+        upgraded = dict(data)
+        identifier = upgraded.pop("identifier_unique_ratio", None)
+        if identifier is not None and identifier != 0.95:
+            upgraded.setdefault("identifier_column", {"unique_ratio": identifier})
+        for key, (rule, field, default) in _LEGACY_VALIDATION.items():
+            if key not in upgraded:
+                continue
+            value = upgraded.pop(key)
+            if value != default and rule not in upgraded:
+                upgraded[rule] = {"severity": "fail", field: value}
+        return upgraded
 
 
 class PromotionConfig(_Strict):
@@ -145,6 +277,17 @@ class DatasetConfig(_Strict):
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
 
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> DatasetConfig:
+        if self.estimator not in ESTIMATORS_BY_TASK[self.task]:
+            allowed = ", ".join(ESTIMATORS_BY_TASK[self.task])
+            raise ValueError(f"estimator {self.estimator!r} does not do {self.task}; use one of {allowed}")
+        metric = self.promotion.metric
+        if metric is not None and metric not in METRICS_BY_TASK[self.task]:
+            allowed = ", ".join(METRICS_BY_TASK[self.task])
+            raise ValueError(f"promotion.metric {metric!r} is not a {self.task} metric; use one of {allowed}")
+        return self
+
     @property
     def promotion_metric(self) -> str:
         if self.promotion.metric:
@@ -186,18 +329,70 @@ def reference_markdown() -> str:
     header = [
         "# Dataset config reference",
         "",
-        "One config per dataset, stored in the metadata table. `mlops upload FILE --dataset NAME --target COL",
-        "[--task classification|regression]` writes the minimal one; every other field takes the default",
-        "below. Generated from `mlops.config.DatasetConfig` (`python -m mlops.config`).",
+        "One config per dataset, kept as numbered revisions in the metadata table; each run records the",
+        "revision it used (`mlops runs show`, `mlops lineage`). Write it as a YAML file:",
+        "",
+        "```yaml",
+        "target: default",
+        "task: classification",
+        "validation:",
+        "  feature_missing: {severity: warn, max_ratio: 0.5}",
+        "  duplicate_rows: {severity: fail, max_ratio: 0.2}",
+        "```",
+        "",
+        "- `mlops datasets configure NAME --file config.yaml [--dry-run]` validates it, prints the diff and",
+        "  writes a new revision; `mlops upload FILE --dataset NAME --config config.yaml` does the same",
+        "  before uploading; `mlops upload ... --target COL [--task ...]` changes just those two fields.",
+        "- `mlops datasets config NAME` prints the effective config, defaults included, in the same form;",
+        "  `mlops datasets schema` prints its JSON Schema for editors.",
+        "- Without the CLI: put the file at `s3://<DataBucketName>/raw/NAME/mlops.yaml`, beside the data.",
+        "  It is applied once per change (a new ETag) as a new revision, then CSVs uploaded under",
+        "  `raw/NAME/` train with it. It is never trained on. An invalid one changes nothing; its reason",
+        "  shows in `mlops datasets show NAME` and the ingest function's log, and CSV uploads fail with it",
+        "  until it is fixed or deleted.",
+        "- **Which wins when both exist:** the latest change. The object is applied when it changes; a",
+        "  `configure` (or `upload --config/--target`) after that supersedes it until the object changes",
+        "  again. An object older than the current revision is not applied.",
+        "",
+        "A file is the whole config: a field it leaves out takes the default below, not the value stored",
+        "before. An invalid file gets one sentence naming the field and what it allows, and changes",
+        "nothing. Generated from `mlops.config.DatasetConfig` (`python -m mlops.config`).",
         "",
         "| field | type | default | meaning |",
         "| --- | --- | --- | --- |",
     ]
     notes = [
         "",
-        "Notes:",
+        "## Validation rules",
         "",
-        "- `estimator: auto` is histogram gradient boosting for either task.",
+        "Every rule under `validation` has a `severity`: `fail` stops the run with the rule's message,",
+        "`warn` lets it go on and the message says what was done, `off` skips the rule. The defaults fail",
+        "only what makes training meaningless or unsafe; the rest warns and acts. Each warning names its",
+        "column, its figure and the action, and shows in `mlops upload --wait`, `mlops runs show` and the",
+        "validation report (`reports/validation/<dataset>/<run>.json` in the artifact bucket).",
+        "",
+        "Always fail (not configurable): the target column is absent; fewer than `validation.min_rows`",
+        "rows have a target; the target has a single class, or more than half of its classes are rare",
+        "(a continuous value: set the task to regression), or a regression target is not numeric or does",
+        "not vary; no feature column is left; the file is not a table (refused at ingest).",
+        "",
+        "Schema checks compare with the last *accepted* version of the dataset (one whose validation",
+        "passed), never a rejected upload: `column_removed` looks at that version's features and target,",
+        "`column_retyped` treats integer and float, and string and datetime, as compatible. Retraining",
+        "(`mlops retrain`, schedules, drift) trains the latest accepted version with the current config.",
+        "Content identical to an existing version trains again when the config changed since it last ran",
+        "(fix a config, upload the same file); otherwise it starts nothing. A changed target or task starts",
+        "a new model line: its first candidate is compared with the trivial baseline only.",
+        "",
+        "Configs stored by earlier releases load unchanged: their flat fields (`max_missing_ratio`,",
+        "`max_target_missing_ratio`, `max_duplicate_ratio`, `min_class_count`, `identifier_unique_ratio`)",
+        "take the new defaults when they held the old defaults, and otherwise become the rule with",
+        "`severity: fail` and that threshold.",
+        "",
+        "## Notes",
+        "",
+        "- `estimator: auto` is histogram gradient boosting for either task; `logistic_regression` is for",
+        "  classification, `linear_regression` and `ridge` for regression.",
         "- `promotion.metric` unset means `f1_macro` (classification) or `rmse` (regression); a candidate is",
         "  promoted when it is not worse than production by more than `promotion.tolerance` on the",
         "  candidate's holdout, and the first model must beat the trivial baseline (majority class or mean).",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlops.config import DatasetConfig
 from mlops.signature import Signature
 
 Trigger = Literal["upload", "schedule", "drift", "manual"]
@@ -48,14 +49,20 @@ class RawObjectRef(Record):
 
 
 class RawObject(Record):
-    """One uploaded object under raw/<dataset>/ and what ingest made of it."""
+    """One uploaded object under raw/<dataset>/ and what ingest made of it.
+
+    ``kind`` is ``config`` for a ``raw/<dataset>/mlops.yaml`` object: ACCEPTED with the config
+    revision it wrote, or REFUSED with the reason.
+    """
 
     dataset: str
     raw: RawObjectRef
     status: Literal["ACCEPTED", "DUPLICATE", "REFUSED"]
+    kind: Literal["data", "config"] = "data"
     sha256: str | None = None
     run_id: str | None = None
     reason: str | None = None
+    config_revision: int | None = None
     received_at: datetime = Field(default_factory=utcnow)
 
 
@@ -70,6 +77,41 @@ class DatasetVersion(Record):
     raw: RawObjectRef
     uploaded_at: datetime = Field(description="The raw object's LastModified: orders versions.")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+ConfigSource = Literal["cli", "upload", "s3", "api"]
+
+
+class ConfigRevision(Record):
+    """One version of a dataset's config; runs record the revision they used."""
+
+    dataset: str
+    revision: int
+    config: DatasetConfig
+    source: ConfigSource = "api"
+    source_uri: str | None = Field(default=None, description="The config object it came from, if any.")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class VersionVerdict(Record):
+    """What validation last said about a dataset version, and whether it ever passed.
+
+    ``accepted_at`` is set the first time a run's validation passes and kept afterwards: schema checks
+    compare with the last accepted version, and retraining trains it.
+    """
+
+    dataset: str
+    sha256: str
+    status: Literal["accepted", "rejected"]
+    accepted_at: datetime | None = None
+    run_id: str
+    config_revision: int | None = None
+    reason: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    column_types: dict[str, str] = Field(default_factory=dict)
+    feature_columns: list[str] = Field(default_factory=list)
+    target: str | None = None
+    validated_at: datetime = Field(default_factory=utcnow)
 
 
 class StageRecord(Record):
@@ -88,6 +130,7 @@ class Run(Record):
     trigger: Trigger
     status: RunStatus = "RUNNING"
     dataset_version: str | None = None
+    config_revision: int | None = None
     started_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
     failed_stage: str | None = None

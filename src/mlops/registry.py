@@ -5,7 +5,9 @@ JSON (no float/Decimal conversions, one schema in ``mlops.models``). Every write
 conditional; a lost race raises ``Conflict``.
 
 Key layout (pk / sk; gsi1pk / gsi1sk):
-  DS#<dataset>      CONFIG                      dataset config
+  DS#<dataset>      CONFIG                      dataset config (current); ``revision`` attribute
+  DS#<dataset>      CONFIGREV#<revision:08d>    every config revision
+  DS#<dataset>      VERDICT#<sha256>            what validation said about a dataset version
   DS#<dataset>      VER#<sha256>                dataset version; gsi1 DSVER#<dataset> / upload order
   DS#<dataset>      RAW#<bucket>/<key>@<etag>   raw object and what ingest made of it
   DS#<dataset>      LOCK                        run in flight for drift/schedule triggers
@@ -36,6 +38,8 @@ from mlops.errors import ConfigError, Conflict, NotFound
 from mlops.models import (
     Alias,
     AliasEvent,
+    ConfigRevision,
+    ConfigSource,
     DatasetVersion,
     DriftSummary,
     ModelStatus,
@@ -44,6 +48,7 @@ from mlops.models import (
     Run,
     RunStatus,
     StageRecord,
+    VersionVerdict,
     utcnow,
 )
 
@@ -203,30 +208,135 @@ class Registry:
 
     # ---- datasets ---------------------------------------------------------------------------
 
-    def put_config(self, dataset: str, config: DatasetConfig) -> None:
-        item = _attrs(
-            {
-                "pk": f"DS#{dataset}",
-                "sk": "CONFIG",
-                "doc": config.model_dump_json(),
-                "dataset": dataset,
-                "gsi1pk": "DATASETS",
-                "gsi1sk": dataset,
-            }
-        )
-        self.db.put_item(TableName=self.table, Item=item)
+    def put_config(
+        self,
+        dataset: str,
+        config: DatasetConfig,
+        source: ConfigSource = "api",
+        source_uri: str | None = None,
+    ) -> ConfigRevision:
+        """Make ``config`` the dataset's config as a new revision; an unchanged config writes nothing.
+
+        The current config and its history entry are written in one transaction, conditional on the
+        revision read, so two writers racing cannot both claim the same revision (the loser retries).
+        """
+        for _ in range(5):
+            current = self.current_config(dataset)
+            if current is not None and current.config == config:
+                return current
+            revision = (current.revision if current else 0) + 1
+            record = ConfigRevision(
+                dataset=dataset, revision=revision, config=config, source=source, source_uri=source_uri
+            )
+            condition: dict[str, Any] = (
+                {"ConditionExpression": "attribute_not_exists(pk)"}
+                if current is None
+                else {
+                    "ConditionExpression": "attribute_not_exists(revision) OR revision = :rev",
+                    "ExpressionAttributeValues": _attrs({":rev": current.revision}),
+                }
+            )
+            config_item = _attrs(
+                {
+                    "pk": f"DS#{dataset}",
+                    "sk": "CONFIG",
+                    "doc": config.model_dump_json(),
+                    "dataset": dataset,
+                    "revision": revision,
+                    "gsi1pk": "DATASETS",
+                    "gsi1sk": dataset,
+                }
+            )
+            history_item = _attrs(
+                {"pk": f"DS#{dataset}", "sk": f"CONFIGREV#{revision:08d}", "doc": _doc(record)}
+            )
+            items: list[dict[str, Any]] = [
+                {"Put": {"TableName": self.table, "Item": config_item, **condition}},
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": history_item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+            try:
+                self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+                return record
+            except ClientError as error:
+                if not _conditional_failed(error):
+                    raise
+        raise Conflict(f"The config of '{dataset}' kept changing concurrently; try again.")
+
+    def current_config(self, dataset: str) -> ConfigRevision | None:
+        """The dataset's config with its revision (0 for a config stored before revisions existed)."""
+        item = self._get(f"DS#{dataset}", "CONFIG")
+        if item is None:
+            return None
+        revision = int(_de.deserialize(item["revision"])) if "revision" in item else 0
+        stored = self._get(f"DS#{dataset}", f"CONFIGREV#{revision:08d}") if revision else None
+        if stored is not None:
+            return _load(ConfigRevision, stored)
+        return ConfigRevision(dataset=dataset, revision=revision, config=_load(DatasetConfig, item))
+
+    def config_revision(self, dataset: str, revision: int | None) -> ConfigRevision:
+        """A given revision of the config (the current one for None, or for a pre-revision run)."""
+        if revision:
+            item = self._get(f"DS#{dataset}", f"CONFIGREV#{revision:08d}")
+            if item is None:
+                raise NotFound(f"Dataset '{dataset}' has no config revision {revision}.")
+            return _load(ConfigRevision, item)
+        current = self.current_config(dataset)
+        if current is None:
+            raise ConfigError(
+                f"Dataset '{dataset}' has no config: upload with --target COLUMN to create one."
+            )
+        return current
+
+    def list_config_revisions(self, dataset: str) -> list[ConfigRevision]:
+        """Oldest first."""
+        return [_load(ConfigRevision, i) for i in self._query(f"DS#{dataset}", "CONFIGREV#")]
 
     def find_config(self, dataset: str) -> DatasetConfig | None:
         item = self._get(f"DS#{dataset}", "CONFIG")
         return None if item is None else _load(DatasetConfig, item)
 
     def get_config(self, dataset: str) -> DatasetConfig:
-        config = self.find_config(dataset)
-        if config is None:
-            raise ConfigError(
-                f"Dataset '{dataset}' has no config: upload with --target COLUMN to create one."
-            )
-        return config
+        return self.config_revision(dataset, None).config
+
+    def put_verdict(self, verdict: VersionVerdict) -> VersionVerdict:
+        """Record validation's verdict on a version; a version once accepted keeps its ``accepted_at``."""
+        existing = self.find_verdict(verdict.dataset, verdict.sha256)
+        if verdict.status == "accepted" and verdict.accepted_at is None:
+            verdict = verdict.model_copy(update={"accepted_at": verdict.validated_at})
+        if existing is not None and existing.accepted_at is not None and verdict.accepted_at is None:
+            verdict = verdict.model_copy(update={"accepted_at": existing.accepted_at})
+        self._put(f"DS#{verdict.dataset}", f"VERDICT#{verdict.sha256}", verdict)
+        return verdict
+
+    def find_verdict(self, dataset: str, sha256: str) -> VersionVerdict | None:
+        item = self._get(f"DS#{dataset}", f"VERDICT#{sha256}")
+        return None if item is None else _load(VersionVerdict, item)
+
+    def list_verdicts(self, dataset: str) -> dict[str, VersionVerdict]:
+        return {
+            v.sha256: v for v in (_load(VersionVerdict, i) for i in self._query(f"DS#{dataset}", "VERDICT#"))
+        }
+
+    def latest_accepted_version(
+        self, dataset: str, before: str | None = None
+    ) -> tuple[DatasetVersion, VersionVerdict] | None:
+        """The newest version (in upload order) that passed validation once; ``before`` excludes that
+        version and every one uploaded after it."""
+        verdicts = self.list_verdicts(dataset)
+        versions = self.list_dataset_versions(dataset)
+        if before is not None and before in {v.sha256 for v in versions}:
+            versions = versions[: [v.sha256 for v in versions].index(before)]
+        for version in reversed(versions):
+            verdict = verdicts.get(version.sha256)
+            if verdict is not None and verdict.accepted_at is not None:
+                return version, verdict
+        return None
 
     def list_datasets(self) -> list[str]:
         return [_de.deserialize(i["dataset"]) for i in self._query("DATASETS", "", index="gsi1")]
@@ -246,6 +356,10 @@ class Registry:
     def update_raw_object(self, record: RawObject) -> None:
         sk = f"RAW#{record.raw.bucket}/{record.raw.key}@{record.raw.etag}"
         self._put(f"DS#{record.dataset}", sk, record)
+
+    def list_raw_objects(self, dataset: str, bucket: str, key: str) -> list[RawObject]:
+        """Every recorded object written under one key (one record per ETag)."""
+        return [_load(RawObject, i) for i in self._query(f"DS#{dataset}", f"RAW#{bucket}/{key}@")]
 
     def get_raw_object(self, dataset: str, bucket: str, key: str, etag: str) -> RawObject | None:
         item = self._get(f"DS#{dataset}", f"RAW#{bucket}/{key}@{etag}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -56,6 +56,16 @@ class Storage:
                 raise NotFound(f"s3://{bucket}/{key} does not exist.") from error
             raise
         return out["Body"].read()
+
+    def head(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """The object's metadata (``ETag``, ``ContentLength``, ``LastModified``, ``VersionId``), or None."""
+        try:
+            return dict(self.s3.head_object(Bucket=bucket, Key=key))
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}:
+                return None
+            raise
 
     def get_verified(self, ref: ArtifactRef) -> bytes:
         data = self.get(ref.bucket, ref.key)

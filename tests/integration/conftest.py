@@ -7,16 +7,19 @@ does, minus the HTTP servers.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
 from mlops import aws
+from mlops.cli.main import main
 from mlops.local import patches
 from mlops.local.persistence import StateStore
 from mlops.local.stack import EmbeddedStack, configure_environment, start_embedded
@@ -83,3 +86,18 @@ def wait_for_run(registry: Registry, run_id: str, timeout_s: float = 180.0) -> R
 
     result: Run = wait_for(ended, timeout_s)
     return result
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an ``mlops`` command did: its exit code, stdout and stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*argv: str) -> Outcome:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return Outcome(code, out.getvalue(), err.getvalue())

@@ -10,7 +10,6 @@ import io
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from mlops.models import (
 )
 from mlops.registry import Registry
 from mlops.stack.outputs import API_URL
+from tests.integration.conftest import Outcome, run_cli
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 SHA = "5e" * 32
@@ -409,19 +409,6 @@ def test_upload_needs_a_config_or_target(
     assert (
         err == "Dataset 'unconfigured' has no config yet: pass --target COLUMN (and --task) to create it.\n"
     )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-
-def run_cli(*argv: str) -> Outcome:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return Outcome(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,20 @@ def _counted(summary: dict[str, Any], key: str, noun: str) -> list[str]:
     return [render.plural(count, noun)]
 
 
+def check_lines(
+    summary: dict[str, Any], indent: str = "  ", statuses: tuple[str, ...] = ("warn", "fail")
+) -> list[str]:
+    """The warnings and failures of a validation summary, one line each (passes are in the report)."""
+    lines: list[str] = []
+    for check in summary.get("checks") or []:
+        if isinstance(check, dict) and check.get("status") in statuses:
+            column = f" [{check['column']}]" if check.get("column") else ""
+            lines.append(
+                f"{indent}{check['status']:<4}  {check.get('rule', '')}{column}: {check.get('message', '')}"
+            )
+    return lines
+
+
 def stage_line(stage: StageRecord) -> str:
     """The progress line: ``  ingest      SUCCEEDED  0.4s  1,000 rows, 5 columns``."""
     if stage.status == "RUNNING":

@@ -15,7 +15,7 @@ from typing import TextIO
 from botocore import exceptions as aws_errors
 
 from mlops import __version__
-from mlops.cli.commands import console, functions, lineage, local, models, predict, runs, upload
+from mlops.cli.commands import console, datasets, functions, lineage, local, models, predict, runs, upload
 from mlops.cli.commands.wait import DEFAULT_TIMEOUT_S
 from mlops.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from mlops.cli.stack import Context
@@ -96,7 +96,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--task", choices=("classification", "regression"), help="the learning task (with the config)"
     )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="dataset config (YAML) written as a new revision before uploading; --target/--task override it",
+    )
     p.set_defaults(handler=upload.run_upload)
+
+    datasets_parser = commands.add_parser("datasets", parents=common, help="datasets and their config")
+    datasets_commands = datasets_parser.add_subparsers(
+        dest="datasets_command", metavar="COMMAND", required=True
+    )
+    p = datasets_commands.add_parser("list", parents=[*common, json_option], help="datasets")
+    p.set_defaults(handler=datasets.datasets_list)
+    p = datasets_commands.add_parser(
+        "show", parents=[*common, json_option], help="one dataset: config revision and versions"
+    )
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=datasets.datasets_show)
+    p = datasets_commands.add_parser(
+        "config", parents=common, help="the effective config as YAML, defaults included"
+    )
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=datasets.datasets_config)
+    p = datasets_commands.add_parser(
+        "configure", parents=common, help="validate a config file, print the diff, write a new revision"
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--file", required=True, metavar="FILE", help="the config (YAML)")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the diff only")
+    p.set_defaults(handler=datasets.datasets_configure)
+    p = datasets_commands.add_parser("schema", parents=common, help="the JSON Schema of the config file")
+    p.set_defaults(handler=datasets.datasets_schema)
 
     runs_parser = commands.add_parser("runs", parents=common, help="pipeline runs")
     runs_commands = runs_parser.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)

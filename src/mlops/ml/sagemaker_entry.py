@@ -36,6 +36,7 @@ from mlops.errors import ConfigError, MlopsError, TrainingFailed
 from mlops.ml.artifacts import write_training_output
 from mlops.ml.dataset import read_parquet_bytes
 from mlops.ml.training import train
+from mlops.ml.validation import prepare_frame
 
 logger = logging.getLogger("mlops.ml.sagemaker_entry")
 
@@ -95,7 +96,7 @@ def run(paths: JobPaths) -> int:
     """Train and write the model directory; 0 on success, 1 with ``output/failure`` written otherwise."""
     try:
         config, features = read_hyperparameters(paths.config_dir)
-        frame = read_training_channel(paths.train_dir)
+        frame = prepare_frame(read_training_channel(paths.train_dir), config)
         logger.info("training %s on %d rows, %d features", config.estimator, len(frame), len(features))
         model = train(frame, config, features)
         write_training_output(model, paths.model_dir)

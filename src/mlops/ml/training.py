@@ -313,7 +313,7 @@ def train(df: pd.DataFrame, config: DatasetConfig, feature_columns: Sequence[str
         y = class_labels(labelled[config.target])
     else:
         y = regression_targets(labelled[config.target])
-    train_index, holdout_index = _split(y, config)
+    train_index, holdout_index = holdout_split(y, config)
     train_rows = labelled.iloc[train_index].reset_index(drop=True)
     holdout = labelled.iloc[holdout_index].reset_index(drop=True)
     y_train, y_holdout = y[train_index], y[holdout_index]
@@ -368,9 +368,10 @@ def train(df: pd.DataFrame, config: DatasetConfig, feature_columns: Sequence[str
     )
 
 
-def _split(
+def holdout_split(
     y: np.ndarray[Any, Any], config: DatasetConfig
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Train and holdout row positions of the labelled rows, seeded (the split ``train`` scores on)."""
     rows = len(y)
     if rows < 2:
         raise TrainingFailed(f"{rows} row(s) with a target; training needs at least 2.")

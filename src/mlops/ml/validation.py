@@ -1,27 +1,32 @@
-"""Validation of a dataset version against its config and the schema of the versions before it.
+"""Validation of a dataset version against its config and the last accepted version of the dataset.
 
 ``validate`` runs every rule and returns a report; the first failing check's message is the
-``failure``, one sentence naming the column and the rule. The rules, in the order they are reported:
+``failure``, one sentence naming the column, the rule and the figure. Every configurable rule has a
+severity in ``validation.<rule>.severity`` (docs/dataset-config.md): ``fail`` stops the run, ``warn``
+lets it go on and the message says what was done, ``off`` skips the rule. In report order:
 
-- ``target_present``: the config's target column is in the file.
-- ``schema_compatible``: every column of the previous version is still there and has not changed
-  type; integer and float are compatible, and so are string and datetime. A new column is a warning.
-- ``target_missing``: rows without a target are dropped for training (a warning); more than
-  ``validation.max_target_missing_ratio`` of them fails.
-- ``min_rows``: at least ``validation.min_rows`` rows with a target.
-- ``target_usable``: classification needs at least two classes, each with at least
-  ``validation.min_class_count`` rows; regression needs a numeric target that varies.
-- ``duplicate_rows``: duplicated rows are a warning; more than ``validation.max_duplicate_ratio`` fails.
-- ``feature_missing``: a feature missing in more than ``validation.max_missing_ratio`` of rows fails.
-- ``constant_column``: a column with a single value is a warning and is excluded from training.
-- ``identifier_column``: an identifier is a warning and is excluded from training. A string or datetime
-  column is one when at least ``validation.identifier_unique_ratio`` of its values are unique; an
-  integer column when it is that unique and also its values run in sequence (sorted in file order,
-  or filling that share of the range between its minimum and maximum), which tells row numbers from
-  a measurement such as an income; any column named like an identifier (``id``, ``customer_id``,
-  ``uuid``, ``orderId``...) whose values are all unique.
-- ``infinite_values``: infinities in a numeric feature are a warning; the model treats them as missing.
-- ``usable_features``: at least one feature column is left.
+- ``target_present`` (always fails): the config's target column is in the file.
+- ``numeric_parsing``: text columns holding numbers are parsed (``mlops.ml.parsing``): decimal commas,
+  a few values that are not numbers set to missing, or why the column stays text.
+- ``column_removed`` / ``column_retyped`` (fail) and ``column_added`` (warn): the schema against the
+  last *accepted* version: a feature or the target of it gone, a column's type changed (integer and
+  float are compatible, and so are string and datetime), a column it did not have.
+- ``target_missing`` (warn): rows without a target are always dropped for training; counted.
+- ``min_rows`` (always fails): at least ``validation.min_rows`` rows with a target.
+- ``target_usable`` (always fails): classification needs two classes and no more than half of them
+  rare; regression a numeric target that varies. ``rare_class`` (warn): classes with fewer than
+  ``validation.rare_class.min_count`` rows, kept.
+- ``duplicate_rows`` (warn): exact repeats are kept (they are real observations), counted;
+  ``conflicting_labels`` (warn): rows whose features repeat another row's with a different target.
+- ``feature_missing``, ``constant_column``, ``identifier_column`` (warn): such a column is left out
+  of the features. A string or datetime column is an identifier when at least
+  ``identifier_column.unique_ratio`` of its values are unique; an integer column when it is that
+  unique and also its values run in sequence (sorted in file order, or filling that share of the
+  range between its minimum and maximum), which tells row numbers from a measurement such as an
+  income; any column named like an identifier (``id``, ``customer_id``, ``uuid``, ``orderId``...)
+  whose values are all unique.
+- ``infinite_values`` (warn): infinities in a numeric feature are treated as missing.
+- ``usable_features`` (always fails): at least one feature column is left.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops.config import DatasetConfig
+from mlops.config import DatasetConfig, Severity
 from mlops.ml.dataset import infer_schema
+from mlops.ml.parsing import NumericFinding, parse_numbers
 
 Status = Literal["pass", "warn", "fail"]
 CheckValue = float | int | str | None
@@ -64,6 +70,22 @@ class Check(BaseModel):
     value: CheckValue = None
 
 
+class AcceptedSchema(BaseModel):
+    """What a new version is compared with: the last accepted version's types, features and target."""
+
+    model_config = ConfigDict(frozen=True)
+
+    column_types: dict[str, str]
+    feature_columns: list[str] | None = None
+    target: str | None = None
+
+    def guarded(self) -> list[str]:
+        """The columns whose loss breaks production's inputs: its features and target."""
+        if self.feature_columns is None:
+            return list(self.column_types)
+        return [c for c in self.column_types if c in self.feature_columns or c == self.target]
+
+
 class ValidationReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -71,9 +93,9 @@ class ValidationReport(BaseModel):
     failure: str | None = Field(description="The first failing check's message.")
     checks: list[Check]
     feature_columns: list[str] = Field(description="Columns training uses, in file order.")
-    excluded_columns: list[str] = Field(description="Identifier-like and constant columns.")
+    excluded_columns: list[str] = Field(description="Columns left out: empty, constant, identifier-like.")
     rows: int
-    column_types: dict[str, str] = Field(description="Logical type per column (the schema to compare next).")
+    column_types: dict[str, str] = Field(description="Logical type per column, after parsing numbers.")
     summary: dict[str, Any]
 
     @property
@@ -81,16 +103,48 @@ class ValidationReport(BaseModel):
         return [check for check in self.checks if check.status == "warn"]
 
 
+def prepare_frame(df: pd.DataFrame, config: DatasetConfig) -> pd.DataFrame:
+    """The frame training sees: ``validate``'s parsing of numbers, applied the same way."""
+    return parse_numbers(df, config.validation.numeric_parsing, _unparsed(config))[0]
+
+
+def _unparsed(config: DatasetConfig) -> frozenset[str]:
+    # Class labels are names, whatever they look like; a regression target is parsed like a feature.
+    return frozenset({config.target}) if config.task == "classification" else frozenset()
+
+
+def _above(rule: str, bound: float) -> str:
+    """``, above validation.<rule>.max_ratio 10.0%`` when the bound is one a user set above zero."""
+    return f", above validation.{rule}.max_ratio {bound:.1%}" if bound else ""
+
+
+def _rule(
+    rule: str,
+    severity: Severity,
+    message: str,
+    action: str,
+    column: str | None = None,
+    value: CheckValue = None,
+) -> Check | None:
+    """A fired rule as its check: ``fail`` says what is wrong, ``warn`` also what was done about it."""
+    if severity == "off":
+        return None
+    if severity == "fail":
+        return Check(rule=rule, column=column, status="fail", message=f"{message}.", value=value)
+    return Check(rule=rule, column=column, status="warn", message=f"{message}; {action}.", value=value)
+
+
 def validate(
-    df: pd.DataFrame, config: DatasetConfig, previous_schema: dict[str, str] | None
+    df: pd.DataFrame,
+    config: DatasetConfig,
+    previous: AcceptedSchema | dict[str, str] | None,
 ) -> ValidationReport:
-    """Run every rule on ``df``; ``previous_schema`` is the last accepted version's ``column_types``."""
+    """Run every rule on ``df``; ``previous`` is the last accepted version's schema (None: the first)."""
     rules = config.validation
-    schema = infer_schema(df)
-    rows = len(df)
     target = config.target
     checks: list[Check] = []
-    summary: dict[str, Any] = {"rows": rows}
+    if isinstance(previous, dict):
+        previous = AcceptedSchema(column_types=previous)
 
     if target in df.columns:
         checks.append(Check(rule="target_present", column=target, status="pass", message="Target found."))
@@ -106,99 +160,48 @@ def validate(
             )
         )
 
-    checks.extend(_schema_checks(df, schema, previous_schema))
+    df, findings = parse_numbers(df, rules.numeric_parsing, _unparsed(config))
+    checks.extend(_numeric_checks(findings, rules.numeric_parsing.severity))
+    schema = infer_schema(df)
+    rows = len(df)
+    summary: dict[str, Any] = {"rows": rows}
+    checks.extend(_schema_checks(df, schema, previous, config))
 
     if target in df.columns:
         labelled = df[target].notna()
-        summary["rows_with_target"] = int(labelled.sum())
-        summary["target_missing_rows"] = rows - int(labelled.sum())
-        checks.append(
-            _target_missing_check(target, rows, int(labelled.sum()), rules.max_target_missing_ratio)
-        )
         usable_rows = int(labelled.sum())
+        summary["rows_with_target"] = usable_rows
+        summary["target_missing_rows"] = rows - usable_rows
+        checks.extend(_target_missing_checks(target, rows, usable_rows, config))
+        if usable_rows == 0:
+            checks.append(
+                Check(
+                    rule="target_usable",
+                    column=target,
+                    status="fail",
+                    message=f"Column {target!r} (target) has no values in any of the {rows} rows.",
+                    value=0,
+                )
+            )
         checks.append(_min_rows_check(usable_rows, rules.min_rows))
         target_values = df.loc[labelled, target]
-        if config.task == "classification":
+        if usable_rows and config.task == "classification":
             counts = target_values.value_counts()
             summary["class_count"] = len(counts)
             summary["classes"] = {
                 str(label): int(count) for label, count in counts.head(_SHOWN_CLASSES).items()
             }
-            checks.append(_classification_target_check(target, schema[target], counts, rules.min_class_count))
-        else:
+            checks.extend(_classification_target_checks(target, schema[target], counts, config))
+        elif usable_rows:
             checks.append(_regression_target_check(target, schema[target], target_values))
     else:
         summary["rows_with_target"] = 0
 
     duplicates = int(df.duplicated().sum())
     summary["duplicate_rows"] = duplicates
-    checks.append(_duplicate_check(duplicates, rows, rules.max_duplicate_ratio))
+    checks.extend(_duplicate_checks(df, duplicates, config, summary))
 
-    features: list[str] = []
-    excluded: list[str] = []
-    for column in df.columns:
-        name = str(column)
-        if name == target:
-            continue
-        series = df[column]
-        logical = schema[name]
-        missing_ratio = float(series.isna().mean()) if rows else 0.0
-        unique = int(series.nunique(dropna=True))
-        if missing_ratio > rules.max_missing_ratio:
-            checks.append(
-                Check(
-                    rule="feature_missing",
-                    column=name,
-                    status="fail",
-                    message=f"Column {name!r} is missing in {missing_ratio:.1%} of rows, above "
-                    f"validation.max_missing_ratio {rules.max_missing_ratio:.1%}.",
-                    value=missing_ratio,
-                )
-            )
-            features.append(name)
-            continue
-        if unique <= 1:
-            excluded.append(name)
-            what = "a single value" if unique else "no values"
-            checks.append(
-                Check(
-                    rule="constant_column",
-                    column=name,
-                    status="warn",
-                    message=f"Column {name!r} has {what}; it is excluded from training.",
-                    value=unique,
-                )
-            )
-            continue
-        reason = _identifier_reason(name, series, logical, rules.identifier_unique_ratio)
-        if reason is not None:
-            excluded.append(name)
-            checks.append(
-                Check(
-                    rule="identifier_column",
-                    column=name,
-                    status="warn",
-                    message=f"Column {name!r} looks like an identifier ({reason}); it is excluded from "
-                    "training.",
-                    value=unique / max(int(series.notna().sum()), 1),
-                )
-            )
-            continue
-        features.append(name)
-        if logical in ("integer", "float"):
-            infinite = int(np.isinf(series.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
-            if infinite:
-                checks.append(
-                    Check(
-                        rule="infinite_values",
-                        column=name,
-                        status="warn",
-                        message=f"Column {name!r} has {infinite} infinite value(s); the model treats them "
-                        "as missing.",
-                        value=infinite,
-                    )
-                )
-
+    features, excluded = _feature_checks(df, schema, config, checks)
     if features:
         checks.append(
             Check(
@@ -213,7 +216,7 @@ def validate(
             Check(
                 rule="usable_features",
                 status="fail",
-                message="No usable feature column is left once the target, identifiers and constant "
+                message="No usable feature column is left once the target, identifiers, empty and constant "
                 "columns are set aside.",
                 value=0,
             )
@@ -235,90 +238,127 @@ def validate(
     )
 
 
-def _schema_checks(df: pd.DataFrame, schema: dict[str, str], previous: dict[str, str] | None) -> list[Check]:
+def _numeric_checks(findings: list[NumericFinding], severity: Severity) -> list[Check]:
+    checks: list[Check] = []
+    for found in findings:
+        if found.action == "kept_text":
+            checks.append(
+                Check(rule="numeric_parsing", column=found.column, status="warn", message=found.reason or "")
+            )
+        elif found.action == "decimal_comma":
+            checks.append(
+                Check(
+                    rule="numeric_parsing",
+                    column=found.column,
+                    status="warn",
+                    message=f"Column {found.column!r} writes numbers with decimal commas (e.g. "
+                    f"{found.example!r}); it is parsed as numbers.",
+                    value=found.present,
+                )
+            )
+        elif found.invalid:
+            check = _rule(
+                "numeric_parsing",
+                severity,
+                f"Column {found.column!r} is numeric but {found.invalid} of its {found.present} values "
+                f"({found.invalid_ratio:.1%}) are not numbers (e.g. {found.example!r})",
+                "they are set to missing",
+                found.column,
+                found.invalid,
+            )
+            if check is not None:
+                checks.append(check)
+    return checks
+
+
+def _schema_checks(
+    df: pd.DataFrame, schema: dict[str, str], previous: AcceptedSchema | None, config: DatasetConfig
+) -> list[Check]:
     if previous is None:
         return [
             Check(
-                rule="schema_compatible",
+                rule="column_removed",
                 status="pass",
-                message="First version of the dataset: nothing to compare with.",
+                message="No accepted version of the dataset yet: nothing to compare with.",
             )
         ]
-    checks: list[Check] = []
-    for column, before in previous.items():
+    rules = config.validation
+    since = "since the last accepted version of the dataset"
+    checks: list[Check | None] = []
+    for column in previous.guarded():
+        before = previous.column_types[column]
         if column not in schema:
             checks.append(
-                Check(
-                    rule="schema_compatible",
-                    column=column,
-                    status="fail",
-                    message=f"Column {column!r} is missing; the previous version of the dataset has it.",
-                    value=before,
+                _rule(
+                    "column_removed",
+                    rules.column_removed.severity,
+                    f"Column {column!r} is missing; the last accepted version of the dataset has it",
+                    "the model is trained without it",
+                    column,
+                    before,
                 )
             )
             continue
         now = schema[column]
         if df[column].notna().any() and _TYPE_GROUPS.get(now) != _TYPE_GROUPS.get(before):
             checks.append(
-                Check(
-                    rule="schema_compatible",
-                    column=column,
-                    status="fail",
-                    message=f"Column {column!r} changed type from {before} to {now} since the previous "
-                    "version of the dataset.",
-                    value=now,
+                _rule(
+                    "column_retyped",
+                    rules.column_retyped.severity,
+                    f"Column {column!r} changed type from {before} to {now} {since}",
+                    f"it is used as {now}",
+                    column,
+                    now,
                 )
             )
     for column in schema:
-        if column not in previous:
+        if column not in previous.column_types:
             checks.append(
-                Check(
-                    rule="schema_compatible",
-                    column=column,
-                    status="warn",
-                    message=f"Column {column!r} is new since the previous version of the dataset.",
-                    value=schema[column],
+                _rule(
+                    "column_added",
+                    rules.column_added.severity,
+                    f"Column {column!r} is new {since}",
+                    "it is checked and used like any other column",
+                    column,
+                    schema[column],
                 )
             )
-    if not checks:
-        checks.append(
-            Check(
-                rule="schema_compatible",
-                status="pass",
-                message="Same columns and compatible types as the previous version.",
-            )
+    found = [check for check in checks if check is not None]
+    return found or [
+        Check(
+            rule="column_removed",
+            status="pass",
+            message="Same columns and compatible types as the last accepted version.",
         )
-    return checks
+    ]
 
 
-def _target_missing_check(target: str, rows: int, labelled: int, max_ratio: float) -> Check:
+def _target_missing_checks(target: str, rows: int, labelled: int, config: DatasetConfig) -> list[Check]:
+    rule = config.validation.target_missing
     missing = rows - labelled
     ratio = missing / rows if rows else 0.0
     if missing == 0:
-        return Check(
-            rule="target_missing",
-            column=target,
-            status="pass",
-            message=f"Column {target!r} (target) has a value in every row.",
-            value=0.0,
-        )
-    if ratio > max_ratio:
-        return Check(
-            rule="target_missing",
-            column=target,
-            status="fail",
-            message=f"Column {target!r} (target) is missing in {ratio:.1%} of rows, above "
-            f"validation.max_target_missing_ratio {max_ratio:.1%}.",
-            value=ratio,
-        )
-    return Check(
-        rule="target_missing",
-        column=target,
-        status="warn",
-        message=f"Column {target!r} (target) is missing in {missing} row(s) ({ratio:.1%}); they are dropped "
-        "for training.",
-        value=ratio,
+        return [
+            Check(
+                rule="target_missing",
+                column=target,
+                status="pass",
+                message=f"Column {target!r} (target) has a value in every row.",
+                value=0.0,
+            )
+        ]
+    if ratio <= rule.max_ratio:
+        return []
+    bound = _above("target_missing", rule.max_ratio)
+    check = _rule(
+        "target_missing",
+        rule.severity,
+        f"Column {target!r} (target) is missing in {missing} row(s) ({ratio:.1%}){bound}",
+        "those rows are dropped for training",
+        target,
+        ratio,
     )
+    return [check] if check else []
 
 
 def _min_rows_check(usable_rows: int, min_rows: int) -> Check:
@@ -338,57 +378,71 @@ def _min_rows_check(usable_rows: int, min_rows: int) -> Check:
     )
 
 
-def _classification_target_check(target: str, logical: str, counts: pd.Series, min_class_count: int) -> Check:
+def _classification_target_checks(
+    target: str, logical: str, counts: pd.Series, config: DatasetConfig
+) -> list[Check]:
+    rule = config.validation.rare_class
     if len(counts) == 0:
-        return Check(
-            rule="target_usable",
-            column=target,
-            status="fail",
-            message=f"Column {target!r} (target) has no values.",
-            value=0,
-        )
+        return [
+            Check(
+                rule="target_usable",
+                column=target,
+                status="fail",
+                message=f"Column {target!r} (target) has no values.",
+                value=0,
+            )
+        ]
     if len(counts) == 1:
-        label = counts.index[0]
-        return Check(
+        return [
+            Check(
+                rule="target_usable",
+                column=target,
+                status="fail",
+                message=f"Column {target!r} (target) has a single class {_label(counts.index[0])}; "
+                "classification needs at least 2.",
+                value=1,
+            )
+        ]
+    rare = counts[counts < rule.min_count]
+    if len(rare) > 1 and len(rare) > len(counts) / 2:
+        return [
+            Check(
+                rule="target_usable",
+                column=target,
+                status="fail",
+                message=f"Column {target!r} (target) has {len(rare)} of its {len(counts)} classes with fewer "
+                f"than validation.rare_class.min_count {rule.min_count} rows (e.g. {_label(rare.index[0])}); "
+                "for a continuous value set the task to regression.",
+                value=len(rare),
+            )
+        ]
+    checks = [
+        Check(
             rule="target_usable",
             column=target,
-            status="fail",
-            message=f"Column {target!r} (target) has a single class {_label(label)}; classification needs "
-            "at least 2.",
-            value=1,
+            status="pass",
+            message=f"{len(counts)} classes, the smallest with {int(counts.min())} rows.",
+            value=len(counts),
         )
-    rare = counts[counts < min_class_count]
-    if len(rare) == 1:
+    ]
+    if len(rare):
         label, count = rare.index[0], int(rare.iloc[0])
-        return Check(
-            rule="target_usable",
-            column=target,
-            status="fail",
-            message=f"Column {target!r} (target) class {_label(label)} has {count} row(s), fewer than "
-            f"validation.min_class_count {min_class_count}.",
-            value=len(rare),
+        what = (
+            f"class {_label(label)} has {count} row(s)"
+            if len(rare) == 1
+            else f"{len(rare)} classes have fewer rows (e.g. {_label(label)} with {count})"
         )
-    if len(rare) > 1:
-        hint = (
-            "; for a continuous value set the task to regression"
-            if logical == "float" or len(rare) > len(counts) / 2
-            else ""
+        check = _rule(
+            "rare_class",
+            rule.severity,
+            f"Column {target!r} (target) {what}, fewer than validation.rare_class.min_count {rule.min_count}",
+            "they are kept, and the holdout may miss them",
+            target,
+            len(rare),
         )
-        return Check(
-            rule="target_usable",
-            column=target,
-            status="fail",
-            message=f"Column {target!r} (target) has {len(rare)} classes with fewer than "
-            f"validation.min_class_count {min_class_count} rows (e.g. {_label(rare.index[0])}){hint}.",
-            value=len(rare),
-        )
-    return Check(
-        rule="target_usable",
-        column=target,
-        status="pass",
-        message=f"{len(counts)} classes, the smallest with {int(counts.min())} rows.",
-        value=len(counts),
-    )
+        if check is not None:
+            checks.append(check)
+    return checks
 
 
 def _regression_target_check(target: str, logical: str, values: pd.Series) -> Check:
@@ -436,24 +490,130 @@ def _regression_target_check(target: str, logical: str, values: pd.Series) -> Ch
     )
 
 
-def _duplicate_check(duplicates: int, rows: int, max_ratio: float) -> Check:
+def _duplicate_checks(
+    df: pd.DataFrame, duplicates: int, config: DatasetConfig, summary: dict[str, Any]
+) -> list[Check]:
+    rules = config.validation
+    rows = len(df)
+    checks: list[Check | None] = []
     ratio = duplicates / rows if rows else 0.0
     if duplicates == 0:
-        return Check(rule="duplicate_rows", status="pass", message="No duplicated rows.", value=0.0)
-    if ratio > max_ratio:
-        return Check(
-            rule="duplicate_rows",
-            status="fail",
-            message=f"{duplicates} row(s) ({ratio:.1%}) repeat an earlier row, above "
-            f"validation.max_duplicate_ratio {max_ratio:.1%}.",
-            value=ratio,
+        checks.append(Check(rule="duplicate_rows", status="pass", message="No duplicated rows.", value=0.0))
+    elif ratio > rules.duplicate_rows.max_ratio:
+        above = _above("duplicate_rows", rules.duplicate_rows.max_ratio)
+        checks.append(
+            _rule(
+                "duplicate_rows",
+                rules.duplicate_rows.severity,
+                f"{duplicates} row(s) ({ratio:.1%}) repeat an earlier row{above}",
+                "they are kept as repeated observations",
+                None,
+                ratio,
+            )
         )
-    return Check(
-        rule="duplicate_rows",
-        status="warn",
-        message=f"{duplicates} row(s) ({ratio:.1%}) repeat an earlier row.",
-        value=ratio,
-    )
+    conflicting = _conflicting_rows(df, config.target)
+    summary["conflicting_label_rows"] = conflicting
+    conflict_ratio = conflicting / rows if rows else 0.0
+    if conflicting and conflict_ratio > rules.conflicting_labels.max_ratio:
+        above = _above("conflicting_labels", rules.conflicting_labels.max_ratio)
+        checks.append(
+            _rule(
+                "conflicting_labels",
+                rules.conflicting_labels.severity,
+                f"{conflicting} row(s) ({conflict_ratio:.1%}) share all their feature values with a row of a "
+                f"different {config.target!r}{above}",
+                "they are kept; no model can tell them apart",
+                config.target,
+                conflict_ratio,
+            )
+        )
+    return [check for check in checks if check is not None]
+
+
+def _conflicting_rows(df: pd.DataFrame, target: str) -> int:
+    """Labelled rows whose feature values also occur with another target value."""
+    if target not in df.columns or len(df.columns) < 2:
+        return 0
+    labelled = df[df[target].notna()]
+    if labelled.empty:
+        return 0
+    keys = pd.util.hash_pandas_object(labelled.drop(columns=[target]), index=False)
+    labels = labelled[target].astype(str).to_numpy()
+    distinct = pd.Series(labels, index=keys.index).groupby(keys.to_numpy()).transform("nunique")
+    return int((distinct > 1).sum())
+
+
+def _feature_checks(
+    df: pd.DataFrame, schema: dict[str, str], config: DatasetConfig, checks: list[Check]
+) -> tuple[list[str], list[str]]:
+    """Decide each column's fate, appending the checks that fired; (features, left out)."""
+    rules = config.validation
+    rows = len(df)
+    features: list[str] = []
+    excluded: list[str] = []
+    for column in df.columns:
+        name = str(column)
+        if name == config.target:
+            continue
+        series = df[column]
+        logical = schema[name]
+        missing_ratio = float(series.isna().mean()) if rows else 0.0
+        unique = int(series.nunique(dropna=True))
+        fired: Check | None = None
+        if missing_ratio > rules.feature_missing.max_ratio and unique > 0:
+            fired = _rule(
+                "feature_missing",
+                rules.feature_missing.severity,
+                f"Column {name!r} is missing in {missing_ratio:.1%} of rows, above "
+                f"validation.feature_missing.max_ratio {rules.feature_missing.max_ratio:.1%}",
+                "it is left out of the features",
+                name,
+                missing_ratio,
+            )
+        if fired is None and unique <= 1:
+            what = "a single value" if unique else "no values"
+            fired = _rule(
+                "constant_column",
+                rules.constant_column.severity,
+                f"Column {name!r} has {what}",
+                "it is left out of the features",
+                name,
+                unique,
+            )
+        if fired is None:
+            reason = _identifier_reason(name, series, logical, rules.identifier_column.unique_ratio)
+            if reason is not None:
+                fired = _rule(
+                    "identifier_column",
+                    rules.identifier_column.severity,
+                    f"Column {name!r} looks like an identifier ({reason})",
+                    "it is left out of the features",
+                    name,
+                    unique / max(int(series.notna().sum()), 1),
+                )
+        if fired is not None:
+            checks.append(fired)
+            if fired.status == "warn":
+                excluded.append(name)
+            continue
+        features.append(name)
+        if logical in ("integer", "float"):
+            infinite = int(np.isinf(series.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
+            check = (
+                _rule(
+                    "infinite_values",
+                    rules.infinite_values.severity,
+                    f"Column {name!r} has {infinite} infinite value(s)",
+                    "the model treats them as missing",
+                    name,
+                    infinite,
+                )
+                if infinite
+                else None
+            )
+            if check is not None:
+                checks.append(check)
+    return features, excluded
 
 
 def _identifier_reason(name: str, series: pd.Series, logical: str, threshold: float) -> str | None:

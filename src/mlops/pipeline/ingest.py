@@ -1,8 +1,11 @@
 """Ingest: an object under raw/<dataset>/ becomes a dataset version (keyed by its sha256) and a run.
 
 At-least-once delivery is the rule: the raw object is recorded by a conditional write keyed on
-bucket, key and etag; identical content to an existing version starts nothing; the run id (and so the
-execution name) derives from the content, so a redelivered event cannot start a second execution.
+bucket, key and etag; content identical to an existing version starts nothing unless the dataset's
+config changed since that version was last run (identical bytes under a changed config train again);
+the run id (and so the execution name) derives from the content and the config revision, so a
+redelivered event cannot start a second execution. ``raw/<dataset>/mlops.yaml`` is the dataset's
+config object (``mlops.pipeline.config_object``), never a CSV.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pydantic import BaseModel
 
 from mlops.errors import IngestRefused, NotFound
 from mlops.models import DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
+from mlops.pipeline.config_object import apply_config_object, is_config_object, sync_config_object
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.runs import start_run
 
@@ -23,7 +27,7 @@ DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class IngestOutcome(BaseModel):
-    action: str  # started | duplicate | refused | ignored | redelivered
+    action: str  # started | duplicate | refused | ignored | redelivered | configured
     dataset: str | None = None
     sha256: str | None = None
     run_id: str | None = None
@@ -40,8 +44,10 @@ def dataset_from_key(key: str) -> str | None:
     return parts[0]
 
 
-def upload_run_id(dataset: str, sha256: str) -> str:
-    return f"{dataset}-upload-{sha256[:16]}"
+def upload_run_id(dataset: str, sha256: str, config_revision: int | None = None) -> str:
+    """The first run of some content; a rerun of identical content under config revision N ends -cN."""
+    base = f"{dataset}-upload-{sha256[:16]}"
+    return base if config_revision is None else f"{base}-c{config_revision}"
 
 
 def ingest_object(
@@ -59,6 +65,8 @@ def ingest_object(
 
     started = utcnow()
     key = unquote_plus(key)
+    if is_config_object(key):
+        return _configure(deps, bucket, key, etag, size, version_id, sequencer)
     dataset = dataset_from_key(key)
     if dataset is None:
         return IngestOutcome(
@@ -79,6 +87,12 @@ def ingest_object(
     record, _ = deps.registry.put_raw_object(RawObject(dataset=dataset, raw=raw, status="ACCEPTED"))
     if record.run_id or record.status != "ACCEPTED":
         return _redelivered(deps, state_machine_arn, record)
+    config_object = sync_config_object(deps, bucket, dataset)
+    if config_object is not None and config_object.status == "REFUSED":
+        reason = f"The dataset's config object {config_object.raw.uri} is invalid ({config_object.reason})"
+        return _refuse(
+            deps, dataset, raw, None, reason.rstrip(".") + "; fix or delete it, then upload again."
+        )
     # A new object, or one whose first delivery stopped early: (re)do the work; every write below is
     # conditional or idempotent, so two deliveries racing end in one version and one run.
 
@@ -112,12 +126,16 @@ def ingest_object(
         )
         if not deps.registry.create_dataset_version(version):
             version = deps.registry.get_dataset_version(dataset, sha)
-    if (version.raw.bucket, version.raw.key, version.raw.etag) != (raw.bucket, raw.key, raw.etag):
-        return _duplicate(deps, dataset, raw, sha)
-
+    current = deps.registry.current_config(dataset)
+    revision = current.revision if current else None
     run_id = upload_run_id(dataset, sha)
+    if (version.raw.bucket, version.raw.key, version.raw.etag) != (raw.bucket, raw.key, raw.etag):
+        if _ran_under(deps, dataset, sha, revision):
+            return _duplicate(deps, dataset, raw, sha)
+        run_id = upload_run_id(dataset, sha, revision or 0)
+
     deps.registry.update_raw_object(record.model_copy(update={"sha256": sha, "run_id": run_id}))
-    run = start_run(deps, state_machine_arn, run_id, dataset, sha, "upload")
+    run = start_run(deps, state_machine_arn, run_id, dataset, sha, "upload", config_revision=revision)
     deps.registry.put_stage(
         run.run_id,
         StageRecord(
@@ -132,6 +150,40 @@ def ingest_object(
     return IngestOutcome(action="started", dataset=dataset, sha256=sha, run_id=run.run_id)
 
 
+def _ran_under(deps: Deps, dataset: str, sha: str, revision: int | None) -> bool:
+    """Whether some run already took this content through the pipeline under this config revision."""
+    return any(
+        run.dataset_version == sha and (run.config_revision or 0) == (revision or 0)
+        for run in deps.registry.list_runs(dataset, limit=500)
+    )
+
+
+def _configure(
+    deps: Deps,
+    bucket: str,
+    key: str,
+    etag: str,
+    size: int,
+    version_id: str | None,
+    sequencer: str | None,
+) -> IngestOutcome:
+    dataset = key.split("/")[1]
+    raw = RawObjectRef(
+        bucket=bucket, key=key, etag=etag.strip('"'), version_id=version_id, size=size, sequencer=sequencer
+    )
+    if not DATASET_NAME.match(dataset):
+        return IngestOutcome(
+            action="refused",
+            dataset=dataset,
+            reason=f"Dataset name '{dataset}' must be 1-64 letters, digits, '.', '_' or '-'.",
+        )
+    head = deps.storage.head(bucket, key)
+    modified = head["LastModified"] if head and isinstance(head.get("LastModified"), datetime) else utcnow()
+    record = apply_config_object(deps, dataset, raw, modified)
+    action = "refused" if record.status == "REFUSED" else "configured"
+    return IngestOutcome(action=action, dataset=dataset, reason=record.reason)
+
+
 def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
     head = deps.storage.s3.head_object(Bucket=raw.bucket, Key=raw.key)
     modified = head.get("LastModified")
@@ -141,7 +193,16 @@ def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
 def _redelivered(deps: Deps, state_machine_arn: str, record: RawObject) -> IngestOutcome:
     """The same object again: finish what an interrupted first delivery left undone, start nothing new."""
     if record.status == "ACCEPTED" and record.run_id and record.sha256:
-        start_run(deps, state_machine_arn, record.run_id, record.dataset, record.sha256, "upload")
+        current = deps.registry.current_config(record.dataset)
+        start_run(
+            deps,
+            state_machine_arn,
+            record.run_id,
+            record.dataset,
+            record.sha256,
+            "upload",
+            config_revision=current.revision if current else None,
+        )
     return IngestOutcome(
         action="redelivered",
         dataset=record.dataset,

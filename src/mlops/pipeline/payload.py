@@ -6,6 +6,7 @@ filled in (``OutputPath: "$.Payload"``), so a run's state is visible in the exec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -82,6 +83,7 @@ class RunPayload(BaseModel):
     dataset: str
     dataset_version: str
     trigger: Trigger
+    config_revision: int | None = None
     validation: ValidationOutcome | None = None
     training: TrainingOutcome | None = None
     conversion: ConversionOutcome | None = None
@@ -93,6 +95,17 @@ class RunPayload(BaseModel):
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
+_NAME_LIMIT = 80
+
+
 def execution_name(run_id: str) -> str:
-    """Step Functions execution names: 1-80 characters of [A-Za-z0-9_-]; deterministic per run."""
-    return _NAME_UNSAFE.sub("_", run_id)[:80]
+    """Step Functions execution names: 1-80 characters of [A-Za-z0-9_-]; deterministic and unique per run.
+
+    A longer run id (a 64-character dataset name with its suffixes) keeps its start and ends with a
+    digest of the whole id: cutting it would give two runs of one dataset the same execution.
+    """
+    safe = _NAME_UNSAFE.sub("_", run_id)
+    if len(safe) <= _NAME_LIMIT and safe == run_id:
+        return safe
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:16]
+    return f"{safe[: _NAME_LIMIT - len(digest) - 1]}-{digest}"

@@ -9,10 +9,11 @@ runs finishing together can neither both win nor both lose.
 from __future__ import annotations
 
 from mlops.config import DatasetConfig
-from mlops.errors import Conflict
+from mlops.errors import Conflict, ValidationFailed
 from mlops.models import ModelVersion, Run, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import PromotionOutcome, RunPayload
+from mlops.pipeline.runs import run_config
 from mlops.pipeline.stages import stage
 
 MAX_ATTEMPTS = 5
@@ -36,6 +37,26 @@ def _score(deps: Deps, model: ModelVersion, holdout_bytes: bytes, config: Datase
     return scores.get(config.promotion_metric)
 
 
+def new_model_line(production: ModelVersion, config: DatasetConfig) -> str | None:
+    """Why the candidate starts a new model line (another target or task than production's), or None.
+
+    Production's scores mean nothing for another target, so such a candidate is compared with the
+    trivial baseline only, like a dataset's first model.
+    """
+    target = production.signature.target if production.signature else None
+    changes = []
+    if target is not None and target != config.target:
+        changes.append(f"the target changed from {target!r} to {config.target!r}")
+    if production.task != config.task:
+        changes.append(f"the task changed from {production.task} to {config.task}")
+    if not changes:
+        return None
+    return (
+        f"New model line: {' and '.join(changes)} since production v{production.version}, so the candidate "
+        "is compared with the trivial baseline only:"
+    )
+
+
 def review(deps: Deps, candidate: ModelVersion, config: DatasetConfig) -> tuple[bool, str, int | None]:
     """(promote?, the reason in one sentence, production version compared with)."""
     from mlops.ml.training import is_worse
@@ -49,16 +70,25 @@ def review(deps: Deps, candidate: ModelVersion, config: DatasetConfig) -> tuple[
         alias = deps.registry.get_alias(candidate.name)
         if alias is not None and alias.version == candidate.version:
             return True, "Already the production version.", alias.version
-        if alias is None:
+        production = deps.registry.get_model_version(candidate.name, alias.version) if alias else None
+        changed = new_model_line(production, config) if production else None
+        if production is None or changed is not None:
             baseline = candidate.baseline_metrics.get(metric)
             # Strictly better than the trivial model: the baseline must be "worse" with no tolerance.
             if baseline is not None and not is_worse(metric, baseline, own, 0.0):
-                return False, f"{metric} {own:.4f} does not beat the trivial baseline's {baseline:.4f}.", None
+                reason = f"{metric} {own:.4f} does not beat the trivial baseline's {baseline:.4f}."
+                return False, f"{changed} {reason}" if changed else reason, None
             versus = f"the trivial baseline's {baseline:.4f}" if baseline is not None else "no baseline"
-            reason = f"First model: {metric} {own:.4f} against {versus}."
+            reason = (
+                f"{changed} {metric} {own:.4f} against {versus}."
+                if changed
+                else f"First model: {metric} {own:.4f} against {versus}."
+            )
         else:
-            production = deps.registry.get_model_version(candidate.name, alias.version)
-            theirs = _score(deps, production, holdout_bytes, config)
+            try:
+                theirs = _score(deps, production, holdout_bytes, config)
+            except ValidationFailed:  # a column production reads as numbers is text now
+                theirs = None
             if theirs is None:
                 reason = (
                     f"Production v{production.version} cannot score the new data's columns; "
@@ -89,7 +119,7 @@ def promote_run(deps: Deps, payload: RunPayload) -> RunPayload:
     if payload.conversion is None:
         raise Conflict("The run reached promotion without a converted model.")
     with stage(deps.registry, payload.run_id, "promotion") as log:
-        config = deps.registry.get_config(payload.dataset)
+        config = run_config(deps, payload)
         candidate = deps.registry.get_model_version(payload.dataset, payload.conversion.model_version)
         promoted, decision, production = review(deps, candidate, config)
         if not promoted:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError
 
+from mlops.config import DatasetConfig
 from mlops.models import Run, Trigger, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, execution_name
@@ -19,6 +20,7 @@ def start_run(
     dataset_version: str,
     trigger: Trigger,
     started_at: datetime | None = None,
+    config_revision: int | None = None,
 ) -> Run:
     """Create the run (once) and start its execution (once: the execution name is the run id).
 
@@ -30,13 +32,20 @@ def start_run(
         dataset=dataset,
         trigger=trigger,
         dataset_version=dataset_version,
+        config_revision=config_revision,
         started_at=started_at or utcnow(),
     )
     if not deps.registry.create_run(run):
         run = deps.registry.get_run(run_id)
         if run.execution_arn:
             return run
-    payload = RunPayload(run_id=run_id, dataset=dataset, dataset_version=dataset_version, trigger=trigger)
+    payload = RunPayload(
+        run_id=run_id,
+        dataset=dataset,
+        dataset_version=dataset_version,
+        trigger=trigger,
+        config_revision=run.config_revision,
+    )
     name = execution_name(run_id)
     try:
         out = deps.sfn.start_execution(
@@ -50,3 +59,8 @@ def start_run(
     run = run.model_copy(update={"execution_arn": arn})
     deps.registry.save_run(run, expect_status=None if run.status != "RUNNING" else "RUNNING")
     return run
+
+
+def run_config(deps: Deps, payload: RunPayload) -> DatasetConfig:
+    """The config revision the run started with: every stage of one run sees the same config."""
+    return deps.registry.config_revision(payload.dataset, payload.config_revision).config

@@ -76,7 +76,8 @@ def start(
     if not (settings.sagemaker_image_uri and settings.sagemaker_role_arn):
         raise ConfigError("The sagemaker backend needs SAGEMAKER_IMAGE_URI and SAGEMAKER_ROLE_ARN.")
     hyperparameters = {
-        "config": config.model_dump_json(),
+        # Only what differs from the defaults: the config grows, SageMaker's limit per value does not.
+        "config": config.model_dump_json(exclude_defaults=True),
         "feature_columns": json.dumps(payload.validation.feature_columns),
     }
     for key, value in hyperparameters.items():
@@ -135,7 +136,7 @@ def poll(
 ) -> TrainingOutcome:
     from mlops.ml import dataset as ds
     from mlops.ml.artifacts import read_training_output
-    from mlops.pipeline.train import register_candidate
+    from mlops.pipeline.train import register_candidate, training_frame
 
     assert payload.training is not None and payload.training.job_name
     name = payload.training.job_name
@@ -154,7 +155,7 @@ def poll(
         tar.extractall(tmp, filter="data")
         trained = read_training_output(Path(tmp))
     version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
-    frame = ds.read_parquet_bytes(deps.storage.get_verified(version.canonical))
+    frame = training_frame(ds.read_parquet_bytes(deps.storage.get_verified(version.canonical)), config)
     model = register_candidate(deps, payload, config, trained, frame)
     return TrainingOutcome(
         status="Completed",

@@ -15,6 +15,7 @@ from mlops.errors import TrainingFailed
 from mlops.models import ArtifactRef, ModelVersion, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, TrainingOutcome
+from mlops.pipeline.runs import run_config
 from mlops.pipeline.stages import stage
 from mlops.settings import TrainingSettings
 
@@ -39,7 +40,7 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
     if payload.validation is None:
         raise TrainingFailed("The run reached training without a validation result.")
     with stage(deps.registry, payload.run_id, "training") as log:
-        config = deps.registry.get_config(payload.dataset)
+        config = run_config(deps, payload)
         earlier = _already_trained(deps, payload)
         if earlier is not None:
             outcome = earlier  # a retried invocation: the first one registered the candidate
@@ -51,12 +52,21 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
             if backend == "sagemaker":
                 outcome = sagemaker.start(deps, payload, config, settings, version.canonical)
             else:
-                frame = ds.read_parquet_bytes(deps.storage.get_verified(version.canonical))
+                frame = training_frame(
+                    ds.read_parquet_bytes(deps.storage.get_verified(version.canonical)), config
+                )
                 outcome = train_inline(deps, payload, config, frame)
         log.summary.update(outcome.model_dump(exclude_none=True))
         if outcome.status == "InProgress":
             log.summary["_in_progress"] = True
     return payload.model_copy(update={"training": outcome})
+
+
+def training_frame(canonical: pd.DataFrame, config: DatasetConfig) -> pd.DataFrame:
+    """The canonical copy as validation saw it (numbers parsed per the config's rule)."""
+    from mlops.ml.validation import prepare_frame
+
+    return prepare_frame(canonical, config)
 
 
 def _already_trained(deps: Deps, payload: RunPayload) -> TrainingOutcome | None:

@@ -41,8 +41,12 @@ def trigger_run(
     event_time: datetime | None = None,
 ) -> TriggerOutcome:
     moment = event_time or utcnow()
-    config = deps.registry.get_config(dataset)
-    version = deps.registry.latest_dataset_version(dataset)
+    current = deps.registry.config_revision(dataset, None)
+    config = current.config
+    # The newest version that passed validation once: a rejected upload never becomes what retraining
+    # trains. Before any version passed, the newest one (its validation decides again).
+    accepted = deps.registry.latest_accepted_version(dataset)
+    version = accepted[0] if accepted else deps.registry.latest_dataset_version(dataset)
     if version is None:
         raise NotFound(f"Dataset '{dataset}' has no data yet: upload a CSV first.")
     run_id = f"{dataset}-{trigger}-{_stamp(moment)}"
@@ -79,13 +83,23 @@ def trigger_run(
                 run_id=holder,
                 reason=f"Run {holder} of '{dataset}' holds the retraining lock.",
             )
-    run = start_run(deps, state_machine_arn, run_id, dataset, version.sha256, trigger, started_at=moment)
+    run = start_run(
+        deps,
+        state_machine_arn,
+        run_id,
+        dataset,
+        version.sha256,
+        trigger,
+        started_at=moment,
+        config_revision=current.revision,
+    )
+    which = "accepted dataset version" if accepted else "dataset version (none accepted yet)"
     return TriggerOutcome(
         dataset=dataset,
         trigger=trigger,
         started=True,
         run_id=run.run_id,
-        reason=f"Started on dataset version {version.sha256[:12]}.",
+        reason=f"Started on {which} {version.sha256[:12]} with config revision {current.revision}.",
     )
 
 

@@ -74,12 +74,14 @@ class ConfigsInMemory:
     def __init__(self, config: DatasetConfig | None = None) -> None:
         self.stored = {"iris": config} if config else {}
         self.writes = 0
+        self.sources: list[str] = []
 
     def find_config(self, dataset: str) -> DatasetConfig | None:
         return self.stored.get(dataset)
 
-    def put_config(self, dataset: str, config: DatasetConfig) -> None:
+    def put_config(self, dataset: str, config: DatasetConfig, source: str = "api") -> None:
         self.stored[dataset] = config
+        self.sources.append(source)
         self.writes += 1
 
 
@@ -105,7 +107,10 @@ def test_config_update_keeps_every_other_field() -> None:
     assert store.writes == 1  # unchanged configs are not rewritten
     with pytest.raises(CliError, match="--target must name a column"):
         configure(store, "iris", "  ", None)
-    with pytest.raises(CliError, match="Invalid config for 'iris': Input should be 'classification' or"):
+    with pytest.raises(
+        CliError,
+        match="Invalid config for 'iris': task must be 'classification' or 'regression', not 'clustering'",
+    ):
         configure(store, "iris", None, "clustering")
 
 

@@ -72,3 +72,70 @@ def test_out_of_order_delivery_keeps_upload_order(stack: EmbeddedStack, registry
         assert invoke(stack, "ingest", event).payload["outcomes"][0]["action"] == "started"
     latest = registry.latest_dataset_version(ds)
     assert latest is not None and latest.raw.key == f"raw/{ds}/newer.csv"
+
+
+def test_a_csv_delivered_before_its_config_object_trains_under_it(
+    stack: EmbeddedStack, registry: Registry, ds: str
+) -> None:
+    bucket = stack.stack.outputs[out.DATA_BUCKET]
+    config_event = s3_event(bucket, f"raw/{ds}/mlops.yaml", b"target: species\nestimator: random_forest\n")
+    csv_event = s3_event(bucket, f"raw/{ds}/data.csv", csv_bytes(iris_frame()))
+    started = invoke(stack, "ingest", csv_event).payload["outcomes"][0]  # the CSV's event comes first
+    assert started["action"] == "started"
+    current = registry.current_config(ds)
+    assert current is not None and (current.revision, current.source) == (1, "s3")
+    assert current.config.estimator == "random_forest"
+    assert registry.get_run(started["run_id"]).config_revision == 1
+    late = invoke(stack, "ingest", config_event).payload["outcomes"][0]
+    assert late["action"] == "configured"
+    assert registry.current_config(ds).revision == 1  # type: ignore[union-attr]
+    assert len(_executions(stack, ds)) == 1  # the YAML itself starts nothing
+
+
+def test_a_config_written_after_the_object_supersedes_it(
+    stack: EmbeddedStack, registry: Registry, ds: str
+) -> None:
+    from mlops.config import DatasetConfig
+
+    bucket = stack.stack.outputs[out.DATA_BUCKET]
+    event = s3_event(bucket, f"raw/{ds}/mlops.yaml", b"target: species\nestimator: random_forest\n")
+    time.sleep(1.1)  # S3 LastModified has one-second resolution
+    registry.put_config(ds, DatasetConfig(target="species", estimator="logistic_regression"), source="cli")
+    outcome = invoke(stack, "ingest", event).payload["outcomes"][0]
+    assert outcome["action"] == "configured"
+    assert outcome["reason"] == "Superseded by config revision 1 (cli), written after this object."
+    assert registry.get_config(ds).estimator == "logistic_regression"
+    # Changing the object again makes it the latest change: it is applied.
+    changed = s3_event(bucket, f"raw/{ds}/mlops.yaml", b"target: species\nestimator: random_forest\n# v2\n")
+    assert invoke(stack, "ingest", changed).payload["outcomes"][0]["reason"] == "Config revision 2."
+    assert registry.get_config(ds).estimator == "random_forest"
+
+
+def test_identical_content_trains_again_only_under_a_changed_config(
+    stack: EmbeddedStack, registry: Registry, ds: str
+) -> None:
+    from mlops.config import DatasetConfig
+
+    registry.put_config(ds, DatasetConfig(target="species"))
+    bucket = stack.stack.outputs[out.DATA_BUCKET]
+    body = csv_bytes(iris_frame())
+    first = invoke(stack, "ingest", s3_event(bucket, f"raw/{ds}/a.csv", body)).payload["outcomes"][0]
+    same = invoke(stack, "ingest", s3_event(bucket, f"raw/{ds}/b.csv", body)).payload["outcomes"][0]
+    assert (first["action"], same["action"]) == ("started", "duplicate")
+    registry.put_config(ds, DatasetConfig(target="petal length (cm)", task="regression"))
+    again = invoke(stack, "ingest", s3_event(bucket, f"raw/{ds}/c.csv", body)).payload["outcomes"][0]
+    assert again["action"] == "started" and again["run_id"] == f"{first['run_id']}-c2"
+    assert registry.get_run(again["run_id"]).config_revision == 2
+    assert len(_executions(stack, ds)) == 2
+
+
+def test_execution_names_stay_unique_past_the_80_character_limit() -> None:
+    from mlops.pipeline.payload import execution_name
+
+    dataset = "d" * 64
+    names = {execution_name(f"{dataset}-upload-{'a' * 16}{suffix}") for suffix in ("", "-c2", "-c3")}
+    names |= {execution_name(f"{dataset}-manual-2025030{day}T120000") for day in (1, 2)}
+    assert len(names) == 5
+    assert all(len(name) <= 80 and name.replace("-", "").isalnum() for name in names)
+    assert execution_name("iris-upload-0123") == "iris-upload-0123"  # short, safe ids are kept
+    assert execution_name("a.b-manual-1") != execution_name("a_b-manual-1")

@@ -78,7 +78,7 @@ def test_schema_mismatch_with_earlier_version_fails(
     payload = ingest_iris(stack, registry, ds, frame=changed)
     result = invoke(stack, "validation", payload)
     assert result.failed and "'petal width (cm)'" in result.payload["errorMessage"]
-    assert "previous version" in result.payload["errorMessage"]
+    assert "last accepted version" in result.payload["errorMessage"]
 
 
 def test_failure_recorder_ends_the_run(stack: EmbeddedStack, registry: Registry, ds: str) -> None:

@@ -9,6 +9,7 @@ from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from mlops.config import DatasetConfig, SearchConfig
+from mlops.configfile import parse_config
 from mlops.errors import ConfigError, ValidationFailed
 from mlops.ml import training
 from mlops.ml.features import class_labels, input_names, prepare_features
@@ -79,7 +80,10 @@ def test_class_labels_normalize_to_int_or_str_and_are_idempotent() -> None:
     ],
 )
 def test_estimator_that_does_not_fit_the_task_is_a_config_error(estimator: str, task: str) -> None:
-    config = DatasetConfig(target="y", task=task, estimator=estimator)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=f"estimator '{estimator}' does not do {task}; use one of auto"):
+        parse_config(f"target: y\ntask: {task}\nestimator: {estimator}\n", "config.yaml")
+    # A config that skipped validation still cannot train the wrong estimator.
+    config = DatasetConfig.model_construct(target="y", task=task, estimator=estimator)
     with pytest.raises(ConfigError, match=f"Estimator '{estimator}' does not do {task}; for {task} use auto"):
         training.make_estimator(config)
 

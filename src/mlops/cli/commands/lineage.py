@@ -48,6 +48,7 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
         },
         "raw_object": None,
         "dataset_version": None,
+        "config": None,
         "validation_report": None,
         "run": None,
         "artifacts": {key: _artifact(ref) for key, ref in sorted(model.artifacts.items())},
@@ -73,6 +74,26 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
         }
     else:
         document["dataset_version"] = {"dataset": dataset, "sha256": model.dataset_version}
+    revision = run.config_revision if run else None
+    if (
+        revision is None
+        and validation is not None
+        and isinstance(validation.summary.get("config_revision"), int)
+    ):
+        revision = validation.summary["config_revision"]
+    if revision is not None:
+        try:
+            used = registry.config_revision(dataset, revision)
+            document["config"] = {
+                "revision": used.revision,
+                "source": used.source,
+                "source_uri": used.source_uri,
+                "created_at": used.created_at.isoformat(),
+                "target": used.config.target,
+                "task": used.config.task,
+            }
+        except NotFound:
+            document["config"] = {"revision": revision}
     if validation is not None:
         summary = {
             k: v for k, v in validation.summary.items() if k not in ("report", "report_sha256", "checks")
@@ -85,6 +106,7 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
     if run is not None:
         document["run"] = {
             "run_id": run.run_id,
+            "config_revision": run.config_revision,
             "trigger": run.trigger,
             "status": run.status,
             "started_at": run.started_at.isoformat(),
@@ -129,6 +151,16 @@ def lineage_tree(doc: dict[str, Any]) -> render.Node:
     else:
         details.append("(record not found)")
     parent = parent.add(f"dataset version  {data['dataset']} {render.short_sha(data['sha256'])}", details)
+    config = doc.get("config")
+    if config is not None:
+        where = (
+            [f"{config['source']}, {render.timestamp(config['created_at'])}"] if "source" in config else []
+        )
+        if config.get("source_uri"):
+            where.append(config["source_uri"])
+        if "target" in config:
+            where.append(f"target {config['target']} ({config['task']})")
+        parent = parent.add(f"config revision  {config['revision']}", where)
     report = doc["validation_report"]
     if report is not None:
         summary = report["summary"]

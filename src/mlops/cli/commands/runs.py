@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from mlops.cli import render
-from mlops.cli.describe import run_duration, stage_highlight
+from mlops.cli.describe import check_lines, run_duration, stage_highlight
 from mlops.cli.errors import EXIT_OK
 from mlops.cli.stack import Context
 from mlops.models import Run, StageRecord
@@ -100,6 +100,7 @@ def render_show(run: Run) -> str:
         render.fields(
             [
                 ("dataset", f"{run.dataset}{version}"),
+                ("config", f"revision {run.config_revision}" if run.config_revision is not None else None),
                 ("trigger", run.trigger),
                 ("status", run.status),
                 ("failed stage", run.failed_stage),
@@ -152,12 +153,7 @@ def render_validation(summary: dict[str, Any]) -> str:
         )
     ]
     # Passing checks are in the report; the warnings and failures are what a reader needs here.
-    for check in summary.get("checks") or []:
-        if isinstance(check, dict) and check.get("status") in ("warn", "fail"):
-            column = f" [{check['column']}]" if check.get("column") else ""
-            lines.append(
-                f"  {check['status']:<4}  {check.get('rule', '')}{column}: {check.get('message', '')}"
-            )
+    lines.extend(check_lines(summary))
     return "\n".join(line for line in lines if line)
 
 

@@ -10,11 +10,13 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from mlops.cli.commands.datasets import read_config_file, write_config
 from mlops.cli.commands.wait import Deadline, follow_run, report_run, wait_for_raw_object
 from mlops.cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from mlops.cli.stack import Context
 from mlops.config import DatasetConfig
-from mlops.models import utcnow
+from mlops.configfile import validation_sentence
+from mlops.models import ConfigSource, utcnow
 from mlops.pipeline.ingest import (
     DATASET_NAME,  # the names ingest accepts
     RAW_PREFIX,
@@ -35,7 +37,7 @@ def upload_key(dataset: str, file_name: str, now: datetime) -> str:
 class ConfigStore(Protocol):
     def find_config(self, dataset: str) -> DatasetConfig | None: ...
 
-    def put_config(self, dataset: str, config: DatasetConfig) -> None: ...
+    def put_config(self, dataset: str, config: DatasetConfig, source: ConfigSource = "api") -> object: ...
 
 
 def configure(registry: ConfigStore, dataset: str, target: str | None, task: str | None) -> DatasetConfig:
@@ -58,10 +60,9 @@ def configure(registry: ConfigStore, dataset: str, target: str | None, task: str
     try:
         config = DatasetConfig.model_validate(document)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise CliError(f"Invalid config for '{dataset}': {first['msg']}.") from error
+        raise CliError(f"Invalid config for '{dataset}': {validation_sentence(error)}") from error
     if config != existing:
-        registry.put_config(dataset, config)
+        registry.put_config(dataset, config, source="upload")
     return config
 
 
@@ -72,7 +73,11 @@ def run_upload(args: argparse.Namespace, ctx: Context) -> int:
     dataset = args.dataset
     if not DATASET_NAME.match(dataset):
         raise CliError(f"Dataset name '{dataset}' must be 1-64 letters, digits, '.', '_' or '-'.")
-    configure(ctx.registry, dataset, args.target, args.task)
+    if args.config:
+        overrides = {k: v for k, v in (("target", args.target), ("task", args.task)) if v is not None}
+        write_config(ctx, dataset, read_config_file(args.config, overrides), "upload")
+    else:
+        configure(ctx.registry, dataset, args.target, args.task)
 
     bucket, key = ctx.outputs.data_bucket, upload_key(dataset, path.name, utcnow())
     s3 = ctx.client("s3")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlops.cli import render
-from mlops.cli.describe import run_duration, stage_line
+from mlops.cli.describe import check_lines, run_duration, stage_line
 from mlops.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT, CliError
 from mlops.cli.stack import Context
 from mlops.errors import NotFound
@@ -69,6 +69,11 @@ def _follow(ctx: Context, run_id: str, deadline: Deadline) -> Run:
                 if shown.get(stage.name) != stage.status:
                     ctx.note(stage_line(stage))
                     shown[stage.name] = stage.status
+                    if stage.name == "validation" and stage.status != "RUNNING":
+                        # What validation did about the data (columns left out, rows dropped) is
+                        # what a user adjusts the config for.
+                        for line in check_lines(stage.summary, indent="      ", statuses=("warn",)):
+                            ctx.note(line)
             if run.status != "RUNNING":
                 return run
         if deadline.passed():
