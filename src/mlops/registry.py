@@ -357,7 +357,7 @@ class Registry:
         sk = f"RAW#{record.raw.bucket}/{record.raw.key}@{record.raw.etag}"
         self._put(f"DS#{record.dataset}", sk, record)
 
-    def list_raw_objects(self, dataset: str, bucket: str, key: str) -> list[RawObject]:
+    def list_raw_objects_at(self, dataset: str, bucket: str, key: str) -> list[RawObject]:
         """Every recorded object written under one key (one record per ETag)."""
         return [_load(RawObject, i) for i in self._query(f"DS#{dataset}", f"RAW#{bucket}/{key}@")]
 

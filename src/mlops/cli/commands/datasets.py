@@ -72,7 +72,7 @@ def show_document(registry: Registry, name: str, data_bucket: str) -> dict[str, 
     if current is None and not versions:
         raise CliError(f"No dataset named '{name}'.")
     verdicts = registry.list_verdicts(name)
-    config_objects = registry.list_raw_objects(name, data_bucket, config_object_key(name))
+    config_objects = registry.list_raw_objects_at(name, data_bucket, config_object_key(name))
     latest_object = max(config_objects, key=lambda r: r.received_at) if config_objects else None
     return {
         "name": name,
