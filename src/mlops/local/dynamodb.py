@@ -6,6 +6,10 @@ cost grows with the whole table, so on a stack with a thousand runs every consol
 lookup paid for all of them. While a query runs, ``all_items`` here returns the queried partition
 alone (a table query) or every item unsorted (an index query); moto's own filtering and ordering of
 the matches are unchanged, so results, order and pagination are the same. Scan is untouched.
+
+DynamoDB applies each write and each transaction atomically; moto checks a condition and then writes,
+so two threads can both pass the same condition. Writes here hold one lock, so a conditional write
+that loses a race fails as it does on AWS (the registry's alias and run guards rely on it).
 """
 
 from __future__ import annotations
@@ -16,6 +20,17 @@ from typing import Any
 
 _state = threading.local()
 _originals: dict[str, Callable[..., Any]] = {}
+_write_originals: dict[str, Callable[..., Any]] = {}
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_write_lock = threading.RLock()
+
+
+def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
+    def write(*args: Any, **kwargs: Any) -> Any:
+        with _write_lock:
+            return method(*args, **kwargs)
+
+    return write
 
 
 def _all_items(self: Any) -> list[Any]:
@@ -46,18 +61,26 @@ def _query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def install() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
     if _originals:
         return
+    for name in _WRITES:
+        _write_originals[name] = getattr(DynamoDBBackend, name)
+        setattr(DynamoDBBackend, name, _atomic(_write_originals[name]))
     _originals["all_items"], _originals["query"] = Table.all_items, Table.query
     Table.all_items = _all_items  # type: ignore[method-assign]
     Table.query = _query  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
+    for name, method in list(_write_originals.items()):
+        setattr(DynamoDBBackend, name, method)
+        del _write_originals[name]
     if _originals:
         Table.all_items = _originals.pop("all_items")  # type: ignore[method-assign]
         Table.query = _originals.pop("query")  # type: ignore[method-assign]

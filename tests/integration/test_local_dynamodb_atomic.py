@@ -1,0 +1,74 @@
+"""The embedded stack's DynamoDB applies conditional writes atomically, as DynamoDB does.
+
+moto checks a write's condition and then writes; two threads could both pass the same condition. The
+registry's guards (one alias move per revision, one run per id) depend on exactly one winner.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from botocore.exceptions import ClientError
+
+from mlops import aws
+from mlops.registry import Registry
+
+WRITERS = 8
+ROUNDS = 30
+
+
+def test_racing_conditional_writes_have_exactly_one_winner(registry: Registry) -> None:
+    db = aws.dynamodb()
+    wins: dict[int, int] = {n: 0 for n in range(ROUNDS)}
+    unexpected: list[str] = []
+    lock = threading.Lock()
+
+    def writer() -> None:
+        try:
+            race()
+        except Exception as error:  # reported below; a dead writer must not hang the others
+            unexpected.append(repr(error))
+            barrier.abort()
+
+    def race() -> None:
+        for n in range(ROUNDS):
+            barrier.wait(timeout=60)
+            try:
+                db.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": registry.table,
+                                "Item": {"pk": {"S": "RACE#atomic"}, "sk": {"S": f"R#{n}"}},
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": registry.table,
+                                "Item": {"pk": {"S": "RACE#atomic"}, "sk": {"S": f"H#{n}"}},
+                            }
+                        },
+                    ]
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                continue
+            with lock:
+                wins[n] += 1
+
+    barrier = threading.Barrier(WRITERS)
+    threads = [threading.Thread(target=writer) for _ in range(WRITERS)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, as a loaded machine does
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert unexpected == []
+    assert wins == {n: 1 for n in range(ROUNDS)}
