@@ -55,6 +55,11 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
         "condition (a test holds every such statement to that list).",
     ),
     (
+        r"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<\w+\.Name>:\*",
+        "The executions of the stack's own state machine, named per run; the reconcile function describes "
+        "them.",
+    ),
+    (
         r"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/\*",
         "Training jobs are named per run; the training step starts, polls and stops its own jobs.",
     ),

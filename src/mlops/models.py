@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from mlops.bounds import bound_document, bound_message
 from mlops.signature import Signature
 
 Trigger = Literal["upload", "schedule", "drift", "manual"]
-RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED"]
+# ABORTED: the run's execution ended (aborted, timed out, a runtime error) or vanished without the
+# pipeline recording the run's end; reconciliation ends it (mlops.pipeline.reconcile).
+RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
+# Reasons quote user input (a column name, a value); a record holds their first 2,000 characters.
+Message = Annotated[str, AfterValidator(bound_message)]
 ModelStatus = Literal["candidate", "production", "archived", "rejected"]
 StageName = Literal["ingest", "validation", "training", "conversion", "promotion"]
 
@@ -55,17 +60,23 @@ class RawObject(Record):
     status: Literal["ACCEPTED", "DUPLICATE", "REFUSED"]
     sha256: str | None = None
     run_id: str | None = None
-    reason: str | None = None
+    reason: Message | None = None
     received_at: datetime = Field(default_factory=utcnow)
 
 
 class DatasetVersion(Record):
+    """A dataset version. Its item stays bounded whatever the table's shape: the profile lives in S3
+    (``details``, with every column and type), and ``columns``/``column_types`` are inline only while
+    they fit (``column_count`` says how many there are)."""
+
     dataset: str
     sha256: str
     rows: int
     columns: list[str]
     column_types: dict[str, str]
-    profile: dict[str, Any]
+    profile: dict[str, Any] = Field(default_factory=dict)
+    column_count: int | None = None
+    details: ArtifactRef | None = None
     canonical: ArtifactRef
     raw: RawObjectRef
     uploaded_at: datetime = Field(description="The raw object's LastModified: orders versions.")
@@ -78,8 +89,8 @@ class StageRecord(Record):
     started_at: datetime
     ended_at: datetime | None = None
     duration_s: float | None = None
-    summary: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
+    summary: Annotated[dict[str, Any], AfterValidator(bound_document)] = Field(default_factory=dict)
+    error: Message | None = None
 
 
 class Run(Record):
@@ -91,10 +102,10 @@ class Run(Record):
     started_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
     failed_stage: str | None = None
-    error: str | None = None
+    error: Message | None = None
     model_version: int | None = None
     promoted: bool = False
-    decision: str | None = None
+    decision: Message | None = None
     execution_arn: str | None = None
     stages: list[StageRecord] = Field(default_factory=list)
 
@@ -115,7 +126,7 @@ class ModelVersion(Record):
     code_version: str = ""
     parity: dict[str, Any] = Field(default_factory=dict)
     durations: dict[str, float] = Field(default_factory=dict)
-    decision_reason: str | None = None
+    decision_reason: Message | None = None
     created_at: datetime = Field(default_factory=utcnow)
     trained_at: datetime | None = None
 
@@ -140,7 +151,7 @@ class AliasEvent(Record):
     action: Literal["promote", "rollback", "manual"]
     at: datetime = Field(default_factory=utcnow)
     run_id: str | None = None
-    reason: str | None = None
+    reason: Message | None = None
 
 
 class DriftSummary(Record):

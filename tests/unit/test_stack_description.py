@@ -22,6 +22,7 @@ SETTINGS = {
     "promotion": s.PipelineSettings,
     "failure": s.PipelineSettings,
     "trigger": s.TriggerSettings,
+    "reconcile": s.ReconcileSettings,
     "inference": s.InferenceSettings,
     "drift": s.DriftSettings,
 }

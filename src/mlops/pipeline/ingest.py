@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel
 
-from mlops.errors import IngestRefused, NotFound
+from mlops.errors import IngestRefused, NotFound, RecordTooLarge
 from mlops.models import DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.runs import start_run
+from mlops.records import bounded_version, details_document
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RAW_PREFIX = "raw/"
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -96,22 +101,10 @@ def ingest_object(
 
     version = deps.registry.find_dataset_version(dataset, sha)
     if version is None:
-        canonical = deps.storage.put(
-            deps.data_bucket, f"datasets/{dataset}/{sha}/data.parquet", ds.to_parquet_bytes(frame)
-        )
-        version = DatasetVersion(
-            dataset=dataset,
-            sha256=sha,
-            rows=len(frame),
-            columns=[str(c) for c in frame.columns],
-            column_types=ds.infer_schema(frame),
-            profile=ds.profile(frame),
-            canonical=canonical,
-            raw=raw,
-            uploaded_at=_last_modified(deps, raw),
-        )
-        if not deps.registry.create_dataset_version(version):
-            version = deps.registry.get_dataset_version(dataset, sha)
+        try:
+            version = _new_version(deps, dataset, sha, raw, frame)
+        except RecordTooLarge as error:
+            return _refuse(deps, dataset, raw, sha, str(error))
     if (version.raw.bucket, version.raw.key, version.raw.etag) != (raw.bucket, raw.key, raw.etag):
         return _duplicate(deps, dataset, raw, sha)
 
@@ -126,10 +119,47 @@ def ingest_object(
             started_at=started,
             ended_at=utcnow(),
             duration_s=(utcnow() - started).total_seconds(),
-            summary={"rows": version.rows, "columns": len(version.columns), "sha256": sha, "raw": raw.uri},
+            summary={
+                "rows": version.rows,
+                "columns": version.column_count or len(version.columns),
+                "sha256": sha,
+                "raw": raw.uri,
+            },
         ),
     )
     return IngestOutcome(action="started", dataset=dataset, sha256=sha, run_id=run.run_id)
+
+
+def _new_version(
+    deps: Deps, dataset: str, sha: str, raw: RawObjectRef, frame: pd.DataFrame
+) -> DatasetVersion:
+    """Store the version: its Parquet copy and details (profile, every column) in S3, a bounded item."""
+    from mlops.ml import dataset as ds
+
+    prefix = f"datasets/{dataset}/{sha}"
+    canonical = deps.storage.put(deps.data_bucket, f"{prefix}/data.parquet", ds.to_parquet_bytes(frame))
+    columns = [str(c) for c in frame.columns]
+    column_types = ds.infer_schema(frame)
+    details = deps.storage.put(
+        deps.data_bucket,
+        f"{prefix}/details.json",
+        details_document(columns, column_types, ds.profile(frame, column_types)),
+        "application/json",
+    )
+    full = DatasetVersion(
+        dataset=dataset,
+        sha256=sha,
+        rows=len(frame),
+        columns=columns,
+        column_types=column_types,
+        canonical=canonical,
+        raw=raw,
+        uploaded_at=_last_modified(deps, raw),
+    )
+    version = bounded_version(full, details)
+    if not deps.registry.create_dataset_version(version):
+        return deps.registry.get_dataset_version(dataset, sha)
+    return version
 
 
 def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:

@@ -14,6 +14,7 @@ from mlops.models import ModelVersion, Run, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import PromotionOutcome, RunPayload
 from mlops.pipeline.stages import stage
+from mlops.records import model_signature
 
 MAX_ATTEMPTS = 5
 
@@ -24,15 +25,16 @@ def _score(deps: Deps, model: ModelVersion, holdout_bytes: bytes, config: Datase
     from mlops.ml.convert import onnx_predict
     from mlops.ml.training import metrics
 
-    assert model.signature is not None
+    signature = model_signature(deps.storage, model)
+    assert signature is not None
     holdout = ds.read_parquet_bytes(holdout_bytes)
-    if any(f.name not in holdout.columns for f in model.signature.features):
+    if any(f.name not in holdout.columns for f in signature.features):
         return None
     labels, probabilities = onnx_predict(
-        deps.storage.get_verified(model.artifacts["onnx"]), model.signature, holdout
+        deps.storage.get_verified(model.artifacts["onnx"]), signature, holdout
     )
     y_true = holdout[config.target].to_numpy()
-    scores = metrics(config.task, y_true, labels, probabilities, model.signature.classes)
+    scores = metrics(config.task, y_true, labels, probabilities, signature.classes)
     return scores.get(config.promotion_metric)
 
 

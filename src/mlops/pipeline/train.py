@@ -16,6 +16,7 @@ from mlops.models import ArtifactRef, ModelVersion, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, TrainingOutcome
 from mlops.pipeline.stages import stage
+from mlops.records import inline_signature
 from mlops.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -111,6 +112,13 @@ def register_candidate(
     )
     put = deps.storage.put
     artifacts: dict[str, ArtifactRef] = {
+        # The full signature is an artifact from the start: the item carries it only while it fits.
+        "signature": put(
+            deps.artifact_bucket,
+            f"{prefix}/signature.json",
+            signature.model_dump_json(indent=2).encode(),
+            "application/json",
+        ),
         "sklearn": put(deps.artifact_bucket, f"{prefix}/model.joblib", pipeline_to_bytes(trained.pipeline)),
         "holdout": put(
             deps.artifact_bucket, f"{prefix}/holdout.parquet", ds.to_parquet_bytes(trained.holdout)
@@ -129,7 +137,7 @@ def register_candidate(
         dataset_version=payload.dataset_version,
         run_id=payload.run_id,
         artifacts=artifacts,
-        signature=signature,
+        signature=inline_signature(signature),
         params=trained.params,
         library_versions=trained.versions,
         code_version=f"serverless-mlops {__version__}",

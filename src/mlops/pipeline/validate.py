@@ -8,6 +8,7 @@ from mlops.errors import ValidationFailed
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, ValidationOutcome
 from mlops.pipeline.stages import stage
+from mlops.records import version_schema
 
 
 def previous_schema(deps: Deps, dataset: str, sha256: str) -> dict[str, str] | None:
@@ -15,9 +16,9 @@ def previous_schema(deps: Deps, dataset: str, sha256: str) -> dict[str, str] | N
     versions = deps.registry.list_dataset_versions(dataset)
     shas = [v.sha256 for v in versions]
     if sha256 not in shas:
-        return versions[-1].column_types if versions else None
+        return version_schema(deps.storage, versions[-1]) if versions else None
     index = shas.index(sha256)
-    return versions[index - 1].column_types if index > 0 else None
+    return version_schema(deps.storage, versions[index - 1]) if index > 0 else None
 
 
 def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
