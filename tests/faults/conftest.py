@@ -1,0 +1,79 @@
+"""The fault-injection suite: each module is one failure class, each test one promise (docs/faults.md).
+
+Every test injects a fault into the embedded stack (moto in-process, the real handlers, the real ASL),
+then checks three things: nothing is lost (the upload, run, model or traffic is still recorded), the
+user gets one sentence naming the problem, and the loop still works afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from mlops import aws
+from mlops.config import DatasetConfig
+from mlops.local.stack import EmbeddedStack
+from mlops.models import RawObject, Run
+from mlops.registry import Registry
+from mlops.stack import outputs as out
+from tests.integration.conftest import embedded_stack, wait_for, wait_for_run
+from tests.integration.test_pipeline import iris_csv
+
+MAX_SENTENCE = 2_000
+
+
+@pytest.fixture(scope="module")
+def embedded() -> Iterator[EmbeddedStack]:
+    with embedded_stack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def registry(embedded: EmbeddedStack) -> Registry:
+    return Registry(embedded.stack.outputs[out.METADATA_TABLE])
+
+
+@pytest.fixture(scope="module")
+def data_bucket(embedded: EmbeddedStack) -> str:
+    return embedded.stack.outputs[out.DATA_BUCKET]
+
+
+def csv_of(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def upload(registry: Registry, bucket: str, dataset: str, key: str, body: bytes) -> RawObject:
+    """Put an object under raw/, wait until ingest recorded what it made of it."""
+    etag = aws.s3().put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
+
+    def settled() -> RawObject | None:
+        raw = registry.get_raw_object(dataset, bucket, key, etag)
+        return raw if raw is not None and (raw.run_id or raw.status != "ACCEPTED") else None
+
+    result: RawObject = wait_for(settled)
+    return result
+
+
+def assert_one_sentence(message: str | None) -> None:
+    """What the user reads: present, bounded, one sentence, no raw AWS error text."""
+    assert message, "no reason given"
+    assert len(message) <= MAX_SENTENCE, len(message)
+    assert "Item size" not in message and "ValidationException" not in message, message
+    assert message.rstrip().endswith((".", "…")), message
+
+
+def good_upload_trains(
+    registry: Registry, bucket: str, dataset: str, name: str = "good.csv", body: bytes | None = None
+) -> Run:
+    """The loop still works: a good upload of the dataset (iris unless ``body``) trains."""
+    registry.put_config(dataset, DatasetConfig(target="species"))
+    raw = upload(registry, bucket, dataset, f"raw/{dataset}/{name}", body or iris_csv())
+    assert raw.run_id, raw.reason
+    run = wait_for_run(registry, raw.run_id)
+    assert run.status == "SUCCEEDED", (run.failed_stage, run.error)
+    return run
