@@ -21,6 +21,7 @@ from mlops.stack import outputs
 from mlops.stack.description import (
     ALARM_RULES,
     BUCKETS,
+    EXECUTION_RULES,
     FUNCTIONS,
     S3_NOTIFICATIONS,
     SCHEDULES,
@@ -268,13 +269,31 @@ def test_drift_alarms_entering_alarm_invoke_the_trigger(synthesized: Synthesized
         }
 
 
+def test_pipeline_executions_ending_unrecorded_invoke_reconcile(synthesized: Synthesized) -> None:
+    """Stopped, timed-out and failed executions reach the function that ends their runs ABORTED."""
+    for execution_rule in EXECUTION_RULES:
+        (rule,) = [r for r in rules_targeting(synthesized, execution_rule.function) if "EventPattern" in r]
+        machine = ref_id(synthesized, Ref("state_machine", execution_rule.state_machine))
+        pattern = rule["EventPattern"]
+        assert pattern["source"] == ["aws.states"]
+        assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+        assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+        (arn,) = pattern["detail"]["stateMachineArn"]
+        assert referenced_ids(arn) == {machine}
+    role_id = single_reference(function_props(synthesized, "reconcile")["Role"])
+    (describe,) = [
+        s for s in role_statements(synthesized, role_id) if "states:DescribeExecution" in json.dumps(s["Action"])
+    ]
+    assert ":execution:" in json.dumps(describe["Resource"])
+
+
 def test_asynchronously_invoked_functions_send_failed_events_to_the_queue(synthesized: Synthesized) -> None:
     queue_arn = {"Fn::GetAtt": [synthesized.logical_id(synthesized.stack.storage.failed_events), "Arn"]}
     configs = {
         single_reference(c["Properties"]["FunctionName"]): c["Properties"]
         for c in synthesized.of_type("AWS::Lambda::EventInvokeConfig").values()
     }
-    assert asynchronously_invoked() == {"ingest", "trigger", "drift"}
+    assert asynchronously_invoked() == {"ingest", "trigger", "drift", "reconcile"}
     for name in asynchronously_invoked():
         config = configs[function_id(synthesized, name)]
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
