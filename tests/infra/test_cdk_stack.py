@@ -282,7 +282,9 @@ def test_pipeline_executions_ending_unrecorded_invoke_reconcile(synthesized: Syn
         assert referenced_ids(arn) == {machine}
     role_id = single_reference(function_props(synthesized, "reconcile")["Role"])
     (describe,) = [
-        s for s in role_statements(synthesized, role_id) if "states:DescribeExecution" in json.dumps(s["Action"])
+        s
+        for s in role_statements(synthesized, role_id)
+        if "states:DescribeExecution" in json.dumps(s["Action"])
     ]
     assert ":execution:" in json.dumps(describe["Resource"])
 
