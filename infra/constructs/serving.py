@@ -33,7 +33,6 @@ SHARED_DESTINATION_FIELDS = (
 )
 
 
-
 class Serving(Construct):
     def __init__(
         self,

@@ -17,6 +17,7 @@ from infra.constructs.packaging import PYTHON_VERSION
 from infra.nag import REVIEWED_WILDCARDS, wildcard_findings
 from infra.resources import HANDED_ON_KINDS
 from mlops.local.firehose import PARTITIONED_SUFFIX, processors
+from mlops.serving.errors import GATEWAY_ERRORS, PayloadTooLarge, gateway_error
 from mlops.stack import outputs
 from mlops.stack.description import (
     ALARM_RULES,
@@ -345,6 +346,21 @@ def test_every_api_route_needs_the_key_and_proxies_to_the_inference_function(
     (link,) = [k["Properties"] for k in synthesized.of_type("AWS::ApiGateway::UsagePlanKey").values()]
     assert link["KeyId"] == {"Ref": key_id}
     assert "Value" not in synthesized.resources[key_id]["Properties"]  # generated, never in the template
+
+
+def test_gateway_errors_answer_in_the_routes_schema_and_codes(synthesized: Synthesized) -> None:
+    """Too large, no or a bad key, throttled, timed out: the gateway says it with the function's codes."""
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synthesized.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(responses) == {e.response_type for e in GATEWAY_ERRORS}
+    for error in GATEWAY_ERRORS:
+        response = responses[error.response_type]
+        assert response.get("StatusCode") == (None if error.status is None else str(error.status))
+        document = json.loads(response["ResponseTemplates"]["application/json"])
+        assert document == {"error": {"code": error.code, "message": error.message}}
+    assert gateway_error("REQUEST_TOO_LARGE").code == PayloadTooLarge.code == "payload_too_large"
 
 
 def test_alarms_cover_pipeline_failures_inference_errors_and_latency(synthesized: Synthesized) -> None:

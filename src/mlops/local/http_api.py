@@ -35,6 +35,7 @@ from mlops.serving.errors import GatewayError, gateway_error
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 API_ID = "local"
+MAX_DRAIN_BYTES = 64 * 1024 * 1024
 LISTEN_BACKLOG = 128  # socketserver's default is 5: a burst of 32 clients got connection resets
 
 
@@ -202,6 +203,11 @@ def make_api_server(
             if length < 0:
                 raise ValueError("negative Content-Length")
             if length > MAX_BODY_BYTES:
+                # Read what the client sends before answering, so it gets the 413 instead of a broken
+                # pipe; past MAX_DRAIN_BYTES the connection just closes after the answer.
+                remaining = min(length, MAX_DRAIN_BYTES)
+                while remaining > 0 and (piece := self.rfile.read(min(remaining, 1 << 16))):
+                    remaining -= len(piece)
                 raise OverflowError
             return self.rfile.read(length) if length else None
 
