@@ -79,3 +79,38 @@ def test_a_stopped_execution_ends_its_run_aborted() -> None:
         assert_one_sentence(ended.error)
         outcome = invoke(stack, "trigger", _drift_alarm("stopped")).payload["outcomes"][0]
         assert outcome["started"], outcome["reason"]
+
+
+def test_a_multipart_upload_keeps_its_etag_and_version_across_a_restart(tmp_path: Path) -> None:
+    """Lineage names the raw object by ETag and version id: both still exist after a restart."""
+    key = "raw/multipart/iris.csv"
+    with frozen_stack(wire=True) as first:
+        registry = Registry(first.stack.outputs[out.METADATA_TABLE])
+        registry.put_config("multipart", DatasetConfig(target="species"))
+        bucket = first.stack.outputs[out.DATA_BUCKET]
+        s3 = aws.s3()
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        part = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=iris_csv())
+        done = s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+        )
+        etag = done["ETag"].strip('"')
+        assert etag.endswith("-1")  # a multipart ETag, which no single PUT reproduces
+        raw = wait_for(
+            lambda: (r := registry.get_raw_object("multipart", bucket, key, etag)) and r.run_id and r
+        )
+        version = registry.get_dataset_version("multipart", raw.sha256 or "")
+        state_store(tmp_path).snapshot()
+
+    with frozen_stack(state_store(tmp_path)) as second:
+        s3 = aws.s3()
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["ETag"].strip('"') == version.raw.etag == etag
+        assert head.get("VersionId") == version.raw.version_id
+        body = s3.get_object(Bucket=bucket, Key=key, VersionId=version.raw.version_id or "")["Body"].read()
+        assert body == iris_csv()
+        registry = Registry(second.stack.outputs[out.METADATA_TABLE])
+        assert registry.get_raw_object("multipart", bucket, key, head["ETag"].strip('"')) is not None
