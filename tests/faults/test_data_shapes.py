@@ -7,6 +7,7 @@ same to the model item at training; a 1,005-byte S3 key made the raw record's so
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -56,7 +57,7 @@ def test_one_huge_value_is_profiled_in_s3_and_trains(
     embedded: EmbeddedStack, registry: Registry, data_bucket: str
 ) -> None:
     """One 5 MB text value: the profile keeps it in S3, the item stays small, the run trains."""
-    frame = pd.read_csv(pd.io.common.BytesIO(iris_csv()))
+    frame = pd.read_csv(io.BytesIO(iris_csv()))
     frame["note"] = "short"
     frame.loc[0, "note"] = "x" * (5 * 1024 * 1024)
     registry.put_config("huge-value", DatasetConfig(target="species"))

@@ -24,11 +24,12 @@ def log_lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
+    shared = logging.getLogger(logger.name)
+    shared.addHandler(handler)
     try:
         yield stream
     finally:
-        logger.removeHandler(handler)
+        shared.removeHandler(handler)
 
 
 def _failures(stream: io.StringIO) -> list[dict[str, object]]:
