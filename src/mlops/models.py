@@ -62,6 +62,9 @@ class RawObject(Record):
     run_id: str | None = None
     reason: Message | None = None
     received_at: datetime = Field(default_factory=utcnow)
+    # Deliveries that failed unexpectedly, and the last failure (what `upload --wait` reports).
+    attempts: int = 0
+    last_error: Message | None = None
 
 
 class DatasetVersion(Record):

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 RAW_PREFIX = "raw/"
+# Lambda's first try and its two asynchronous retries (infra and the embedded runtime retry twice):
+# after the last one fails, the upload is refused with the failure as its reason.
+INGEST_ATTEMPTS = 3
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -59,6 +62,37 @@ def ingest_object(
     version_id: str | None = None,
     sequencer: str | None = None,
     max_bytes: int = 2 * 1024**3,
+) -> IngestOutcome:
+    """Ingest one object; an unexpected failure is recorded on its raw record (and re-raised, so Lambda
+    retries), and the last attempt's failure refuses the upload with a FAILED run naming it."""
+    try:
+        return _ingest(deps, state_machine_arn, bucket, key, etag, size, version_id, sequencer, max_bytes)
+    except Exception as error:
+        dataset = dataset_from_key(unquote_plus(key))
+        raw_key, raw_etag = unquote_plus(key), etag.strip('"')
+        record = None if dataset is None else deps.registry.get_raw_object(dataset, bucket, raw_key, raw_etag)
+        if record is None or record.status != "ACCEPTED" or record.run_id:
+            raise
+        attempts = record.attempts + 1
+        reason = f"Ingest failed ({type(error).__name__}: {error})".rstrip(".") + "."
+        if attempts < INGEST_ATTEMPTS:
+            deps.registry.update_raw_object(
+                record.model_copy(update={"attempts": attempts, "last_error": reason})
+            )
+            raise
+        return _refuse(deps, record.dataset, record.raw, None, f"{reason[:-1]}, {attempts} times.")
+
+
+def _ingest(
+    deps: Deps,
+    state_machine_arn: str,
+    bucket: str,
+    key: str,
+    etag: str,
+    size: int,
+    version_id: str | None,
+    sequencer: str | None,
+    max_bytes: int,
 ) -> IngestOutcome:
     from mlops.ml import dataset as ds  # heavy (pandas): only the ingest image needs it
 
