@@ -90,8 +90,9 @@ def report_run(ctx: Context, run: Run) -> int:
     took = render.duration(run_duration(run))
     if run.status != "SUCCEEDED":
         stage = run.failed_stage or "unknown"
+        verb = "was aborted" if run.status == "ABORTED" else "failed"
         ctx.note(
-            f"Run {run.run_id} failed at stage {stage} after {took}: {run.error or 'no error recorded.'}"
+            f"Run {run.run_id} {verb} at stage {stage} after {took}: {run.error or 'no error recorded.'}"
         )
         return EXIT_FAILED
     if run.model_version is None:
