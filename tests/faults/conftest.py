@@ -8,22 +8,18 @@ user gets one sentence naming the problem, and the loop still works afterwards.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
-from moto import mock_aws
 
 from mlops import aws
 from mlops.config import DatasetConfig
-from mlops.local import patches
 from mlops.local.persistence import StateStore
 from mlops.local.resources import physical_name
-from mlops.local.stack import EmbeddedStack, configure_environment, start_embedded
+from mlops.local.stack import EmbeddedStack
 from mlops.models import RawObject, Run
 from mlops.registry import Registry
 from mlops.stack import description as d
@@ -47,23 +43,8 @@ def frozen_stack(state: StateStore | None = None, wire: bool = False) -> Iterato
     """An embedded stack whose executions are recorded but not run (each test drives the functions
     itself), restored from ``state`` when given; leaving the block drops everything in memory, as a
     ``kill -9`` of ``mlops local up`` does. ``wire`` adds the S3 notification and the event rules."""
-    saved = dict(os.environ)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    configure_environment(None)
-    config: Any = {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": False}}
-    try:
-        with mock_aws(config=config):
-            aws.reset_clients()
-            stack = start_embedded(state=state, wire=wire, execute_state_machines=False)
-            try:
-                yield stack
-            finally:
-                stack.runtime.shutdown()
-                patches.uninstall()
-    finally:
-        aws.reset_clients()
-        os.environ.clear()
-        os.environ.update(saved)
+    with embedded_stack(state, execute=False, wire=wire) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

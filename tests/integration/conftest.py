@@ -28,15 +28,19 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 
 
 @contextmanager
-def embedded_stack(state: StateStore | None = None) -> Iterator[EmbeddedStack]:
-    """A fresh moto with the whole stack in it (restored from ``state`` when given)."""
+def embedded_stack(
+    state: StateStore | None = None, execute: bool = True, wire: bool = True
+) -> Iterator[EmbeddedStack]:
+    """A fresh moto with the whole stack in it (restored from ``state`` when given); ``execute=False``
+    records executions without running them, ``wire=False`` leaves out notifications and rules."""
     saved = dict(os.environ)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     configure_environment(None)
+    config: Any = {**MOTO_CONFIG, "stepfunctions": {"execute_state_machine": execute}}
     try:
-        with mock_aws(config=MOTO_CONFIG):
+        with mock_aws(config=config):
             aws.reset_clients()
-            stack = start_embedded(state=state)
+            stack = start_embedded(state=state, wire=wire, execute_state_machines=execute)
             try:
                 yield stack
             finally:
