@@ -17,13 +17,14 @@ import pandas as pd
 from mlops import aws
 from mlops.bounds import MAX_VALUE_CHARS
 from mlops.drift.capture import CaptureReader
+from mlops.drift.monitoring import drift_alarm_name
 from mlops.local.stack import EmbeddedStack
 from mlops.records import model_signature
 from mlops.registry import Registry
 from mlops.stack import outputs as out
 from mlops.storage import Storage
 from tests.faults.conftest import csv_of, good_upload_trains
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import wait_for, wait_for_run
 
 HUGE = 1024 * 1024
 
@@ -130,3 +131,8 @@ def test_a_full_hostile_window_reads_in_bounded_memory(
     assert not result.failed, result.payload
     report = result.payload
     assert report["rows"] == rows and report["drift_detected"] is True  # every category is unseen
+
+    # The loop goes on: the drift alarm fires and starts a retraining run, which succeeds.
+    assert drift_alarm_name(name) in embedded.bus.evaluate_alarms()
+    retraining = wait_for(lambda: next((r for r in registry.list_runs(name) if r.trigger == "drift"), None))
+    assert wait_for_run(registry, retraining.run_id).status == "SUCCEEDED"
