@@ -391,6 +391,8 @@ S3_NOTIFICATIONS: tuple[S3Notification, ...] = (S3Notification("data", "raw/", "
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("drift-tick", "rate(15 minutes)", "drift", {"source": "schedule"}),
     Schedule("retraining-tick", "rate(15 minutes)", "trigger", {"source": "schedule"}),
+    # A net under the execution status-change rule: an event lost on its way still gets its run ended.
+    Schedule("reconcile-sweep", "rate(1 hour)", "reconcile", {"source": "sweep"}),
 )
 
 ALARM_RULES: tuple[AlarmStateRule, ...] = (
