@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -132,3 +133,19 @@ def test_32_clients_connecting_at_once_are_all_answered(stack: InferenceStack, c
         answers = list(pool.map(ask, sockets))
         assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers)
         _still_serves(url, churn)
+
+
+def test_an_answer_past_the_functions_timeout_is_the_gateways_504(url: str, churn: Trained) -> None:
+    """The gateway stops waiting at the function's timeout: the local server answers as it does."""
+
+    def slow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        time.sleep(0.2)
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{}"}
+
+    with serving(make_api_server("127.0.0.1", 0, slow, timeout_s=0.05)) as slow_url:
+        status, headers, raw = request(slow_url, "GET", "/v2/health/ready")
+    assert status == 504 and headers.get("x-amzn-ErrorType") == "INTEGRATION_TIMEOUT"
+    error = json.loads(raw)["error"]
+    assert error["code"] == "timeout"
+    assert_one_sentence(error["message"])
+    _still_serves(url, churn)
