@@ -27,6 +27,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcomes = handle_reconcile(deps, settings.state_machine_arn, parsed)
     for outcome in outcomes:
         logger.info(outcome.reason, extra=outcome.model_dump())
-        if outcome.action == "aborted":
-            metrics.add_metric(name="RunsAborted", unit=MetricUnit.Count, value=1)
+    aborted = sum(1 for outcome in outcomes if outcome.action == "aborted")
+    metrics.add_metric(name="RunsAborted", unit=MetricUnit.Count, value=aborted)
     return {"outcomes": [o.model_dump() for o in outcomes]}
