@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from mlops import aws
 from mlops.config import DatasetConfig
@@ -23,8 +22,11 @@ from mlops.local.stack import EmbeddedStack
 from mlops.models import RawObject, Run
 from mlops.registry import Registry
 from mlops.stack import description as d
-from mlops.stack import outputs as out
-from tests.integration.conftest import embedded_stack, wait_for, wait_for_run
+
+# The integration suite's fixtures: one executing embedded stack per module, its registry and bucket.
+from tests.integration.conftest import data_bucket, embedded, embedded_stack, registry, wait_for, wait_for_run
+
+__all__ = ["data_bucket", "embedded", "registry"]
 from tests.integration.test_pipeline import iris_csv
 
 MAX_SENTENCE = 2_000
@@ -45,22 +47,6 @@ def frozen_stack(state: StateStore | None = None, wire: bool = False) -> Iterato
     ``kill -9`` of ``mlops local up`` does. ``wire`` adds the S3 notification and the event rules."""
     with embedded_stack(state, execute=False, wire=wire) as stack:
         yield stack
-
-
-@pytest.fixture(scope="module")
-def embedded() -> Iterator[EmbeddedStack]:
-    with embedded_stack() as stack:
-        yield stack
-
-
-@pytest.fixture(scope="module")
-def registry(embedded: EmbeddedStack) -> Registry:
-    return Registry(embedded.stack.outputs[out.METADATA_TABLE])
-
-
-@pytest.fixture(scope="module")
-def data_bucket(embedded: EmbeddedStack) -> str:
-    return embedded.stack.outputs[out.DATA_BUCKET]
 
 
 def csv_of(frame: pd.DataFrame) -> bytes:
