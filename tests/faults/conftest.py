@@ -25,9 +25,9 @@ from mlops.stack import description as d
 
 # The integration suite's fixtures: one executing embedded stack per module, its registry and bucket.
 from tests.integration.conftest import data_bucket, embedded, embedded_stack, registry, wait_for, wait_for_run
+from tests.integration.test_pipeline import iris_csv
 
 __all__ = ["data_bucket", "embedded", "registry"]
-from tests.integration.test_pipeline import iris_csv
 
 MAX_SENTENCE = 2_000
 
