@@ -16,6 +16,8 @@ Trigger = Literal["upload", "schedule", "drift", "manual"]
 RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
 # Reasons quote user input (a column name, a value); a record holds their first 2,000 characters.
 Message = Annotated[str, AfterValidator(bound_message)]
+# Summaries whose size follows the data (checks, feature lists): 100 items, 1,024 characters per text.
+Summary = Annotated[dict[str, Any], AfterValidator(bound_document)]
 ModelStatus = Literal["candidate", "production", "archived", "rejected"]
 StageName = Literal["ingest", "validation", "training", "conversion", "promotion"]
 
@@ -92,7 +94,7 @@ class StageRecord(Record):
     started_at: datetime
     ended_at: datetime | None = None
     duration_s: float | None = None
-    summary: Annotated[dict[str, Any], AfterValidator(bound_document)] = Field(default_factory=dict)
+    summary: Summary = Field(default_factory=dict)
     error: Message | None = None
 
 
@@ -127,7 +129,7 @@ class ModelVersion(Record):
     params: dict[str, Any] = Field(default_factory=dict)
     library_versions: dict[str, str] = Field(default_factory=dict)
     code_version: str = ""
-    parity: dict[str, Any] = Field(default_factory=dict)
+    parity: Summary = Field(default_factory=dict)
     durations: dict[str, float] = Field(default_factory=dict)
     decision_reason: Message | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -165,7 +167,9 @@ class DriftSummary(Record):
     verdict: Literal["drift", "no_drift", "insufficient_data"]
     drift_detected: bool
     score: float
-    drifted_features: list[str] = Field(default_factory=list)
+    drifted_features: Annotated[list[str], AfterValidator(bound_document)] = Field(
+        default_factory=list, description="The first 100 (the report lists them all)."
+    )
     report_uri: str
     html_uri: str | None = None
     window_start: datetime | None = None
