@@ -13,6 +13,7 @@ and out-of-order events change nothing.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
@@ -30,7 +31,7 @@ _ENDED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 class ReconcileOutcome(BaseModel):
     run_id: str | None
-    action: str  # aborted | unchanged | unknown
+    action: Literal["aborted", "unchanged", "unknown"]
     reason: str
 
 
