@@ -16,6 +16,7 @@ import pandas as pd
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.errors import NotFound
 from mlops.local.persistence import StateStore
 from mlops.local.resources import physical_name
 from mlops.local.stack import EmbeddedStack
@@ -61,7 +62,12 @@ def upload(registry: Registry, bucket: str, dataset: str, key: str, body: bytes)
 
     def settled() -> RawObject | None:
         raw = registry.get_raw_object(dataset, bucket, key, etag)
-        return raw if raw is not None and (raw.run_id or raw.status != "ACCEPTED") else None
+        if raw is None or not (raw.run_id or raw.status != "ACCEPTED"):
+            return None
+        try:  # ingest names the run on the raw object a moment before it creates the run record
+            return raw if raw.run_id is None or registry.get_run(raw.run_id) else None
+        except NotFound:
+            return None
 
     result: RawObject = wait_for(settled)
     return result

@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from mlops import aws
+from mlops.errors import NotFound
 from mlops.local import patches
 from mlops.local.persistence import StateStore
 from mlops.local.stack import EmbeddedStack, configure_environment, start_embedded
@@ -82,7 +83,10 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 120.0, interval_s:
 
 def wait_for_run(registry: Registry, run_id: str, timeout_s: float = 180.0) -> Run:
     def ended() -> Run | None:
-        run = registry.get_run(run_id)
+        try:
+            run = registry.get_run(run_id)
+        except NotFound:  # ingest names the run on the raw object a moment before it creates it
+            return None
         return run if run.status != "RUNNING" else None
 
     result: Run = wait_for(ended, timeout_s)
