@@ -67,6 +67,11 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
         "condition (a test holds every such statement to that list).",
     ),
     (
+        r"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<\w+\.Name>:\*",
+        "The executions of the stack's own state machine, named per run; the reconcile function describes "
+        "them.",
+    ),
+    (
         rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/"
         rf"{any_stage(TRAINING_JOB_PREFIX)}\*",
         "Training jobs are named per run with the stage's prefix; the training step starts, polls and "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from aws_cdk import Fn
+from aws_cdk import Aws, Fn
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
@@ -62,6 +62,15 @@ class StackResources:
             return stream.attr_arn if arn else stream.ref
         if ref.kind == "state_machine":
             machine = self.state_machine(ref.name)
+            if ref.attr == "executions":
+                return Fn.join(
+                    "",
+                    [
+                        f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:",
+                        machine.state_machine_name,
+                        ":*",
+                    ],
+                )
             return machine.state_machine_arn if arn else machine.state_machine_name
         if ref.kind == "function":
             function = self.function(ref.name)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.drift.events import DriftEvent
 from mlops.drift.service import handle_event
-from mlops.observability import logger, metrics, tracer
+from mlops.observability import inject_context, metrics, tracer
 from mlops.registry import Registry
 from mlops.settings import DriftSettings, load_settings
 
@@ -17,7 +17,7 @@ settings = load_settings(DriftSettings)
 registry = Registry(settings.metadata_table)
 
 
-@logger.inject_lambda_context
+@inject_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.observability import logger, metrics, tracer
+from mlops.observability import inject_context, invocation_keys, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.failure import record_failure
 from mlops.pipeline.payload import RunPayload
@@ -17,12 +17,12 @@ from mlops.settings import PipelineSettings, load_settings
 settings = load_settings(PipelineSettings)
 
 
-@logger.inject_lambda_context
+@inject_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=RunPayload)
-    logger.append_keys(run_id=payload.run_id, dataset=payload.dataset)
+    invocation_keys(run_id=payload.run_id, dataset=payload.dataset)
     deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
     metrics.add_dimension(name="Stage", value=payload.failed_stage or "unknown")
     metrics.add_metric(name="RunsFailed", unit=MetricUnit.Count, value=1)

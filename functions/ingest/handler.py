@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlops.ml.dataset  # noqa: F401  (the heavy ML stack loads in the init phase, not per invocation)
-from mlops.observability import logger, metrics, tracer
+from mlops.observability import inject_context, logger, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.ingest import ingest_object
 from mlops.settings import IngestSettings, load_settings
@@ -18,7 +18,7 @@ from mlops.settings import IngestSettings, load_settings
 settings = load_settings(IngestSettings)
 
 
-@logger.inject_lambda_context
+@inject_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

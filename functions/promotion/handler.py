@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlops.ml.convert  # noqa: F401  (the heavy ML stack loads in the init phase, not per invocation)
-from mlops.observability import logger, metrics, tracer
+from mlops.observability import inject_context, invocation_keys, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.payload import RunPayload
 from mlops.pipeline.promote import promote_run
@@ -18,12 +18,12 @@ from mlops.settings import PipelineSettings, load_settings
 settings = load_settings(PipelineSettings)
 
 
-@logger.inject_lambda_context
+@inject_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=RunPayload)
-    logger.append_keys(run_id=payload.run_id, dataset=payload.dataset)
+    invocation_keys(run_id=payload.run_id, dataset=payload.dataset)
     deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
     result = promote_run(deps, payload)
     promoted = bool(result.promotion and result.promotion.promoted)

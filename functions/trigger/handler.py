@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.observability import logger, metrics, tracer
+from mlops.observability import inject_context, logger, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.events import TriggerEvent
 from mlops.pipeline.trigger import handle_trigger
@@ -17,7 +17,7 @@ from mlops.settings import TriggerSettings, load_settings
 settings = load_settings(TriggerSettings)
 
 
-@logger.inject_lambda_context
+@inject_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

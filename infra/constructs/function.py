@@ -18,6 +18,7 @@ from infra.nag import acknowledge
 from infra.resources import HANDED_ON_KINDS, StackResources
 from mlops.stack.description import (
     ALARM_RULES,
+    EXECUTION_RULES,
     S3_NOTIFICATIONS,
     SCHEDULES,
     FunctionSpec,
@@ -35,9 +36,10 @@ ASYNC_RETRY_ATTEMPTS = 2
 
 
 def asynchronously_invoked() -> frozenset[str]:
-    """Functions that S3 notifications, schedules or alarm rules invoke: they need a failure destination."""
+    """Functions that S3 notifications, schedules or event rules invoke: they need a failure destination."""
     targets = [n.function for n in S3_NOTIFICATIONS] + [s.function for s in SCHEDULES]
-    return frozenset(targets + [rule.function for rule in ALARM_RULES])
+    rules = [rule.function for rule in ALARM_RULES] + [rule.function for rule in EXECUTION_RULES]
+    return frozenset(targets + rules)
 
 
 def handler_file(spec: FunctionSpec) -> str:

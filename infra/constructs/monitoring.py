@@ -25,10 +25,20 @@ from infra.constants import (
 from infra.constructs.function import ASYNC_RETRY_ATTEMPTS, SpecFunction
 from infra.constructs.packaging import Packaging
 from infra.resources import StackResources
-from mlops.stack.description import ALARM_RULES, SCHEDULES, STATE_MACHINES, AlarmStateRule, Schedule, function
+from mlops.stack.description import (
+    ALARM_RULES,
+    EXECUTION_RULES,
+    SCHEDULES,
+    STATE_MACHINES,
+    AlarmStateRule,
+    ExecutionStatusRule,
+    Schedule,
+    function,
+)
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 EVENT_MAX_AGE = Duration.hours(2)
 
 
@@ -90,6 +100,8 @@ class Monitoring(Construct):
             self._schedule(schedule)
         for rule in ALARM_RULES:
             self._alarm_rule(rule)
+        for execution_rule in EXECUTION_RULES:
+            self._execution_rule(execution_rule)
         self.alarms: list[cloudwatch.Alarm] = []
         self._pipeline_alarms()
         self._inference_alarms(api, api_function)
@@ -139,6 +151,22 @@ class Monitoring(Construct):
                     "alarmName": events.Match.prefix(prefix),
                     "state": {"value": [rule.state]},
                 },
+            ),
+            targets=[self._target(rule.function, None)],
+        )
+
+    def _execution_rule(self, rule: ExecutionStatusRule) -> None:
+        machine = self._resources.state_machine(rule.state_machine)
+        events.Rule(
+            self,
+            f"ExecutionRule-{rule.name}",
+            rule_name=self._stage.resource_name(rule.name),
+            description=f"{rule.name}: {rule.state_machine} executions ending {', '.join(rule.statuses)} "
+            f"-> {rule.function}",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=[EXECUTION_STATUS_CHANGE],
+                detail={"stateMachineArn": [machine.state_machine_arn], "status": list(rule.statuses)},
             ),
             targets=[self._target(rule.function, None)],
         )

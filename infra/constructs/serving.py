@@ -17,6 +17,7 @@ from infra.constructs.packaging import Packaging
 from infra.nag import acknowledge
 from infra.resources import StackResources
 from mlops.local.firehose import delivery_stream_config
+from mlops.serving.errors import GATEWAY_ERRORS
 from mlops.stack.description import API_FUNCTION, STREAMS, StreamSpec, function
 
 # The destination fields the embedded stack configures too (mlops.local.firehose): the partitioned
@@ -29,11 +30,6 @@ SHARED_DESTINATION_FIELDS = (
     "CompressionFormat",
     "DynamicPartitioningConfiguration",
     "ProcessingConfiguration",
-)
-
-# API Gateway's own errors (auth, throttling, timeouts) in the API's JSON error shape.
-GATEWAY_ERROR_TEMPLATE = (
-    '{"error": {"code": "$context.error.responseType", "message": $context.error.messageString}}'
 )
 
 
@@ -173,11 +169,13 @@ class Serving(Construct):
         # The stack publishes the URL as ApiUrl (mlops.stack.outputs); drop CDK's duplicate output.
         api.node.try_remove_child("Endpoint")
         api.root.add_proxy(any_method=True)
-        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
+        # The gateway's own errors in the routes' shape and codes (mlops.serving.errors.GATEWAY_ERRORS).
+        for error in GATEWAY_ERRORS:
             api.add_gateway_response(
-                f"Gateway{response_type.response_type}",
-                type=response_type,
-                templates={"application/json": GATEWAY_ERROR_TEMPLATE},
+                f"Gateway{error.response_type}",
+                type=apigw.ResponseType.of(error.response_type),
+                status_code=None if error.status is None else str(error.status),
+                templates={"application/json": error.body()},
             )
         acknowledge(
             api,

@@ -34,3 +34,7 @@ class ConversionFailed(MlopsError):
 
 class ConfigError(MlopsError):
     """A dataset config is missing or invalid."""
+
+
+class RecordTooLarge(MlopsError):
+    """A metadata record would pass DynamoDB's 400 KB item limit (a bound missed a shape of data)."""

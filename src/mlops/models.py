@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from mlops.bounds import bound_document, bound_message
 from mlops.config import DatasetConfig
 from mlops.signature import Signature
 
 Trigger = Literal["upload", "schedule", "drift", "manual"]
-RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED"]
+# ABORTED: the run's execution ended (aborted, timed out, a runtime error) or vanished without the
+# pipeline recording the run's end; reconciliation ends it (mlops.pipeline.reconcile).
+RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
+# Reasons quote user input (a column name, a value); a record holds their first 2,000 characters.
+Message = Annotated[str, AfterValidator(bound_message)]
+# Summaries whose size follows the data (checks, feature lists): 100 items, 1,024 characters per text.
+Summary = Annotated[dict[str, Any], AfterValidator(bound_document)]
 ModelStatus = Literal["candidate", "production", "archived", "rejected"]
 StageName = Literal["ingest", "validation", "training", "conversion", "promotion"]
 
@@ -61,18 +68,27 @@ class RawObject(Record):
     kind: Literal["data", "config"] = "data"
     sha256: str | None = None
     run_id: str | None = None
-    reason: str | None = None
+    reason: Message | None = None
     config_revision: int | None = None
     received_at: datetime = Field(default_factory=utcnow)
+    # Deliveries that failed unexpectedly, and the last failure (what `upload --wait` reports).
+    attempts: int = 0
+    last_error: Message | None = None
 
 
 class DatasetVersion(Record):
+    """A dataset version. Its item stays bounded whatever the table's shape: the profile lives in S3
+    (``details``, with every column and type), and ``columns``/``column_types`` are inline only while
+    they fit (``column_count`` says how many there are)."""
+
     dataset: str
     sha256: str
     rows: int
     columns: list[str]
     column_types: dict[str, str]
-    profile: dict[str, Any]
+    profile: dict[str, Any] = Field(default_factory=dict)
+    column_count: int | None = None
+    details: ArtifactRef | None = None
     canonical: ArtifactRef
     raw: RawObjectRef
     uploaded_at: datetime = Field(description="The raw object's LastModified: orders versions.")
@@ -106,10 +122,12 @@ class VersionVerdict(Record):
     accepted_at: datetime | None = None
     run_id: str
     config_revision: int | None = None
-    reason: str | None = None
-    warnings: list[str] = Field(default_factory=list)
+    reason: Message | None = None
+    warnings: list[Message] = Field(default_factory=list)
+    # Inline while they fit the item's budget; otherwise empty, and read from the report.
     column_types: dict[str, str] = Field(default_factory=dict)
     feature_columns: list[str] = Field(default_factory=list)
+    report: ArtifactRef | None = None
     target: str | None = None
     validated_at: datetime = Field(default_factory=utcnow)
 
@@ -120,8 +138,8 @@ class StageRecord(Record):
     started_at: datetime
     ended_at: datetime | None = None
     duration_s: float | None = None
-    summary: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
+    summary: Summary = Field(default_factory=dict)
+    error: Message | None = None
 
 
 class Run(Record):
@@ -134,10 +152,10 @@ class Run(Record):
     started_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None
     failed_stage: str | None = None
-    error: str | None = None
+    error: Message | None = None
     model_version: int | None = None
     promoted: bool = False
-    decision: str | None = None
+    decision: Message | None = None
     execution_arn: str | None = None
     stages: list[StageRecord] = Field(default_factory=list)
 
@@ -156,9 +174,9 @@ class ModelVersion(Record):
     params: dict[str, Any] = Field(default_factory=dict)
     library_versions: dict[str, str] = Field(default_factory=dict)
     code_version: str = ""
-    parity: dict[str, Any] = Field(default_factory=dict)
+    parity: Summary = Field(default_factory=dict)
     durations: dict[str, float] = Field(default_factory=dict)
-    decision_reason: str | None = None
+    decision_reason: Message | None = None
     created_at: datetime = Field(default_factory=utcnow)
     trained_at: datetime | None = None
 
@@ -183,7 +201,7 @@ class AliasEvent(Record):
     action: Literal["promote", "rollback", "manual"]
     at: datetime = Field(default_factory=utcnow)
     run_id: str | None = None
-    reason: str | None = None
+    reason: Message | None = None
 
 
 class DriftSummary(Record):
@@ -194,7 +212,9 @@ class DriftSummary(Record):
     verdict: Literal["drift", "no_drift", "insufficient_data"]
     drift_detected: bool
     score: float
-    drifted_features: list[str] = Field(default_factory=list)
+    drifted_features: Annotated[list[str], AfterValidator(bound_document)] = Field(
+        default_factory=list, description="The first 100 (the report lists them all)."
+    )
     report_uri: str
     html_uri: str | None = None
     window_start: datetime | None = None

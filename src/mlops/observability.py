@@ -10,7 +10,9 @@ function, which does not trace, does without.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -20,6 +22,29 @@ logger = Logger(service=SERVICE)
 # The namespace comes from POWERTOOLS_METRICS_NAMESPACE, which the stack description sets per stage.
 metrics = Metrics(service=SERVICE)
 tracer: Tracer
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+def inject_context(handler: HandlerT) -> HandlerT:
+    """Powertools' ``inject_lambda_context``, with every key an earlier invocation appended cleared.
+
+    Without it, a warm container's log lines carry the ``run_id`` and ``dataset`` of the run it handled
+    before. Per-invocation keys go through ``invocation_keys``: they are also per thread, since the
+    embedded stack runs functions side by side in one process.
+    """
+
+    @functools.wraps(handler)
+    def cleared(*args: Any, **kwargs: Any) -> Any:
+        logger.thread_safe_clear_keys()
+        return handler(*args, **kwargs)
+
+    injected: HandlerT = logger.inject_lambda_context(clear_state=True)(cleared)  # type: ignore[assignment]
+    return injected
+
+
+def invocation_keys(**keys: object) -> None:
+    """Keys on every log line of this invocation (and this thread) only."""
+    logger.thread_safe_append_keys(**keys)
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,8 @@ Key layout (pk / sk; gsi1pk / gsi1sk):
   DS#<dataset>      CONFIGREV#<revision:08d>    every config revision
   DS#<dataset>      VERDICT#<sha256>            what validation said about a dataset version
   DS#<dataset>      VER#<sha256>                dataset version; gsi1 DSVER#<dataset> / upload order
-  DS#<dataset>      RAW#<bucket>/<key>@<etag>   raw object and what ingest made of it
+  DS#<dataset>      RAW#<bucket>/<key>@<etag>   raw object and what ingest made of it (a key past 512
+                                                bytes appears as sha256:<hex of the key>)
   DS#<dataset>      LOCK                        run in flight for drift/schedule triggers
   RUN#<run_id>      RUN                         run; gsi1 RUNS / <started_at>#<run_id>
   RUN#<run_id>      STAGE#<stage>               stage record
@@ -33,8 +34,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from mlops import aws
+from mlops.bounds import bound_key_part
 from mlops.config import DatasetConfig
-from mlops.errors import ConfigError, Conflict, NotFound
+from mlops.errors import ConfigError, Conflict, NotFound, RecordTooLarge
 from mlops.models import (
     Alias,
     AliasEvent,
@@ -60,6 +62,9 @@ PRODUCTION = "production"
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
+# DynamoDB refuses items over 400 KB with a message naming no record; records are bounded before they
+# get here (mlops.bounds, S3 for what grows), and this keeps a missed bound from reaching the user raw.
+MAX_DOC_BYTES = 380_000
 
 
 def _iso(value: datetime) -> str:
@@ -67,7 +72,17 @@ def _iso(value: datetime) -> str:
 
 
 def _doc(model: BaseModel) -> str:
-    return model.model_dump_json()
+    doc = model.model_dump_json()
+    if len(doc) > MAX_DOC_BYTES // 4 and len(doc.encode()) > MAX_DOC_BYTES:
+        raise RecordTooLarge(
+            f"The {type(model).__name__} record is {len(doc.encode()) // 1024} KB, past the metadata "
+            f"table's {MAX_DOC_BYTES // 1000} KB limit."
+        )
+    return doc
+
+
+def _raw_sk(bucket: str, key: str, etag: str) -> str:
+    return f"RAW#{bucket}/{bound_key_part(key)}@{etag}"
 
 
 def _load(cls: type[M], item: dict[str, Any]) -> M:
@@ -343,7 +358,7 @@ class Registry:
 
     def put_raw_object(self, record: RawObject) -> tuple[RawObject, bool]:
         """Record an uploaded object once: (the stored record, whether this call created it)."""
-        sk = f"RAW#{record.raw.bucket}/{record.raw.key}@{record.raw.etag}"
+        sk = _raw_sk(record.raw.bucket, record.raw.key, record.raw.etag)
         try:
             self._put(f"DS#{record.dataset}", sk, record, condition="attribute_not_exists(pk)")
             return record, True
@@ -354,7 +369,7 @@ class Registry:
             return _load(RawObject, existing), False
 
     def update_raw_object(self, record: RawObject) -> None:
-        sk = f"RAW#{record.raw.bucket}/{record.raw.key}@{record.raw.etag}"
+        sk = _raw_sk(record.raw.bucket, record.raw.key, record.raw.etag)
         self._put(f"DS#{record.dataset}", sk, record)
 
     def list_raw_objects_at(self, dataset: str, bucket: str, key: str) -> list[RawObject]:
@@ -362,7 +377,7 @@ class Registry:
         return [_load(RawObject, i) for i in self._query(f"DS#{dataset}", f"RAW#{bucket}/{key}@")]
 
     def get_raw_object(self, dataset: str, bucket: str, key: str, etag: str) -> RawObject | None:
-        item = self._get(f"DS#{dataset}", f"RAW#{bucket}/{key}@{etag}")
+        item = self._get(f"DS#{dataset}", _raw_sk(bucket, key, etag))
         return None if item is None else _load(RawObject, item)
 
     def create_dataset_version(self, version: DatasetVersion) -> bool:

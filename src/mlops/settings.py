@@ -44,6 +44,10 @@ class TriggerSettings(PipelineSettings):
     state_machine_arn: str
 
 
+class ReconcileSettings(TriggerSettings):
+    """The trigger's settings: it looks up the executions of the runs the trigger starts."""
+
+
 class InferenceSettings(FunctionSettings):
     artifact_bucket: str
     capture_stream: str = ""

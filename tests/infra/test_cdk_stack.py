@@ -18,10 +18,12 @@ from infra.constructs.packaging import PYTHON_VERSION
 from infra.nag import REVIEWED_WILDCARDS, wildcard_findings
 from infra.resources import HANDED_ON_KINDS
 from mlops.local.firehose import PARTITIONED_SUFFIX, processors
+from mlops.serving.errors import GATEWAY_ERRORS, PayloadTooLarge, gateway_error
 from mlops.stack import outputs
 from mlops.stack.description import (
     ALARM_RULES,
     BUCKETS,
+    EXECUTION_RULES,
     FUNCTIONS,
     S3_NOTIFICATIONS,
     SCHEDULES,
@@ -276,13 +278,33 @@ def test_drift_alarms_entering_alarm_invoke_the_trigger(synthesized: Synthesized
         }
 
 
+def test_pipeline_executions_ending_unrecorded_invoke_reconcile(synthesized: Synthesized) -> None:
+    """Stopped, timed-out and failed executions reach the function that ends their runs ABORTED."""
+    for execution_rule in EXECUTION_RULES:
+        (rule,) = [r for r in rules_targeting(synthesized, execution_rule.function) if "EventPattern" in r]
+        machine = ref_id(synthesized, Ref("state_machine", execution_rule.state_machine))
+        pattern = rule["EventPattern"]
+        assert pattern["source"] == ["aws.states"]
+        assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+        assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+        (arn,) = pattern["detail"]["stateMachineArn"]
+        assert referenced_ids(arn) == {machine}
+    role_id = single_reference(function_props(synthesized, "reconcile")["Role"])
+    (describe,) = [
+        s
+        for s in role_statements(synthesized, role_id)
+        if "states:DescribeExecution" in json.dumps(s["Action"])
+    ]
+    assert ":execution:" in json.dumps(describe["Resource"])
+
+
 def test_asynchronously_invoked_functions_send_failed_events_to_the_queue(synthesized: Synthesized) -> None:
     queue_arn = {"Fn::GetAtt": [synthesized.logical_id(synthesized.stack.storage.failed_events), "Arn"]}
     configs = {
         single_reference(c["Properties"]["FunctionName"]): c["Properties"]
         for c in synthesized.of_type("AWS::Lambda::EventInvokeConfig").values()
     }
-    assert asynchronously_invoked() == {"ingest", "trigger", "drift"}
+    assert asynchronously_invoked() == {"ingest", "trigger", "drift", "reconcile"}
     for name in asynchronously_invoked():
         config = configs[function_id(synthesized, name)]
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
@@ -332,6 +354,21 @@ def test_every_api_route_needs_the_key_and_proxies_to_the_inference_function(
     (link,) = [k["Properties"] for k in synthesized.of_type("AWS::ApiGateway::UsagePlanKey").values()]
     assert link["KeyId"] == {"Ref": key_id}
     assert "Value" not in synthesized.resources[key_id]["Properties"]  # generated, never in the template
+
+
+def test_gateway_errors_answer_in_the_routes_schema_and_codes(synthesized: Synthesized) -> None:
+    """Too large, no or a bad key, throttled, timed out: the gateway says it with the function's codes."""
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synthesized.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(responses) == {e.response_type for e in GATEWAY_ERRORS}
+    for error in GATEWAY_ERRORS:
+        response = responses[error.response_type]
+        assert response.get("StatusCode") == (None if error.status is None else str(error.status))
+        document = json.loads(response["ResponseTemplates"]["application/json"])
+        assert document == {"error": {"code": error.code, "message": error.message}}
+    assert gateway_error("REQUEST_TOO_LARGE").code == PayloadTooLarge.code == "payload_too_large"
 
 
 def test_alarms_cover_pipeline_failures_inference_errors_and_latency(synthesized: Synthesized) -> None:

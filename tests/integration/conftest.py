@@ -20,6 +20,7 @@ from moto import mock_aws
 
 from mlops import aws
 from mlops.cli.main import main
+from mlops.errors import NotFound
 from mlops.local import patches
 from mlops.local.persistence import StateStore
 from mlops.local.stack import EmbeddedStack, configure_environment, start_embedded
@@ -31,15 +32,19 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 
 
 @contextmanager
-def embedded_stack(state: StateStore | None = None) -> Iterator[EmbeddedStack]:
-    """A fresh moto with the whole stack in it (restored from ``state`` when given)."""
+def embedded_stack(
+    state: StateStore | None = None, execute: bool = True, wire: bool = True
+) -> Iterator[EmbeddedStack]:
+    """A fresh moto with the whole stack in it (restored from ``state`` when given); ``execute=False``
+    records executions without running them, ``wire=False`` leaves out notifications and rules."""
     saved = dict(os.environ)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     configure_environment(None)
+    config: Any = {**MOTO_CONFIG, "stepfunctions": {"execute_state_machine": execute}}
     try:
-        with mock_aws(config=MOTO_CONFIG):
+        with mock_aws(config=config):
             aws.reset_clients()
-            stack = start_embedded(state=state)
+            stack = start_embedded(state=state, wire=wire, execute_state_machines=execute)
             try:
                 yield stack
             finally:
@@ -81,7 +86,10 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 120.0, interval_s:
 
 def wait_for_run(registry: Registry, run_id: str, timeout_s: float = 180.0) -> Run:
     def ended() -> Run | None:
-        run = registry.get_run(run_id)
+        try:
+            run = registry.get_run(run_id)
+        except NotFound:  # ingest names the run on the raw object a moment before it creates it
+            return None
         return run if run.status != "RUNNING" else None
 
     result: Run = wait_for(ended, timeout_s)

@@ -25,6 +25,7 @@ SETTINGS = {
     "promotion": s.PipelineSettings,
     "failure": s.PipelineSettings,
     "trigger": s.TriggerSettings,
+    "reconcile": s.ReconcileSettings,
     "inference": s.InferenceSettings,
     "drift": s.DriftSettings,
 }

@@ -85,8 +85,9 @@ def run_duration(run: Run) -> float | None:
 
 def run_outcome(run: Run) -> str:
     """``model v3 promoted``, ``model v3 not promoted``, ``failed at validation``."""
-    if run.status == "FAILED":
-        return f"failed at {run.failed_stage or 'an unknown stage'}"
+    if run.status in ("FAILED", "ABORTED"):
+        verb = "failed" if run.status == "FAILED" else "aborted"
+        return f"{verb} at {run.failed_stage or 'an unknown stage'}"
     if run.model_version is None:
         return "no model"
     return f"model v{run.model_version} {'promoted' if run.promoted else 'not promoted'}"

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from mlops.bounds import MAX_VALUE_CHARS, bound_value
 from mlops.errors import MlopsError
 
 FORMAT = 1
@@ -54,12 +55,15 @@ class BaselineError(MlopsError):
 
 
 def category_key(value: object) -> str:
-    """A categorical feature value as the string the model sees; missing is ``""``."""
+    """A categorical feature value as the string the model sees; missing is ``""``.
+
+    Bounded (``mlops.bounds.bound_value``): a column of keys takes rows x 256 characters at most,
+    whatever the longest value, and the baseline and the captured traffic bound alike."""
     if value is None:
         return MISSING
     if isinstance(value, float | np.floating) and math.isnan(value):
         return MISSING
-    return str(value)
+    return bound_value(str(value))
 
 
 def class_key(value: object) -> str:
@@ -75,7 +79,7 @@ def class_key(value: object) -> str:
         if math.isnan(number):
             return MISSING
         return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
-    text = str(value).strip()
+    text = bound_value(str(value).strip())
     if text.lower() in ("true", "false"):
         return text.lower()
     try:
@@ -90,7 +94,7 @@ def class_key(value: object) -> str:
 def keys(values: npt.ArrayLike, key: Any = category_key) -> npt.NDArray[np.str_]:
     """Apply a key function to an array, once per distinct value where the values sort."""
     array = np.asarray(values)
-    if array.dtype.kind == "U" and key is category_key:
+    if array.dtype.kind == "U" and key is category_key and array.dtype.itemsize <= 4 * MAX_VALUE_CHARS:
         return array
     if array.size == 0:
         return np.array([], dtype=str)

@@ -90,6 +90,7 @@ class _Columns:
             if spec.kind == "numeric":
                 columns[spec.name] = np.array(values, dtype=np.float64)
             else:
+                # Keys are bounded (category_key), so the array's fixed width is too: rows x features.
                 columns[spec.name] = np.array(values, dtype=str) if values else np.array([], dtype=str)
         if self.signature.task == "classification":
             predictions = np.array([class_key(p) for p in self.predictions], dtype=str)

@@ -37,6 +37,7 @@ from mlops.drift.report import ReportContext, render_html, report_json
 from mlops.errors import ConfigError, MlopsError, NotFound
 from mlops.models import DriftSummary, ModelVersion, utcnow
 from mlops.observability import logger, metrics
+from mlops.records import model_signature
 from mlops.registry import Registry
 from mlops.settings import DriftSettings
 from mlops.storage import Storage
@@ -122,14 +123,14 @@ def run_drift(
     production = registry.get_production(model)
     if production is None:
         raise NotFound(f"Model '{model}' has no production model yet: promote a version first.")
-    if production.signature is None:
+    storage = Storage(clients.s3)
+    signature = model_signature(storage, production)
+    if signature is None:
         raise MlopsError(f"Model '{model}' v{production.version} has no signature to read its traffic with.")
     baseline_ref = production.artifacts.get("baseline")
     if baseline_ref is None:
         raise NotFound(f"Model '{model}' v{production.version} has no drift baseline.")
     config = drift_config(registry, model)
-
-    storage = Storage(clients.s3)
     baseline = load_baseline(json.loads(storage.get_verified(baseline_ref)))
     alias = registry.get_alias(model)
     span = window or timedelta(hours=config.window_hours)
@@ -138,7 +139,7 @@ def run_drift(
         since = min(alias.updated_at, moment)
 
     traffic = CaptureReader(settings.capture_bucket, clients.s3).read(
-        model, production.version, production.signature, since, moment
+        model, production.version, signature, since, moment
     )
     result = evaluate(baseline, traffic.features, traffic.predictions, config)
     quality = _quality(model, production, traffic, since, settings, clients)

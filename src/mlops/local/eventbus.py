@@ -1,9 +1,11 @@
-"""EventBridge and CloudWatch behaviour moto leaves out: schedules fire, alarms evaluate.
+"""EventBridge and CloudWatch behaviour moto leaves out: schedules fire, alarms evaluate, executions
+report their end.
 
 Every ``interval`` seconds the bus (1) fires each scheduled rule whose rate has elapsed, invoking its
-Lambda targets with their constant input, and (2) evaluates every CloudWatch alarm against the
+Lambda targets with their constant input, (2) evaluates every CloudWatch alarm against the
 metric data put into moto, sets its new state and, on a change, delivers a ``CloudWatch Alarm State
-Change`` event to the rules whose patterns match it, as EventBridge does in AWS.
+Change`` event to the rules whose patterns match it, and (3) delivers a ``Step Functions Execution
+Status Change`` event for each execution that ended since the last tick, as EventBridge does in AWS.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class EventBus:
         self.runtime = runtime
         self.interval_s = interval_s
         self._last_fired: dict[str, datetime] = {}
+        self._reported: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -174,6 +177,54 @@ class EventBus:
             },
         }
 
+    # ---- executions ---------------------------------------------------------------------------
+
+    def report_executions(self) -> list[str]:
+        """Deliver a status-change event for every execution that ended and was not reported yet."""
+        sfn = aws.stepfunctions()
+        ended: list[str] = []
+        for machine in sfn.list_state_machines().get("stateMachines", []):
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=machine["stateMachineArn"]
+            ):
+                for execution in page.get("executions", []):
+                    arn = execution["executionArn"]
+                    if execution["status"] == "RUNNING" or arn in self._reported:
+                        continue
+                    self._reported.add(arn)
+                    self.put_event(self._execution_event(sfn.describe_execution(executionArn=arn)))
+                    ended.append(arn)
+        return ended
+
+    @staticmethod
+    def _execution_event(execution: Any) -> dict[str, Any]:
+        def millis(moment: datetime | None) -> int | None:
+            return int(moment.timestamp() * 1000) if moment else None
+
+        stopped = execution.get("stopDate") or datetime.now(UTC)
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT,
+            "time": _iso(stopped),
+            "region": REGION,
+            "resources": [execution["executionArn"]],
+            "detail": {
+                "executionArn": execution["executionArn"],
+                "stateMachineArn": execution["stateMachineArn"],
+                "name": execution["name"],
+                "status": execution["status"],
+                "startDate": millis(execution.get("startDate")),
+                "stopDate": millis(stopped),
+                "input": execution.get("input"),
+                "output": execution.get("output"),
+                "error": execution.get("error"),
+                "cause": execution.get("cause"),
+            },
+        }
+
     # ---- loop ---------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -182,6 +233,7 @@ class EventBus:
                 try:
                     self.fire_schedules()
                     self.evaluate_alarms()
+                    self.report_executions()
                 except Exception:
                     logger.exception("Local event bus tick failed")
 

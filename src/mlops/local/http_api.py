@@ -6,8 +6,12 @@ event API Gateway's ``{proxy+}`` resource sends (version 1.0 payload: ``path`` s
 with all, the body as text or, when it is not UTF-8, base64 with ``isBase64Encoded``) and the
 handler's response dict becomes the HTTP response. Connections are served in parallel; handler calls
 are serialised, as one Lambda container runs one invocation at a time (Powertools' resolver keeps the
-current event in shared state). A handler that raises, or answers with something that is not a proxy
-response, yields API Gateway's own ``502 {"message": "Internal server error"}``.
+current event in shared state). The gateway's own errors are the deployed gateway's responses
+(``mlops.serving.errors.GATEWAY_ERRORS``, in the routes' error shape): a body over 10 MB is
+``REQUEST_TOO_LARGE`` (413), broken framing ``DEFAULT_4XX`` (400), a handler that raises or answers
+with something that is not a proxy response ``DEFAULT_5XX`` (502), and one that answers after the
+function's timeout ``INTEGRATION_TIMEOUT`` (504). The listen backlog holds ``LISTEN_BACKLOG``
+connections, so a burst of clients connecting at once waits rather than being reset.
 
 The caller runs ``serve_forever()`` in a thread and calls ``shutdown()`` then ``server_close()``.
 """
@@ -26,10 +30,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mlops.local.context import ACCOUNT, LocalContext
 from mlops.observability import logger
+from mlops.serving.errors import GatewayError, gateway_error
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 API_ID = "local"
+MAX_DRAIN_BYTES = 64 * 1024 * 1024
+LISTEN_BACKLOG = 128  # socketserver's default is 5: a burst of 32 clients got connection resets
 
 
 def build_event(
@@ -129,7 +136,6 @@ def _response_parts(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     return int(response["statusCode"]), headers, data
 
 
-_GATEWAY_ERROR = (502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}')
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
 
 
@@ -197,19 +203,26 @@ def make_api_server(
             if length < 0:
                 raise ValueError("negative Content-Length")
             if length > MAX_BODY_BYTES:
+                # Read what the client sends before answering, so it gets the 413 instead of a broken
+                # pipe; past MAX_DRAIN_BYTES the connection just closes after the answer.
+                remaining = min(length, MAX_DRAIN_BYTES)
+                while remaining > 0 and (piece := self.rfile.read(min(remaining, 1 << 16))):
+                    remaining -= len(piece)
                 raise OverflowError
             return self.rfile.read(length) if length else None
+
+        def _send_gateway_error(self, error: GatewayError, status: int, close: bool = False) -> None:
+            headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error.response_type)]
+            self._send(error.status or status, headers, error.body().encode(), close)
 
         def _dispatch(self) -> None:
             try:
                 body = self._read_body()
             except OverflowError:
-                self._send(
-                    413, [("Content-Type", "application/json")], b'{"message": "Request Too Long"}', True
-                )
+                self._send_gateway_error(gateway_error("REQUEST_TOO_LARGE"), 413, close=True)
                 return
             except ValueError:
-                self._send(400, [("Content-Type", "application/json")], b'{"message": "Bad request"}', True)
+                self._send_gateway_error(gateway_error("DEFAULT_4XX"), 400, close=True)
                 return
             event = build_event(
                 self.command,
@@ -222,11 +235,17 @@ def make_api_server(
             started = time.perf_counter()
             try:
                 with invoke_lock:
+                    called = time.monotonic()
                     response = handler(event, new_context())
+                    late = time.monotonic() - called > timeout_s
                 status, headers, data = _response_parts(response)
             except Exception:
                 logger.exception("The inference handler failed", extra={"path": self.path})
-                status, headers, data = _GATEWAY_ERROR[0], list(_GATEWAY_ERROR[1]), _GATEWAY_ERROR[2]
+                self._send_gateway_error(gateway_error("DEFAULT_5XX"), 502)
+                return
+            if late:  # the gateway stops waiting at the function's timeout
+                self._send_gateway_error(gateway_error("INTEGRATION_TIMEOUT"), 504)
+                return
             headers.append(("x-amzn-RequestId", event["requestContext"]["requestId"]))
             logger.debug(
                 "local API request",
@@ -246,9 +265,13 @@ def make_api_server(
                 return self._dispatch
             raise AttributeError(name)
 
-    server = ThreadingHTTPServer((host, port), ApiRequestHandler)
+    server = _ApiServer((host, port), ApiRequestHandler)
     server.daemon_threads = True
     return server
+
+
+class _ApiServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
 
 
 def base_url(server: ThreadingHTTPServer) -> str:

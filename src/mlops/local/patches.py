@@ -89,6 +89,23 @@ def _s3_invoke_lambda(account_id: str, event_body: Any, fn_arn: str, region_name
     runtime.invoke_async(name, event_body)
 
 
+def keep_object_identity(account_id: str, bucket: str, key: str, etag: str, version_id: str | None) -> None:
+    """Give a restored object the ETag and version id it had before the restart.
+
+    ``put_object`` makes a new version with a single-part MD5 ETag; a multipart upload's ETag
+    (``<md5 of part md5s>-<parts>``) and every version id would change, and lineage and raw records
+    that name them would point at nothing S3 has.
+    """
+    from moto.s3.models import s3_backends
+
+    restored = s3_backends[account_id]["global"].get_object(bucket, key)
+    if restored is None:
+        return
+    restored._etag = etag.strip('"')
+    if version_id and version_id != "null" and restored._version_id:
+        restored._version_id = version_id
+
+
 def install(runtime: FunctionRuntime) -> None:
     """Route moto's Lambda invocations to ``runtime``; idempotent, undone by ``uninstall``."""
     global _runtime

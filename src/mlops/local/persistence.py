@@ -2,7 +2,8 @@
 
 moto keeps everything in memory; this snapshots what the stack owns (every object of its buckets,
 every item of its tables) to files, incrementally, and puts it back on the next start before any
-notification is wired, so restoring raw/ objects starts no pipeline. Executions' histories are not
+notification is wired, so restoring raw/ objects starts no pipeline. A restored object keeps its ETag
+(a multipart upload's too) and version id, so the records naming them stay true. Executions' histories are not
 kept; runs, stages, models and lineage are, since they live in the metadata table.
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops import aws
+from mlops.local.patches import keep_object_identity
+from mlops.local.resources import ACCOUNT
 from mlops.observability import logger
 
 
@@ -60,6 +63,7 @@ class StateStore:
                     _atomic_write(self.root / "s3" / bucket / "objects" / blob, got["Body"].read())
                     seen[key] = {
                         "etag": etag,
+                        "version_id": got.get("VersionId"),
                         "blob": blob,
                         "content_type": got.get("ContentType", "application/octet-stream"),
                         "metadata": got.get("Metadata", {}),
@@ -93,6 +97,7 @@ class StateStore:
                     ContentType=entry.get("content_type", "application/octet-stream"),
                     Metadata=entry.get("metadata", {}),
                 )
+                keep_object_identity(ACCOUNT, bucket, key, entry["etag"], entry.get("version_id"))
                 counts["objects"] += 1
         db = aws.client("dynamodb")
         for table in self.tables:

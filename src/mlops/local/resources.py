@@ -50,6 +50,8 @@ def resolve(ref: d.Ref) -> str:
     """A description reference as the embedded stack names it."""
     name = physical_name(ref.name)
     if ref.kind == "state_machine":
+        if ref.attr == "executions":
+            return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{name}:*"
         return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}" if ref.attr == "arn" else name
     if ref.kind == "function":
         return function_arn(ref.name) if ref.attr == "arn" else name
@@ -271,6 +273,20 @@ def _create_rules() -> None:
         }
         events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
         events.put_targets(Rule=name, Targets=[{"Id": rule.function, "Arn": function_arn(rule.function)}])
+    for execution_rule in d.EXECUTION_RULES:
+        name = physical_name(execution_rule.name)
+        pattern = {
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {
+                "stateMachineArn": [resolve(d.Ref("state_machine", execution_rule.state_machine, "arn"))],
+                "status": list(execution_rule.statuses),
+            },
+        }
+        events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+        events.put_targets(
+            Rule=name, Targets=[{"Id": execution_rule.function, "Arn": function_arn(execution_rule.function)}]
+        )
 
 
 def _publish_outputs(outputs: dict[str, str]) -> None:

@@ -25,6 +25,7 @@ from mlops.local.eventbus import EventBus
 from mlops.local.persistence import Snapshotter, StateStore
 from mlops.local.resources import REGION, LocalStack, create_stack, function_arn, physical_name, process_env
 from mlops.local.runtime import FunctionRuntime
+from mlops.observability import logger
 from mlops.stack import description as d
 
 ALARM_INTERVAL_S = 5.0
@@ -85,7 +86,15 @@ def start_embedded(
     runtime = new_runtime()
     patches.install(runtime)
     stack = create_stack(api_url, before_wiring=state.restore if state else None, wire=wire)
+    sweep_interrupted_runs(runtime)
     return EmbeddedStack(runtime=runtime, stack=stack, bus=EventBus(runtime, alarm_interval_s))
+
+
+def sweep_interrupted_runs(runtime: FunctionRuntime) -> None:
+    """No execution survives a restart: runs restored RUNNING end ABORTED now, not never."""
+    outcome = runtime.invoke("reconcile", {"source": "sweep", "grace_s": 0})
+    if outcome.failed:
+        logger.warning("The startup sweep of interrupted runs failed", extra={"error": outcome.payload})
 
 
 def _wait_ready(url: str, timeout_s: float = 60.0) -> None:

@@ -1,13 +1,15 @@
 """What a training run leaves behind, as bytes or as a directory (SageMaker's model directory).
 
 A directory holds ``model.joblib`` (the fitted pipeline), ``result.json`` (``TrainedModel.result()``:
-signature, metrics, baseline, params, durations, versions, rows, search) and ``holdout.parquet``.
+signature, metrics, baseline, params, durations, versions, rows, search, and the sha256 of the two
+other files) and ``holdout.parquet``. Reading checks both digests before anything is unpickled.
 The same three files come back from a SageMaker job (inside ``model.tar.gz``) and from inline training,
 so promotion and conversion read either the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -24,6 +26,7 @@ from mlops.signature import Signature
 PIPELINE_FILE = "model.joblib"
 RESULT_FILE = "result.json"
 HOLDOUT_FILE = "holdout.parquet"
+CHECKSUMS = "sha256"
 
 
 def pipeline_to_bytes(pipeline: Pipeline) -> bytes:
@@ -48,9 +51,14 @@ def write_training_output(model: TrainedModel, directory: Path) -> dict[str, Pat
         RESULT_FILE: directory / RESULT_FILE,
         HOLDOUT_FILE: directory / HOLDOUT_FILE,
     }
-    paths[PIPELINE_FILE].write_bytes(pipeline_to_bytes(model.pipeline))
-    paths[RESULT_FILE].write_text(json.dumps(model.result(), indent=2, sort_keys=True))
-    paths[HOLDOUT_FILE].write_bytes(to_parquet_bytes(model.holdout))
+    files = {PIPELINE_FILE: pipeline_to_bytes(model.pipeline), HOLDOUT_FILE: to_parquet_bytes(model.holdout)}
+    result = {
+        **model.result(),
+        CHECKSUMS: {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    for name, data in files.items():
+        paths[name].write_bytes(data)
+    paths[RESULT_FILE].write_text(json.dumps(result, indent=2, sort_keys=True))
     return paths
 
 
@@ -61,11 +69,17 @@ def read_training_output(directory: Path) -> TrainedModel:
     ]
     if missing:
         raise TrainingFailed(f"The training output has no {missing[0]}.")
-    return model_from_parts(
-        pipeline=(directory / PIPELINE_FILE).read_bytes(),
-        result=json.loads((directory / RESULT_FILE).read_text()),
-        holdout=(directory / HOLDOUT_FILE).read_bytes(),
-    )
+    result = json.loads((directory / RESULT_FILE).read_text())
+    files = {name: (directory / name).read_bytes() for name in (PIPELINE_FILE, HOLDOUT_FILE)}
+    recorded = result.get(CHECKSUMS) if isinstance(result, dict) else None
+    if not isinstance(recorded, dict):
+        raise TrainingFailed(f"The training output's {RESULT_FILE} records no sha256 of its files.")
+    for name, data in files.items():
+        if hashlib.sha256(data).hexdigest() != recorded.get(name):
+            raise TrainingFailed(
+                f"The training output's {name} does not match the sha256 its job recorded; it is not loaded."
+            )
+    return model_from_parts(pipeline=files[PIPELINE_FILE], result=result, holdout=files[HOLDOUT_FILE])
 
 
 def model_from_parts(pipeline: bytes, result: dict[str, Any], holdout: bytes) -> TrainedModel:

@@ -6,6 +6,7 @@ from mlops.errors import ConversionFailed
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import ConversionOutcome, RunPayload
 from mlops.pipeline.stages import stage
+from mlops.records import model_signature
 
 
 def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
@@ -18,19 +19,20 @@ def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
     name, number = payload.dataset, payload.training.model_version
     with stage(deps.registry, payload.run_id, "conversion") as log:
         model = deps.registry.get_model_version(name, number)
-        if model.signature is None:
+        signature = model_signature(deps.storage, model)
+        if signature is None:
             raise ConversionFailed(f"Model '{name}' version {number} has no signature.")
         pipeline = pipeline_from_bytes(deps.storage.get_verified(model.artifacts["sklearn"]))
         holdout = ds.read_parquet_bytes(deps.storage.get_verified(model.artifacts["holdout"]))
-        onnx_bytes = to_onnx(pipeline, model.signature)
-        parity = check_parity(onnx_bytes, pipeline, holdout, model.signature)
+        onnx_bytes = to_onnx(pipeline, signature)
+        parity = check_parity(onnx_bytes, pipeline, holdout, signature)
         prefix = f"models/{name}/v{number}"
         artifacts = dict(model.artifacts)
         artifacts["onnx"] = deps.storage.put(deps.artifact_bucket, f"{prefix}/model.onnx", onnx_bytes)
         artifacts["signature"] = deps.storage.put(
             deps.artifact_bucket,
             f"{prefix}/signature.json",
-            model.signature.model_dump_json(indent=2).encode(),
+            signature.model_dump_json(indent=2).encode(),
             "application/json",
         )
         parity_doc = parity.model_dump(mode="json")

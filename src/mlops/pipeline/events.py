@@ -1,4 +1,5 @@
-"""Parser models for the events that start runs (the trigger function's input)."""
+"""Parser models for the events that start runs (the trigger function's input) and that end them (the
+reconcile function's input)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,36 @@ class AlarmStateChange(EventBridgeModel):
 
 class TriggerEvent(BaseModel):
     event: AlarmStateChange | ManualTrigger | ScheduleTick
+
+
+class ExecutionDetail(BaseModel):
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+    input: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChange(EventBridgeModel):
+    """EventBridge's ``Step Functions Execution Status Change`` event."""
+
+    source: Literal["aws.states"]
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
+    detail: ExecutionDetail
+
+
+class SweepRequest(BaseModel):
+    """Reconcile every run still RUNNING (what the embedded stack sends when it starts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["sweep"]
+    # Runs younger than this may be between their record and their execution's start; the embedded
+    # stack sends 0 when it starts, since no execution survives a restart there.
+    grace_s: int = Field(default=120, ge=0)
+
+
+class ReconcileEvent(BaseModel):
+    event: ExecutionStatusChange | SweepRequest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops.models import StageRecord, utcnow
+from mlops.models import Run, RunStatus, StageRecord, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload
 from mlops.pipeline.promote import finish_run
@@ -11,14 +11,29 @@ from mlops.pipeline.promote import finish_run
 def record_failure(deps: Deps, payload: RunPayload) -> RunPayload:
     stage_name = payload.failed_stage or "unknown"
     message = payload.error.message if payload.error else "The run failed without an error message."
-    stage = deps.registry.get_stage(payload.run_id, stage_name)
+    model_version = payload.training.model_version if payload.training else None
+    end_unfinished(deps, payload.run_id, payload.dataset, "FAILED", stage_name, message, model_version)
+    return payload
+
+
+def end_unfinished(
+    deps: Deps,
+    run_id: str,
+    dataset: str,
+    status: RunStatus,
+    stage_name: str,
+    message: str,
+    model_version: int | None,
+) -> Run:
+    """End a run that did not reach its own end: its running stage and candidate model go with it."""
+    stage = deps.registry.get_stage(run_id, stage_name)
     if stage is not None and stage.status == "RUNNING":
         ended = utcnow()
         deps.registry.put_stage(
-            payload.run_id,
+            run_id,
             StageRecord(
                 name=stage.name,
-                status="FAILED",
+                status=status,
                 started_at=stage.started_at,
                 ended_at=ended,
                 duration_s=(ended - stage.started_at).total_seconds(),
@@ -26,9 +41,8 @@ def record_failure(deps: Deps, payload: RunPayload) -> RunPayload:
                 error=message,
             ),
         )
-    if payload.training and payload.training.model_version is not None:
-        model = deps.registry.find_model_version(payload.dataset, payload.training.model_version)
+    if model_version is not None:
+        model = deps.registry.find_model_version(dataset, model_version)
         if model is not None and model.status == "candidate":
             deps.registry.set_model_status(model.name, model.version, "rejected", f"{stage_name}: {message}")
-    finish_run(deps, payload.run_id, "FAILED", failed_stage=stage_name, error=message)
-    return payload
+    return finish_run(deps, run_id, status, failed_stage=stage_name, error=message)

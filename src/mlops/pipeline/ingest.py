@@ -12,17 +12,25 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel
 
-from mlops.errors import IngestRefused, NotFound
+from mlops.errors import IngestRefused, NotFound, RecordTooLarge
 from mlops.models import DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
 from mlops.pipeline.config_object import apply_config_object, is_config_object, sync_config_object
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.runs import start_run
+from mlops.records import bounded_version, details_document
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RAW_PREFIX = "raw/"
+# Lambda's first try and its two asynchronous retries (infra and the embedded runtime retry twice):
+# after the last one fails, the upload is refused with the failure as its reason.
+INGEST_ATTEMPTS = 3
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -60,6 +68,37 @@ def ingest_object(
     version_id: str | None = None,
     sequencer: str | None = None,
     max_bytes: int = 2 * 1024**3,
+) -> IngestOutcome:
+    """Ingest one object; an unexpected failure is recorded on its raw record (and re-raised, so Lambda
+    retries), and the last attempt's failure refuses the upload with a FAILED run naming it."""
+    try:
+        return _ingest(deps, state_machine_arn, bucket, key, etag, size, version_id, sequencer, max_bytes)
+    except Exception as error:
+        dataset = dataset_from_key(unquote_plus(key))
+        raw_key, raw_etag = unquote_plus(key), etag.strip('"')
+        record = None if dataset is None else deps.registry.get_raw_object(dataset, bucket, raw_key, raw_etag)
+        if record is None or record.status != "ACCEPTED" or record.run_id:
+            raise
+        attempts = record.attempts + 1
+        reason = f"Ingest failed ({type(error).__name__}: {error})".rstrip(".") + "."
+        if attempts < INGEST_ATTEMPTS:
+            deps.registry.update_raw_object(
+                record.model_copy(update={"attempts": attempts, "last_error": reason})
+            )
+            raise
+        return _refuse(deps, record.dataset, record.raw, None, f"{reason[:-1]}, {attempts} times.")
+
+
+def _ingest(
+    deps: Deps,
+    state_machine_arn: str,
+    bucket: str,
+    key: str,
+    etag: str,
+    size: int,
+    version_id: str | None,
+    sequencer: str | None,
+    max_bytes: int,
 ) -> IngestOutcome:
     from mlops.ml import dataset as ds  # heavy (pandas): only the ingest image needs it
 
@@ -110,22 +149,10 @@ def ingest_object(
 
     version = deps.registry.find_dataset_version(dataset, sha)
     if version is None:
-        canonical = deps.storage.put(
-            deps.data_bucket, f"datasets/{dataset}/{sha}/data.parquet", ds.to_parquet_bytes(frame)
-        )
-        version = DatasetVersion(
-            dataset=dataset,
-            sha256=sha,
-            rows=len(frame),
-            columns=[str(c) for c in frame.columns],
-            column_types=ds.infer_schema(frame),
-            profile=ds.profile(frame),
-            canonical=canonical,
-            raw=raw,
-            uploaded_at=_last_modified(deps, raw),
-        )
-        if not deps.registry.create_dataset_version(version):
-            version = deps.registry.get_dataset_version(dataset, sha)
+        try:
+            version = _new_version(deps, dataset, sha, raw, frame)
+        except RecordTooLarge as error:
+            return _refuse(deps, dataset, raw, sha, str(error))
     current = deps.registry.current_config(dataset)
     revision = current.revision if current else None
     run_id = upload_run_id(dataset, sha)
@@ -144,7 +171,12 @@ def ingest_object(
             started_at=started,
             ended_at=utcnow(),
             duration_s=(utcnow() - started).total_seconds(),
-            summary={"rows": version.rows, "columns": len(version.columns), "sha256": sha, "raw": raw.uri},
+            summary={
+                "rows": version.rows,
+                "columns": version.column_count or len(version.columns),
+                "sha256": sha,
+                "raw": raw.uri,
+            },
         ),
     )
     return IngestOutcome(action="started", dataset=dataset, sha256=sha, run_id=run.run_id)
@@ -182,6 +214,38 @@ def _configure(
     record = apply_config_object(deps, dataset, raw, modified)
     action = "refused" if record.status == "REFUSED" else "configured"
     return IngestOutcome(action=action, dataset=dataset, reason=record.reason)
+
+
+def _new_version(
+    deps: Deps, dataset: str, sha: str, raw: RawObjectRef, frame: pd.DataFrame
+) -> DatasetVersion:
+    """Store the version: its Parquet copy and details (profile, every column) in S3, a bounded item."""
+    from mlops.ml import dataset as ds
+
+    prefix = f"datasets/{dataset}/{sha}"
+    canonical = deps.storage.put(deps.data_bucket, f"{prefix}/data.parquet", ds.to_parquet_bytes(frame))
+    columns = [str(c) for c in frame.columns]
+    column_types = ds.infer_schema(frame)
+    details = deps.storage.put(
+        deps.data_bucket,
+        f"{prefix}/details.json",
+        details_document(columns, column_types, ds.profile(frame, column_types)),
+        "application/json",
+    )
+    full = DatasetVersion(
+        dataset=dataset,
+        sha256=sha,
+        rows=len(frame),
+        columns=columns,
+        column_types=column_types,
+        canonical=canonical,
+        raw=raw,
+        uploaded_at=_last_modified(deps, raw),
+    )
+    version = bounded_version(full, details)
+    if not deps.registry.create_dataset_version(version):
+        return deps.registry.get_dataset_version(dataset, sha)
+    return version
 
 
 def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:

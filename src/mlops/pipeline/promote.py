@@ -13,8 +13,8 @@ from mlops.errors import Conflict, ValidationFailed
 from mlops.models import ModelVersion, Run, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import PromotionOutcome, RunPayload
-from mlops.pipeline.runs import run_config
-from mlops.pipeline.stages import stage
+from mlops.pipeline.stages import run_config, stage
+from mlops.records import model_signature
 
 MAX_ATTEMPTS = 5
 
@@ -25,15 +25,16 @@ def _score(deps: Deps, model: ModelVersion, holdout_bytes: bytes, config: Datase
     from mlops.ml.convert import onnx_predict
     from mlops.ml.training import metrics
 
-    assert model.signature is not None
+    signature = model_signature(deps.storage, model)
+    assert signature is not None
     holdout = ds.read_parquet_bytes(holdout_bytes)
-    if any(f.name not in holdout.columns for f in model.signature.features):
+    if any(f.name not in holdout.columns for f in signature.features):
         return None
     labels, probabilities = onnx_predict(
-        deps.storage.get_verified(model.artifacts["onnx"]), model.signature, holdout
+        deps.storage.get_verified(model.artifacts["onnx"]), signature, holdout
     )
     y_true = holdout[config.target].to_numpy()
-    scores = metrics(config.task, y_true, labels, probabilities, model.signature.classes)
+    scores = metrics(config.task, y_true, labels, probabilities, signature.classes)
     return scores.get(config.promotion_metric)
 
 
@@ -119,7 +120,7 @@ def promote_run(deps: Deps, payload: RunPayload) -> RunPayload:
     if payload.conversion is None:
         raise Conflict("The run reached promotion without a converted model.")
     with stage(deps.registry, payload.run_id, "promotion") as log:
-        config = run_config(deps, payload)
+        config = run_config(deps.registry, payload.dataset, payload.config_revision)
         candidate = deps.registry.get_model_version(payload.dataset, payload.conversion.model_version)
         promoted, decision, production = review(deps, candidate, config)
         if not promoted:

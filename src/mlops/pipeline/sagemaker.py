@@ -131,6 +131,17 @@ def start(
     return TrainingOutcome(status="InProgress", backend="sagemaker", job_name=name)
 
 
+def _refuse_replaced(deps: Deps, bucket: str, key: str) -> None:
+    """The job writes its archive once into the versioned artifacts bucket: a second version means
+    someone replaced it, and its pickle is not ours to load."""
+    listing = deps.storage.s3.list_object_versions(Bucket=bucket, Prefix=key)
+    versions = [v for v in listing.get("Versions", []) if v.get("Key") == key]
+    if len(versions) > 1:
+        raise TrainingFailed(
+            f"s3://{bucket}/{key} was replaced after the training job wrote it; it is not loaded."
+        )
+
+
 def poll(
     deps: Deps, payload: RunPayload, config: DatasetConfig, settings: TrainingSettings
 ) -> TrainingOutcome:
@@ -150,6 +161,7 @@ def poll(
         raise TrainingFailed(reason)
     uri = job["ModelArtifacts"]["S3ModelArtifacts"]
     bucket, key = uri.removeprefix("s3://").split("/", 1)
+    _refuse_replaced(deps, bucket, key)
     archive = deps.storage.get(bucket, key)
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         tar.extractall(tmp, filter="data")

@@ -15,8 +15,8 @@ from mlops.errors import TrainingFailed
 from mlops.models import ArtifactRef, ModelVersion, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, TrainingOutcome
-from mlops.pipeline.runs import run_config
-from mlops.pipeline.stages import stage
+from mlops.pipeline.stages import run_config, stage
+from mlops.records import inline_signature
 from mlops.settings import TrainingSettings
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
     if payload.validation is None:
         raise TrainingFailed("The run reached training without a validation result.")
     with stage(deps.registry, payload.run_id, "training") as log:
-        config = run_config(deps, payload)
+        config = run_config(deps.registry, payload.dataset, payload.config_revision)
         earlier = _already_trained(deps, payload)
         if earlier is not None:
             outcome = earlier  # a retried invocation: the first one registered the candidate
@@ -121,6 +121,13 @@ def register_candidate(
     )
     put = deps.storage.put
     artifacts: dict[str, ArtifactRef] = {
+        # The full signature is an artifact from the start: the item carries it only while it fits.
+        "signature": put(
+            deps.artifact_bucket,
+            f"{prefix}/signature.json",
+            signature.model_dump_json(indent=2).encode(),
+            "application/json",
+        ),
         "sklearn": put(deps.artifact_bucket, f"{prefix}/model.joblib", pipeline_to_bytes(trained.pipeline)),
         "holdout": put(
             deps.artifact_bucket, f"{prefix}/holdout.parquet", ds.to_parquet_bytes(trained.holdout)
@@ -139,7 +146,7 @@ def register_candidate(
         dataset_version=payload.dataset_version,
         run_id=payload.run_id,
         artifacts=artifacts,
-        signature=signature,
+        signature=inline_signature(signature),
         params=trained.params,
         library_versions=trained.versions,
         code_version=f"serverless-mlops {__version__}",

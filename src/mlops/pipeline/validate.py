@@ -14,6 +14,7 @@ from mlops.models import VersionVerdict
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, ValidationOutcome
 from mlops.pipeline.stages import stage
+from mlops.records import fits_inline, version_schema
 
 if TYPE_CHECKING:
     from mlops.ml.validation import AcceptedSchema
@@ -30,9 +31,13 @@ def accepted_schema(deps: Deps, dataset: str, sha256: str) -> AcceptedSchema | N
     if found is None:
         return None
     version, verdict = found
+    column_types, features = verdict.column_types, verdict.feature_columns
+    if not column_types and verdict.report is not None:  # too wide to keep inline: the verified report
+        document = json.loads(deps.storage.get_verified(verdict.report))
+        column_types, features = document["column_types"], document["feature_columns"]
     return AcceptedSchema(
-        column_types=verdict.column_types or version.column_types,
-        feature_columns=verdict.feature_columns or None,
+        column_types=column_types or version_schema(deps.storage, version),
+        feature_columns=features or None,
         target=verdict.target,
     )
 
@@ -53,6 +58,7 @@ def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
             deps.artifact_bucket, key, report.model_dump_json(indent=2).encode(), "application/json"
         )
         warnings = [c.message for c in report.checks if c.status == "warn"]
+        schema_fits = fits_inline({"types": report.column_types, "features": report.feature_columns})
         deps.registry.put_verdict(
             VersionVerdict(
                 dataset=payload.dataset,
@@ -62,8 +68,9 @@ def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
                 config_revision=revision.revision,
                 reason=report.failure,
                 warnings=warnings[:MAX_RECORDED_WARNINGS],
-                column_types=report.column_types,
-                feature_columns=list(report.feature_columns),
+                column_types=report.column_types if schema_fits else {},
+                feature_columns=list(report.feature_columns) if schema_fits else [],
+                report=ref,
                 target=config.target,
             )
         )

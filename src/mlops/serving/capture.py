@@ -3,7 +3,12 @@
 Format (one JSON object per line, one line per predicted row; the drift evaluation reads exactly this):
 
     {"request_id", "model", "version", "timestamp" (ISO-8601 UTC), "row" (index in the request),
-     "features": {column: value}, "prediction": value, "probabilities": [...] (classifiers)}
+     "features": {column: value}, "prediction": value, "probabilities": [...] (classifiers),
+     "shortened": n (only when n > 0)}
+
+Each text value is bounded (``mlops.bounds.bound_row``): past 256 characters it is kept as its start
+and a digest, and ``shortened`` counts such values in the row, so one request cannot make a captured
+line, and the drift evaluation reading it, as large as the longest value a client sends.
 
 Delivery is Kinesis Data Firehose ``PutRecordBatch``: one Firehose record per request holding its rows'
 lines, newline-terminated, split only where Firehose's limits require it (500 JSON objects per record,
@@ -26,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops import aws
+from mlops.bounds import bound_row
 from mlops.serving import telemetry
 
 if TYPE_CHECKING:
@@ -113,9 +119,12 @@ def capture_lines(
     head = dumps({"request_id": request_id, "model": model, "version": version, "timestamp": stamp})[:-1]
     lines = []
     for row, values in enumerate(features):
-        line = f'{head},"row":{row},"features":{dumps(values)},"prediction":{dumps(predictions[row])}'
+        bounded, shortened = bound_row(values)
+        line = f'{head},"row":{row},"features":{dumps(bounded)},"prediction":{dumps(predictions[row])}'
         if probabilities is not None:
             line += f',"probabilities":{dumps(probabilities[row])}'
+        if shortened:
+            line += f',"shortened":{shortened}'
         lines.append((line + "}").encode("utf-8"))
     return lines
 

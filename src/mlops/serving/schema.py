@@ -89,7 +89,8 @@ class ModelDocument(_Doc):
 class ErrorDetail(_Doc):
     code: str = Field(
         description="invalid_input, model_not_found, not_found, method_not_allowed, payload_too_large, "
-        "no_production_model, model_unavailable, service_unavailable, internal_error"
+        "no_production_model, model_unavailable, service_unavailable, internal_error; from the gateway "
+        "itself also invalid_api_key, throttled, timeout"
     )
     message: str = Field(description="One sentence naming the problem.")
 

@@ -31,6 +31,18 @@ NUMERIC_DATATYPES = frozenset(
     {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"}
 )
 DATATYPES = NUMERIC_DATATYPES | {"BYTES"}
+# The values each integer datatype holds; a tensor whose data contradicts its datatype is refused.
+_INTEGER_RANGES = {
+    "INT8": (-(2**7), 2**7 - 1),
+    "INT16": (-(2**15), 2**15 - 1),
+    "INT32": (-(2**31), 2**31 - 1),
+    "INT64": (-(2**63), 2**63 - 1),
+    "UINT8": (0, 2**8 - 1),
+    "UINT16": (0, 2**16 - 1),
+    "UINT32": (0, 2**32 - 1),
+    "UINT64": (0, 2**64 - 1),
+}
+_FLOAT_DATATYPES = frozenset({"FP16", "FP32", "FP64"})
 _REQUEST_FIELDS = frozenset({"id", "parameters", "inputs", "outputs"})
 _TENSOR_FIELDS = frozenset({"name", "shape", "datatype", "parameters", "data"})
 
@@ -127,7 +139,39 @@ def _tensor(index: int, raw: Any) -> _Tensor:
     expected = math.prod(shape)
     if len(flat) != expected:
         raise InvalidInput(f"Input '{name}' has {len(flat)} values; its shape {shape} holds {expected}.")
+    _check_datatype(name, datatype, flat)
     return _Tensor(name, shape, str(datatype), flat)
+
+
+def _check_datatype(name: str, datatype: str, values: list[Any]) -> None:
+    """Every value is one the datatype holds (null stays a missing value for the features to judge)."""
+    if datatype == "BYTES":
+        return
+    bad = next((i for i, v in enumerate(values) if v is not None and not _holds(datatype, v)), None)
+    if bad is None:
+        return
+    if datatype == "BOOL":
+        wanted = "true, false, 0 or 1"
+    elif datatype in _FLOAT_DATATYPES:
+        wanted = "numbers"
+    else:
+        wanted = "integers from {} to {}".format(*_INTEGER_RANGES[datatype])
+    raise InvalidInput(
+        f"Input '{name}' is {datatype} but element {bad} is {describe(values[bad])}; {datatype} holds {wanted}."
+    )
+
+
+def _holds(datatype: str, value: Any) -> bool:
+    """JSON true/false count as 1 and 0 in every numeric datatype, as on the /models routes."""
+    kind = type(value)
+    if kind is bool:
+        return True
+    if datatype == "BOOL":
+        return kind is int and value in (0, 1)
+    if datatype in _FLOAT_DATATYPES:
+        return kind is int or kind is float
+    low, high = _INTEGER_RANGES[datatype]
+    return kind is int and low <= value <= high
 
 
 def _rows(count: int, max_rows: int) -> int:

@@ -25,7 +25,7 @@ class Ref:
 
     kind: ResourceKind
     name: str
-    attr: Literal["name", "arn", "uri"] = "name"
+    attr: Literal["name", "arn", "uri", "executions"] = "name"  # executions: a state machine's runs
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,16 @@ class AlarmStateRule:
     name: str
     alarm_name_prefix: Staged
     state: str
+    function: str
+
+
+@dataclass(frozen=True)
+class ExecutionStatusRule:
+    """An EventBridge rule on a state machine's executions entering one of ``statuses``."""
+
+    name: str
+    state_machine: str
+    statuses: tuple[str, ...]
     function: str
 
 
@@ -357,6 +367,22 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_s=60,
     ),
     FunctionSpec(
+        "reconcile",
+        "ends ABORTED the runs whose execution ended or vanished without recording their end",
+        packaging="zip",
+        layers=("core",),
+        env=dict(_STARTS_RUNS),
+        memory_mb=256,
+        timeout_s=60,
+        permissions=(
+            Permission(
+                ("states:DescribeExecution",),
+                Ref("state_machine", "pipeline", "executions"),
+                why="the sweep asks each RUNNING run's execution whether it still runs",
+            ),
+        ),
+    ),
+    FunctionSpec(
         "inference",
         "the HTTPS inference API (records, instances, dataframe_split, Open Inference Protocol)",
         packaging="zip",
@@ -429,10 +455,18 @@ S3_NOTIFICATIONS: tuple[S3Notification, ...] = (S3Notification("data", "raw/", "
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("drift-tick", "rate(15 minutes)", "drift", {"source": "schedule"}),
     Schedule("retraining-tick", "rate(15 minutes)", "trigger", {"source": "schedule"}),
+    # A net under the execution status-change rule: an event lost on its way still gets its run ended.
+    Schedule("reconcile-sweep", "rate(1 hour)", "reconcile", {"source": "sweep"}),
 )
 
 ALARM_RULES: tuple[AlarmStateRule, ...] = (
     AlarmStateRule("drift-alarm-retrain", DRIFT_ALARM_PREFIX, "ALARM", "trigger"),
+)
+
+# Executions that end without the pipeline recording their run's end (stopped, timed out, a runtime
+# error no Catch sees): their runs end ABORTED (mlops.pipeline.reconcile).
+EXECUTION_RULES: tuple[ExecutionStatusRule, ...] = (
+    ExecutionStatusRule("pipeline-ended", PIPELINE.name, ("FAILED", "TIMED_OUT", "ABORTED"), "reconcile"),
 )
 
 # The function behind the HTTPS inference API (CONTRACT §4): every route proxies to it.

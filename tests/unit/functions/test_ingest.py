@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import time
 
 from mlops import aws
@@ -31,7 +32,9 @@ def test_records_version_and_starts_one_execution(stack: EmbeddedStack, registry
     assert version.raw.key == f"raw/{ds}/my data.csv"  # URL-decoded
     assert version.raw.version_id and version.raw.etag
     assert version.rows == 150 and version.column_types["species"] == "string"
-    assert version.profile and version.canonical.key.endswith(".parquet")
+    assert version.canonical.key.endswith(".parquet") and version.details is not None
+    details = json.loads(aws.s3().get_object(Bucket=bucket, Key=version.details.key)["Body"].read())
+    assert details["profile"]["columns"]["species"]["type"] == "string" and version.column_count == 5
     assert (
         aws.s3().head_object(Bucket=bucket, Key=version.canonical.key)["ContentLength"]
         == version.canonical.size

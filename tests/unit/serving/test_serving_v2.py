@@ -141,7 +141,10 @@ def _churn_inputs(churn_model: LoadedModel, churn: Trained) -> list[dict[str, An
             "Input 'tenure' must have shape [N, 1] or [N], got [1, 2]",
         ),
         (lambda b: b["inputs"][0].update(shape=[-2]), "Input 'tenure' needs a 'shape'"),
-        (lambda b: b["inputs"][0].update(data=[[1], ["x"]]), "Input 'tenure' element 1 must be a number"),
+        (
+            lambda b: b["inputs"][0].update(data=[[1], ["x"]]),
+            "Input 'tenure' is FP64 but element 1 is the string 'x'",
+        ),
         (lambda b: b["inputs"][0].update(data="AAAA"), "binary tensor data is not supported"),
         (lambda b: b["inputs"][0].update(extra=1), "inputs[0] has unknown field(s) 'extra'"),
         (

@@ -69,9 +69,12 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
             "sha256": data.sha256,
             "rows": data.rows,
             "columns": data.columns,
+            "column_count": data.column_count or len(data.columns),
             "uploaded_at": data.uploaded_at.isoformat(),
             "canonical": _artifact(data.canonical),
         }
+        if data.details is not None:  # the profile, and every column when the record holds only some
+            document["dataset_version"]["details"] = _artifact(data.details)
     else:
         document["dataset_version"] = {"dataset": dataset, "sha256": model.dataset_version}
     revision = run.config_revision if run else None
@@ -143,11 +146,9 @@ def lineage_tree(doc: dict[str, Any]) -> render.Node:
     data = doc["dataset_version"]
     details = [f"sha256 {data['sha256']}"]
     if "rows" in data:
-        columns = data["columns"]
-        shown = ", ".join(columns[:_MAX_COLUMNS_SHOWN]) + (
-            ", ..." if len(columns) > _MAX_COLUMNS_SHOWN else ""
-        )
-        details.append(f"{data['rows']:,} rows, {len(columns)} columns: {shown}")
+        columns, count = data["columns"], data["column_count"]
+        shown = ", ".join(columns[:_MAX_COLUMNS_SHOWN]) + (", ..." if count > _MAX_COLUMNS_SHOWN else "")
+        details.append(f"{data['rows']:,} rows, {count} columns: {shown}")
     else:
         details.append("(record not found)")
     parent = parent.add(f"dataset version  {data['dataset']} {render.short_sha(data['sha256'])}", details)

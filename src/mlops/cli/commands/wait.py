@@ -28,11 +28,16 @@ class Deadline:
 def wait_for_raw_object(
     ctx: Context, dataset: str, bucket: str, key: str, etag: str, deadline: Deadline
 ) -> RawObject:
-    """Poll until ingest has decided about the object: a run started, a duplicate, or a refusal."""
+    """Poll until ingest has decided about the object: a run started, a duplicate, or a refusal (after
+    its last retry, an ingest that keeps failing is one)."""
+    noted = 0
     while True:
         record = ctx.registry.get_raw_object(dataset, bucket, key, etag)
         if record is not None and (record.run_id or record.status != "ACCEPTED"):
             return record
+        if record is not None and record.attempts > noted:
+            noted = record.attempts
+            ctx.note(f"{record.last_error} Retrying (attempt {noted + 1}).")
         if deadline.passed():
             raise CliError(
                 f"Ingest did not pick up s3://{bucket}/{key} within {deadline.timeout_s:g}s; "
@@ -90,8 +95,9 @@ def report_run(ctx: Context, run: Run) -> int:
     took = render.duration(run_duration(run))
     if run.status != "SUCCEEDED":
         stage = run.failed_stage or "unknown"
+        verb = "was aborted" if run.status == "ABORTED" else "failed"
         ctx.note(
-            f"Run {run.run_id} failed at stage {stage} after {took}: {run.error or 'no error recorded.'}"
+            f"Run {run.run_id} {verb} at stage {stage} after {took}: {run.error or 'no error recorded.'}"
         )
         return EXIT_FAILED
     if run.model_version is None:

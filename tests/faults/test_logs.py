@@ -1,0 +1,52 @@
+"""Logs name the right run: keys an invocation appends (``run_id``, ``dataset``) end with it.
+
+Before: appended keys were never cleared, so a warm container's later log lines (any function's, in
+the embedded stack's one process) carried the ``run_id`` and ``dataset`` of a run handled earlier.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from mlops.observability import logger
+from tests.events import load_event
+from tests.faults.conftest import frozen_stack
+
+
+@pytest.fixture()
+def log_lines() -> Iterator[io.StringIO]:
+    """Every line the functions log, formatted as in Lambda (the shared Logger's JSON formatter)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    shared = logging.getLogger(logger.name)
+    shared.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        shared.removeHandler(handler)
+
+
+def _failures(stream: io.StringIO) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    stream.seek(0)
+    stream.truncate()
+    return [line for line in lines if line.get("message") == "Function failed"]
+
+
+def test_a_later_invocation_logs_no_earlier_run(log_lines: io.StringIO) -> None:
+    with frozen_stack() as stack:
+        _failures(log_lines)
+        # The failure recorder appends the run's keys, then fails: the run does not exist.
+        assert stack.runtime.invoke("failure", load_event("failure/caught_validation_error")).failed
+        (first,) = _failures(log_lines)
+        assert first["run_id"] and first["dataset"]  # the keys work for the invocation that set them
+        # Another function, same process and thread, fails without appending anything.
+        assert stack.runtime.invoke("trigger", {"dataset": "no-such-dataset"}).failed
+        (second,) = _failures(log_lines)
+    assert "run_id" not in second and "dataset" not in second, second
