@@ -15,10 +15,11 @@ import pytest
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.drift.monitoring import drift_alarm_name
+from mlops.local.resources import LOCAL_STAGE
 from mlops.models import StageRecord, utcnow
 from mlops.registry import Registry
 from mlops.stack import outputs as out
-from mlops.stack.description import DRIFT_ALARM_PREFIX
 from tests.events import load_event
 from tests.faults.conftest import assert_one_sentence, frozen_stack, state_store, upload
 from tests.integration.conftest import wait_for
@@ -30,7 +31,7 @@ STEPS = ("validation", "training", "conversion", "promotion")
 
 def _drift_alarm(dataset: str) -> dict[str, object]:
     event = copy.deepcopy(load_event("trigger/alarm_state_change"))
-    event["detail"]["alarmName"] = f"{DRIFT_ALARM_PREFIX}{dataset}"
+    event["detail"]["alarmName"] = drift_alarm_name(LOCAL_STAGE, dataset)
     event["detail"]["state"]["timestamp"] = utcnow().isoformat()
     return event
 

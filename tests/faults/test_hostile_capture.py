@@ -18,6 +18,7 @@ from mlops import aws
 from mlops.bounds import MAX_VALUE_CHARS
 from mlops.drift.capture import CaptureReader
 from mlops.drift.monitoring import drift_alarm_name
+from mlops.local.resources import LOCAL_STAGE
 from mlops.local.stack import EmbeddedStack
 from mlops.records import model_signature
 from mlops.registry import Registry
@@ -133,6 +134,6 @@ def test_a_full_hostile_window_reads_in_bounded_memory(
     assert report["rows"] == rows and report["drift_detected"] is True  # every category is unseen
 
     # The loop goes on: the drift alarm fires and starts a retraining run, which succeeds.
-    assert drift_alarm_name(name) in embedded.bus.evaluate_alarms()
+    assert drift_alarm_name(LOCAL_STAGE, name) in embedded.bus.evaluate_alarms()
     retraining = wait_for(lambda: next((r for r in registry.list_runs(name) if r.trigger == "drift"), None))
     assert wait_for_run(registry, retraining.run_id).status == "SUCCEEDED"

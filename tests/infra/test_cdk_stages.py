@@ -173,7 +173,11 @@ def test_each_alarm_rule_matches_only_its_own_stages_alarms(both_stages: dict[st
     for stage, synthesized in both_stages.items():
         other = OTHER_STAGE[stage]
         rules = [r["Properties"] for r in synthesized.of_type("AWS::Events::Rule").values()]
-        patterns = [r["EventPattern"] for r in rules if "EventPattern" in r]
+        patterns = [
+            r["EventPattern"]
+            for r in rules
+            if r.get("EventPattern", {}).get("detail-type") == ["CloudWatch Alarm State Change"]
+        ]
         assert len(patterns) == len(ALARM_RULES)
         for pattern in patterns:
             (prefix,) = [p["prefix"] for p in pattern["detail"]["alarmName"]]
