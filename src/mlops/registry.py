@@ -25,12 +25,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.dynamodb_types import TypeDeserializer, TypeSerializer
 from mlops.errors import ConfigError, Conflict, NotFound
 from mlops.models import (
     Alias,
