@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 
-
 @cache
 def _session() -> botocore.session.Session:
     import botocore.session
