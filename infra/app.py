@@ -26,6 +26,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.constants import (
     DEFAULT_STAGE,
+    PROVISIONED_CONCURRENCY_CONTEXT,
     STACK_NAME_CONTEXT,
     STAGE_CONTEXT,
     default_stack_name,
@@ -46,7 +47,10 @@ def cdk_json_context() -> dict[str, Any]:
 def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> tuple[App, MlopsStack]:
     """The app with its one stack and cdk-nag's AwsSolutions checks, context over cdk.json's."""
     app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
-    stage = stage_config(str(app.node.try_get_context(STAGE_CONTEXT) or DEFAULT_STAGE))
+    stage = stage_config(
+        str(app.node.try_get_context(STAGE_CONTEXT) or DEFAULT_STAGE),
+        provisioned_concurrency=app.node.try_get_context(PROVISIONED_CONCURRENCY_CONTEXT),
+    )
     stack_name = app.node.try_get_context(STACK_NAME_CONTEXT) or default_stack_name(stage.name)
     stack = MlopsStack(
         app,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,6 +15,7 @@ APP_NAME = "mlops"
 DEFAULT_STAGE = "dev"
 STAGE_CONTEXT = "stage"
 STACK_NAME_CONTEXT = "stack_name"
+PROVISIONED_CONCURRENCY_CONTEXT = "provisioned_concurrency"
 
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = ("dev", "prod")
@@ -37,6 +39,8 @@ MONITORING_FUNCTIONS = ("drift",)
 # API Gateway stage throttling: steady requests per second and burst.
 API_THROTTLE_RATE = 50
 API_THROTTLE_BURST = 100
+# The alias API Gateway invokes: the inference function's published version (SnapStart snapshots it).
+LIVE_ALIAS = "live"
 # Alarm thresholds on the inference API.
 API_LATENCY_P99_MS = 3000
 ALARM_PERIOD = Duration.minutes(5)
@@ -50,6 +54,10 @@ class StageConfig:
     removal_policy: RemovalPolicy
     log_retention: logs.RetentionDays
     access_log_expiry_days: int
+    # Provisioned concurrency on the inference API's alias: environments kept initialised, so no
+    # request meets a cold start, at an idle cost per environment-hour (docs/deploy.md). Lambda does not
+    # combine it with SnapStart, which the API function then runs without. 0: off.
+    provisioned_concurrency: int = 0
 
     @property
     def destroy_on_delete(self) -> bool:
@@ -66,10 +74,22 @@ STAGE_CONFIGS: dict[Stage, StageConfig] = {
 }
 
 
-def stage_config(stage: str) -> StageConfig:
+def stage_config(stage: str, provisioned_concurrency: object = None) -> StageConfig:
+    """The stage's configuration; ``-c provisioned_concurrency=N`` overrides the stage's own figure."""
     if stage not in STAGE_CONFIGS:
         raise ValueError(f"Unknown stage {stage!r}: use one of {', '.join(STAGES)} (-c stage=...).")
-    return STAGE_CONFIGS[stage]
+    config = STAGE_CONFIGS[stage]
+    if provisioned_concurrency is None:
+        return config
+    try:
+        count = int(str(provisioned_concurrency))
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ValueError(
+            f"provisioned_concurrency must be a whole number of environments, 0 for none; got {provisioned_concurrency!r}."
+        )
+    return dataclasses.replace(config, provisioned_concurrency=count)
 
 
 def default_stack_name(stage: str) -> str:

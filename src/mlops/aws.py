@@ -42,9 +42,14 @@ def _config() -> Config:
     return Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
 
 
+_built: list[Any] = []
+
+
 @cache
 def client(service: str) -> Any:
-    return _session().create_client(service, config=_config())
+    built = _session().create_client(service, config=_config())
+    _built.append(built)
+    return built
 
 
 @cache
@@ -56,10 +61,20 @@ def blocking_client(service: str, read_timeout_s: int) -> Any:
     config = _config().merge(
         Config(read_timeout=read_timeout_s, retries={"mode": "standard", "total_max_attempts": 1})
     )
-    return _session().create_client(service, config=config)
+    built = _session().create_client(service, config=config)
+    _built.append(built)
+    return built
+
+
+def close_connections() -> None:
+    """Drop every client's pooled connections (the clients stay usable and reconnect): after a
+    SnapStart restore, connections opened before the snapshot are stale."""
+    for built in list(_built):
+        built.close()
 
 
 def reset_clients() -> None:
+    _built.clear()
     _session.cache_clear()
     client.cache_clear()
     blocking_client.cache_clear()

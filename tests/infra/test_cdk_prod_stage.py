@@ -64,3 +64,30 @@ def test_prod_has_no_unacknowledged_cdk_nag_findings(prod: tuple[str, dict[str, 
     _, _, outdir = prod
     report = json.loads((outdir / "validation-report.json").read_text())
     assert [v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]] == []
+
+
+def test_provisioned_concurrency_is_an_option_that_replaces_snapstart(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from infra.app import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk-provisioned")
+    app, stack = build_app(
+        {**SKIP_BUNDLING, **REPORT_INSTEAD_OF_FAILING, "provisioned_concurrency": "2"}, outdir=str(outdir)
+    )
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    resources = template["Resources"]
+    (alias,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Alias"]
+    assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 2}
+    # Lambda takes one or the other on a version: with environments provisioned, no SnapStart.
+    assert all(
+        "SnapStart" not in r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Function"
+    )
+
+
+def test_provisioned_concurrency_must_be_a_count() -> None:
+    from infra.constants import stage_config
+
+    with pytest.raises(ValueError, match="whole number"):
+        stage_config("dev", provisioned_concurrency="lots")
+    assert stage_config("dev").provisioned_concurrency == 0
