@@ -630,6 +630,7 @@ def bench_package_size() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         core = build.build("core", Path(folder) / "core", with_project=True)
         inference = build.build("inference", Path(folder) / "inference", with_project=False)
+        capture = build.build("capture", Path(folder) / "capture", with_project=False).parent
         sklearn_dir = Path(folder) / "sklearn" / "python"
         sklearn_dir.mkdir(parents=True)
         requirements = Path(folder) / "sklearn.txt"
@@ -640,7 +641,12 @@ def bench_package_size() -> dict[str, Any]:
         build.prune(sklearn_dir, list(build.ALWAYS_PRUNED))
         function_code = ROOT / "functions/inference"
         for label, paths in {
-            "inference function (core + inference layers + code)": [core, inference, function_code],
+            "inference function (core + inference + capture layers + code)": [
+                core,
+                inference,
+                capture,
+                function_code,
+            ],
             "scikit-learn alternative (core layer + sklearn stack + code)": [
                 core,
                 sklearn_dir,
