@@ -179,7 +179,8 @@ class ExecutionEnvironment:
             thread.join(max(deadline - time.time(), 0.0))
             if thread.is_alive():
                 logger.warning(
-                    "An extension did not finish within the shutdown grace", extra={"thread": thread.name}
+                    "An extension did not finish within the shutdown grace",
+                    extra={"extension_thread": thread.name},
                 )
         self._server.shutdown()
         self._server.server_close()
