@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from mlops.serving.extension import ExtensionsApi
 
-OVERRUN_S = 1.0
+OVERRUN_S = 10.0
 
 
 def run(runtime_api: str, on_registered: Callable[[], None] | None = None) -> None:
