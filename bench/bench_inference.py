@@ -1,6 +1,6 @@
 """Benchmarks of the inference function (run by hand, never in tests).
 
-    .venv/bin/python bench/bench_inference.py [--quick] [--skip-package] [--skip-http]
+    .venv/bin/python bench/bench_inference.py [--quick] [--skip-package] [--skip-http] [--only SECTION]
 
 Three models trained and converted by the project (logistic regression, random forest with 100 trees,
 histogram gradient boosting) on a generated table of 20 features (15 numeric, 5 categorical). Each
@@ -12,17 +12,20 @@ number is set against what a user would deploy instead, measured in the same run
   DataFrame and calls the scikit-learn pipeline's ``predict_proba``, and against a bare
   ``InferenceSession.run`` on a prepared feed (the floor);
 - throughput in rows per second at batch sizes 1, 100 and 10,000, both handlers;
-- the cost of data capture per request (the lines built and packed, the Firehose call excluded);
+- the cost of data capture per request (the lines built and packed), and what capture adds to the
+  handler's one-row p50: capture on (every request spooled for the capture extension) against off;
 - cold start in a fresh process: imports, model load from a local file and the first prediction,
   against the same Powertools handler importing pandas and scikit-learn and unpickling the model,
   and both bare (only the model library, the model file and one prediction);
 - the deployed size: the function's layers (core + inference) built by ``layers/build.py`` as Lambda
   installs them (manylinux wheels), against the scikit-learn stack in their place;
-- latency over HTTP through the local API server (``mlops.local.http_api``), one keep-alive client.
+- latency over HTTP through the local API server (``mlops.local.http_api``), one keep-alive client,
+  capture off and on (the capture extension shipping the spool to moto's Firehose in the same process,
+  as the embedded stack runs it).
 
 The handler runs against moto (registry, artifacts, capture) only to load the model; with the alias
-TTL set to an hour the measured path never calls AWS. Capture is off in the latency runs (its Firehose
-call is network time); its CPU cost is measured on its own.
+TTL set to an hour the measured path never calls AWS. Capture is off in the latency and throughput
+runs, and measured on its own against them.
 """
 
 from __future__ import annotations
@@ -123,11 +126,13 @@ def rows_of(frame: pd.DataFrame, n: int) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def inference_function(models: dict[str, Model]) -> Iterator[Callable[[dict[str, Any], Any], dict[str, Any]]]:
-    """The real handler, cold-started against moto with every model published and promoted."""
+def inference_function(models: dict[str, Model]) -> Iterator[Function]:
+    """The real handler, cold-started against moto with every model published and promoted, in an
+    execution environment running its capture extension."""
     from moto import mock_aws
 
     from mlops import aws
+    from mlops.local.extensions import ExecutionEnvironment
     from mlops.local.firehose import delivery_stream_config, install_firehose_partitioning
     from mlops.models import ModelVersion
     from mlops.registry import Registry
@@ -144,6 +149,7 @@ def inference_function(models: dict[str, Model]) -> Iterator[Callable[[dict[str,
             "ARTIFACT_BUCKET": "mlops-artifacts",
             "CAPTURE_STREAM": "mlops-capture",
             "CAPTURE_SAMPLE_RATE": "0",
+            "CAPTURE_SPOOL_DIR": tempfile.mkdtemp(prefix="bench-capture-"),
             "ALIAS_TTL_SECONDS": "3600",
             "POWERTOOLS_SERVICE_NAME": "mlops",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -202,9 +208,35 @@ def inference_function(models: dict[str, Model]) -> Iterator[Callable[[dict[str,
             "inference_handler", ROOT / "functions/inference/handler.py"
         )
         assert loader is not None and loader.loader is not None
-        module = importlib.util.module_from_spec(loader)
-        loader.loader.exec_module(module)
-        yield module.handler
+        environment = ExecutionEnvironment("mlops-inference")
+        environment.start(d.EXTENSIONS)
+        try:
+            module = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(module)
+            yield Function(module, environment)
+        finally:
+            environment.shutdown()
+
+
+@dataclass
+class Function:
+    """The handler module and its execution environment (the capture extension runs there)."""
+
+    module: Any
+    environment: Any
+
+    @property
+    def handler(self) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        handler: Callable[[dict[str, Any], Any], dict[str, Any]] = self.module.handler
+        return handler
+
+    def capture(self, on: bool) -> None:
+        self.module.service.capture.sample_rate = 1.0 if on else 0.0
+
+    def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """As Lambda invokes: the INVOKE event to the extensions, then the handler."""
+        self.environment.invoke(context.aws_request_id, 29.0)
+        return self.handler(event, context)
 
 
 def sklearn_function(models: dict[str, Model]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -356,6 +388,45 @@ def bench_throughput(
     return out
 
 
+def bench_capture_overhead(models: dict[str, Model], function: Function, n: int) -> list[dict[str, Any]]:
+    """The handler's one-row p50 with capture off and on (every request spooled), interleaved rounds.
+
+    The spool here is one no extension ships from: in Lambda the extension is a process of its own,
+    while here it would share this process's interpreter lock with the handler being timed (the HTTP
+    bench keeps it running, as the embedded stack does)."""
+    from mlops.serving.spool import SpoolWriter
+
+    service = function.module.service
+    shipped_sink = service.capture.sink
+    service.capture.sink = SpoolWriter(tempfile.mkdtemp(prefix="bench-unshipped-"))
+    frame = generate(50, seed=1)
+    out = []
+    for name in models:
+        event = predict_event(name, rows_of(frame, 1))
+        ctx = context()
+        off: list[float] = []
+        on: list[float] = []
+        with quiet():
+            for _ in range(5):
+                function.capture(False)
+                off += samples_us(partial(function.handler, event, ctx), n // 5)
+                function.capture(True)
+                on += samples_us(partial(function.handler, event, ctx), n // 5)
+        function.capture(False)
+        out.append(
+            {
+                "model": name,
+                "capture_off_p50_us": p(off, 50),
+                "capture_on_p50_us": p(on, 50),
+                "added_p50_us": p(on, 50) - p(off, 50),
+                "capture_off_p99_us": p(off, 99),
+                "capture_on_p99_us": p(on, 99),
+            }
+        )
+    service.capture.sink = shipped_sink
+    return out
+
+
 def bench_capture(models: dict[str, Model]) -> list[dict[str, Any]]:
     """CPU cost of capture per request: build the rows, encode the lines, pack Firehose records."""
     from mlops.serving.capture import capture_lines, pack
@@ -394,7 +465,9 @@ from mlops.serving.api import create_app
 from mlops.serving.capture import Capture
 from mlops.serving.models import ModelStore
 from mlops.serving.service import InferenceService, Limits
+from mlops.serving import snapstart
 from mlops.signature import Signature
+from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 folder = Path(sys.argv[1])
 
@@ -414,7 +487,10 @@ class Files:
         assert hashlib.sha256(data).hexdigest() == ref.sha256
         return data
 
-app = create_app(InferenceService(ModelStore(Files(), 30), Capture(None, 0), Limits(10000, 6 << 20)))
+service = InferenceService(ModelStore(Files(), 30), Capture(None, 0), Limits(10000, 6 << 20))
+app = create_app(service)
+register_before_snapshot(snapstart.before_snapshot, service)
+register_after_restore(snapstart.after_restore, service)
 
 @logger.inject_lambda_context
 @metrics.log_metrics
@@ -426,7 +502,12 @@ event = json.loads((folder / "event.json").read_text())
 response = handler(event, LocalContext(function_name="f"))
 assert response["statusCode"] == 200, response
 done = time.perf_counter()
-print(json.dumps({"imports_s": imported - started, "first_request_s": done - imported, "total_s": done - started}), file=sys.stderr)
+# Not in the total: what a real first request adds before its network calls (the function's two
+# botocore clients), measured after it so the other figures are unchanged by it.
+from mlops import aws
+aws.dynamodb(), aws.s3()
+clients = time.perf_counter() - done
+print(json.dumps({"imports_s": imported - started, "first_request_s": done - imported, "total_s": done - started, "clients_s": clients}), file=sys.stderr)
 """
 
 COLD_SKLEARN = r"""
@@ -537,8 +618,9 @@ def bench_cold_start(models: dict[str, Model], runs: int) -> list[dict[str, Any]
                     results[kind].append(measured)
             row: dict[str, Any] = {"model": name}
             for kind, values in results.items():
-                for key in ("imports_s", "first_request_s", "total_s"):
-                    row[f"{kind}_{key}"] = statistics.median(v[key] for v in values)
+                for key in ("imports_s", "first_request_s", "total_s", "clients_s"):
+                    if key in values[0]:
+                        row[f"{kind}_{key}"] = statistics.median(v[key] for v in values)
             row["function_vs_sklearn_function"] = row["sklearn_total_s"] / row["onnx_total_s"]
             row["function_vs_bare_sklearn"] = row["sklearn_bare_total_s"] / row["onnx_total_s"]
             out.append(row)
@@ -558,6 +640,7 @@ def bench_package_size() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         core = build.build("core", Path(folder) / "core", with_project=True)
         inference = build.build("inference", Path(folder) / "inference", with_project=False)
+        capture = build.build("capture", Path(folder) / "capture", with_project=False).parent
         sklearn_dir = Path(folder) / "sklearn" / "python"
         sklearn_dir.mkdir(parents=True)
         requirements = Path(folder) / "sklearn.txt"
@@ -568,7 +651,12 @@ def bench_package_size() -> dict[str, Any]:
         build.prune(sklearn_dir, list(build.ALWAYS_PRUNED))
         function_code = ROOT / "functions/inference"
         for label, paths in {
-            "inference function (core + inference layers + code)": [core, inference, function_code],
+            "inference function (core + inference + capture layers + code)": [
+                core,
+                inference,
+                capture,
+                function_code,
+            ],
             "scikit-learn alternative (core layer + sklearn stack + code)": [
                 core,
                 sklearn_dir,
@@ -585,14 +673,17 @@ def bench_package_size() -> dict[str, Any]:
     return sizes
 
 
-def bench_http(handler: Callable[..., Any], model: str, n: int) -> dict[str, Any]:
+def bench_http(function: Function, model: str, n: int) -> dict[str, Any]:
+    """One keep-alive client through the local API server, capture off and on in alternate rounds
+    (on: every request spooled, the capture extension shipping to moto's Firehose meanwhile)."""
     import http.client
 
     from mlops.local.http_api import make_api_server
 
-    server = make_api_server("127.0.0.1", 0, handler)
+    server = make_api_server("127.0.0.1", 0, function.invoke)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    took: dict[bool, list[float]] = {False: [], True: []}
     try:
         port = server.server_address[1]
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -607,12 +698,24 @@ def bench_http(handler: Callable[..., Any], model: str, n: int) -> dict[str, Any
             assert response.status == 200
 
         with quiet():
-            took = samples_us(call, n)
+            for _ in range(3):
+                for capture in (False, True):
+                    function.capture(capture)
+                    took[capture] += samples_us(call, n // 3, warmup=50)
         connection.close()
     finally:
+        function.capture(False)
         server.shutdown()
         server.server_close()
-    return {"model": model, "http_p50_us": p(took, 50), "http_p99_us": p(took, 99)}
+    off, on = took[False], took[True]
+    return {
+        "model": model,
+        "capture_off_p50_us": p(off, 50),
+        "capture_off_p99_us": p(off, 99),
+        "capture_on_p50_us": p(on, 50),
+        "capture_on_p99_us": p(on, 99),
+        "on_vs_off_p50": p(on, 50) / p(off, 50),
+    }
 
 
 def bench_threads(models: dict[str, Model]) -> list[dict[str, Any]]:
@@ -673,6 +776,11 @@ def main() -> None:
         "--skip-package", action="store_true", help="skip the layer builds (they download wheels)"
     )
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument(
+        "--only",
+        choices=["capture", "cold-start"],
+        help="one section alone: capture on against off (handler and HTTP), or the cold starts",
+    )
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
@@ -683,19 +791,27 @@ def main() -> None:
         "python": sys.version.split()[0],
     }
     started = time.perf_counter()
+    n = 1000 if args.quick else 10_000
     with threadpool_limits(limits=1):  # Lambda at 1 GB has one vCPU's worth; both sides single-threaded
         models = train_models(3000)
-        with inference_function(models) as handler:
-            sklearn = sklearn_function(models)
-            n = 1000 if args.quick else 10_000
-            results["latency_one_row"] = bench_latency(models, handler, sklearn, n)
-            results["throughput"] = bench_throughput(models, handler, sklearn, args.quick)
-            results["capture_cpu"] = bench_capture(models)
-            if not args.skip_http:
-                results["http_one_row"] = [bench_http(handler, "random_forest", 500 if args.quick else 3000)]
-        results["onnxruntime_threads"] = bench_threads(models)
-    results["cold_start"] = bench_cold_start(models, 2 if args.quick else 5)
-    if not args.skip_package:
+        if args.only in (None, "capture"):
+            with inference_function(models) as function:
+                handler = function.handler
+                if args.only is None:
+                    sklearn = sklearn_function(models)
+                    results["latency_one_row"] = bench_latency(models, handler, sklearn, n)
+                    results["throughput"] = bench_throughput(models, handler, sklearn, args.quick)
+                    results["capture_cpu"] = bench_capture(models)
+                results["capture_on_vs_off_one_row"] = bench_capture_overhead(models, function, n)
+                if not args.skip_http:
+                    results["http_one_row"] = [
+                        bench_http(function, "random_forest", 600 if args.quick else 3000)
+                    ]
+        if args.only is None:
+            results["onnxruntime_threads"] = bench_threads(models)
+    if args.only in (None, "cold-start"):
+        results["cold_start"] = bench_cold_start(models, 2 if args.quick else 5)
+    if args.only is None and not args.skip_package:
         results["package_size"] = bench_package_size()
     results["load_average_after"] = os.getloadavg()
     results["seconds"] = time.perf_counter() - started

@@ -18,6 +18,7 @@ ACCOUNT_STACK_NAME = "MlopsAccount"
 DEFAULT_STAGE = "dev"
 STAGE_CONTEXT = "stage"
 STACK_NAME_CONTEXT = "stack_name"
+PROVISIONED_CONCURRENCY_CONTEXT = "provisioned_concurrency"
 
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = ("dev", "prod")
@@ -41,6 +42,8 @@ MONITORING_FUNCTIONS = ("drift",)
 # API Gateway stage throttling: steady requests per second and burst.
 API_THROTTLE_RATE = 50
 API_THROTTLE_BURST = 100
+# The alias API Gateway invokes: the inference function's published version (SnapStart snapshots it).
+LIVE_ALIAS = "live"
 # Alarm thresholds on the inference API.
 API_LATENCY_P99_MS = 3000
 ALARM_PERIOD = Duration.minutes(5)
@@ -67,6 +70,10 @@ class StageConfig:
     # Per-function overrides of the description, by function name (FUNCTION_OPTIONS).
     memory_mb: Mapping[str, int] = field(default_factory=dict)
     reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
+    # Provisioned concurrency on the inference API's alias: environments kept initialised, so no
+    # request meets a cold start, at an idle cost per environment-hour (docs/deploy.md). Lambda does not
+    # combine it with SnapStart, which the API function then runs without. 0: off.
+    provisioned_concurrency: int = 0
 
     @property
     def destroy_on_delete(self) -> bool:
@@ -120,7 +127,24 @@ def stage_config(stage: str, context: Mapping[str, Any] | None = None) -> StageC
     merged: dict[str, Any] = {
         option: {**getattr(config, option), **values} for option, values in overrides.items()
     }
+    provisioned = (context or {}).get(f"{stage}.{PROVISIONED_CONCURRENCY_CONTEXT}")
+    if provisioned is None:
+        provisioned = (context or {}).get(PROVISIONED_CONCURRENCY_CONTEXT)
+    if provisioned is not None:
+        merged[PROVISIONED_CONCURRENCY_CONTEXT] = _provisioned_concurrency(provisioned)
     return replace(config, **merged)
+
+
+def _provisioned_concurrency(value: object) -> int:
+    try:
+        count = int(str(value))
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ValueError(
+            f"provisioned_concurrency must be a whole number of environments, 0 for none; got {value!r}."
+        )
+    return count
 
 
 def default_stack_name(stage: str) -> str:

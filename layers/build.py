@@ -2,7 +2,8 @@
 
 Installs ``layers/LAYER/requirements.txt`` as manylinux wheels for CPython 3.12 on x86_64 into
 ``OUTPUT_DIR/python`` (where Lambda puts layers on ``sys.path``), removes what ``layers/LAYER/prune.txt``
-lists, and with ``--with-project`` copies the project's package (``src/mlops``) in. The CDK app runs it
+lists, with ``--with-project`` copies the project's package (``src/mlops``) in, and copies
+``layers/LAYER/extensions/`` (Lambda extensions' executables, run from ``/opt/extensions``) as it is. The CDK app runs it
 as the layer's local bundling; run by hand it prints the layer's unzipped and zipped size. Standard
 library only, so it also runs in the Docker bundling image CDK falls back to.
 """
@@ -52,6 +53,11 @@ def pip_command(requirements: Path, target: Path) -> list[str]:
     ]
 
 
+def requirement_lines(requirements: Path) -> list[str]:
+    lines = requirements.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
 def prune_patterns(layer_dir: Path) -> list[str]:
     prune_file = layer_dir / "prune.txt"
     lines = prune_file.read_text(encoding="utf-8").splitlines() if prune_file.exists() else []
@@ -75,7 +81,12 @@ def build(layer: str, output_dir: Path, with_project: bool) -> Path:
         raise SystemExit(f"Layer {layer!r} has no requirements file at {requirements}.")
     site = output_dir / "python"
     site.mkdir(parents=True, exist_ok=True)
-    subprocess.run(pip_command(requirements, site), check=True)
+    if requirement_lines(requirements):
+        subprocess.run(pip_command(requirements, site), check=True)
+    extensions = layer_dir / "extensions"
+    if extensions.is_dir():
+        # copytree keeps the executables' mode bits, which Lambda needs to start them.
+        shutil.copytree(extensions, output_dir / "extensions", dirs_exist_ok=True)
     if with_project:
         shutil.copytree(
             PROJECT_PACKAGE,

@@ -1,10 +1,12 @@
 """Inference: the HTTPS API (API Gateway REST proxy events) over each dataset's production model.
 
 Imports onnxruntime and numpy, never scikit-learn, pandas or scipy: the function ships small and starts
-fast (a test holds it to that). No Powertools Tracer: building one imports the X-Ray SDK (about 0.3 s
-of cold start) and its handler decorator costs about 25 µs per request, more than the model takes on
-one row; with active tracing on, Lambda's own segment still times every invocation, and model loads
-are logged with their duration (bench/bench_inference.py measures all three).
+fast (a test holds its import budget). No Powertools Tracer: building one imports the X-Ray SDK (a large
+part of a cold start) and its handler decorator costs more per request than the model takes on one
+row; with active tracing on, Lambda's own segment still times every invocation, and model loads are
+logged with their duration (bench/bench_inference.py measures all three). With SnapStart, the hooks
+load the production models before the snapshot and refresh what must be unique after each restore
+(``mlops.serving.snapstart``).
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 from mlops.observability import logger, metrics
+from mlops.serving import snapstart
 from mlops.serving.api import create_app, request_id_of
 from mlops.serving.service import InferenceService
 from mlops.settings import InferenceSettings, load_settings
 
 settings = load_settings(InferenceSettings)
-app = create_app(InferenceService.from_settings(settings))
+service = InferenceService.from_settings(settings)
+app = create_app(service)
+register_before_snapshot(snapstart.before_snapshot, service)
+register_after_restore(snapstart.after_restore, service)
 
 
 @logger.inject_lambda_context

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, IgnoreMode
+from aws_cdk import Annotations, Duration, IgnoreMode
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constants import PYTHON_VERSION, StageConfig
+from infra.constants import LIVE_ALIAS, PYTHON_VERSION, StageConfig
 from infra.constructs.packaging import ARCHITECTURE, RUNTIME, Packaging
 from infra.nag import acknowledge
 from infra.resources import HANDED_ON_KINDS, StackResources
@@ -90,6 +90,8 @@ class SpecFunction(Construct):
         environment = {key: self._variable(value, stage, resources) for key, value in spec.env.items()}
         environment[STAGE_VARIABLE] = stage.name
         is_async = spec.name in asynchronously_invoked()
+        # Lambda takes SnapStart or provisioned concurrency on a version, not both.
+        snap_start = spec.snap_start and spec.packaging == "zip" and not stage.provisioned_concurrency
         common: dict[str, Any] = {
             "function_name": self.function_name,
             "description": spec.description,
@@ -119,6 +121,7 @@ class SpecFunction(Construct):
                     str(project_root() / spec.code_dir), exclude=list(BYTECODE), ignore_mode=IgnoreMode.GLOB
                 ),
                 layers=packaging.function_layers(spec),
+                snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
                 **common,
             )
             acknowledge(
@@ -126,6 +129,21 @@ class SpecFunction(Construct):
                 "AwsSolutions-L1",
                 f"python{PYTHON_VERSION} on purpose: the zip functions, their layers' wheels and the ML image "
                 f"(public.ecr.aws/lambda/python:{PYTHON_VERSION}) run one Python, upgraded together.",
+            )
+        # A SnapStart function is invoked through an alias on its published version: SnapStart applies
+        # to published versions only, and the alias is what the API integrates with.
+        self.alias: lambda_.Alias | None = None
+        if spec.snap_start:
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "The function is published (current_version) and invoked through the alias below.",
+            )
+            self.alias = lambda_.Alias(
+                self,
+                "Alias",
+                alias_name=LIVE_ALIAS,
+                version=self.function.current_version,
+                provisioned_concurrent_executions=stage.provisioned_concurrency or None,
             )
         # The explicit log group replaces the managed AWSLambdaBasicExecutionRole policy.
         self.log_group.grant_write(self.role)

@@ -132,7 +132,11 @@ class Serving(Construct):
             default_method_options=apigw.MethodOptions(api_key_required=True),
             # Every path, the root included, goes to the function, which answers unknown routes with a
             # JSON 404 like its other errors.
-            default_integration=apigw.LambdaIntegration(self.inference.function, allow_test_invoke=False),
+            # The live alias: SnapStart's published version (and provisioned concurrency when the stage
+            # has it). Model rollouts route inside the function and publish no function version.
+            default_integration=apigw.LambdaIntegration(
+                self.inference.alias or self.inference.function, allow_test_invoke=False
+            ),
             # The account's CloudWatch role for API Gateway is a per-region singleton: the account stack
             # (infra/account.py) sets it once for every stage.
             cloud_watch_role=False,

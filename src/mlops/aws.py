@@ -1,6 +1,12 @@
-"""Cached boto3 client factory: the one place above the adapters that builds AWS clients.
+"""Cached AWS client factory: the one place above the adapters that builds AWS clients.
 
-Clients are built once per process (a Lambda cold start) and reused. ``AWS_ENDPOINT_URL`` is honoured
+Clients are botocore's, built from one botocore session per process: boto3's client is the same object
+plus its resource layer and s3transfer, which nothing here uses (the CLI's upload wraps its client in
+s3transfer itself) and which would cost the inference function's cold start ~0.1-0.2 s of imports.
+botocore's session and client machinery is imported when the first client is built, not when this
+module is: a process that builds none (the inference function serving from memory, a test on fakes)
+never pays for it, and the inference function's SnapStart hook builds its clients before the snapshot
+(``mlops.serving.snapstart``). Clients are built once per process (a Lambda cold start) and reused. ``AWS_ENDPOINT_URL`` is honoured
 by botocore itself, which is how every command and function reaches the embedded stack. Tests call
 ``reset_clients()`` after starting moto so no client outlives its mock.
 """
@@ -10,10 +16,9 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-
 if TYPE_CHECKING:
+    import botocore.session
+    from botocore.config import Config
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_firehose import FirehoseClient
@@ -22,25 +27,55 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_stepfunctions import SFNClient
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+
+@cache
+def _session() -> botocore.session.Session:
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+@cache
+def _config() -> Config:
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+
+
+_built: list[Any] = []
 
 
 @cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    built = _session().create_client(service, config=_config())
+    _built.append(built)
+    return built
 
 
 @cache
 def blocking_client(service: str, read_timeout_s: int) -> Any:
     """For calls that block while work runs (a synchronous Lambda invoke): a read timeout longer than
     the work, and no retries, which would run the work again."""
-    config = _CONFIG.merge(
+    from botocore.config import Config
+
+    config = _config().merge(
         Config(read_timeout=read_timeout_s, retries={"mode": "standard", "total_max_attempts": 1})
     )
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    built = _session().create_client(service, config=config)
+    _built.append(built)
+    return built
+
+
+def close_connections() -> None:
+    """Drop every client's pooled connections (the clients stay usable and reconnect): after a
+    SnapStart restore, connections opened before the snapshot are stale."""
+    for built in list(_built):
+        built.close()
 
 
 def reset_clients() -> None:
+    _built.clear()
+    _session.cache_clear()
     client.cache_clear()
     blocking_client.cache_clear()
 

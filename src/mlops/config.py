@@ -53,7 +53,7 @@ Schedule = Annotated[str, AfterValidator(_valid_schedule)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class SearchConfig(_Strict):

@@ -147,11 +147,17 @@ def traffic(frame: pd.DataFrame, rows: int, seed: int, shift: bool) -> list[dict
     return [{str(k): float(v) for k, v in row.items()} for row in sample.to_dict(orient="records")]
 
 
+CAPTURE_SETTLE_S = 2.5
+
+
 def send(
     api_predict: Callable[[list[dict[str, Any]]], Any], rows: list[dict[str, Any]], batch: int = 25
 ) -> None:
     for start in range(0, len(rows), batch):
         api_predict(rows[start : start + batch])
+    # The capture extension ships the spooled lines once they have waited its flush interval (1 s)
+    # and its timer comes round: give the last requests' lines that long to land.
+    time.sleep(CAPTURE_SETTLE_S)
 
 
 def run_demo(workdir: Path) -> dict[str, Any]:

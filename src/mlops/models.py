@@ -28,7 +28,7 @@ def utcnow() -> datetime:
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class ArtifactRef(Record):

@@ -29,13 +29,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from mlops import aws
 from mlops.bounds import bound_key_part
 from mlops.config import DatasetConfig
+from mlops.dynamodb_types import TypeDeserializer, TypeSerializer
 from mlops.errors import ConfigError, Conflict, NotFound, RecordTooLarge
 from mlops.models import (
     Alias,

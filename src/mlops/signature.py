@@ -27,7 +27,7 @@ MISSING_CATEGORY = ""
 
 
 class FeatureSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str = Field(description="The CSV column name; requests use it.")
     input_name: str = Field(description="The ONNX graph input fed with this feature.")
@@ -42,7 +42,7 @@ class FeatureSpec(BaseModel):
 
 
 class Signature(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     schema_version: Literal[1] = 1
     task: Literal["classification", "regression"]

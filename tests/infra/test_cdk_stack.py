@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
-from infra.constants import ACCOUNT_STACK_NAME, FUNCTION_OPTIONS
+from infra.constants import ACCOUNT_STACK_NAME, FUNCTION_OPTIONS, LIVE_ALIAS
 from infra.constructs.function import STAGE_VARIABLE, asynchronously_invoked, environment_refs
 from infra.constructs.packaging import PYTHON_VERSION
 from infra.nag import REVIEWED_WILDCARDS, wildcard_findings
@@ -170,7 +170,8 @@ def test_every_described_function_is_deployed_as_described(
         assert props["Runtime"] == f"python{PYTHON_VERSION}"
         layer_ids = [single_reference(layer) for layer in props["Layers"]]
         layers = synthesized.stack.packaging.layers
-        assert layer_ids == [synthesized.logical_id(layers[name]) for name in spec.layers]
+        # CDK lists layers sorted (its recognizeLayerVersion flag); no two layers ship the same file.
+        assert sorted(layer_ids) == sorted(synthesized.logical_id(layers[name]) for name in spec.layers)
 
     variables = props["Environment"]["Variables"]
     assert set(variables) == {*spec.env, STAGE_VARIABLE}
@@ -334,12 +335,12 @@ def test_every_api_route_needs_the_key_and_proxies_to_the_inference_function(
     assert len(methods) == 2  # ANY on / and on /{proxy+}
     resources = [r["Properties"] for r in synthesized.of_type("AWS::ApiGateway::Resource").values()]
     assert [r["PathPart"] for r in resources] == ["{proxy+}"]
-    inference = function_id(synthesized, "inference")
+    alias = live_alias_id(synthesized)
     for method in methods:
         assert method["HttpMethod"] == "ANY"
         assert method["ApiKeyRequired"] is True
         assert method["Integration"]["Type"] == "AWS_PROXY"
-        assert inference in referenced_ids(method["Integration"]["Uri"])
+        assert referenced_ids(method["Integration"]["Uri"]) == {alias}
     (stage_id, stage) = next(iter(synthesized.of_type("AWS::ApiGateway::Stage").items()))
     assert stage["Properties"]["StageName"] == synthesized.stack.stage.name
     assert stage["Properties"]["TracingEnabled"] is True
@@ -369,6 +370,34 @@ def test_gateway_errors_answer_in_the_routes_schema_and_codes(synthesized: Synth
         document = json.loads(response["ResponseTemplates"]["application/json"])
         assert document == {"error": {"code": error.code, "message": error.message}}
     assert gateway_error("REQUEST_TOO_LARGE").code == PayloadTooLarge.code == "payload_too_large"
+
+
+def live_alias_id(synthesized: Synthesized) -> str:
+    """The inference function's alias, which must point at a published version of the function."""
+    inference = function_id(synthesized, "inference")
+    (alias_id, alias) = next(iter(synthesized.of_type("AWS::Lambda::Alias").items()))
+    assert alias["Properties"]["Name"] == LIVE_ALIAS
+    assert referenced_ids(alias["Properties"]["FunctionName"]) == {inference}
+    version_id = single_reference(alias["Properties"]["FunctionVersion"])
+    version = synthesized.resources[version_id]
+    assert version["Type"] == "AWS::Lambda::Version"
+    assert referenced_ids(version["Properties"]["FunctionName"]) == {inference}
+    return alias_id
+
+
+def test_the_inference_function_runs_snapstart_on_its_published_version(synthesized: Synthesized) -> None:
+    inference = synthesized.resources[function_id(synthesized, "inference")]["Properties"]
+    assert inference["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    alias = synthesized.resources[live_alias_id(synthesized)]["Properties"]
+    assert "ProvisionedConcurrencyConfig" not in alias  # off by default: it costs while idle
+    others = [
+        props
+        for lid, props in (
+            (lid, r["Properties"]) for lid, r in synthesized.of_type("AWS::Lambda::Function").items()
+        )
+        if lid != function_id(synthesized, "inference")
+    ]
+    assert all("SnapStart" not in props for props in others)
 
 
 def test_alarms_cover_pipeline_failures_inference_errors_and_latency(synthesized: Synthesized) -> None:

@@ -362,3 +362,32 @@ def test_every_aws_call_in_the_code_is_allowed_by_its_functions_role(
             if not any(reach.allows(call, action, statement) for statement in statements)
         ]
         assert denied == [], stage
+
+
+def test_provisioned_concurrency_is_an_option_that_replaces_snapstart(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from infra.app import build_app
+
+    from .conftest import REPORT_INSTEAD_OF_FAILING, SKIP_BUNDLING
+
+    outdir = tmp_path_factory.mktemp("cdk-provisioned")
+    app, stack = build_app(
+        {**SKIP_BUNDLING, **REPORT_INSTEAD_OF_FAILING, "provisioned_concurrency": "2"}, outdir=str(outdir)
+    )
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    resources = template["Resources"]
+    (alias,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Alias"]
+    assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 2}
+    # Lambda takes one or the other on a version: with environments provisioned, no SnapStart.
+    assert all(
+        "SnapStart" not in r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Function"
+    )
+
+
+def test_provisioned_concurrency_must_be_a_count() -> None:
+    with pytest.raises(ValueError, match="whole number"):
+        stage_config("dev", {"provisioned_concurrency": "lots"})
+    assert stage_config("dev").provisioned_concurrency == 0
+    assert stage_config("prod", {"prod.provisioned_concurrency": "3"}).provisioned_concurrency == 3
+    assert stage_config("dev", {"prod.provisioned_concurrency": "3"}).provisioned_concurrency == 0

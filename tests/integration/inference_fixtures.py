@@ -7,6 +7,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from mlops import aws
 from mlops.config import DatasetConfig
 from mlops.local.context import LocalContext
+from mlops.local.extensions import ExecutionEnvironment
 from mlops.local.firehose import (
     delivery_stream_config,
     install_firehose_partitioning,
@@ -32,6 +36,7 @@ from mlops.ml.convert import to_onnx
 from mlops.ml.training import train
 from mlops.models import ArtifactRef, ModelVersion, utcnow
 from mlops.registry import Registry
+from mlops.serving.spool import SpoolReader
 from mlops.settings import load_settings
 from mlops.signature import Signature
 from mlops.stack import description as d
@@ -144,16 +149,28 @@ def create_table(name: str = TABLE, spec: d.TableSpec = d.METADATA_TABLE) -> Non
 
 
 class InferenceStack:
-    """The inference function cold-started against moto, and the registry operations around it."""
+    """The inference function cold-started against moto in an execution environment with its capture
+    extension, and the registry operations around it."""
 
-    def __init__(self, handler_module: ModuleType) -> None:
+    def __init__(self, handler_module: ModuleType, environment: ExecutionEnvironment, spool_dir: str) -> None:
         self.module = handler_module
+        self.environment = environment
+        self.spool_dir = spool_dir
         self.registry = Registry(TABLE)
         self.storage = Storage()
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        response: dict[str, Any] = self.module.handler(event, LocalContext(function_name="mlops-inference"))
+        context = LocalContext(function_name="mlops-inference")
+        self.environment.invoke(context.aws_request_id, context.timeout_s)
+        response: dict[str, Any] = self.module.handler(event, context)
         return response
+
+    def shipped(self, timeout_s: float = 10.0) -> None:
+        """Wait until the capture extension has shipped every spooled line."""
+        deadline = time.monotonic() + timeout_s
+        while SpoolReader(self.spool_dir).pending_bytes() > 0:
+            assert time.monotonic() < deadline, "the capture extension did not ship the spool"
+            time.sleep(0.02)
 
     def publish(self, name: str, model: Trained, promote: bool = True) -> ModelVersion:
         version = self.registry.next_model_version(name)
@@ -192,7 +209,8 @@ class InferenceStack:
         aws.s3().put_object(Bucket=ref.bucket, Key=ref.key, Body=b"not the model that was registered")
 
     def captured(self, name: str) -> list[dict[str, Any]]:
-        """Every capture line stored for ``name`` (under capture/<name>/<date>/)."""
+        """Every capture line stored for ``name`` (under capture/<name>/<date>/), once shipped."""
+        self.shipped()
         s3 = aws.s3()
         lines: list[dict[str, Any]] = []
         listing = s3.list_objects_v2(Bucket=CAPTURE, Prefix=f"capture/{name}/")
@@ -213,8 +231,11 @@ def inference_stack(**settings: str) -> Iterator[InferenceStack]:
     start) with ``settings`` as environment overrides."""
     saved = dict(os.environ)
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    spool_dir = tempfile.mkdtemp(prefix="mlops-capture-")
     os.environ.update(
         {
+            "CAPTURE_SPOOL_DIR": spool_dir,
+            "CAPTURE_FLUSH_INTERVAL_S": "0",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -239,8 +260,14 @@ def inference_stack(**settings: str) -> Iterator[InferenceStack]:
             aws.firehose().create_delivery_stream(
                 **delivery_stream_config(stream, lambda n: f"mlops-{n}", ROLE)
             )
-            yield InferenceStack(load_handler())
+            environment = ExecutionEnvironment("mlops-inference")
+            try:
+                environment.start(d.EXTENSIONS)
+                yield InferenceStack(load_handler(), environment, spool_dir)
+            finally:
+                environment.shutdown()
     finally:
+        shutil.rmtree(spool_dir, ignore_errors=True)
         uninstall_firehose_partitioning()
         aws.reset_clients()
         load_settings.cache_clear()

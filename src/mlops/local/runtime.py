@@ -1,8 +1,11 @@
 """Runs the project's real Lambda handlers in-process, the way the Lambda service would.
 
 Each function's ``functions/<name>/handler.py`` is imported once (its cold start: settings read,
-clients built) and then invoked with real-shaped events and a context object. Errors come back as
-Lambda does report them: a JSON payload with errorMessage/errorType/stackTrace and a function error.
+clients built) and then invoked with real-shaped events and a context object. A function whose layers
+bring extensions gets an execution environment (``mlops.local.extensions``): its extensions start and
+register before the handler is imported, hear of each invocation, and are shut down with the runtime.
+Errors come back as Lambda does report them: a JSON payload with errorMessage/errorType/stackTrace and
+a function error.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from types import ModuleType
 from typing import Any
 
 from mlops.local.context import LocalContext
+from mlops.local.extensions import ExecutionEnvironment
 from mlops.observability import logger
-from mlops.stack.description import FUNCTIONS, FunctionSpec, project_root
+from mlops.stack.description import FUNCTIONS, FunctionSpec, extensions_of, project_root
 
 Handler = Callable[[dict[str, Any], Any], Any]
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation twice
@@ -56,6 +60,7 @@ class FunctionRuntime:
         self._arn = function_arn
         self._root = root or project_root()
         self._modules: dict[str, ModuleType] = {}
+        self._environments: dict[str, ExecutionEnvironment] = {}
         self._lock = threading.Lock()
         self._async = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-async")
 
@@ -68,6 +73,11 @@ class FunctionRuntime:
             module = self._modules.get(name)
             if module is None:
                 spec = self._specs[name]
+                extensions = extensions_of(spec)
+                if extensions and name not in self._environments:
+                    environment = ExecutionEnvironment(self._deployed[name], self._arn(name))
+                    self._environments[name] = environment
+                    environment.start(extensions)
                 path = self._root / spec.code_dir / "handler.py"
                 loader_spec = importlib.util.spec_from_file_location(f"mlops_function_{name}", path)
                 if loader_spec is None or loader_spec.loader is None:
@@ -90,9 +100,18 @@ class FunctionRuntime:
             log_group_name=f"/aws/lambda/{deployed}",
         )
 
+    def call(self, name: str, event: Any, context: LocalContext | None = None) -> Any:
+        """One invocation of the handler, announced to the environment's extensions first."""
+        handler = self.handler(name)
+        context = context or self.context(name)
+        environment = self._environments.get(name)
+        if environment is not None:
+            environment.invoke(context.aws_request_id, context.get_remaining_time_in_millis() / 1000)
+        return handler(event, context)
+
     def invoke(self, name: str, event: Any) -> InvocationResult:
         try:
-            result = self.handler(name)(event, self.context(name))
+            result = self.call(name, event)
             return InvocationResult(json.loads(json.dumps(result, default=str)))
         except Exception as error:
             logger.exception("Function failed", extra={"function": name})
@@ -121,3 +140,7 @@ class FunctionRuntime:
 
     def shutdown(self) -> None:
         self._async.shutdown(wait=True, cancel_futures=False)
+        with self._lock:
+            environments, self._environments = list(self._environments.values()), {}
+        for environment in environments:
+            environment.shutdown()

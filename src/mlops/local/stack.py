@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import tempfile
 import threading
 import time
 import urllib.request
@@ -39,8 +40,15 @@ def configure_moto(execute_state_machines: bool = True) -> None:
     default_user_config["lambda"] = {"use_docker": False}
 
 
-def configure_environment(aws_endpoint: str | None, aws_port: int | None = None) -> None:
-    """Credentials and endpoint for in-process clients, and every function's variables."""
+def configure_environment(
+    aws_endpoint: str | None, aws_port: int | None = None, capture_spool: Path | None = None
+) -> None:
+    """Credentials and endpoint for in-process clients, and every function's variables.
+
+    The capture spool (``/tmp`` in Lambda, one per execution environment) is ``capture_spool``, or a
+    fresh temporary directory: never one that another embedded stack on this machine writes.
+    """
+    spool = capture_spool or Path(tempfile.mkdtemp(prefix="mlops-capture-"))
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -48,6 +56,7 @@ def configure_environment(aws_endpoint: str | None, aws_port: int | None = None)
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             **process_env(),
+            "CAPTURE_SPOOL_DIR": str(spool),
         }
     )
     if aws_endpoint:
@@ -70,8 +79,7 @@ class EmbeddedStack:
     bus: EventBus
 
     def invoke_inference(self, event: dict[str, Any], context: Any = None) -> Any:
-        handler = self.runtime.handler("inference")
-        return handler(event, context or self.runtime.context("inference"))
+        return self.runtime.call(d.API_FUNCTION, event, context)
 
 
 def start_embedded(
@@ -127,7 +135,8 @@ def run(
     # each other (6-10x slower on a loaded 2-core machine). One thread each, unless the user says.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     aws_url, api_url = f"http://{host}:{aws_port}", f"http://{host}:{api_port}"
-    configure_environment(aws_url, aws_port)
+    # The spool lives with the state: lines a stopped (or killed) stack left unsent ship at the next start.
+    configure_environment(aws_url, aws_port, state_dir.resolve() / "capture-spool")
     server = ThreadedMotoServer(ip_address=host, port=aws_port, verbose=False)
     server.start()
     state = StateStore(

@@ -1,11 +1,15 @@
 """The HTTP API: Powertools' REST resolver with the routes of the contract (CONTRACT.md §4).
 
-Routing, the OpenAPI document and the mapping of exceptions to responses are Powertools'. Request
-validation is Powertools' on the metadata routes; the two inference routes (``POST .../predict`` and
-``POST .../infer``) parse their bodies themselves (their pydantic models still document them), because
-Powertools' validation middleware costs about 75 µs per request, more than the model itself on one
-row, and a second pass over every row of large batches. Nothing a client sends yields a 5xx: every
-failure maps to a JSON 4xx, except 503 while a model cannot serve and 500 for a genuine bug.
+Routing and the mapping of exceptions to responses are Powertools'; the OpenAPI document is Powertools'
+too, built by ``mlops.serving.openapi`` when ``GET /openapi.json`` is first requested. The serving
+resolver runs without Powertools' validation middleware: the two inference routes (``POST .../predict``
+and ``POST .../infer``) parse their bodies themselves (their pydantic models still document them),
+because the middleware costs about 75 µs per request, more than the model itself on one row, and a
+second pass over every row of large batches; the other routes take only path parameters, which are
+plain strings. Importing the validation and OpenAPI machinery and building the document models would
+cost the cold start of every container (bench/bench_inference.py); only the document needs them.
+Nothing a client sends yields a 5xx: every failure maps to a JSON 4xx, except 503 while a model
+cannot serve and 500 for a genuine bug.
 """
 
 from __future__ import annotations
@@ -13,63 +17,53 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlops import __version__
 from mlops.observability import logger
 from mlops.serving import telemetry, v2
 from mlops.serving.errors import MethodNotAllowed, ModelNotFound, RouteNotFound, ServingError
 from mlops.serving.models import LoadedModel
-from mlops.serving.schema import (
-    ErrorResponse,
-    ModelDocument,
-    PredictRequest,
-    PredictResponse,
-    V2Error,
-    V2InferRequest,
-    V2InferResponse,
-    V2Live,
-    V2ModelMetadata,
-    V2ModelReady,
-    V2Ready,
-    V2ServerMetadata,
-)
 from mlops.serving.service import InferenceService, model_document
 
+if TYPE_CHECKING:
+    # Route annotations, evaluated only when the OpenAPI document is built (mlops.serving.openapi).
+    from mlops.serving.openapi import ModelName, ModelVersionParam, PredictBody, V2Body
+
 JSON = "application/json"
-# No length limits here: API Gateway hands over the path percent-encoded, so a limit would apply to
-# the encoded text; the model store answers names no model can have with a 404.
-ModelName = Annotated[str, Path(description="The model's name (its dataset's name).")]
-ModelVersionParam = Annotated[str, Path(description="A model version number.")]
-PredictBody = Annotated[PredictRequest | None, Body(description="The rows to predict.")]
-V2Body = Annotated[V2InferRequest | None, Body(description="Input tensors named after the features.")]
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _responses(
-    ok: type | None, errors: dict[int, str], v2_errors: bool = False
-) -> dict[int, OpenAPIResponse]:
-    error_model = V2Error if v2_errors else ErrorResponse
-    out: dict[int, OpenAPIResponse] = {}
-    if ok is not None:
-        out[200] = {"description": "OK", "content": {JSON: {"model": ok}}}
-    for status, description in errors.items():
-        out[status] = {"description": description, "content": {JSON: {"model": error_model}}}
-    return out
-
 
 _BAD = "Malformed or invalid input: bad JSON, a missing or unknown feature, a wrong type, an empty batch."
 _UNKNOWN = "No model with this name."
 _TOO_LARGE = "More rows or bytes than one request may carry."
 _NOT_READY = "The model has no production version yet, or it cannot be loaded."
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """What the OpenAPI document says of a route; ``ok`` names the 200 answer's model in
+    ``mlops.serving.schema``, and errors answer in the v2 error shape when ``v2_errors``."""
+
+    summary: str
+    tags: list[str]
+    ok: str | None = None
+    errors: dict[int, str] = field(default_factory=dict)
+    v2_errors: bool = False
+    description: str | None = None
+    validated: bool = True
+
+
+@dataclass(frozen=True)
+class DocumentedRoute:
+    method: str
+    rule: str
+    func: Callable[..., Any]
+    doc: RouteDoc
 
 
 def request_id_of(event: dict[str, Any], context: Any) -> str:
@@ -88,13 +82,23 @@ def _json(document: Any, status: int = 200, headers: dict[str, str] | None = Non
     return Response(status_code=status, content_type=JSON, body=body, headers=headers)
 
 
-def create_app(service: InferenceService) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
-    methods_by_rule: dict[str, set[str]] = {}
+OIP = ["open inference protocol"]
 
-    def route(method: str, rule: str, **options: Any) -> Callable[[Any], Any]:
+
+def create_app(service: InferenceService) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+    methods_by_rule: dict[str, set[str]] = {}
+    documented: list[DocumentedRoute] = []
+
+    def route(method: str, rule: str, doc: RouteDoc) -> Callable[[Any], Any]:
         methods_by_rule.setdefault(rule, set()).add(method)
-        return app.route(rule, method, **options)
+        register = app.route(rule, method)
+
+        def add(func: Callable[..., Any]) -> Callable[..., Any]:
+            documented.append(DocumentedRoute(method, rule, func, doc))
+            return register(func)
+
+        return add
 
     def error_response(
         status: int, code: str, message: str, headers: dict[str, str] | None = None
@@ -112,11 +116,14 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
     @route(
         "POST",
         "/models/<name>/predict",
-        enable_validation=False,
-        summary="Predict with the production model",
-        description="Body: exactly one of records, instances (signature order) or dataframe_split (MLflow).",
-        tags=["models"],
-        responses=_responses(PredictResponse, {400: _BAD, 404: _UNKNOWN, 413: _TOO_LARGE, 503: _NOT_READY}),
+        RouteDoc(
+            "Predict with the production model",
+            ["models"],
+            "PredictResponse",
+            {400: _BAD, 404: _UNKNOWN, 413: _TOO_LARGE, 503: _NOT_READY},
+            description="Body: exactly one of records, instances (signature order) or dataframe_split (MLflow).",
+            validated=False,
+        ),
     )
     def predict(
         name: ModelName,
@@ -128,42 +135,36 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
     @route(
         "GET",
         "/models/<name>",
-        summary="The production model's metadata",
-        description="Version, feature signature (names, types, allowed categories), classes, metrics.",
-        tags=["models"],
-        responses=_responses(ModelDocument, {404: _UNKNOWN, 503: _NOT_READY}),
+        RouteDoc(
+            "The production model's metadata",
+            ["models"],
+            "ModelDocument",
+            {404: _UNKNOWN, 503: _NOT_READY},
+            description="Version, feature signature (names, types, allowed categories), classes, metrics.",
+        ),
     )
     def get_model(name: ModelName) -> Response[Any]:
         return _json(model_document(service.model(unquote(name))))
 
     # ---- Open Inference Protocol (KServe v2), JSON form ----------------------------------------
 
-    @route(
-        "GET",
-        "/v2",
-        summary="Server metadata",
-        tags=["open inference protocol"],
-        responses=_responses(V2ServerMetadata, {}, v2_errors=True),
-    )
+    @route("GET", "/v2", RouteDoc("Server metadata", OIP, "V2ServerMetadata", v2_errors=True))
     def server_metadata() -> Response[Any]:
         return _json(v2.server_metadata())
 
-    @route(
-        "GET",
-        "/v2/health/live",
-        summary="Liveness",
-        tags=["open inference protocol"],
-        responses=_responses(V2Live, {}, v2_errors=True),
-    )
+    @route("GET", "/v2/health/live", RouteDoc("Liveness", OIP, "V2Live", v2_errors=True))
     def live() -> Response[Any]:
         return _json({"live": True})
 
     @route(
         "GET",
         "/v2/health/ready",
-        summary="Readiness: the function is initialised and can serve (each model: its own ready route)",
-        tags=["open inference protocol"],
-        responses=_responses(V2Ready, {}, v2_errors=True),
+        RouteDoc(
+            "Readiness: the function is initialised and can serve (each model: its own ready route)",
+            OIP,
+            "V2Ready",
+            v2_errors=True,
+        ),
     )
     def ready() -> Response[Any]:
         return _json({"ready": True})
@@ -178,48 +179,29 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
             )
         return model
 
-    v2_metadata_responses = _responses(V2ModelMetadata, {404: _UNKNOWN, 503: _NOT_READY}, True)
-    v2_ready_responses = _responses(V2ModelReady, {404: _UNKNOWN, 503: _NOT_READY}, True)
-    v2_infer_responses = _responses(
-        V2InferResponse, {400: _BAD, 404: _UNKNOWN, 413: _TOO_LARGE, 503: _NOT_READY}, True
-    )
+    missing = {404: _UNKNOWN, 503: _NOT_READY}
+    invalid = {400: _BAD, 404: _UNKNOWN, 413: _TOO_LARGE, 503: _NOT_READY}
 
-    @route(
-        "GET",
-        "/v2/models/<name>",
-        summary="Model metadata",
-        tags=["open inference protocol"],
-        responses=v2_metadata_responses,
-    )
+    @route("GET", "/v2/models/<name>", RouteDoc("Model metadata", OIP, "V2ModelMetadata", missing, True))
     def v2_model(name: ModelName) -> Response[Any]:
         return _json(v2.model_metadata(served(name, None)))
 
     @route(
         "GET",
         "/v2/models/<name>/versions/<version>",
-        summary="Model metadata (the production version only)",
-        tags=["open inference protocol"],
-        responses=v2_metadata_responses,
+        RouteDoc("Model metadata (the production version only)", OIP, "V2ModelMetadata", missing, True),
     )
     def v2_model_version(name: ModelName, version: ModelVersionParam) -> Response[Any]:
         return _json(v2.model_metadata(served(name, version)))
 
-    @route(
-        "GET",
-        "/v2/models/<name>/ready",
-        summary="Model readiness",
-        tags=["open inference protocol"],
-        responses=v2_ready_responses,
-    )
+    @route("GET", "/v2/models/<name>/ready", RouteDoc("Model readiness", OIP, "V2ModelReady", missing, True))
     def v2_model_ready(name: ModelName) -> Response[Any]:
         return _json({"name": served(name, None).name, "ready": True})
 
     @route(
         "GET",
         "/v2/models/<name>/versions/<version>/ready",
-        summary="Model readiness (the production version only)",
-        tags=["open inference protocol"],
-        responses=v2_ready_responses,
+        RouteDoc("Model readiness (the production version only)", OIP, "V2ModelReady", missing, True),
     )
     def v2_model_version_ready(name: ModelName, version: ModelVersionParam) -> Response[Any]:
         return _json({"name": served(name, version).name, "ready": True})
@@ -227,10 +209,7 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
     @route(
         "POST",
         "/v2/models/<name>/infer",
-        enable_validation=False,
-        summary="Inference",
-        tags=["open inference protocol"],
-        responses=v2_infer_responses,
+        RouteDoc("Inference", OIP, "V2InferResponse", invalid, True, validated=False),
     )
     def v2_infer(name: ModelName, body: V2Body = None) -> Response[Any]:
         event = app.current_event
@@ -239,10 +218,9 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
     @route(
         "POST",
         "/v2/models/<name>/versions/<version>/infer",
-        enable_validation=False,
-        summary="Inference (the production version only)",
-        tags=["open inference protocol"],
-        responses=v2_infer_responses,
+        RouteDoc(
+            "Inference (the production version only)", OIP, "V2InferResponse", invalid, True, validated=False
+        ),
     )
     def v2_infer_version(name: ModelName, version: ModelVersionParam, body: V2Body = None) -> Response[Any]:
         served(name, version)
@@ -251,13 +229,15 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
 
     # ---- the API's own description --------------------------------------------------------------
 
-    openapi: list[str] = []
+    built: list[str] = []
 
-    @route("GET", "/openapi.json", summary="This API's OpenAPI document", tags=["meta"])
+    @route("GET", "/openapi.json", RouteDoc("This API's OpenAPI document", ["meta"]))
     def openapi_document() -> Response[Any]:
-        if not openapi:
-            openapi.append(_openapi(app))
-        return _json(openapi[0])
+        if not built:
+            from mlops.serving import openapi
+
+            built.append(openapi.document(documented))
+        return _json(built[0])
 
     # ---- errors ---------------------------------------------------------------------------------
 
@@ -282,10 +262,6 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
     def serving_error(error: ServingError) -> Response[Any]:
         return error_response(error.status, error.code, error.message, error.headers or None)
 
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(error: RequestValidationError) -> Response[Any]:
-        return error_response(400, "invalid_input", _validation_message(error))
-
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[Any]:
         if isinstance(error, BotoCoreError | ClientError):
@@ -302,52 +278,3 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
         )
 
     return app
-
-
-def _validation_message(error: RequestValidationError) -> str:
-    problems = error.errors()
-    if not problems:
-        return "The request is invalid."
-    first = problems[0]
-    where = ".".join(str(part) for part in first.get("loc", ()) if part != "path")
-    what = str(first.get("msg") or first.get("type") or "is invalid").rstrip(".")
-    return f"Invalid {where or 'request'}: {what}."
-
-
-def _require_body(operation: dict[str, Any]) -> None:
-    """The inference routes declare their body optional (they parse it themselves, see the module
-    docstring); the document says what they need: a required body of the declared model."""
-    body = operation.get("requestBody")
-    if not body:
-        return
-    for media in body.get("content", {}).values():
-        schema = media.get("schema", {})
-        refs = [option for option in schema.get("anyOf", []) if "$ref" in option]
-        if len(refs) == 1 and len(schema["anyOf"]) == 2 and {"type": "null"} in schema["anyOf"]:
-            media["schema"] = {"$ref": refs[0]["$ref"], "description": schema.get("description", "")}
-    body["required"] = True
-
-
-def _openapi(app: APIGatewayRestResolver) -> str:
-    """Powertools' document, with its 422 answers removed (validation failures here are 400s in the
-    contract's error shape) and the inference routes' bodies marked required."""
-    document = json.loads(
-        app.get_openapi_json_schema(
-            title="mlops inference API",
-            version=__version__,
-            description="Predictions from each dataset's production model: the project's JSON routes "
-            "and the Open Inference Protocol (KServe v2, JSON).",
-        )
-    )
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
-            operation.get("responses", {}).pop("422", None)
-            _require_body(operation)
-    schemas = document.get("components", {}).get("schemas", {})
-    powertools_only = {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
-    kept = {name: schema for name, schema in schemas.items() if name not in powertools_only}
-    referenced = json.dumps({"paths": document.get("paths", {}), "schemas": kept})
-    for name in powertools_only:
-        if f'#/components/schemas/{name}"' not in referenced:
-            schemas.pop(name, None)
-    return _dumps(document)

@@ -10,16 +10,17 @@ Each text value is bounded (``mlops.bounds.bound_row``): past 256 characters it 
 and a digest, and ``shortened`` counts such values in the row, so one request cannot make a captured
 line, and the drift evaluation reading it, as large as the longest value a client sends.
 
-Delivery is Kinesis Data Firehose ``PutRecordBatch``: one Firehose record per request holding its rows'
-lines, newline-terminated, split only where Firehose's limits require it (500 JSON objects per record,
-which is what its record deaggregation for dynamic partitioning accepts, and 1,000 KiB per record).
-Firehose then writes them under ``capture/<model>/<YYYY-MM-DD>/`` in the capture bucket (dynamic
-partitioning on the ``model`` field). Never one S3 object per request.
+Delivery is Kinesis Data Firehose ``PutRecordBatch``: Firehose records hold newline-terminated lines,
+split only where Firehose's limits require it (500 JSON objects per record, which is what its record
+deaggregation for dynamic partitioning accepts, and 1,000 KiB per record). Firehose then writes them
+under ``capture/<model>/<YYYY-MM-DD>/`` in the capture bucket (dynamic partitioning on the ``model``
+field). Never one S3 object per request.
 
-Sampling is per request (``capture_sample_rate``), so a captured request is always complete. The call
-is synchronous, made after the response is built: a Lambda function cannot work after returning, and
-a per-container buffer flushed later would lose rows whenever the container is reclaimed. A capture
-failure is logged and counted (``CaptureFailure``) and never fails the request.
+Sampling is per request (``capture_sample_rate``), so a captured request is always complete. The
+function does not call Firehose: ``Capture`` hands each sampled request's lines to its sink, the
+capture spool (``mlops.serving.spool``), and the capture extension (``mlops.serving.extension``) packs
+and sends them off the request path with ``FirehoseSink``. Building the lines is kept apart from their
+transport. A capture failure is logged and counted (``CaptureFailure``) and never fails the request.
 """
 
 from __future__ import annotations

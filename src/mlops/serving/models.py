@@ -204,6 +204,8 @@ class LoadedModel:
 class ModelSource(Protocol):
     """Where models come from: the registry and the artifact bucket in the cloud, anything in tests."""
 
+    def model_names(self) -> list[str]: ...
+
     def production_alias(self, name: str) -> Alias | None: ...
 
     def has_versions(self, name: str) -> bool: ...
@@ -219,6 +221,10 @@ class RegistrySource:
     def __init__(self, registry: Any, storage: Any) -> None:
         self.registry = registry
         self.storage = storage
+
+    def model_names(self) -> list[str]:
+        names: list[str] = self.registry.list_model_names()
+        return names
 
     def production_alias(self, name: str) -> Alias | None:
         alias: Alias | None = self.registry.get_alias(name, consistent=False)
@@ -274,6 +280,23 @@ class ModelStore:
             assert entry.error is not None
             raise entry.error
         return entry.model
+
+    def preload(self) -> list[LoadedModel]:
+        """Every model with a production version, loaded and warmed (SnapStart's before-snapshot hook);
+        one that cannot serve is logged, counted and skipped, as a request would find it."""
+        for name in self.source.model_names():
+            try:
+                self.get(name)
+            except ServingError:
+                continue
+        return self.loaded()
+
+    def expire(self) -> None:
+        """Re-read every production alias on its next request (after a SnapStart restore, which may
+        come long after the snapshot the freshness was computed in)."""
+        with self._lock:
+            for entry in self._entries.values():
+                entry.fresh_until = float("-inf")
 
     def loaded(self) -> list[LoadedModel]:
         with self._lock:

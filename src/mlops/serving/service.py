@@ -16,10 +16,11 @@ from typing import Any
 
 from mlops.registry import Registry
 from mlops.serving import telemetry, v2
-from mlops.serving.capture import Capture, FirehoseSink
+from mlops.serving.capture import Capture
 from mlops.serving.errors import InvalidInput, PayloadTooLarge
 from mlops.serving.features import parse_predict_body
 from mlops.serving.models import LoadedModel, ModelStore, Prediction, RegistrySource
+from mlops.serving.spool import writer_for
 from mlops.settings import InferenceSettings
 from mlops.storage import Storage
 
@@ -66,7 +67,8 @@ class InferenceService:
     @classmethod
     def from_settings(cls, settings: InferenceSettings) -> InferenceService:
         source = RegistrySource(Registry(settings.metadata_table), Storage())
-        sink = FirehoseSink(settings.capture_stream) if settings.capture_stream else None
+        # Captured lines go to the spool; the capture extension ships them (mlops.serving.extension).
+        sink = writer_for(settings.capture_spool_dir) if settings.capture_stream else None
         return cls(
             ModelStore(source, settings.alias_ttl_seconds),
             Capture(sink, settings.capture_sample_rate),

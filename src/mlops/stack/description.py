@@ -120,6 +120,16 @@ class RoleSpec:
 
 
 @dataclass(frozen=True)
+class ExtensionSpec:
+    """A Lambda extension shipped in a layer: ``layers/<layer>/extensions/<name>`` is its executable,
+    which runs ``<module>.main()``; the embedded stack runs the same module's ``run(runtime_api)``."""
+
+    name: str
+    layer: str
+    module: str
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     description: str
@@ -132,6 +142,8 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     handler: str = "handler.handler"
     permissions: tuple[Permission, ...] = ()
+    # Published as a version with SnapStart, served through an alias (zip functions on Python 3.12+).
+    snap_start: bool = False
 
     @property
     def code_dir(self) -> str:
@@ -262,6 +274,11 @@ STREAMS: tuple[StreamSpec, ...] = (CAPTURE_STREAM,)
 
 # ---- functions -------------------------------------------------------------------------------
 
+# The inference function's captured lines leave the request path through a spool on /tmp, which this
+# extension ships to the capture stream (mlops.serving.extension).
+CAPTURE_EXTENSION = ExtensionSpec("mlops-capture", layer="capture", module="mlops.serving.extension")
+EXTENSIONS: tuple[ExtensionSpec, ...] = (CAPTURE_EXTENSION,)
+
 _COMMON: dict[str, EnvValue] = {
     "METADATA_TABLE": Ref("table", "metadata"),
     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -386,7 +403,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "inference",
         "the HTTPS inference API (records, instances, dataframe_split, Open Inference Protocol)",
         packaging="zip",
-        layers=("core", "inference"),
+        layers=("core", "inference", CAPTURE_EXTENSION.layer),
         env={
             **_COMMON,
             "ARTIFACT_BUCKET": Ref("bucket", "artifacts"),
@@ -396,6 +413,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         },
         memory_mb=1024,
         timeout_s=29,
+        snap_start=True,
     ),
     FunctionSpec(
         "drift",
@@ -478,6 +496,11 @@ def function(name: str) -> FunctionSpec:
         if spec.name == name:
             return spec
     raise KeyError(f"no function named {name!r} in the stack description")
+
+
+def extensions_of(spec: FunctionSpec) -> tuple[ExtensionSpec, ...]:
+    """The extensions a function's layers bring."""
+    return tuple(e for e in EXTENSIONS if e.layer in spec.layers)
 
 
 def state_machine_definition(spec: StateMachineSpec = PIPELINE) -> str:

@@ -54,6 +54,9 @@ class MemorySource:
             previous_version=previous.version if previous else None,
         )
 
+    def model_names(self) -> list[str]:
+        return sorted({n for n, _ in self.versions})
+
     def production_alias(self, name: str) -> Alias | None:
         self.alias_reads += 1
         if self.registry_down:

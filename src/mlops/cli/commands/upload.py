@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from boto3.s3.transfer import S3Transfer
 from pydantic import ValidationError
 
 from mlops.cli.commands.datasets import read_config_file, write_config
@@ -81,7 +82,8 @@ def run_upload(args: argparse.Namespace, ctx: Context) -> int:
 
     bucket, key = ctx.outputs.data_bucket, upload_key(dataset, path.name, utcnow())
     s3 = ctx.client("s3")
-    s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": "text/csv"})
+    # s3transfer (multipart, parallel parts) around the plain client: large CSVs upload in parts.
+    S3Transfer(s3).upload_file(str(path), bucket, key, extra_args={"ContentType": "text/csv"})
     etag = str(s3.head_object(Bucket=bucket, Key=key)["ETag"]).strip('"')
     if not args.wait:
         ctx.say(

@@ -1,0 +1,36 @@
+"""SnapStart runtime hooks of the inference function: plain functions, registered by the handler with
+``snapshot_restore_py`` (which the Lambda Python runtime provides) and called by tests directly.
+
+With SnapStart, Lambda runs the function's init once per published version, runs the before-snapshot
+hooks, and snapshots the execution environment; new environments resume from that snapshot instead
+of initialising. So whatever the hooks do before the snapshot, no cold start pays for again:
+
+- ``before_snapshot`` builds the AWS clients and loads every production model (sha256 checked,
+  onnxruntime session created, warm-up prediction run), so a restored environment serves from memory;
+- ``after_restore`` undoes what must not be shared between environments restored from one snapshot:
+  it reseeds ``random`` (capture sampling would otherwise draw the same sequence in every
+  environment), drops the clients' pooled connections (opened before the snapshot, stale now) and
+  marks every production alias for a re-read on its next request (a promotion or rollback made since
+  the snapshot serves at once, instead of after the alias TTL counted from snapshot time).
+"""
+
+from __future__ import annotations
+
+import random
+
+from mlops import aws
+from mlops.observability import logger
+from mlops.serving.service import InferenceService
+
+
+def before_snapshot(service: InferenceService) -> list[str]:
+    """Load and warm every production model; returns the names loaded."""
+    loaded = [f"{model.name}:{model.version}" for model in service.store.preload()]
+    logger.info("Loaded the production models before the snapshot", extra={"models": loaded})
+    return loaded
+
+
+def after_restore(service: InferenceService) -> None:
+    random.seed()  # from os.urandom: each restored environment samples differently
+    aws.close_connections()
+    service.store.expire()
