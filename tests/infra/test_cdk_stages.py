@@ -122,10 +122,16 @@ def flatten(value: Any) -> str:
     raise AssertionError(f"cannot flatten {value}")
 
 
+# Names that live inside another named resource, so they are unique through it: a Lambda alias's name
+# is scoped to its (stage-named) function.
+NESTED_NAME_TYPES = frozenset({"AWS::Lambda::Alias"})
+
+
 def physical_names(synthesized: Synthesized) -> set[str]:
     return {
         value
         for resource in synthesized.resources.values()
+        if resource["Type"] not in NESTED_NAME_TYPES
         for key, value in resource.get("Properties", {}).items()
         if key in NAME_PROPERTIES and isinstance(value, str)
     }
