@@ -4,7 +4,8 @@ moto runs Lambda code only in Docker, which the embedded stack does not use: inv
 from the Step Functions interpreter, from S3 notifications) are dispatched to the real handlers
 in-process instead. S3 notifications become asynchronous, as in AWS, and carry the full event shape
 (userIdentity, sequencer, versionId) that moto leaves out. Firehose's dynamic partitioning, which
-moto ignores, is installed with the rest (``mlops.local.firehose``).
+moto ignores, is installed with the rest (``mlops.local.firehose``), and so are the Distributed Map
+features its interpreter lacks (``mlops.local.distributed_map``).
 """
 
 from __future__ import annotations
@@ -95,12 +96,14 @@ def install(runtime: FunctionRuntime) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
 
+    from mlops.local import distributed_map
     from mlops.local.firehose import install_firehose_partitioning
 
     _runtime = runtime
     if _installed:
         return
     install_firehose_partitioning()
+    distributed_map.install()
     for backend in (lambda_models.LambdaBackend, LambdaSimpleBackend):
         key = f"{backend.__name__}.invoke"
         _installed[key] = backend.invoke
@@ -115,9 +118,11 @@ def uninstall() -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
 
+    from mlops.local import distributed_map
     from mlops.local.firehose import uninstall_firehose_partitioning
 
     uninstall_firehose_partitioning()
+    distributed_map.uninstall()
     if _installed:
         for backend in (lambda_models.LambdaBackend, LambdaSimpleBackend):
             backend.invoke = _installed.pop(f"{backend.__name__}.invoke")  # type: ignore[method-assign]
