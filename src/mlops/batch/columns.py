@@ -22,8 +22,9 @@ MODEL_VERSION = "model_version"
 REASON = "reason"
 PROBABILITY_PREFIX = "probability_"
 
-# A decimal or scientific number, or the spellings of NaN; anything else in a numeric column is an error.
-_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+# A decimal or scientific number or an infinity (lower-cased; missing values are matched apart): anything
+# else in a numeric column is an error.
+_NUMBER = r"^[-+]?((\d+\.?\d*|\.\d+)(e[-+]?\d+)?|inf|infinity)$"
 _MISSING_WORDS = ("", "nan", "NaN", "NA", "null", "None")
 
 
@@ -62,7 +63,7 @@ def _numeric(
     lowered = pc.utf8_lower(trimmed)
     trimmed = pc.if_else(pc.equal(lowered, "true"), "1", pc.if_else(pc.equal(lowered, "false"), "0", trimmed))
     missing = pc.or_kleene(pc.is_null(trimmed), pc.is_in(trimmed, pa.array(_MISSING_WORDS)))
-    number = pc.match_substring_regex(trimmed, _NUMBER)
+    number = pc.match_substring_regex(pc.utf8_lower(trimmed), _NUMBER)
     bad = pc.and_(pc.invert(pc.fill_null(missing, False)), pc.invert(pc.fill_null(number, False)))
     bad_rows = np.flatnonzero(np.asarray(bad.to_numpy(zero_copy_only=False), dtype=bool))
     if bad_rows.size:

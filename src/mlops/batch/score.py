@@ -67,6 +67,9 @@ def _csv_batches(
     yield from reader
 
 
+UNPARSED = "\x00unparsed"  # the tolerant JSON reader's column of reasons (no input column has this name)
+
+
 def _jsonl_batches(path: Path, tolerant: bool) -> Iterator[pa.RecordBatch]:
     if not tolerant:
         yield from pajson.open_json(path, read_options=pajson.ReadOptions(block_size=BLOCK_BYTES))
@@ -83,12 +86,20 @@ def _jsonl_batches(path: Path, tolerant: bool) -> Iterator[pa.RecordBatch]:
                     raise ValueError
                 rows.append({k: None if v is None else _text(v) for k, v in value.items()})
             except ValueError:
-                rows.append({columns.REASON: f"line {number} is not a JSON object"})
+                rows.append({UNPARSED: f"line {number} is not a JSON object"})
             if len(rows) >= 10_000:
-                yield pa.RecordBatch.from_pylist(rows)
+                yield _text_batch(rows)
                 rows = []
     if rows:
-        yield pa.RecordBatch.from_pylist(rows)
+        yield _text_batch(rows)
+
+
+def _text_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
+    names = list(dict.fromkeys(key for row in rows for key in row if key != UNPARSED))
+    names.append(UNPARSED)
+    return pa.RecordBatch.from_arrays(
+        [pa.array([row.get(name) for row in rows], pa.string()) for name in names], names=names
+    )
 
 
 def _text(value: Any) -> str:
@@ -195,9 +206,9 @@ def _score_file(
         for batch in _batches(path, source, item, tolerant, model.layout.numeric):
             rows_in += batch.num_rows
             unparsed = None
-            if columns.REASON in batch.schema.names:  # lines the tolerant JSON reader could not parse
-                unparsed = batch.column(columns.REASON).to_pylist()
-                batch = batch.drop_columns([columns.REASON])
+            if UNPARSED in batch.schema.names:  # lines the tolerant JSON reader could not parse
+                unparsed = batch.column(UNPARSED).to_pylist()
+                batch = batch.drop_columns([UNPARSED])
             checked = columns.validate(model.layout, batch, unparsed)
             if checked.features.rows:
                 prediction = model.predict(checked.features)
