@@ -19,7 +19,7 @@ import pytest
 from mlops import aws
 from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import BatchJob, BatchRequest, S3Location
-from mlops.batch.service import new_job_id, start_job
+from mlops.batch.submit import new_job_id, start_job
 from mlops.local.stack import EmbeddedStack
 from mlops.models import ModelVersion
 from mlops.registry import Registry

@@ -31,6 +31,7 @@ EXPECTED = {
     "drift": ["numpy"],
     "trigger": [],
     "failure": [],
+    "batchtrigger": [],
 }
 
 

@@ -28,6 +28,7 @@ SETTINGS = {
     "inference": s.InferenceSettings,
     "drift": s.DriftSettings,
     "batch": s.BatchSettings,
+    "batchtrigger": s.BatchTriggerSettings,
 }
 
 

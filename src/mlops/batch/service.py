@@ -1,5 +1,5 @@
 """The batch job's steps, as the batch state machine runs them: plan, score (per map batch), finalize,
-fail; and starting a job (the CLI, the S3 trigger).
+fail (starting a job is ``mlops.batch.submit``).
 
 plan pins the model version (a promotion mid-job does not mix versions), hashes the inputs, splits them
 into work items and writes the item list the Distributed Map reads. Each worker scores its items into
@@ -9,18 +9,14 @@ parts named by item index. finalize adds up the parts' results into the manifest
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import threading
-import uuid
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import onnxruntime as ort
 
-from mlops import aws
 from mlops.batch.events import BatchStepEvent
 from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import (
@@ -41,14 +37,6 @@ from mlops.registry import Registry
 from mlops.serving.models import LoadedModel, session_options
 from mlops.signature import Signature
 from mlops.storage import Storage
-
-if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions import SFNClient
-
-# Where the S3 trigger watches, and where it writes: batch/<model>/input/... -> batch/<model>/output/<job>/
-TRIGGER_PREFIX = "batch/"
-_TRIGGER_KEY = re.compile(r"^batch/(?P<model>[^/]+)/input/(?P<rest>.+)$")
-_JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class BatchRefused(MlopsError):
@@ -333,54 +321,6 @@ def fail(deps: BatchDeps, request: BatchRequest, error: dict[str, Any] | None) -
     failed = job.model_copy(update={"status": "FAILED", "error": _sentence(error), "ended_at": utcnow()})
     deps.jobs.save(failed)
     return failed
-
-
-# ---- starting jobs --------------------------------------------------------------------------------
-
-
-def new_job_id(model: str, seed: str | None = None) -> str:
-    """An execution name (80 characters of [A-Za-z0-9_-]); with a seed, the same seed gives the same id."""
-    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
-    suffix = hashlib.sha256(seed.encode()).hexdigest()[:16] if seed else f"{stamp}-{uuid.uuid4().hex[:8]}"
-    return f"{_JOB_ID_UNSAFE.sub('-', model)[:48]}-{suffix}"
-
-
-def start_job(sfn: SFNClient, state_machine_arn: str, request: BatchRequest) -> str:
-    """Start the batch state machine; the job id is the execution name, so a repeat starts nothing."""
-    try:
-        out = sfn.start_execution(
-            stateMachineArn=state_machine_arn, name=request.job_id, input=request.model_dump_json()
-        )
-    except sfn.exceptions.ExecutionAlreadyExists:
-        return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{request.job_id}"
-    return out["executionArn"]
-
-
-def request_from_upload(bucket: str, key: str, etag: str) -> BatchRequest | None:
-    """The job an object under batch/<model>/input/ starts (None for any other key)."""
-    match = _TRIGGER_KEY.match(key)
-    if match is None or key.endswith("/"):
-        return None
-    model = match["model"]
-    job_id = new_job_id(model, seed=f"{bucket}/{key}@{etag}")
-    return BatchRequest(
-        job_id=job_id,
-        model=model,
-        input=S3Location(bucket=bucket, key=key),
-        output=S3Location(bucket=bucket, key=f"batch/{model}/output/{job_id}/"),
-        trigger="s3",
-    )
-
-
-def start_from_upload(
-    deps: BatchDeps, state_machine_arn: str, bucket: str, key: str, etag: str
-) -> str | None:
-    """The S3 trigger: an object under batch/<model>/input/ starts a job (once per object version)."""
-    request = request_from_upload(bucket, key, etag)
-    if request is None:
-        return None  # the job's own outputs, and anything else under batch/
-    start_job(aws.stepfunctions(), state_machine_arn, request)
-    return request.job_id
 
 
 def run_step(deps: BatchDeps, config: BatchConfig, step: BatchStepEvent) -> dict[str, Any]:

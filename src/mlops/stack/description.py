@@ -146,6 +146,9 @@ class StateMachineSpec:
     name: str
     definition_file: str
     substitutions: dict[str, Ref]
+    # What its own states reach beyond invoking the functions it names (a Distributed Map's reader,
+    # writer and child executions).
+    permissions: tuple[Permission, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -282,7 +285,6 @@ BATCH_FUNCTION = FunctionSpec(
     env={
         **_COMMON,
         "ARTIFACT_BUCKET": Ref("bucket", "artifacts"),
-        "BATCH_STATE_MACHINE_ARN": Ref("state_machine", "batch", "arn"),
         "BATCH_PART_BYTES": str(64 * 1024 * 1024),
         "BATCH_MAX_CONCURRENCY": "10",
         "BATCH_TOLERATED_FAILURE_PERCENTAGE": "0",
@@ -445,6 +447,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
     ),
     BATCH_FUNCTION,
+    FunctionSpec(
+        "batchtrigger",
+        "starts a batch scoring job for each object put under batch/<model>/input/",
+        packaging="zip",
+        layers=("core",),
+        env={**_COMMON, "BATCH_STATE_MACHINE_ARN": Ref("state_machine", "batch", "arn")},
+        memory_mb=256,
+        timeout_s=60,
+    ),
 )
 
 
@@ -471,13 +482,31 @@ BATCH = StateMachineSpec(
         # per-part results, which the manifest adds up, are under each job's output).
         "DataBucketName": Ref("bucket", "data"),
     },
+    permissions=(
+        Permission(
+            ("s3:GetObject", "s3:PutObject"),
+            _BATCH_DATA,
+            path=f"/{BATCH_PREFIX}*",
+            why="the map's ItemReader reads each job's item list; its ResultWriter writes under batch/",
+        ),
+        Permission(
+            ("states:StartExecution",),
+            account_arn("states", f"stateMachine:{APP_NAME}-{STAGE_FIELD}-batch"),
+            why="a Distributed Map runs its items as child executions of its own state machine",
+        ),
+        Permission(
+            ("states:DescribeExecution", "states:StopExecution"),
+            account_arn("states", f"execution:{APP_NAME}-{STAGE_FIELD}-batch/*"),
+            why="follows and stops the map's child executions",
+        ),
+    ),
 )
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (PIPELINE, BATCH)
 
 S3_NOTIFICATIONS: tuple[S3Notification, ...] = (
     S3Notification("data", "raw/", "ingest"),
     # Objects under batch/<model>/input/ start a job; the function ignores the rest of batch/.
-    S3Notification("data", BATCH_PREFIX, "batch"),
+    S3Notification("data", BATCH_PREFIX, "batchtrigger"),
 )
 
 # Per-dataset cadences (drift evaluation, scheduled retraining) live in each dataset's config; these
