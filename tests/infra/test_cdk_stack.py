@@ -197,7 +197,9 @@ def test_the_state_machine_runs_the_description_asl_file(synthesized: Synthesize
         placeholders = set(re.findall(r"\$\{(\w+)\}", text))
         assert placeholders == set(spec.substitutions)
         for key, ref in spec.substitutions.items():
-            assert props["DefinitionSubstitutions"][key] == {"Fn::GetAtt": [ref_id(synthesized, ref), "Arn"]}
+            target = ref_id(synthesized, ref)
+            expected = {"Fn::GetAtt": [target, "Arn"]} if ref.attr == "arn" else {"Ref": target}
+            assert props["DefinitionSubstitutions"][key] == expected
         substituted = text
         for key in placeholders:
             substituted = substituted.replace("${" + key + "}", f"arn:{key}")
@@ -231,7 +233,11 @@ def test_uploads_under_the_prefix_invoke_ingest(synthesized: Synthesized) -> Non
     for notification in S3_NOTIFICATIONS:
         bucket_id = ref_id(synthesized, Ref("bucket", notification.bucket))
         (config,) = [c["Properties"] for c in configs if c["Properties"]["BucketName"] == {"Ref": bucket_id}]
-        (target,) = config["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+        (target,) = [
+            t
+            for t in config["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+            if t["Filter"]["Key"]["FilterRules"][0]["Value"] == notification.prefix
+        ]
         assert target["Events"] == ["s3:ObjectCreated:*"]
         assert target["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": notification.prefix}]
         assert target["LambdaFunctionArn"] == {
@@ -282,7 +288,7 @@ def test_asynchronously_invoked_functions_send_failed_events_to_the_queue(synthe
         single_reference(c["Properties"]["FunctionName"]): c["Properties"]
         for c in synthesized.of_type("AWS::Lambda::EventInvokeConfig").values()
     }
-    assert asynchronously_invoked() == {"ingest", "trigger", "drift"}
+    assert asynchronously_invoked() == {"ingest", "trigger", "drift", "batchtrigger"}
     for name in asynchronously_invoked():
         config = configs[function_id(synthesized, name)]
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
