@@ -554,3 +554,42 @@ def test_deploy_doc_states_what_the_stack_has(synthesized: Synthesized) -> None:
         assert f"| `{option}.<function>` |" in doc and f"| {low}-{high} |" in doc, option
     largest = max(spec.memory_mb for spec in FUNCTIONS)
     assert f"{largest:,} MB" in doc
+
+
+# ---- batch scoring -----------------------------------------------------------------------------
+
+
+def test_batch_scoring_is_a_distributed_map_scoped_to_batch_and_alarmed(synthesized: Synthesized) -> None:
+    machine_id = ref_id(synthesized, Ref("state_machine", "batch", "arn"))
+    definition = json.loads(synthesized.resources[machine_id]["Properties"]["DefinitionString"])
+    maps = [s for s in definition["States"].values() if s["Type"] == "Map"]
+    assert [m["ItemProcessor"]["ProcessorConfig"]["Mode"] for m in maps] == ["DISTRIBUTED"]
+
+    data_bucket = ref_id(synthesized, Ref("bucket", "data"))
+    for owner in (function_id(synthesized, "batch"), machine_id):
+        role_id = single_reference(
+            synthesized.resources[owner]["Properties"]["RoleArn" if owner == machine_id else "Role"]
+        )
+        s3_statements = [
+            s
+            for s in role_statements(synthesized, role_id)
+            if any(a.startswith("s3:") for a in as_list(s["Action"]))
+        ]
+        assert s3_statements, owner
+        for statement in s3_statements:
+            for resource in as_list(statement["Resource"]):
+                if data_bucket not in referenced_ids(resource):
+                    continue
+                flat = json.dumps(resource)
+                if as_list(statement["Action"]) == ["s3:ListBucket"]:
+                    assert statement["Condition"] == {"StringLike": {"s3:prefix": "batch/*"}}
+                else:
+                    assert flat.endswith('"/batch/*"]]}'), (owner, flat)  # objects under batch/ only
+
+    alarms = [a["Properties"] for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()]
+    (failed,) = [
+        a
+        for a in alarms
+        if a["MetricName"] == "ExecutionsFailed" and machine_id in referenced_ids(a["Dimensions"])
+    ]
+    assert failed["AlarmName"] == "mlops-dev-BatchFailed" and failed["Threshold"] == 1
