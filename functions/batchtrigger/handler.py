@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
@@ -25,7 +26,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = []
     for record in parse(event=event, model=S3Model).Records:
         obj = record.s3.object
-        request = request_from_upload(record.s3.bucket.name, obj.key, obj.eTag or "") if obj else None
+        # Event keys are URL-encoded, as S3 sends them.
+        key = unquote_plus(obj.key) if obj else ""
+        request = request_from_upload(record.s3.bucket.name, key, obj.eTag or "") if obj else None
         if request is None:
             continue  # the jobs' own outputs, and anything else under batch/
         start_job(aws.stepfunctions(), settings.batch_state_machine_arn, request)

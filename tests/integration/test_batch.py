@@ -8,6 +8,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from mlops import aws
 from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
+from mlops.cli.main import main
 from mlops.local.stack import EmbeddedStack
 from mlops.models import ModelVersion
 from mlops.registry import Registry
@@ -327,3 +329,75 @@ def test_a_job_for_a_model_without_versions_fails_with_one_sentence(embedded: Em
     jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
     job = wait_for(lambda: (j := jobs.find(request.job_id)) and j.status != "RUNNING" and j)
     assert (job.status, job.error) == ("FAILED", "No model named 'nomodel'.")
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_scores_a_local_file_lists_and_shows_jobs_and_lineage_names_them(
+    embedded: EmbeddedStack, published: ModelVersion, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = bucket(embedded)
+    source = tmp_path / "customers.csv"
+    churn_frame(rows=40, seed=30).drop(columns=["churned"]).to_csv(source, index=False)
+    code, stdout, stderr = cli(
+        capsys,
+        "batch", "score", MODEL, str(source), "--output", f"s3://{data}/batch/out/cli",
+        "--version", str(published.version), "--columns", "customer_id", "--wait", "--json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    manifest = json.loads(stdout)
+    assert (manifest["status"], manifest["rows_out"], manifest["version"]) == (
+        "SUCCEEDED",
+        40,
+        published.version,
+    )
+    scored = read_csv(embedded, manifest["outputs"])
+    assert list(scored.columns[:2]) == ["customer_id", "prediction"]  # only the columns asked for
+    code, stdout, _ = cli(capsys, "batch", "list", "--json")
+    rows = json.loads(stdout)
+    assert code == 0 and manifest["job_id"] in {r["job_id"] for r in rows}
+    assert set(rows[0]) == {
+        "job_id",
+        "model",
+        "version",
+        "status",
+        "rows_in",
+        "rows_out",
+        "rows_failed",
+        "output",
+    }
+    code, stdout, _ = cli(capsys, "batch", "show", manifest["job_id"])
+    assert code == 0 and "40 in, 40 scored, 0 failed" in stdout
+    code, stdout, _ = cli(capsys, "lineage", MODEL, str(published.version), "--json")
+    assert manifest["job_id"] in {j["job_id"] for j in json.loads(stdout)["batch_jobs"]}
+    # Where the job's own IAM scope does not reach, the CLI says so before starting anything.
+    code, _, stderr = cli(capsys, "batch", "score", MODEL, str(source), "--output", f"s3://{data}/raw/x/")
+    assert (
+        code != 0
+        and stderr.strip() == f"--output must be under s3://{data}/batch/, where batch jobs read and write."
+    )
+    code, _, stderr = cli(capsys, "batch", "show", "no-such-job")
+    assert code != 0 and stderr.strip() == "No batch job 'no-such-job'."
+
+
+def test_an_object_put_under_batch_model_input_starts_a_job_once(
+    embedded: EmbeddedStack, published: ModelVersion
+) -> None:
+    body = churn_frame(rows=25, seed=31).drop(columns=["churned"]).to_csv(index=False).encode()
+    put(embedded, f"batch/{MODEL}/input/nightly.csv", body)
+    jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
+
+    def finished() -> BatchJob | None:
+        found = [j for j in jobs.recent() if j.trigger == "s3" and j.status != "RUNNING"]
+        return found[0] if found else None
+
+    job = wait_for(finished, timeout_s=120)
+    assert job.status == "SUCCEEDED" and job.rows_out == 25
+    assert job.output.key == f"batch/{MODEL}/output/{job.job_id}/"
+    assert all(f"/batch/{MODEL}/output/{job.job_id}/" in uri for uri in job.outputs)
+    # Its outputs, written under batch/ too, start nothing: still one job from the trigger.
+    assert [j.job_id for j in jobs.recent() if j.trigger == "s3"] == [job.job_id]
