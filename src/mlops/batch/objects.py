@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 CHUNK = 1024 * 1024
+WINDOW = 8 * CHUNK  # bytes per ranged read
 
 
 class BatchObjects:
@@ -47,21 +49,29 @@ class BatchObjects:
             for item in page.get("Contents", []):
                 yield {"Key": item["Key"], "Size": item["Size"], "ETag": item.get("ETag", "")}
 
-    def _body(self, bucket: str, key: str, start: int = 0) -> Any:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if start:
-            kwargs["Range"] = f"bytes={start}-"
-        return self.s3.get_object(**kwargs)["Body"]
-
     def sha256(self, bucket: str, key: str) -> str:
         digest = hashlib.sha256()
-        body = self._body(bucket, key)
-        for chunk in iter(lambda: body.read(CHUNK), b""):
+        size = self.s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        for chunk in self._chunks(bucket, key, 0, size):
             digest.update(chunk)
         return digest.hexdigest()
 
     def head_bytes(self, bucket: str, key: str, size: int = 64 * 1024) -> bytes:
         return self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")["Body"].read()
+
+    def _chunks(self, bucket: str, key: str, start: int, size: int) -> Iterator[bytes]:
+        """The object's bytes from ``start`` in bounded ranged reads (an open-ended read would have
+        S3 send the rest of the object, however little of it is used)."""
+        position = start
+        while position < size:
+            last = min(position + WINDOW, size) - 1
+            body = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={position}-{last}")["Body"]
+            try:
+                for chunk in iter(partial(body.read, CHUNK), b""):
+                    position += len(chunk)
+                    yield chunk
+            finally:
+                body.close()
 
     def stage_lines(self, bucket: str, key: str, start: int, end: int, size: int, out: Any) -> None:
         """Copy to ``out`` the lines that start in ``[start, end)``: reading from ``start - 1`` and
@@ -69,30 +79,26 @@ class BatchObjects:
         to its newline. Neighbouring ranges so split every line exactly once."""
         skip = start > 0
         position = start - 1 if skip else 0
-        body = self._body(bucket, key, position)
-        try:
-            for chunk in iter(lambda: body.read(CHUNK), b""):
-                view = chunk
-                if skip:
-                    newline = view.find(b"\n")
-                    if newline < 0:
-                        position += len(view)
-                        continue
-                    position += newline + 1
-                    view = view[newline + 1 :]
-                    skip = False
-                    if end < size and position >= end:
-                        return  # a line longer than the range: the range before owns it
-                if end < size and position + len(view) >= end:
-                    # The line holding byte end - 1 is the last: stop after its newline.
-                    newline = view.find(b"\n", max(0, end - 1 - position))
-                    if newline >= 0:
-                        out.write(view[: newline + 1])
-                        return
-                out.write(view)
-                position += len(view)
-        finally:
-            body.close()
+        for chunk in self._chunks(bucket, key, position, size):
+            view = chunk
+            if skip:
+                newline = view.find(b"\n")
+                if newline < 0:
+                    position += len(view)
+                    continue
+                position += newline + 1
+                view = view[newline + 1 :]
+                skip = False
+                if end < size and position >= end:
+                    return  # a line longer than the range: the range before owns it
+            if end < size and position + len(view) >= end:
+                # The line holding byte end - 1 is the last: stop after its newline.
+                newline = view.find(b"\n", max(0, end - 1 - position))
+                if newline >= 0:
+                    out.write(view[: newline + 1])
+                    return
+            out.write(view)
+            position += len(view)
 
     def download(self, bucket: str, key: str, path: Path) -> None:
         self.s3.download_file(bucket, key, str(path))
