@@ -11,7 +11,6 @@ import csv
 import json
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -121,6 +120,7 @@ class _Writer:
         self.fmt = fmt
         self.rows = 0
         self._writer: Any = None
+        self._schema: pa.Schema | None = None
         self._file: BinaryIO | None = None
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -132,13 +132,22 @@ class _Writer:
             self._file.write("".join(json.dumps(r, default=str) + "\n" for r in batch.to_pylist()).encode())
         else:
             if self._writer is None:
-                self._writer = (
-                    pacsv.CSVWriter(str(self.path), batch.schema)
-                    if self.fmt == "csv"
-                    else pq.ParquetWriter(str(self.path), batch.schema)
-                )
-            elif batch.schema != self._writer.schema:
-                batch = batch.cast(self._writer.schema)
+                self._schema = batch.schema
+                if self.fmt == "csv":
+                    self._writer = pacsv.CSVWriter(str(self.path), batch.schema)
+                else:
+                    # Dictionary encoding pays for text, not for floats (scores, probabilities), where
+                    # trying it costs three quarters of the write and makes the file larger.
+                    text = [
+                        f.name
+                        for f in batch.schema
+                        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                    ]
+                    self._writer = pq.ParquetWriter(
+                        str(self.path), batch.schema, use_dictionary=text or False
+                    )
+            elif batch.schema != self._schema:
+                batch = batch.cast(self._schema)
             self._writer.write_batch(batch)
         self.rows += batch.num_rows
 
@@ -186,24 +195,38 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _batches(
-    path: Path, source: InputObject, item: WorkItem, tolerant: bool, numeric: list[FeatureSpec]
+    path: Path, fmt: BatchFormat, tolerant: bool, numeric: list[FeatureSpec]
 ) -> Iterator[pa.RecordBatch]:
-    if source.format == "csv":
+    if fmt == "csv":
         return _csv_batches(path, tolerant, _csv_header(path), numeric)
-    if source.format == "jsonl":
+    if fmt == "jsonl":
         return _jsonl_batches(path, tolerant)
     return _parquet_batches(path)
 
 
+@dataclass
+class LocalResult:
+    """What scoring one local file made: the counts, and the output and errors files (None: no rows)."""
+
+    rows_in: int
+    rows_out: int
+    rows_failed: int
+    reasons: dict[str, int]
+    output: Path | None
+    errors: Path | None
+
+
 def _score_file(
-    job: PartJob, path: Path, source: InputObject, item: WorkItem, folder: Path, tolerant: bool
-) -> PartResult:
-    model = job.model
-    out, err = _Writer(folder / "out", job.fmt), _Writer(folder / "errors", job.fmt)
+    model: LoadedModel, path: Path, fmt: BatchFormat, folder: Path, keep: list[str] | None, tolerant: bool
+) -> LocalResult:
+    out, err = (
+        _Writer(folder / f"out.{EXTENSIONS[fmt]}", fmt),
+        _Writer(folder / f"errors.{EXTENSIONS[fmt]}", fmt),
+    )
     reasons: dict[str, int] = {}
     rows_in = 0
     try:
-        for batch in _batches(path, source, item, tolerant, model.layout.numeric):
+        for batch in _batches(path, fmt, tolerant, model.layout.numeric):
             rows_in += batch.num_rows
             unparsed = None
             if UNPARSED in batch.schema.names:  # lines the tolerant JSON reader could not parse
@@ -213,46 +236,61 @@ def _score_file(
             if checked.features.rows:
                 prediction = model.predict(checked.features)
                 scored = columns.scored_columns(prediction, model.classes, model.version)
-                out.write(columns.output_batch(batch, job.keep_columns, checked.ok, scored))
+                out.write(columns.output_batch(batch, keep, checked.ok, scored))
             if checked.failed:
                 for why in checked.reasons:
                     if why is not None:
                         reasons[why] = reasons.get(why, 0) + 1
                 err.write(columns.errors_batch(batch, checked.ok, checked.reasons))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-        if tolerant or source.format == "parquet":
+        if tolerant or fmt == "parquet":
             raise
         raise _FastPathFailed(str(error)) from error
     finally:
         out.close()
         err.close()
-    output_key = part_key(job.output, item.index, job.fmt)
-    errors_key = part_key(job.output, item.index, job.fmt, errors=True)
-    if out.rows:
-        job.objects.upload(out.path, job.output.bucket, output_key, CONTENT_TYPES[job.fmt])
-    if err.rows:
-        job.objects.upload(err.path, job.output.bucket, errors_key, CONTENT_TYPES[job.fmt])
-    return PartResult(
-        index=item.index,
+    return LocalResult(
         rows_in=rows_in,
         rows_out=out.rows,
         rows_failed=err.rows,
-        output_key=output_key if out.rows else None,
-        errors_key=errors_key if err.rows else None,
         reasons=reasons,
+        output=out.path if out.rows else None,
+        errors=err.path if err.rows else None,
     )
+
+
+def score_file(
+    model: LoadedModel, path: Path, fmt: BatchFormat, folder: Path, keep: list[str] | None = None
+) -> LocalResult:
+    """Score a local file into ``folder``: typed reading first, every value as text if that fails."""
+    try:
+        return _score_file(model, path, fmt, folder, keep, tolerant=False)
+    except _FastPathFailed:
+        return _score_file(model, path, fmt, folder, keep, tolerant=True)
 
 
 def score_item(job: PartJob, item: WorkItem) -> PartResult:
     """Score one item and record its result beside the output (what the job's finalize step adds up)."""
-    source = item.source
-    with ExitStack() as stack:
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="batch-")))
-        path = _stage(job, source, item, folder)
-        try:
-            result = _score_file(job, path, source, item, folder, tolerant=False)
-        except _FastPathFailed:
-            result = _score_file(job, path, source, item, folder, tolerant=True)
+    with tempfile.TemporaryDirectory(prefix="batch-") as temporary:
+        folder = Path(temporary)
+        local = score_file(
+            job.model, _stage(job, item.source, item, folder), job.fmt, folder, job.keep_columns
+        )
+        output_key = part_key(job.output, item.index, job.fmt)
+        errors_key = part_key(job.output, item.index, job.fmt, errors=True)
+        if local.output is not None:
+            job.objects.upload(local.output, job.output.bucket, output_key, CONTENT_TYPES[job.fmt])
+        if local.errors is not None:
+            job.objects.upload(local.errors, job.output.bucket, errors_key, CONTENT_TYPES[job.fmt])
+    result = PartResult(
+        index=item.index,
+        rows_in=local.rows_in,
+        rows_out=local.rows_out,
+        rows_failed=local.rows_failed,
+        output_key=output_key if local.output else None,
+        errors_key=errors_key if local.errors else None,
+        reasons=local.reasons,
+    )
     job.objects.put_json(
         S3Location(bucket=job.output.bucket, key=part_result_key(job.output, item.index)),
         result.model_dump(mode="json"),
