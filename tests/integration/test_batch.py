@@ -27,8 +27,15 @@ from mlops.models import ModelVersion
 from mlops.registry import Registry
 from mlops.settings import load_settings
 from mlops.stack import outputs as out
+from mlops.storage import Storage
 from tests.integration.conftest import embedded_stack, wait_for
-from tests.integration.inference_fixtures import ARTIFACTS, CHURN_FEATURES, Trained, churn_frame, train_churn
+from tests.integration.inference_fixtures import (
+    CHURN_FEATURES,
+    Trained,
+    churn_frame,
+    publish_model,
+    train_churn,
+)
 
 MODEL = "churn"
 
@@ -48,31 +55,8 @@ def churn() -> Trained:
     return train_churn()
 
 
-def publish(registry: Registry, model: Trained, promote: bool = True) -> ModelVersion:
-    from mlops.models import ArtifactRef, utcnow
-    from mlops.storage import Storage
-
-    storage = Storage()
-    version = registry.next_model_version(MODEL)
-    prefix = f"models/{MODEL}/v{version}"
-    artifacts: dict[str, ArtifactRef] = {
-        "onnx": storage.put(ARTIFACTS, f"{prefix}/model.onnx", model.onnx),
-    }
-    record = ModelVersion(
-        name=MODEL,
-        version=version,
-        task=model.signature.task,
-        metrics=model.metrics,
-        dataset_version="0" * 64,
-        run_id=f"run-{version}",
-        artifacts=artifacts,
-        signature=model.signature,
-        trained_at=utcnow(),
-    )
-    registry.put_model_version(record)
-    if promote:
-        registry.move_alias(MODEL, version, registry.get_alias(MODEL), "promote")
-    return record
+def publish(registry: Registry, model: Trained) -> ModelVersion:
+    return publish_model(registry, Storage(), MODEL, model)
 
 
 @pytest.fixture(scope="module")
