@@ -5,7 +5,7 @@
 A logistic regression and a histogram gradient boosting model, trained and converted by the project on a
 generated table of 20 numeric features. Measured in the same run, one thread each:
 
-- the scoring worker's own path (``mlops.batch.score.score_file``: Arrow reading, validation,
+- the scoring worker's own path (with Arrow held to one thread, ``--arrow-threads``) (``mlops.batch.score.score_file``: Arrow reading, validation,
   onnxruntime, writing) on a CSV and a Parquet file of ``--rows`` rows, against what a user would
   write instead: pandas ``read_csv``/``read_parquet``, the scikit-learn pipeline's ``predict_proba``
   and ``predict``, the columns joined, ``to_csv``/``to_parquet``. Rows per second per core, and the ratio;
@@ -245,8 +245,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--memory-rows", type=int, nargs="*", default=[100_000, 1_000_000, 4_000_000])
     parser.add_argument("--embedded-rows", type=int, default=10_000_000, help="0 skips the end-to-end run")
+    parser.add_argument(
+        "--arrow-threads", type=int, default=1, help="Arrow's CPU threads (1: one core, as the comparison)"
+    )
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     args = parser.parse_args()
+    import pyarrow as pa
+
+    pa.set_cpu_count(args.arrow_threads)  # Arrow parses CSV in its own thread pool, one per core otherwise
     models = train_models()
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
