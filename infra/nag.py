@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 from mlops.stack.description import (
+    BATCH_PREFIX,
     DRIFT_ALARM_PREFIX,
     QUALITY_ALARM_PREFIX,
     STAGE_FIELD,
@@ -84,6 +85,17 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
     (
         rf"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{any_stage(QUALITY_ALARM_PREFIX)}\*",
         "The drift function keeps one live-quality alarm per model, named with the stage's quality prefix.",
+    ),
+    (
+        rf"Resource::<\w+\.Arn>/{BATCH_PREFIX}\*",
+        "Batch scoring reads its inputs and writes its outputs under the data bucket's batch/ prefix only; "
+        "object names there are the users' own.",
+    ),
+    (
+        r"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:mlops-\w+-"
+        r"batch/\*",
+        "The batch state machine's Distributed Map follows and stops its own child executions, which Step "
+        "Functions names under the map run.",
     ),
     (
         r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"

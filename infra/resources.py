@@ -108,10 +108,21 @@ class StackResources:
         else:
             raise UnresolvedReference(f"The stack grants no access to {ref.kind} references ({ref!r}).")
 
+    def grant_permission(self, permission: Permission, role: iam.IRole) -> None:
+        """Add a described permission to a role; on a bucket, with the bucket's key to read and write."""
+        role.add_to_principal_policy(self.permission_statement(permission))
+        resource = permission.resource
+        if isinstance(resource, Ref) and resource.kind == "bucket":
+            key = self.bucket(resource.name).encryption_key
+            if key is not None:
+                key.grant_encrypt_decrypt(role)
+
     def permission_statement(self, permission: Permission) -> iam.PolicyStatement:
         resource = permission.resource
         if isinstance(resource, Ref):
             arn = self.resolve(resource)
+            if permission.path:
+                arn = Fn.join("", [arn, permission.path])
         elif "${" in resource:
             arn = Fn.sub(resource)
         else:

@@ -151,7 +151,7 @@ class SpecFunction(Construct):
             if ref.kind not in HANDED_ON_KINDS:
                 resources.grant(ref, self.function)
         for permission in spec.permissions:
-            self.role.add_to_policy(resources.permission_statement(permission.for_stage(stage.name)))
+            resources.grant_permission(permission.for_stage(stage.name), self.role)
         resources.functions[spec.name] = self.function
 
     @staticmethod

@@ -133,4 +133,6 @@ class Pipeline(Construct):
         for ref in spec.substitutions.values():
             if ref.kind == "function":
                 self._resources.function(ref.name).grant_invoke(machine)
+        for permission in spec.permissions:
+            self._resources.grant_permission(permission.for_stage(self._stage.name), machine.role)
         return machine

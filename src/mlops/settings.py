@@ -69,6 +69,18 @@ class DriftSettings(FunctionSettings):
     notification_topic_arn: str = ""
 
 
+class BatchSettings(FunctionSettings):
+    artifact_bucket: str
+    batch_part_bytes: int = 64 * 1024 * 1024
+    batch_max_concurrency: int = 10
+    batch_tolerated_failure_percentage: float = 0.0
+    batch_items_per_batch: int = 4
+
+
+class BatchTriggerSettings(FunctionSettings):
+    batch_state_machine_arn: str
+
+
 SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
 
 

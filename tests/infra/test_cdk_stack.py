@@ -200,7 +200,9 @@ def test_the_state_machine_runs_the_description_asl_file(synthesized: Synthesize
         placeholders = set(re.findall(r"\$\{(\w+)\}", text))
         assert placeholders == set(spec.substitutions)
         for key, ref in spec.substitutions.items():
-            assert props["DefinitionSubstitutions"][key] == {"Fn::GetAtt": [ref_id(synthesized, ref), "Arn"]}
+            target = ref_id(synthesized, ref)
+            expected = {"Fn::GetAtt": [target, "Arn"]} if ref.attr == "arn" else {"Ref": target}
+            assert props["DefinitionSubstitutions"][key] == expected
         substituted = text
         for key in placeholders:
             substituted = substituted.replace("${" + key + "}", f"arn:{key}")
@@ -234,7 +236,11 @@ def test_uploads_under_the_prefix_invoke_ingest(synthesized: Synthesized) -> Non
     for notification in S3_NOTIFICATIONS:
         bucket_id = ref_id(synthesized, Ref("bucket", notification.bucket))
         (config,) = [c["Properties"] for c in configs if c["Properties"]["BucketName"] == {"Ref": bucket_id}]
-        (target,) = config["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+        (target,) = [
+            t
+            for t in config["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+            if t["Filter"]["Key"]["FilterRules"][0]["Value"] == notification.prefix
+        ]
         assert target["Events"] == ["s3:ObjectCreated:*"]
         assert target["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": notification.prefix}]
         assert target["LambdaFunctionArn"] == {
@@ -305,7 +311,7 @@ def test_asynchronously_invoked_functions_send_failed_events_to_the_queue(synthe
         single_reference(c["Properties"]["FunctionName"]): c["Properties"]
         for c in synthesized.of_type("AWS::Lambda::EventInvokeConfig").values()
     }
-    assert asynchronously_invoked() == {"ingest", "trigger", "drift", "reconcile"}
+    assert asynchronously_invoked() == {"ingest", "trigger", "drift", "reconcile", "batchtrigger"}
     for name in asynchronously_invoked():
         config = configs[function_id(synthesized, name)]
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
@@ -614,3 +620,42 @@ def test_deploy_doc_states_what_the_stack_has(synthesized: Synthesized) -> None:
         assert f"| `{option}.<function>` |" in doc and f"| {low}-{high} |" in doc, option
     largest = max(spec.memory_mb for spec in FUNCTIONS)
     assert f"{largest:,} MB" in doc
+
+
+# ---- batch scoring -----------------------------------------------------------------------------
+
+
+def test_batch_scoring_is_a_distributed_map_scoped_to_batch_and_alarmed(synthesized: Synthesized) -> None:
+    machine_id = ref_id(synthesized, Ref("state_machine", "batch", "arn"))
+    definition = json.loads(synthesized.resources[machine_id]["Properties"]["DefinitionString"])
+    maps = [s for s in definition["States"].values() if s["Type"] == "Map"]
+    assert [m["ItemProcessor"]["ProcessorConfig"]["Mode"] for m in maps] == ["DISTRIBUTED"]
+
+    data_bucket = ref_id(synthesized, Ref("bucket", "data"))
+    for owner in (function_id(synthesized, "batch"), machine_id):
+        role_id = single_reference(
+            synthesized.resources[owner]["Properties"]["RoleArn" if owner == machine_id else "Role"]
+        )
+        s3_statements = [
+            s
+            for s in role_statements(synthesized, role_id)
+            if any(a.startswith("s3:") for a in as_list(s["Action"]))
+        ]
+        assert s3_statements, owner
+        for statement in s3_statements:
+            for resource in as_list(statement["Resource"]):
+                if data_bucket not in referenced_ids(resource):
+                    continue
+                flat = json.dumps(resource)
+                if as_list(statement["Action"]) == ["s3:ListBucket"]:
+                    assert statement["Condition"] == {"StringLike": {"s3:prefix": "batch/*"}}
+                else:
+                    assert flat.endswith('"/batch/*"]]}'), (owner, flat)  # objects under batch/ only
+
+    alarms = [a["Properties"] for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()]
+    (failed,) = [
+        a
+        for a in alarms
+        if a["MetricName"] == "ExecutionsFailed" and machine_id in referenced_ids(a["Dimensions"])
+    ]
+    assert failed["AlarmName"] == "mlops-dev-BatchFailed" and failed["Threshold"] == 1

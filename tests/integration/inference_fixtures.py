@@ -148,6 +148,38 @@ def create_table(name: str = TABLE, spec: d.TableSpec = d.METADATA_TABLE) -> Non
     )
 
 
+def publish_model(
+    registry: Registry, storage: Storage, name: str, model: Trained, promote: bool = True
+) -> ModelVersion:
+    """Register a trained model as the pipeline would: its artifacts, its version, optionally production."""
+    version = registry.next_model_version(name)
+    prefix = f"models/{name}/v{version}"
+    artifacts: dict[str, ArtifactRef] = {
+        "onnx": storage.put(ARTIFACTS, f"{prefix}/model.onnx", model.onnx),
+        "signature": storage.put(
+            ARTIFACTS,
+            f"{prefix}/signature.json",
+            model.signature.model_dump_json().encode(),
+            "application/json",
+        ),
+    }
+    record = ModelVersion(
+        name=name,
+        version=version,
+        task=model.signature.task,
+        metrics=model.metrics,
+        dataset_version="0" * 64,
+        run_id=f"run-{uuid.uuid4().hex[:8]}",
+        artifacts=artifacts,
+        signature=model.signature,
+        trained_at=utcnow(),
+    )
+    registry.put_model_version(record)
+    if promote:
+        registry.move_alias(name, version, registry.get_alias(name), "promote")
+    return record
+
+
 class InferenceStack:
     """The inference function cold-started against moto in an execution environment with its capture
     extension, and the registry operations around it."""
@@ -173,32 +205,7 @@ class InferenceStack:
             time.sleep(0.02)
 
     def publish(self, name: str, model: Trained, promote: bool = True) -> ModelVersion:
-        version = self.registry.next_model_version(name)
-        prefix = f"models/{name}/v{version}"
-        artifacts: dict[str, ArtifactRef] = {
-            "onnx": self.storage.put(ARTIFACTS, f"{prefix}/model.onnx", model.onnx),
-            "signature": self.storage.put(
-                ARTIFACTS,
-                f"{prefix}/signature.json",
-                model.signature.model_dump_json().encode(),
-                "application/json",
-            ),
-        }
-        record = ModelVersion(
-            name=name,
-            version=version,
-            task=model.signature.task,
-            metrics=model.metrics,
-            dataset_version="0" * 64,
-            run_id=f"run-{uuid.uuid4().hex[:8]}",
-            artifacts=artifacts,
-            signature=model.signature,
-            trained_at=utcnow(),
-        )
-        self.registry.put_model_version(record)
-        if promote:
-            self.promote(name, version)
-        return record
+        return publish_model(self.registry, self.storage, name, model, promote)
 
     def promote(self, name: str, version: int, action: str = "promote") -> None:
         self.registry.move_alias(name, version, self.registry.get_alias(name), action)

@@ -31,13 +31,13 @@ EXPECTED = {
     "drift": ["numpy"],
     "trigger": [],
     "failure": [],
+    "batchtrigger": [],
 }
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_handler_imports_only_what_its_layers_ship(name: str) -> None:
+def loaded_heavy_packages(name: str) -> list[str]:
+    """The heavy packages a cold start of the function's handler imports."""
     spec = function(name)
-    assert spec.packaging == "zip"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
         **function_env(spec),
@@ -53,6 +53,19 @@ def test_handler_imports_only_what_its_layers_ship(name: str) -> None:
         check=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["handler"]
+    return list(result["loaded"])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_handler_imports_only_what_its_layers_ship(name: str) -> None:
+    assert function(name).packaging == "zip"
     # trigger and failure build the Powertools Tracer, which imports the X-Ray SDK (in the core layer).
-    loaded = [n for n in result["loaded"] if n != "aws_xray_sdk" or name == "inference"]
-    assert loaded == EXPECTED[name] and result["handler"]
+    loaded = [n for n in loaded_heavy_packages(name) if n != "aws_xray_sdk" or name == "inference"]
+    assert loaded == EXPECTED[name]
+
+
+def test_batch_scoring_runs_on_onnxruntime_and_pyarrow_alone() -> None:
+    # It runs in the ML image, which has pandas and scikit-learn too: a cold start must not load them.
+    loaded = loaded_heavy_packages("batch")
+    assert [n for n in loaded if n != "aws_xray_sdk"] == ["numpy", "onnxruntime", "pyarrow"]

@@ -28,6 +28,8 @@ SETTINGS = {
     "reconcile": s.ReconcileSettings,
     "inference": s.InferenceSettings,
     "drift": s.DriftSettings,
+    "batch": s.BatchSettings,
+    "batchtrigger": s.BatchTriggerSettings,
 }
 
 
@@ -125,3 +127,19 @@ def test_invalid_schedules_are_refused_when_the_config_is_written() -> None:
     assert (
         DatasetConfig(target="y", drift={"schedule": "rate(30 minutes)"}).drift.schedule == "rate(30 minutes)"
     )  # type: ignore[arg-type]
+
+
+def test_batch_scoring_is_a_distributed_map_over_s3_with_batching_tolerance_and_retries() -> None:
+    text = d.state_machine_definition(d.BATCH)
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(d.BATCH.substitutions)
+    states = json.loads(text)["States"]
+    (score,) = [s for s in states.values() if s["Type"] == "Map"]
+    assert score["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert score["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert score["ItemBatcher"]["BatchInput"] and score["ResultWriter"]
+    assert {"MaxConcurrencyPath", "ToleratedFailurePercentagePath"} <= set(score)
+    (worker,) = score["ItemProcessor"]["States"].values()
+    assert worker["Retry"][0]["BackoffRate"] > 1 and worker["Retry"][0]["MaxAttempts"] >= 2
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert state["Retry"] and state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name

@@ -10,12 +10,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from botocore import exceptions as aws_errors
 
 from mlops import __version__
-from mlops.cli.commands import console, datasets, functions, lineage, local, models, predict, runs, upload
+from mlops.cli.commands import (
+    batch,
+    console,
+    datasets,
+    functions,
+    lineage,
+    local,
+    models,
+    predict,
+    runs,
+    upload,
+)
 from mlops.cli.commands.wait import DEFAULT_TIMEOUT_S
 from mlops.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from mlops.cli.stack import Context
@@ -194,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open it in the default browser")
     p.set_defaults(handler=console.run_console)
 
+    _batch_commands(commands, common, json_option, wait_options)
+
     local_parser = commands.add_parser("local", help="the embedded stack on this machine")
     local_commands = local_parser.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
     p = local_commands.add_parser("up", help="serve the embedded stack in the foreground until Ctrl-C")
@@ -207,6 +220,43 @@ def build_parser() -> argparse.ArgumentParser:
     _endpoint_options(p)
     p.set_defaults(handler=local.run_local_env)
     return parser
+
+
+def _batch_commands(
+    commands: Any,
+    common: list[argparse.ArgumentParser],
+    json_option: argparse.ArgumentParser,
+    wait_options: argparse.ArgumentParser,
+) -> None:
+    batch_parser = commands.add_parser("batch", parents=common, help="score files in bulk")
+    batch_commands = batch_parser.add_subparsers(dest="batch_command", metavar="COMMAND", required=True)
+    p = batch_commands.add_parser(
+        "score",
+        parents=[*common, json_option, wait_options],
+        help="score a CSV, JSON Lines or Parquet file, or an S3 object or prefix, into S3",
+    )
+    p.add_argument("name", metavar="NAME", help="the model")
+    p.add_argument(
+        "input", metavar="INPUT", help="a local file (uploaded first), or an s3:// object or prefix/"
+    )
+    p.add_argument("--output", required=True, metavar="S3_URI", help="the output prefix, under batch/")
+    p.add_argument(
+        "--version", type=_positive_int, metavar="N", help="the model version (default production)"
+    )
+    p.add_argument(
+        "--columns",
+        metavar="COL,...",
+        help="input columns copied into the output (default all; '' for none)",
+    )
+    p.set_defaults(handler=batch.run_score)
+    p = batch_commands.add_parser("list", parents=[*common, json_option], help="batch jobs, newest first")
+    p.add_argument(
+        "--limit", type=_positive_int, default=100, metavar="N", help="at most N jobs (default 100)"
+    )
+    p.set_defaults(handler=batch.run_list)
+    p = batch_commands.add_parser("show", parents=[*common, json_option], help="one batch job's manifest")
+    p.add_argument("job_id", metavar="JOB")
+    p.set_defaults(handler=batch.run_show)
 
 
 def _endpoint_options(parser: argparse.ArgumentParser) -> None:

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from mlops.registry import Registry
 from mlops.serving import telemetry, v2
 from mlops.serving.capture import Capture
@@ -48,6 +50,13 @@ def read_json(body: str | bytes | None, base64_encoded: bool, limit: int) -> Any
         size = len(raw.encode("utf-8", "surrogatepass"))
     if size > limit:
         raise PayloadTooLarge(f"The request body is {size} bytes; the limit is {limit} bytes.")
+    try:
+        # orjson parses a 10,000-row body several times faster; what it refuses (NaN and Infinity
+        # literals, which requests may send, and malformed bodies) goes to the standard parser, which
+        # reads the one and names the fault in the other.
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(raw)
     except json.JSONDecodeError as error:

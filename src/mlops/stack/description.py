@@ -98,6 +98,8 @@ class Permission:
     resource: Ref | str
     why: str
     condition: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Appended to a Ref's ARN: objects under a prefix of a bucket (``/batch/*``).
+    path: str = ""
 
     def for_stage(self, stage: str) -> Permission:
         resource = self.resource if isinstance(self.resource, Ref) else with_stage(self.resource, stage)
@@ -105,7 +107,7 @@ class Permission:
             operator: {key: with_stage(value, stage) for key, value in values.items()}
             for operator, values in self.condition.items()
         }
-        return Permission(self.actions, resource, self.why, condition)
+        return Permission(self.actions, resource, self.why, condition, self.path)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,9 @@ class StateMachineSpec:
     name: str
     definition_file: str
     substitutions: dict[str, Ref]
+    # What its own states reach beyond invoking the functions it names (a Distributed Map's reader,
+    # writer and child executions).
+    permissions: tuple[Permission, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,11 @@ class ExecutionStatusRule:
 
 # ---- resources -------------------------------------------------------------------------------
 
-DATA_BUCKET = BucketSpec("data", "raw uploads (raw/<dataset>/) and canonical Parquet versions")
+DATA_BUCKET = BucketSpec(
+    "data", "raw uploads (raw/<dataset>/), canonical Parquet versions, batch inputs and outputs (batch/)"
+)
+# Batch scoring reads and writes only under this prefix of the data bucket (its IAM scope).
+BATCH_PREFIX = "batch/"
 ARTIFACT_BUCKET = BucketSpec("artifacts", "models, validation and drift reports")
 CAPTURE_BUCKET = BucketSpec("capture", "captured inference requests", versioned=False, expire_days=90)
 BUCKETS: tuple[BucketSpec, ...] = (DATA_BUCKET, ARTIFACT_BUCKET, CAPTURE_BUCKET)
@@ -293,6 +302,38 @@ _STARTS_RUNS: dict[str, EnvValue] = {
     **_PIPELINE,
     "STATE_MACHINE_ARN": Ref("state_machine", "pipeline", "arn"),
 }
+
+_BATCH_DATA = Ref("bucket", "data", "arn")
+BATCH_FUNCTION = FunctionSpec(
+    "batch",
+    "batch scoring: plans a job, scores its items with onnxruntime and pyarrow, writes the manifest",
+    packaging="image",
+    layers=("ml",),
+    env={
+        **_COMMON,
+        "ARTIFACT_BUCKET": Ref("bucket", "artifacts"),
+        "BATCH_PART_BYTES": str(64 * 1024 * 1024),
+        "BATCH_MAX_CONCURRENCY": "10",
+        "BATCH_TOLERATED_FAILURE_PERCENTAGE": "0",
+        "BATCH_ITEMS_PER_BATCH": "4",
+    },
+    memory_mb=2048,
+    timeout_s=900,
+    permissions=(
+        Permission(
+            ("s3:GetObject", "s3:PutObject"),
+            _BATCH_DATA,
+            path=f"/{BATCH_PREFIX}*",
+            why="reads batch inputs and writes outputs, parts and manifests under batch/ only",
+        ),
+        Permission(
+            ("s3:ListBucket",),
+            _BATCH_DATA,
+            why="lists the objects of an input prefix under batch/",
+            condition={"StringLike": {"s3:prefix": f"{BATCH_PREFIX}*"}},
+        ),
+    ),
+)
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -449,7 +490,18 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ),
         ),
     ),
+    BATCH_FUNCTION,
+    FunctionSpec(
+        "batchtrigger",
+        "starts a batch scoring job for each object put under batch/<model>/input/",
+        packaging="zip",
+        layers=("core",),
+        env={**_COMMON, "BATCH_STATE_MACHINE_ARN": Ref("state_machine", "batch", "arn")},
+        memory_mb=256,
+        timeout_s=60,
+    ),
 )
+
 
 # ---- orchestration and wiring ----------------------------------------------------------------
 
@@ -464,9 +516,42 @@ PIPELINE = StateMachineSpec(
         "FailureFunctionArn": Ref("function", "failure", "arn"),
     },
 )
-STATE_MACHINES: tuple[StateMachineSpec, ...] = (PIPELINE,)
+# Batch scoring (docs/batch.md): a Distributed Map over the job's work items.
+BATCH = StateMachineSpec(
+    "batch",
+    definition_file="batch.asl.json",
+    substitutions={
+        "BatchFunctionArn": Ref("function", "batch", "arn"),
+        # Step Functions writes the map run's results under batch/_map-results/ (the workers' own
+        # per-part results, which the manifest adds up, are under each job's output).
+        "DataBucketName": Ref("bucket", "data"),
+    },
+    permissions=(
+        Permission(
+            ("s3:GetObject", "s3:PutObject"),
+            _BATCH_DATA,
+            path=f"/{BATCH_PREFIX}*",
+            why="the map's ItemReader reads each job's item list; its ResultWriter writes under batch/",
+        ),
+        Permission(
+            ("states:StartExecution",),
+            account_arn("states", f"stateMachine:{APP_NAME}-{STAGE_FIELD}-batch"),
+            why="a Distributed Map runs its items as child executions of its own state machine",
+        ),
+        Permission(
+            ("states:DescribeExecution", "states:StopExecution"),
+            account_arn("states", f"execution:{APP_NAME}-{STAGE_FIELD}-batch/*"),
+            why="follows and stops the map's child executions",
+        ),
+    ),
+)
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (PIPELINE, BATCH)
 
-S3_NOTIFICATIONS: tuple[S3Notification, ...] = (S3Notification("data", "raw/", "ingest"),)
+S3_NOTIFICATIONS: tuple[S3Notification, ...] = (
+    S3Notification("data", "raw/", "ingest"),
+    # Objects under batch/<model>/input/ start a job; the function ignores the rest of batch/.
+    S3Notification("data", BATCH_PREFIX, "batchtrigger"),
+)
 
 # Per-dataset cadences (drift evaluation, scheduled retraining) live in each dataset's config; these
 # fixed ticks invoke the functions that decide which datasets are due.

@@ -1,6 +1,7 @@
 """``mlops lineage NAME VERSION``: where a model version came from and where it went.
 
-raw object -> dataset version -> validation report -> run -> artifacts -> deployments -> drift reports.
+raw object -> dataset version -> validation report -> run -> artifacts -> deployments -> drift reports,
+and the batch jobs the version scored.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from mlops.batch.jobs import BatchJobs
 from mlops.cli import render
 from mlops.cli.describe import run_duration
 from mlops.cli.errors import EXIT_OK
@@ -60,6 +62,18 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
         "drift_reports": [
             s.model_dump(mode="json", exclude={"model", "version"})
             for s in registry.list_drift_summaries(name, version)
+        ],
+        "batch_jobs": [
+            {
+                "job_id": job.job_id,
+                "status": job.status,
+                "input_sha256": [i.sha256 for i in job.inputs],
+                "rows_out": job.rows_out,
+                "rows_failed": job.rows_failed,
+                "output": job.output_uri,
+                "created_at": job.created_at.isoformat(),
+            }
+            for job in BatchJobs(registry).for_version(name, version)
         ],
     }
     if data is not None:
@@ -207,5 +221,11 @@ def lineage_tree(doc: dict[str, Any]) -> render.Node:
         drift.add(
             f"{render.timestamp(report_doc['evaluated_at'])}  {verdict}  {render.plural(report_doc['rows'], 'row')}",
             [report_doc["report_uri"]] + ([f"drifted: {features}"] if features else []),
+        )
+    jobs = run_node.add("batch jobs" if doc["batch_jobs"] else "batch jobs  (none)")
+    for job in doc["batch_jobs"]:
+        jobs.add(
+            f"{render.timestamp(job['created_at'])}  {job['job_id']}  {job['status']}",
+            [f"{job['rows_out']:,} rows scored, {job['rows_failed']:,} failed -> {job['output']}"],
         )
     return root
