@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from boto3.s3.transfer import S3Transfer
 from botocore.exceptions import ClientError
 
 from mlops import aws
@@ -101,10 +102,11 @@ class BatchObjects:
             position += len(view)
 
     def download(self, bucket: str, key: str, path: Path) -> None:
-        self.s3.download_file(bucket, key, str(path))
+        # s3transfer around the plain botocore client (mlops.aws): ranged, parallel parts.
+        S3Transfer(self.s3).download_file(bucket, key, str(path))
 
     def upload(self, path: Path, bucket: str, key: str, content_type: str) -> None:
-        self.s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+        S3Transfer(self.s3).upload_file(str(path), bucket, key, extra_args={"ContentType": content_type})
 
     def delete(self, bucket: str, key: str) -> None:
         self.s3.delete_object(Bucket=bucket, Key=key)

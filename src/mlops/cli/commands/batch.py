@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from boto3.s3.transfer import S3Transfer
+
 from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import FORMAT_SUFFIXES, BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
@@ -48,7 +50,7 @@ def _upload(ctx: Context, path: Path, model: str, job_id: str) -> S3Location:
     location = S3Location(
         bucket=ctx.outputs.data_bucket, key=f"{BATCH_PREFIX}{model}/uploads/{job_id}/{path.name}"
     )
-    ctx.client("s3").upload_file(str(path), location.bucket, location.key)
+    S3Transfer(ctx.client("s3")).upload_file(str(path), location.bucket, location.key)
     ctx.note(f"Uploaded {path.name} to {location.uri}")
     return location
 
