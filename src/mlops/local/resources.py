@@ -113,6 +113,7 @@ def stack_outputs(api_url: str = "") -> dict[str, str]:
         out.CAPTURE_BUCKET: physical_name(d.CAPTURE_BUCKET.name),
         out.METADATA_TABLE: physical_name(d.METADATA_TABLE.name),
         out.STATE_MACHINE_ARN: resolve(d.Ref("state_machine", d.PIPELINE.name, "arn")),
+        out.ROLLOUT_STATE_MACHINE_ARN: resolve(d.Ref("state_machine", d.ROLLOUT.name, "arn")),
         out.DELIVERY_STREAM: physical_name(d.CAPTURE_STREAM.name),
         out.NOTIFICATION_TOPIC_ARN: resolve(d.Ref("topic", "notifications", "arn")),
     }

@@ -12,6 +12,7 @@ ARTIFACT_BUCKET = "ArtifactBucketName"
 CAPTURE_BUCKET = "CaptureBucketName"
 METADATA_TABLE = "MetadataTableName"
 STATE_MACHINE_ARN = "StateMachineArn"
+ROLLOUT_STATE_MACHINE_ARN = "RolloutStateMachineArn"
 API_URL = "ApiUrl"
 API_KEY_ID = "ApiKeyId"
 DELIVERY_STREAM = "DeliveryStreamName"
@@ -33,6 +34,7 @@ RESOURCE_OUTPUTS: dict[Ref, str] = {
     Ref("bucket", "capture"): CAPTURE_BUCKET,
     Ref("table", "metadata"): METADATA_TABLE,
     Ref("state_machine", "pipeline", "arn"): STATE_MACHINE_ARN,
+    Ref("state_machine", "rollout", "arn"): ROLLOUT_STATE_MACHINE_ARN,
     Ref("stream", "capture"): DELIVERY_STREAM,
     Ref("topic", "notifications", "arn"): NOTIFICATION_TOPIC_ARN,
 }
