@@ -20,6 +20,7 @@ from constructs import IConstruct
 from mlops.stack.description import (
     DRIFT_ALARM_PREFIX,
     QUALITY_ALARM_PREFIX,
+    ROLLOUT_ALARM_PREFIX,
     STAGE_FIELD,
     TRAINING_JOB_PREFIX,
     Staged,
@@ -63,8 +64,8 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
     (
         r"Resource::\*",
         "Only for actions without resource-level permissions: X-Ray trace upload, Step Functions log "
-        "delivery, ECR authorization tokens, and CloudWatch PutMetricData restricted by a namespace "
-        "condition (a test holds every such statement to that list).",
+        "delivery, ECR authorization tokens, CloudWatch GetMetricStatistics, and PutMetricData restricted by a "
+        "namespace condition (a test holds every such statement to that list).",
     ),
     (
         rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/"
@@ -79,6 +80,11 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
     (
         rf"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{any_stage(QUALITY_ALARM_PREFIX)}\*",
         "The drift function keeps one live-quality alarm per model, named with the stage's quality prefix.",
+    ),
+    (
+        rf"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{any_stage(ROLLOUT_ALARM_PREFIX)}\*",
+        "The rollout function keeps a running canary's error-rate and latency alarms, named with the "
+        "stage's rollout prefix.",
     ),
     (
         r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"

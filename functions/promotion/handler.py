@@ -13,7 +13,7 @@ from mlops.observability import logger, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.payload import RunPayload
 from mlops.pipeline.promote import promote_run
-from mlops.rollout_adapters import StepFunctionsStarter
+from mlops.rollout_starter import StepFunctionsStarter
 from mlops.settings import PromotionSettings, load_settings
 
 settings = load_settings(PromotionSettings)

@@ -1,11 +1,8 @@
-"""The AWS side of rollouts: the candidate's figures and alarms in CloudWatch, the rollout machine in
-Step Functions, and the caller's identity for decisions made by a person."""
+"""The rollout function's AWS side: the candidate's figures and alarms in CloudWatch."""
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,10 +12,17 @@ from mlops import aws
 from mlops.models import Rollout
 from mlops.pipeline.events import AlarmStateChange
 from mlops.registry import Registry
-from mlops.rollouts import CANDIDATE, Observed, check, check_interval, on_alarm
-from mlops.serving.routing import ROLLOUT_ERROR_RATE, ROLLOUT_ERRORS, ROLLOUT_LATENCY_P99, ROLLOUT_REQUESTS
+from mlops.rollouts import Observed, check, on_alarm
 from mlops.settings import RolloutSettings
 from mlops.stack.description import ROLLOUT_ALARM_PREFIX
+from mlops.variant_metrics import (
+    CANDIDATE,
+    ROLLOUT_ERROR_RATE,
+    ROLLOUT_ERRORS,
+    ROLLOUT_LATENCY_P99,
+    ROLLOUT_REQUESTS,
+    dimensions,
+)
 
 ALARM_KINDS = ("errors", "latency")
 
@@ -37,7 +41,7 @@ class CloudWatchVariantMetrics:
         found = aws.cloudwatch().get_metric_statistics(
             Namespace=self.namespace,
             MetricName=metric,
-            Dimensions=[{"Name": "model", "Value": name}, {"Name": "variant", "Value": CANDIDATE}],
+            Dimensions=dimensions(name, CANDIDATE),  # type: ignore[arg-type]
             StartTime=since - timedelta(seconds=1),
             EndTime=until + timedelta(seconds=1),
             Period=seconds,
@@ -76,7 +80,7 @@ class CloudWatchAlarms:
         self.prefix = prefix
 
     def requests(self, rollout: Rollout) -> list[dict[str, Any]]:
-        dims = [{"Name": "model", "Value": rollout.name}, {"Name": "variant", "Value": CANDIDATE}]
+        dims = dimensions(rollout.name, CANDIDATE)
         common = {
             "Namespace": self.namespace,
             "Dimensions": dims,
@@ -105,44 +109,15 @@ class CloudWatchAlarms:
         ]
 
     def arm(self, rollout: Rollout) -> None:
-        client = aws.cloudwatch()
+        cloudwatch = aws.cloudwatch()
         for request in self.requests(rollout):
-            client.put_metric_alarm(**request)
+            cloudwatch.put_metric_alarm(**request)
 
     def disarm(self, name: str) -> None:
         names = [alarm_name(self.prefix, name, kind) for kind in ALARM_KINDS]
-        client = aws.cloudwatch()
-        if client.describe_alarms(AlarmNames=names).get("MetricAlarms"):
-            client.delete_alarms(AlarmNames=names)
-
-
-class StepFunctionsStarter:
-    """Starts the rollout machine for a rollout (its execution name is the rollout id)."""
-
-    def __init__(self, state_machine_arn: str) -> None:
-        self.state_machine_arn = state_machine_arn
-
-    def __call__(self, rollout: Rollout) -> str | None:
-        if not self.state_machine_arn:
-            return None
-        started = aws.stepfunctions().start_execution(
-            stateMachineArn=self.state_machine_arn,
-            # Unique per start: a resumed rollout gets a new execution.
-            name=f"{rollout.name[:40]}-{rollout.rollout_id}-{int(time.time() * 1000)}",
-            input=json.dumps(
-                {
-                    "name": rollout.name,
-                    "rollout_id": rollout.rollout_id,
-                    "wait_seconds": check_interval(rollout.bake_seconds),
-                }
-            ),
-        )
-        return started["executionArn"]
-
-
-def caller_identity() -> str:
-    """Who is asking: the ARN of the caller's AWS identity."""
-    return str(aws.client("sts").get_caller_identity()["Arn"])
+        cloudwatch = aws.cloudwatch()
+        if cloudwatch.describe_alarms(AlarmNames=names).get("MetricAlarms"):
+            cloudwatch.delete_alarms(AlarmNames=names)
 
 
 class RolloutStep(BaseModel):
@@ -176,15 +151,3 @@ def handle_event(
             alarms.arm(rollout)
     metrics = CloudWatchVariantMetrics(settings.metrics_namespace)
     return check(registry, metrics, event.name, event.rollout_id, alarms).as_dict()
-
-
-def resume_rollouts(registry: Registry, starter: StepFunctionsStarter) -> list[str]:
-    """Start the checks again for every running rollout (the embedded stack after a restart: its
-    executions did not survive, the rollout and alias records did). Returns the models resumed."""
-    resumed = []
-    for name in registry.list_model_names():
-        rollout = registry.get_rollout(name)
-        if rollout is not None and rollout.status == "running":
-            starter(rollout)
-            resumed.append(name)
-    return resumed

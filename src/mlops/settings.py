@@ -56,7 +56,7 @@ class InferenceSettings(FunctionSettings):
 
 
 class PromotionSettings(PipelineSettings):
-    rollout_state_machine_arn: str = ""
+    rollout_state_machine_arn: str
 
 
 class RolloutSettings(FunctionSettings):

@@ -22,11 +22,12 @@ SETTINGS = {
     "validation": s.PipelineSettings,
     "training": s.TrainingSettings,
     "conversion": s.PipelineSettings,
-    "promotion": s.PipelineSettings,
+    "promotion": s.PromotionSettings,
     "failure": s.PipelineSettings,
     "trigger": s.TriggerSettings,
     "inference": s.InferenceSettings,
     "drift": s.DriftSettings,
+    "rollout": s.RolloutSettings,
 }
 
 

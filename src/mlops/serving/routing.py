@@ -21,15 +21,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlops.observability import logger
+from mlops.variant_metrics import (
+    CANDIDATE,
+    PRODUCTION,
+    ROLLOUT_ERROR_RATE,
+    ROLLOUT_ERRORS,
+    ROLLOUT_LATENCY_P99,
+    ROLLOUT_REQUESTS,
+    dimensions,
+)
 
-PRODUCTION = "production"
-CANDIDATE = "candidate"
+__all__ = ["CANDIDATE", "PRODUCTION", "VariantStats", "bucket", "cloudwatch_publisher", "to_candidate"]
 BUCKETS = 10_000
-
-ROLLOUT_REQUESTS = "RolloutRequests"
-ROLLOUT_ERRORS = "RolloutErrors"
-ROLLOUT_ERROR_RATE = "RolloutErrorRate"
-ROLLOUT_LATENCY_P99 = "RolloutLatencyP99"
 
 
 def bucket(key: str, salt: int) -> int:
@@ -101,7 +104,7 @@ class VariantStats:
         at = datetime.now(UTC)
         data: list[dict[str, Any]] = []
         for (model, variant), tally in tallies.items():
-            dims = [{"Name": "model", "Value": model}, {"Name": "variant", "Value": variant}]
+            dims = dimensions(model, variant)
 
             def point(
                 name: str, value: float, unit: str, dims: list[dict[str, str]] = dims
@@ -129,8 +132,8 @@ def cloudwatch_publisher(namespace: str) -> Publisher:
     def publish(data: list[dict[str, Any]]) -> None:
         from mlops import aws
 
-        client = aws.cloudwatch()
+        cloudwatch = aws.cloudwatch()
         for start in range(0, len(data), 1000):
-            client.put_metric_data(Namespace=namespace, MetricData=data[start : start + 1000])  # type: ignore[arg-type]
+            cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 1000])  # type: ignore[arg-type]
 
     return publish
