@@ -50,6 +50,8 @@ class CloudWatchVariantMetrics:
         return [float(point[statistic]) for point in found.get("Datapoints", [])]  # type: ignore[literal-required]
 
     def candidate(self, name: str, version: int, since: datetime, until: datetime) -> Observed:
+        if until <= since:  # the step began this instant (or the clocks disagree): nothing yet
+            return Observed(0, 0, None)
         requests = sum(self._points(name, ROLLOUT_REQUESTS, "Sum", since, until))
         errors = sum(self._points(name, ROLLOUT_ERRORS, "Sum", since, until))
         latencies = self._points(name, ROLLOUT_LATENCY_P99, "Maximum", since, until)
