@@ -44,7 +44,7 @@ def deployment(**guardrails: float) -> DeploymentConfig:
     return DeploymentConfig(
         strategy="canary",
         canary=CanaryConfig(steps=(50, 100), bake="1s"),
-        guardrails=GuardrailConfig(**{"min_requests": 1, **guardrails}),  # type: ignore[arg-type]
+        guardrails=GuardrailConfig(**{"min_requests": 1, **guardrails}),
     )
 
 

@@ -35,6 +35,8 @@ LOCAL_ENV = {
     "STAGE_NAME": LOCAL_STAGE,
     # One process serves and promotes: let a promotion or rollback show within a second, not 30.
     "ALIAS_TTL_SECONDS": "1",
+    # Short canary bakes need the candidate's figures within a second, not ten.
+    "VARIANT_METRICS_INTERVAL_SECONDS": "1",
 }
 
 
