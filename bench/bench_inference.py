@@ -18,7 +18,10 @@ number is set against what a user would deploy instead, measured in the same run
   and both bare (only the model library, the model file and one prediction);
 - the deployed size: the function's layers (core + inference) built by ``layers/build.py`` as Lambda
   installs them (manylinux wheels), against the scikit-learn stack in their place;
-- latency over HTTP through the local API server (``mlops.local.http_api``), one keep-alive client.
+- latency over HTTP through the local API server (``mlops.local.http_api``), one keep-alive client;
+- canary routing: one row through the handler for a model with no canary, against the same model
+  with a canary at 10% (a request production answers: the routing decision and the per-variant
+  counting), interleaved in the same run; and a request the candidate answers.
 
 The handler runs against moto (registry, artifacts, capture) only to load the model; with the alias
 TTL set to an hour the measured path never calls AWS. Capture is off in the latency runs (its Firehose
@@ -147,6 +150,7 @@ def inference_function(models: dict[str, Model]) -> Iterator[Callable[[dict[str,
             "ALIAS_TTL_SECONDS": "3600",
             "POWERTOOLS_SERVICE_NAME": "mlops",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_NAMESPACE": "Mlops/bench",
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -324,6 +328,72 @@ def bench_latency(
             }
         )
     return out
+
+
+def bench_routing(models: dict[str, Model], handler: Callable[..., Any], n: int) -> list[dict[str, Any]]:
+    """What a canary adds to a request: the same model with and without a candidate beside it."""
+    from mlops.models import ModelVersion
+    from mlops.registry import Registry
+    from mlops.serving.routing import to_candidate
+    from mlops.storage import Storage
+
+    registry, storage = Registry("mlops-metadata"), Storage()
+    model = models["logistic_regression"]
+    plain, routed = "plain", "canary"
+    for name in (plain, routed, routed):
+        ref = storage.put("mlops-artifacts", f"models/{name}/model.onnx", model.onnx)
+        version = registry.next_model_version(name)
+        record = ModelVersion(
+            name=name,
+            version=version,
+            task="classification",
+            dataset_version="0" * 64,
+            run_id="bench",
+            artifacts={"onnx": ref},
+            signature=model.signature,
+        )
+        registry.put_model_version(record)
+        if version == 1:
+            registry.move_alias(name, 1, None, "promote")
+    alias = registry.get_alias(routed)
+    assert alias is not None
+    registry.set_candidate(alias, 2, 10.0, "canary", "bench")
+    keys = [f"client-{i}" for i in range(1000)]
+    to_production = next(k for k in keys if not to_candidate(k, 2, 10.0))
+    to_canary = next(k for k in keys if to_candidate(k, 2, 10.0))
+    rows = rows_of(generate(10, seed=4), 1)
+    events = {}
+    for label, name, key in (
+        ("none", plain, None),
+        ("production", routed, to_production),
+        ("candidate", routed, to_canary),
+    ):
+        event = predict_event(name, rows)
+        if key is not None:
+            event["headers"] = {**(event.get("headers") or {}), "X-Routing-Key": key}
+            event.pop("multiValueHeaders", None)
+        events[label] = event
+    ctx = context()
+    samples: dict[str, list[float]] = {label: [] for label in events}
+    with quiet():
+        for label, event in events.items():
+            response = handler(event, ctx)
+            assert response["statusCode"] == 200, response["body"][:200]
+            variant = json.loads(response["body"]).get("variant")
+            assert variant == (None if label == "none" else label), (label, variant)
+        for _ in range(5):  # interleaved rounds
+            for label, event in events.items():
+                samples[label] += samples_us(partial(handler, event, ctx), n // 5)
+    base = p(samples["none"], 50)
+    return [
+        {
+            "request": label,
+            "p50_us": p(values, 50),
+            "p99_us": p(values, 99),
+            "p50_added_us": p(values, 50) - base,
+        }
+        for label, values in samples.items()
+    ]
 
 
 def bench_throughput(
@@ -674,6 +744,7 @@ def main() -> None:
     )
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every result to this file")
+    parser.add_argument("--only-routing", action="store_true", help="only the canary routing figures")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
@@ -688,7 +759,11 @@ def main() -> None:
         with inference_function(models) as handler:
             sklearn = sklearn_function(models)
             n = 1000 if args.quick else 10_000
+            if args.only_routing:
+                results["canary_routing"] = bench_routing(models, handler, n)
+                return _report(results, args.json)
             results["latency_one_row"] = bench_latency(models, handler, sklearn, n)
+            results["canary_routing"] = bench_routing(models, handler, n)
             results["throughput"] = bench_throughput(models, handler, sklearn, args.quick)
             results["capture_cpu"] = bench_capture(models)
             if not args.skip_http:
@@ -697,8 +772,12 @@ def main() -> None:
     results["cold_start"] = bench_cold_start(models, 2 if args.quick else 5)
     if not args.skip_package:
         results["package_size"] = bench_package_size()
-    results["load_average_after"] = os.getloadavg()
     results["seconds"] = time.perf_counter() - started
+    _report(results, args.json)
+
+
+def _report(results: dict[str, Any], json_path: Path | None) -> None:
+    results["load_average_after"] = os.getloadavg()
     for section, value in results.items():
         if isinstance(value, list) and value and isinstance(value[0], dict):
             print(f"\n### {section}\n\n{table(value)}")
@@ -706,8 +785,8 @@ def main() -> None:
             print(f"\n### {section}\n\n```\n{json.dumps(value, indent=2)}\n```")
         else:
             print(f"{section}: {value}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2, default=str))
 
 
 if __name__ == "__main__":
