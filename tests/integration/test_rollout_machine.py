@@ -24,7 +24,7 @@ from mlops.rollouts import start
 from mlops.stack import description as d
 from mlops.stack import outputs as out
 from tests.events import load_event
-from tests.integration.conftest import embedded_stack, wait_for, wait_for_run
+from tests.integration.conftest import embedded_stack, run_cli, wait_for, wait_for_run
 from tests.integration.test_pipeline import iris_csv, outcome_of, upload
 
 from .inference_fixtures import CHURN_FEATURES, InferenceStack, Trained, churn_frame, train_churn, train_model
@@ -89,9 +89,20 @@ def test_the_machine_advances_every_step_and_completes(embedded: EmbeddedStack, 
     models = publisher(embedded)
     models.publish(NAME, churn)
     candidate = models.publish(NAME, churn, promote=False)
-    rollout = start(models.registry, NAME, candidate.version, canary(), starter(embedded))
-    assert rollout.execution_arn
+    models.registry.put_config(NAME, DatasetConfig(target="churned", deployment=canary()))
+    started = run_cli("models", "rollout", NAME, str(candidate.version), "--canary", "50,100", "--bake", "2s")
+    assert started.code == 0, started.err
+    assert models.registry.get_rollout(NAME).execution_arn  # type: ignore[union-attr]
     done = ended(embedded, models.registry)
+    shown = run_cli("rollouts", "show", NAME, "--json")
+    document = json.loads(shown.out)
+    assert {k: document[k] for k in ("version", "strategy", "status", "steps", "current_weight")} == {
+        "version": candidate.version,
+        "strategy": "canary",
+        "status": "completed",
+        "steps": [50, 100],
+        "current_weight": 100.0,
+    }
     assert done.status == "completed", done.reason
     assert [h["event"] for h in done.history] == ["started", "advanced", "completed"]
     assert models.registry.get_alias(NAME).version == candidate.version  # type: ignore[union-attr]

@@ -123,3 +123,17 @@ def test_invalid_schedules_are_refused_when_the_config_is_written() -> None:
     assert (
         DatasetConfig(target="y", drift={"schedule": "rate(30 minutes)"}).drift.schedule == "rate(30 minutes)"
     )  # type: ignore[arg-type]
+
+
+def test_the_rollout_machine_waits_chooses_and_checks_with_its_own_function() -> None:
+    text = d.state_machine_definition(d.ROLLOUT)
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(d.ROLLOUT.substitutions)
+    states = json.loads(text)["States"]
+    assert {state["Type"] for state in states.values()} == {"Task", "Choice", "Wait", "Succeed"}
+    assert states["Bake"]["SecondsPath"] == "$.wait_seconds"
+    for name in ("Arm", "Check"):
+        # A failed check waits and checks again rather than ending the rollout half-way.
+        assert states[name]["Catch"][0]["Next"] == "Bake", name
+    assert d.ROLLOUT.substitutions["RolloutFunctionArn"].name == "rollout"
+    (rule,) = [r for r in d.ALARM_RULES if r.function == "rollout"]
+    assert rule.alarm_name_prefix == d.ROLLOUT_ALARM_PREFIX
