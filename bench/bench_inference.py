@@ -132,11 +132,8 @@ def inference_function(models: dict[str, Model]) -> Iterator[Callable[[dict[str,
 
     from mlops import aws
     from mlops.local.firehose import delivery_stream_config, install_firehose_partitioning
-    from mlops.models import ModelVersion
-    from mlops.registry import Registry
     from mlops.settings import load_settings
     from mlops.stack import description as d
-    from mlops.storage import Storage
 
     os.environ.update(
         {
@@ -186,22 +183,8 @@ def inference_function(models: dict[str, Model]) -> Iterator[Callable[[dict[str,
         aws.firehose().create_delivery_stream(
             **delivery_stream_config(d.CAPTURE_STREAM, lambda n: f"mlops-{n}", "arn:aws:iam::1:role/r")
         )
-        registry, storage = Registry("mlops-metadata"), Storage()
         for model in models.values():
-            ref = storage.put("mlops-artifacts", f"models/{model.name}/v1/model.onnx", model.onnx)
-            version = registry.next_model_version(model.name)
-            registry.put_model_version(
-                ModelVersion(
-                    name=model.name,
-                    version=version,
-                    task="classification",
-                    dataset_version="0" * 64,
-                    run_id="bench",
-                    artifacts={"onnx": ref},
-                    signature=model.signature,
-                )
-            )
-            registry.move_alias(model.name, version, None, "promote")
+            publish(model.name, model, promote=True)
         loader = importlib.util.spec_from_file_location(
             "inference_handler", ROOT / "functions/inference/handler.py"
         )
@@ -209,6 +192,30 @@ def inference_function(models: dict[str, Model]) -> Iterator[Callable[[dict[str,
         module = importlib.util.module_from_spec(loader)
         loader.loader.exec_module(module)
         yield module.handler
+
+
+def publish(name: str, model: Model, promote: bool) -> int:
+    """A new version of ``name`` in the registry and artifact bucket of ``inference_function``."""
+    from mlops.models import ModelVersion
+    from mlops.registry import Registry
+    from mlops.storage import Storage
+
+    registry = Registry("mlops-metadata")
+    version = registry.next_model_version(name)
+    ref = Storage().put("mlops-artifacts", f"models/{name}/v{version}/model.onnx", model.onnx)
+    record = ModelVersion(
+        name=name,
+        version=version,
+        task="classification",
+        dataset_version="0" * 64,
+        run_id="bench",
+        artifacts={"onnx": ref},
+        signature=model.signature,
+    )
+    registry.put_model_version(record)
+    if promote:
+        registry.move_alias(name, version, registry.get_alias(name), "promote")
+    return version
 
 
 def sklearn_function(models: dict[str, Model]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -332,29 +339,14 @@ def bench_latency(
 
 def bench_routing(models: dict[str, Model], handler: Callable[..., Any], n: int) -> list[dict[str, Any]]:
     """What a canary adds to a request: the same model with and without a candidate beside it."""
-    from mlops.models import ModelVersion
     from mlops.registry import Registry
     from mlops.serving.routing import to_candidate
-    from mlops.storage import Storage
 
-    registry, storage = Registry("mlops-metadata"), Storage()
+    registry = Registry("mlops-metadata")
     model = models["logistic_regression"]
     plain, routed = "plain", "canary"
-    for name in (plain, routed, routed):
-        ref = storage.put("mlops-artifacts", f"models/{name}/model.onnx", model.onnx)
-        version = registry.next_model_version(name)
-        record = ModelVersion(
-            name=name,
-            version=version,
-            task="classification",
-            dataset_version="0" * 64,
-            run_id="bench",
-            artifacts={"onnx": ref},
-            signature=model.signature,
-        )
-        registry.put_model_version(record)
-        if version == 1:
-            registry.move_alias(name, 1, None, "promote")
+    for name, promote in ((plain, True), (routed, True), (routed, False)):
+        publish(name, model, promote)
     alias = registry.get_alias(routed)
     assert alias is not None
     registry.set_candidate(alias, 2, 10.0, "canary", "bench")
