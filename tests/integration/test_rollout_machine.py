@@ -178,3 +178,7 @@ def test_a_run_under_manual_approval_waits_and_production_moves_on_approval(embe
     assert "production moved from none" in message
     event = registry.alias_history("iris")[-1]
     assert event.action == "approve" and event.actor and event.actor.startswith("arn:aws:")
+    lineage = json.loads(run_cli("lineage", "iris", str(model.version), "--json").out)
+    assert lineage["model"]["approval"]["actor"] == event.actor
+    assert lineage["model"]["approval"]["reason"] == "Checked the report."
+    assert lineage["deployments"][-1]["actor"] == event.actor
