@@ -196,7 +196,8 @@ def _stop_canary(registry: Registry, alias: Alias, reason: str | None) -> AliasM
     )
 
 
-def _pending(registry: Registry, name: str, version: int) -> ModelVersion:
+def pending(registry: Registry, name: str, version: int) -> ModelVersion:
+    """The version, if it waits for a decision (else Conflict)."""
     model = registry.get_model_version(name, version)
     if model.status != "pending_approval":
         raise Conflict(f"'{name}' v{version} is {model.status}, not pending_approval; nothing to decide.")
@@ -214,13 +215,17 @@ def approve(
     """Approve a ``pending_approval`` candidate: production moves to it (strategy direct), or its
     canary starts (``start_rollout``). The decision, the caller's identity and the reason are kept
     on the version and in the alias history."""
-    model = _pending(registry, name, version)
+    model = pending(registry, name, version)
     servable(model)
     decision = Decision(action="approve", actor=actor, reason=reason)
-    registry.put_model_version(model.model_copy(update={"approval": decision, "status": "candidate"}))
-    if start_rollout is not None:
-        return start_rollout(model)
     alias = registry.get_alias(name)
+    if start_rollout is not None and alias is not None:  # a first model has nothing to canary against
+        message = start_rollout(model)
+        registry.put_model_version(
+            registry.get_model_version(name, version).model_copy(update={"approval": decision})
+        )
+        return message
+    registry.put_model_version(model.model_copy(update={"approval": decision, "status": "candidate"}))
     registry.move_alias(name, version, alias, "approve", model.run_id, reason, actor)
     before = f"v{alias.version}" if alias else "none"
     return f"Approved '{name}' v{version}: production moved from {before} to v{version}."
@@ -228,7 +233,7 @@ def approve(
 
 def reject(registry: Registry, name: str, version: int, reason: str, actor: str) -> str:
     """Reject a ``pending_approval`` candidate; production does not change."""
-    model = _pending(registry, name, version)
+    model = pending(registry, name, version)
     decision = Decision(action="reject", actor=actor, reason=reason)
     update = {"approval": decision, "status": "rejected", "decision_reason": f"Rejected by {actor}: {reason}"}
     registry.put_model_version(model.model_copy(update=update))

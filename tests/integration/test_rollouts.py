@@ -16,7 +16,7 @@ import pytest
 from mlops import deployments, rollouts
 from mlops.config import CanaryConfig, DatasetConfig, DeploymentConfig, GuardrailConfig
 from mlops.errors import Conflict
-from mlops.models import Rollout, utcnow
+from mlops.models import ModelVersion, Rollout, utcnow
 from mlops.rollout_adapters import CloudWatchVariantMetrics
 from mlops.stack.description import METRICS_NAMESPACE
 from tests.events import load_event
@@ -111,9 +111,16 @@ def test_a_canary_routes_by_key_names_the_variant_and_completes(
         assert headers["X-Model-Version"] == str(body["version"])
         assert body["version"] == (candidate.version if body["variant"] == "candidate" else 1)
 
-    assert check(stack, rollout).status == "running"  # the bake has not passed
+    early = rollouts.check(
+        stack.registry,
+        CloudWatchVariantMetrics(NAMESPACE),
+        NAME,
+        rollout.rollout_id,
+        now=rollout.step_started_at + timedelta(seconds=0.5),
+    )
+    assert early.status == "running"  # the bake has not passed
     assert stack.registry.get_alias(NAME).candidate_weight == 50  # type: ignore[union-attr]
-    time.sleep(1.1)
+    time.sleep(max(0.0, 1.1 - (utcnow() - rollout.step_started_at).total_seconds()))
     assert check(stack, rollout).status == "running"
     assert stack.registry.get_alias(NAME).candidate_weight == 100  # type: ignore[union-attr]
     predict(stack, "after-the-step")
@@ -258,3 +265,20 @@ def test_the_approval_gate_holds_production_until_a_person_decides(
         deployments.approve(
             stack.registry, NAME, refused.version, "Changed my mind.", "arn:aws:iam::1:user/bo"
         )
+
+
+def test_approving_under_a_canary_strategy_starts_the_canary(stack: InferenceStack, churn: Trained) -> None:
+    waiting = stack.publish(NAME, churn, promote=False)
+    stack.registry.set_model_status(NAME, waiting.version, "pending_approval", "Passed review.")
+
+    def begin(model: ModelVersion) -> str:
+        rollout = rollouts.start(stack.registry, model.name, model.version, deployment(), no_machine)
+        return f"canary {rollout.rollout_id}"
+
+    assert deployments.approve(
+        stack.registry, NAME, waiting.version, "Go.", "arn:aws:iam::1:user/ana", begin
+    ).startswith("canary ")
+    approved = stack.registry.get_model_version(NAME, waiting.version)
+    assert approved.status == "candidate" and approved.approval is not None
+    alias = stack.registry.get_alias(NAME)
+    assert alias is not None and alias.version == 1 and alias.candidate == waiting.version

@@ -128,11 +128,7 @@ def perform_rollback(ctx: Context) -> str:
 
 
 def _pending(ctx: Context) -> ModelVersion:
-    name, version = ctx.param("model"), _version(ctx)
-    model = ctx.registry.get_model_version(name, version)
-    if model.status != "pending_approval":
-        raise Conflict(f"'{name}' v{version} is {model.status}, not pending_approval; nothing to decide.")
-    return model
+    return deployments.pending(ctx.registry, ctx.param("model"), _version(ctx))
 
 
 def _decision(ctx: Context, verb: str, after: str) -> Confirmation:

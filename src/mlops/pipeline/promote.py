@@ -12,9 +12,8 @@ from mlops import rollouts
 from mlops.config import DatasetConfig
 from mlops.errors import Conflict, ValidationFailed
 from mlops.models import ModelVersion, Run, utcnow
-from mlops.pipeline.deps import Deps
+from mlops.pipeline.deps import Deps, run_config
 from mlops.pipeline.payload import PromotionOutcome, RunPayload
-from mlops.pipeline.runs import run_config
 from mlops.pipeline.stages import stage
 from mlops.rollouts import Starter
 

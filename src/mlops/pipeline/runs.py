@@ -6,7 +6,6 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from mlops.config import DatasetConfig
 from mlops.models import Run, Trigger, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, execution_name
@@ -59,8 +58,3 @@ def start_run(
     run = run.model_copy(update={"execution_arn": arn})
     deps.registry.save_run(run, expect_status=None if run.status != "RUNNING" else "RUNNING")
     return run
-
-
-def run_config(deps: Deps, payload: RunPayload) -> DatasetConfig:
-    """The config revision the run started with: every stage of one run sees the same config."""
-    return deps.registry.config_revision(payload.dataset, payload.config_revision).config

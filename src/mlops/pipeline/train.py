@@ -13,9 +13,8 @@ from mlops import __version__
 from mlops.config import DatasetConfig
 from mlops.errors import TrainingFailed
 from mlops.models import ArtifactRef, ModelVersion, utcnow
-from mlops.pipeline.deps import Deps
+from mlops.pipeline.deps import Deps, run_config
 from mlops.pipeline.payload import RunPayload, TrainingOutcome
-from mlops.pipeline.runs import run_config
 from mlops.pipeline.stages import stage
 from mlops.settings import TrainingSettings
 
