@@ -5,6 +5,7 @@ and a pipeline run under manual approval waits for a person."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,28 @@ def test_a_run_under_manual_approval_waits_and_production_moves_on_approval(embe
     assert lineage["model"]["approval"]["actor"] == event.actor
     assert lineage["model"]["approval"]["reason"] == "Checked the report."
     assert lineage["deployments"][-1]["actor"] == event.actor
+
+
+def test_the_candidate_alarm_rolls_back_through_eventbridge(embedded: EmbeddedStack) -> None:
+    frame = churn_frame()
+    frame["region"] = np.random.default_rng(3).choice(["north", "south"], len(frame))
+    needs_region = train_model(
+        frame, DatasetConfig(target="churned", estimator="logistic_regression"), [*CHURN_FEATURES, "region"]
+    )
+    models = publisher(embedded)
+    models.publish(NAME, train_churn())
+    candidate = models.publish(NAME, needs_region, promote=False)
+    # A bake of an hour: the machine's own checks come every 20 minutes, so only the alarm can act.
+    start(models.registry, NAME, candidate.version, canary(bake="1h"), starter(embedded))
+    alarm = "mlops-local-rollout-churn-errors"
+    wait_for(lambda: aws.cloudwatch().describe_alarms(AlarmNames=[alarm])["MetricAlarms"])  # armed
+
+    def published() -> bool:
+        predict(embedded, f"client-{time.monotonic()}")
+        return alarm in embedded.bus.evaluate_alarms()
+
+    wait_for(published, 30, interval_s=0.2)
+    done = wait_for(lambda: (r := models.registry.get_rollout(NAME)) and r.status != "running" and r, 30)
+    assert done.status == "rolled_back"
+    assert alarm in (done.reason or "")
+    assert models.registry.get_alias(NAME).candidate is None  # type: ignore[union-attr]
