@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from mlops import aws, deployments
@@ -28,7 +27,7 @@ from tests.events import load_event
 from tests.integration.conftest import embedded_stack, run_cli, wait_for, wait_for_run
 from tests.integration.test_pipeline import iris_csv, outcome_of, upload
 
-from .inference_fixtures import CHURN_FEATURES, InferenceStack, Trained, churn_frame, train_churn, train_model
+from .inference_fixtures import InferenceStack, Trained, train_churn, train_churn_with_region
 
 NAME = "churn"
 
@@ -115,11 +114,7 @@ def test_the_machine_advances_every_step_and_completes(embedded: EmbeddedStack, 
 def test_the_machine_rolls_back_a_candidate_that_refuses_what_production_accepts(
     embedded: EmbeddedStack,
 ) -> None:
-    frame = churn_frame()
-    frame["region"] = np.random.default_rng(3).choice(["north", "south"], len(frame))
-    needs_region = train_model(
-        frame, DatasetConfig(target="churned", estimator="logistic_regression"), [*CHURN_FEATURES, "region"]
-    )
+    needs_region = train_churn_with_region()
     models = publisher(embedded)
     models.publish(NAME, train_churn())
     candidate = models.publish(NAME, needs_region, promote=False)
@@ -186,11 +181,7 @@ def test_a_run_under_manual_approval_waits_and_production_moves_on_approval(embe
 
 
 def test_the_candidate_alarm_rolls_back_through_eventbridge(embedded: EmbeddedStack) -> None:
-    frame = churn_frame()
-    frame["region"] = np.random.default_rng(3).choice(["north", "south"], len(frame))
-    needs_region = train_model(
-        frame, DatasetConfig(target="churned", estimator="logistic_regression"), [*CHURN_FEATURES, "region"]
-    )
+    needs_region = train_churn_with_region()
     models = publisher(embedded)
     models.publish(NAME, train_churn())
     candidate = models.publish(NAME, needs_region, promote=False)

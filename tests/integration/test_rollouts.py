@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
 import pytest
 
 from mlops import deployments, rollouts
-from mlops.config import CanaryConfig, DatasetConfig, DeploymentConfig, GuardrailConfig
+from mlops.config import CanaryConfig, DeploymentConfig, GuardrailConfig
 from mlops.errors import Conflict
 from mlops.models import ModelVersion, Rollout, utcnow
 from mlops.rollout_adapters import CloudWatchVariantMetrics
@@ -22,13 +21,11 @@ from mlops.stack.description import METRICS_NAMESPACE
 from tests.events import load_event
 
 from .inference_fixtures import (
-    CHURN_FEATURES,
     InferenceStack,
     Trained,
-    churn_frame,
     inference_stack,
     train_churn,
-    train_model,
+    train_churn_with_region,
 )
 
 NAMESPACE = METRICS_NAMESPACE.for_stage("local")
@@ -56,11 +53,7 @@ def churn() -> Trained:
 @pytest.fixture(scope="module")
 def churn_with_region() -> Trained:
     """A candidate that requires a column clients do not send yet."""
-    frame = churn_frame()
-    frame["region"] = np.random.default_rng(3).choice(["north", "south"], len(frame))
-    return train_model(
-        frame, DatasetConfig(target="churned", estimator="logistic_regression"), [*CHURN_FEATURES, "region"]
-    )
+    return train_churn_with_region()
 
 
 @pytest.fixture
