@@ -21,7 +21,10 @@ number is set against what a user would deploy instead, measured in the same run
   installs them (manylinux wheels), against the scikit-learn stack in their place;
 - latency over HTTP through the local API server (``mlops.local.http_api``), one keep-alive client,
   capture off and on (the capture extension shipping the spool to moto's Firehose in the same process,
-  as the embedded stack runs it).
+  as the embedded stack runs it);
+- canary routing: one row through the handler for a model with no canary, against the same model
+  with a canary at 10% (a request production answers: the routing decision and the per-variant
+  counting), interleaved in the same run; and a request the candidate answers.
 
 The handler runs against moto (registry, artifacts, capture) only to load the model; with the alias
 TTL set to an hour the measured path never calls AWS. Capture is off in the latency and throughput
@@ -134,11 +137,8 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
     from mlops import aws
     from mlops.local.extensions import ExecutionEnvironment
     from mlops.local.firehose import delivery_stream_config, install_firehose_partitioning
-    from mlops.models import ModelVersion
-    from mlops.registry import Registry
     from mlops.settings import load_settings
     from mlops.stack import description as d
-    from mlops.storage import Storage
 
     os.environ.update(
         {
@@ -153,6 +153,7 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
             "ALIAS_TTL_SECONDS": "3600",
             "POWERTOOLS_SERVICE_NAME": "mlops",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_NAMESPACE": "Mlops/bench",
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -188,22 +189,8 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
         aws.firehose().create_delivery_stream(
             **delivery_stream_config(d.CAPTURE_STREAM, lambda n: f"mlops-{n}", "arn:aws:iam::1:role/r")
         )
-        registry, storage = Registry("mlops-metadata"), Storage()
         for model in models.values():
-            ref = storage.put("mlops-artifacts", f"models/{model.name}/v1/model.onnx", model.onnx)
-            version = registry.next_model_version(model.name)
-            registry.put_model_version(
-                ModelVersion(
-                    name=model.name,
-                    version=version,
-                    task="classification",
-                    dataset_version="0" * 64,
-                    run_id="bench",
-                    artifacts={"onnx": ref},
-                    signature=model.signature,
-                )
-            )
-            registry.move_alias(model.name, version, None, "promote")
+            publish(model.name, model, promote=True)
         loader = importlib.util.spec_from_file_location(
             "inference_handler", ROOT / "functions/inference/handler.py"
         )
@@ -237,6 +224,30 @@ class Function:
         """As Lambda invokes: the INVOKE event to the extensions, then the handler."""
         self.environment.invoke(context.aws_request_id, 29.0)
         return self.handler(event, context)
+
+
+def publish(name: str, model: Model, promote: bool) -> int:
+    """A new version of ``name`` in the registry and artifact bucket of ``inference_function``."""
+    from mlops.models import ModelVersion
+    from mlops.registry import Registry
+    from mlops.storage import Storage
+
+    registry = Registry("mlops-metadata")
+    version = registry.next_model_version(name)
+    ref = Storage().put("mlops-artifacts", f"models/{name}/v{version}/model.onnx", model.onnx)
+    record = ModelVersion(
+        name=name,
+        version=version,
+        task="classification",
+        dataset_version="0" * 64,
+        run_id="bench",
+        artifacts={"onnx": ref},
+        signature=model.signature,
+    )
+    registry.put_model_version(record)
+    if promote:
+        registry.move_alias(name, version, registry.get_alias(name), "promote")
+    return version
 
 
 def sklearn_function(models: dict[str, Model]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -356,6 +367,57 @@ def bench_latency(
             }
         )
     return out
+
+
+def bench_routing(models: dict[str, Model], handler: Callable[..., Any], n: int) -> list[dict[str, Any]]:
+    """What a canary adds to a request: the same model with and without a candidate beside it."""
+    from mlops.registry import Registry
+    from mlops.serving.routing import to_candidate
+
+    registry = Registry("mlops-metadata")
+    model = models["logistic_regression"]
+    plain, routed = "plain", "canary"
+    for name, promote in ((plain, True), (routed, True), (routed, False)):
+        publish(name, model, promote)
+    alias = registry.get_alias(routed)
+    assert alias is not None
+    registry.set_candidate(alias, 2, 10.0, "canary", "bench")
+    keys = [f"client-{i}" for i in range(1000)]
+    to_production = next(k for k in keys if not to_candidate(k, 2, 10.0))
+    to_canary = next(k for k in keys if to_candidate(k, 2, 10.0))
+    rows = rows_of(generate(10, seed=4), 1)
+    events = {}
+    for label, name, key in (
+        ("none", plain, None),
+        ("production", routed, to_production),
+        ("candidate", routed, to_canary),
+    ):
+        event = predict_event(name, rows)
+        if key is not None:
+            event["headers"] = {**(event.get("headers") or {}), "X-Routing-Key": key}
+            event.pop("multiValueHeaders", None)
+        events[label] = event
+    ctx = context()
+    samples: dict[str, list[float]] = {label: [] for label in events}
+    with quiet():
+        for label, event in events.items():
+            response = handler(event, ctx)
+            assert response["statusCode"] == 200, response["body"][:200]
+            variant = json.loads(response["body"]).get("variant")
+            assert variant == (None if label == "none" else label), (label, variant)
+        for _ in range(5):  # interleaved rounds
+            for label, event in events.items():
+                samples[label] += samples_us(partial(handler, event, ctx), n // 5)
+    base = p(samples["none"], 50)
+    return [
+        {
+            "request": label,
+            "p50_us": p(values, 50),
+            "p99_us": p(values, 99),
+            "p50_added_us": p(values, 50) - base,
+        }
+        for label, values in samples.items()
+    ]
 
 
 def bench_throughput(
@@ -782,6 +844,7 @@ def main() -> None:
         help="one section alone: capture on against off (handler and HTTP), or the cold starts",
     )
     parser.add_argument("--json", type=Path, help="also write every result to this file")
+    parser.add_argument("--only-routing", action="store_true", help="only the canary routing figures")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
@@ -794,12 +857,17 @@ def main() -> None:
     n = 1000 if args.quick else 10_000
     with threadpool_limits(limits=1):  # Lambda at 1 GB has one vCPU's worth; both sides single-threaded
         models = train_models(3000)
+        if args.only_routing:
+            with inference_function(models) as function:
+                results["canary_routing"] = bench_routing(models, function.handler, n)
+            return _report(results, args.json)
         if args.only in (None, "capture"):
             with inference_function(models) as function:
                 handler = function.handler
                 if args.only is None:
                     sklearn = sklearn_function(models)
                     results["latency_one_row"] = bench_latency(models, handler, sklearn, n)
+                    results["canary_routing"] = bench_routing(models, handler, n)
                     results["throughput"] = bench_throughput(models, handler, sklearn, args.quick)
                     results["capture_cpu"] = bench_capture(models)
                 results["capture_on_vs_off_one_row"] = bench_capture_overhead(models, function, n)
@@ -813,8 +881,12 @@ def main() -> None:
         results["cold_start"] = bench_cold_start(models, 2 if args.quick else 5)
     if args.only is None and not args.skip_package:
         results["package_size"] = bench_package_size()
-    results["load_average_after"] = os.getloadavg()
     results["seconds"] = time.perf_counter() - started
+    _report(results, args.json)
+
+
+def _report(results: dict[str, Any], json_path: Path | None) -> None:
+    results["load_average_after"] = os.getloadavg()
     for section, value in results.items():
         if isinstance(value, list) and value and isinstance(value[0], dict):
             print(f"\n### {section}\n\n{table(value)}")
@@ -822,8 +894,8 @@ def main() -> None:
             print(f"\n### {section}\n\n```\n{json.dumps(value, indent=2)}\n```")
         else:
             print(f"{section}: {value}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2, default=str))
 
 
 if __name__ == "__main__":

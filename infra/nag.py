@@ -21,6 +21,7 @@ from mlops.stack.description import (
     BATCH_PREFIX,
     DRIFT_ALARM_PREFIX,
     QUALITY_ALARM_PREFIX,
+    ROLLOUT_ALARM_PREFIX,
     STAGE_FIELD,
     TRAINING_JOB_PREFIX,
     Staged,
@@ -64,8 +65,8 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
     (
         r"Resource::\*",
         "Only for actions without resource-level permissions: X-Ray trace upload, Step Functions log "
-        "delivery, ECR authorization tokens, and CloudWatch PutMetricData restricted by a namespace "
-        "condition (a test holds every such statement to that list).",
+        "delivery, ECR authorization tokens, CloudWatch GetMetricStatistics, and PutMetricData restricted by a "
+        "namespace condition (a test holds every such statement to that list).",
     ),
     (
         r"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<\w+\.Name>:\*",
@@ -96,6 +97,11 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
         r"batch/\*",
         "The batch state machine's Distributed Map follows and stops its own child executions, which Step "
         "Functions names under the map run.",
+    ),
+    (
+        rf"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{any_stage(ROLLOUT_ALARM_PREFIX)}\*",
+        "The rollout function keeps a running canary's error-rate and latency alarms, named with the "
+        "stage's rollout prefix.",
     ),
     (
         r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"

@@ -13,9 +13,11 @@ from mlops.observability import inject_context, invocation_keys, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.payload import RunPayload
 from mlops.pipeline.promote import promote_run
-from mlops.settings import PipelineSettings, load_settings
+from mlops.rollout_starter import StepFunctionsStarter
+from mlops.settings import PromotionSettings, load_settings
 
-settings = load_settings(PipelineSettings)
+settings = load_settings(PromotionSettings)
+starter = StepFunctionsStarter(settings.rollout_state_machine_arn)
 
 
 @inject_context
@@ -25,7 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=RunPayload)
     invocation_keys(run_id=payload.run_id, dataset=payload.dataset)
     deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
-    result = promote_run(deps, payload)
+    result = promote_run(deps, payload, starter)
     promoted = bool(result.promotion and result.promotion.promoted)
     metrics.add_metric(
         name="ModelsPromoted" if promoted else "ModelsRejected", unit=MetricUnit.Count, value=1

@@ -22,6 +22,7 @@ from mlops.stack.description import (
     S3_NOTIFICATIONS,
     STATE_MACHINES,
     FunctionSpec,
+    Ref,
     RoleSpec,
     StateMachineSpec,
     state_machine_definition,
@@ -32,14 +33,16 @@ def pipeline_functions() -> list[FunctionSpec]:
     return [spec for spec in FUNCTIONS if spec.name != API_FUNCTION and spec.name not in MONITORING_FUNCTIONS]
 
 
-def state_machine_steps() -> set[str]:
-    """Functions a state machine's definition invokes: built before it, since it needs their ARNs."""
+def machines_started_by(spec: FunctionSpec) -> set[str]:
+    """State machines a function's environment names (it starts them, so it needs their ARNs)."""
     return {
-        ref.name
-        for machine in STATE_MACHINES
-        for ref in machine.substitutions.values()
-        if ref.kind == "function"
+        value.name for value in spec.env.values() if isinstance(value, Ref) and value.kind == "state_machine"
     }
+
+
+def machine_steps(machine: StateMachineSpec) -> set[str]:
+    """Functions a state machine's definition invokes (it needs their ARNs)."""
+    return {ref.name for ref in machine.substitutions.values() if ref.kind == "function"}
 
 
 class Pipeline(Construct):
@@ -56,14 +59,17 @@ class Pipeline(Construct):
         super().__init__(scope, construct_id)
         self._stage = stage
         self._resources = resources
-        # Steps first, then the state machines, then what starts them (ingest, trigger): a state machine
-        # needs its steps' ARNs and the starters need the state machine's.
-        steps = state_machine_steps()
         for role in ROLES:
             resources.roles[role.name] = self._service_role(role)
         self.functions: dict[str, SpecFunction] = {}
-        for spec in pipeline_functions():
-            if spec.name in steps:
+        # A state machine needs its steps' ARNs and a function that starts one needs the machine's
+        # (promotion is a pipeline step and starts rollouts): build each once what it names exists.
+        functions = {spec.name: spec for spec in pipeline_functions()}
+        machines = {machine.name: machine for machine in STATE_MACHINES}
+        while functions or machines:
+            ready = [f for f in functions.values() if machines_started_by(f) <= set(resources.state_machines)]
+            for spec in ready:
+                del functions[spec.name]
                 self.functions[spec.name] = SpecFunction(
                     self,
                     spec,
@@ -72,18 +78,12 @@ class Pipeline(Construct):
                     packaging=packaging,
                     failed_events=failed_events,
                 )
-        for machine in STATE_MACHINES:
-            resources.state_machines[machine.name] = self._state_machine(machine)
-        for spec in pipeline_functions():
-            if spec.name not in steps:
-                self.functions[spec.name] = SpecFunction(
-                    self,
-                    spec,
-                    stage=stage,
-                    resources=resources,
-                    packaging=packaging,
-                    failed_events=failed_events,
-                )
+            runnable = [m for m in machines.values() if machine_steps(m) <= set(resources.functions)]
+            for machine in runnable:
+                del machines[machine.name]
+                resources.state_machines[machine.name] = self._state_machine(machine)
+            if not ready and not runnable:
+                raise ValueError(f"Circular references among {sorted([*functions, *machines])}.")
         for notification in S3_NOTIFICATIONS:
             bucket = resources.bucket(notification.bucket)
             assert isinstance(bucket, s3.Bucket)

@@ -106,3 +106,8 @@ def cloudwatch() -> CloudWatchClient:
 
 def sagemaker() -> SageMakerClient:
     return client("sagemaker")
+
+
+def caller_identity() -> str:
+    """Who is asking: the ARN of the caller's AWS identity (recorded with a person's decisions)."""
+    return str(client("sts").get_caller_identity()["Arn"])

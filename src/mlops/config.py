@@ -255,6 +255,70 @@ class RetrainingConfig(_Strict):
     )
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``10m`` or ``1h`` (a bare number is seconds) in seconds."""
+    match = _DURATION.match(text) or _DURATION.match(f"{text}s")
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"Duration {text!r} is not of the form 30s, 10m or 1h.")
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def _valid_steps(steps: tuple[int, ...]) -> tuple[int, ...]:
+    if not steps or list(steps) != sorted(set(steps)) or steps[-1] != 100 or steps[0] < 1:
+        raise ValueError("canary steps must rise strictly from at least 1 and end at 100, e.g. [10, 50, 100]")
+    return steps
+
+
+class GuardrailConfig(_Strict):
+    """What rolls a candidate back by itself during a canary."""
+
+    max_error_rate: float = _share(
+        0.01,
+        "The candidate's share of failed requests (a 4xx on input production accepts, or a 5xx) above "
+        "which it is rolled back.",
+    )
+    max_p99_latency_ms: float = Field(
+        default=250.0, gt=0, description="The candidate's p99 latency (ms) above which it is rolled back."
+    )
+    min_requests: int = Field(
+        default=20, ge=1, description="Requests the candidate must have served before a step advances."
+    )
+
+
+class CanaryConfig(_Strict):
+    steps: Annotated[tuple[int, ...], AfterValidator(_valid_steps)] = Field(
+        default=(10, 50, 100), description="Percent of requests sent to the candidate, step by step."
+    )
+    bake: str = Field(default="10m", description="How long each step is held: 30s, 10m, 1h.")
+
+    @property
+    def bake_seconds(self) -> float:
+        return parse_duration(self.bake)
+
+    @model_validator(mode="after")
+    def _valid_bake(self) -> CanaryConfig:
+        self.bake_seconds  # noqa: B018 - validates
+        return self
+
+
+class DeploymentConfig(_Strict):
+    strategy: Literal["direct", "canary"] = Field(
+        default="direct",
+        description="direct: a candidate that passes review replaces production at once; canary: it "
+        "takes canary.steps percent of the requests, each step held for canary.bake.",
+    )
+    approval: Literal["auto", "manual"] = Field(
+        default="auto",
+        description="manual: a candidate that passes review waits as pending_approval until "
+        "`mlops models approve` or `reject`.",
+    )
+    canary: CanaryConfig = CanaryConfig()
+    guardrails: GuardrailConfig = GuardrailConfig()
+
+
 class DatasetConfig(_Strict):
     target: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
         description="The column to predict."
@@ -276,6 +340,7 @@ class DatasetConfig(_Strict):
     validation: ValidationConfig = ValidationConfig()
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
+    deployment: DeploymentConfig = DeploymentConfig()
 
     @model_validator(mode="after")
     def _fits_the_task(self) -> DatasetConfig:
@@ -400,6 +465,27 @@ def reference_markdown() -> str:
         "  SageMaker past that, when the stack has a SageMaker image and role.",
         "- Schedules take the form `rate(N minutes|hours|days)`; drift and retraining ticks run every 15",
         "  minutes and act on the datasets that are due.",
+        "",
+        "## Deployment",
+        "",
+        "```yaml",
+        "deployment:",
+        "  approval: manual",
+        "  strategy: canary",
+        "  canary: {steps: [10, 50, 100], bake: 10m}",
+        "  guardrails: {max_error_rate: 0.01, max_p99_latency_ms: 250}",
+        "```",
+        "",
+        "- `approval: manual`: a candidate that passes review waits as `pending_approval`; production does",
+        "  not change until `mlops models approve NAME VERSION --reason ...` (or `reject`). The alias",
+        "  history and lineage record the caller's AWS identity and the reason.",
+        "- `strategy: canary`: a candidate that passes review (and approval) starts a rollout",
+        "  (`mlops rollouts show NAME`); `direct` moves production at once. `mlops models rollout` starts",
+        "  one by hand with the same settings, overridable per rollout.",
+        "- A canary step advances after its bake once the candidate served `guardrails.min_requests`",
+        "  requests within the guardrails; a breach (error rate, p99 latency) at any check, or the",
+        "  candidate's CloudWatch alarm, rolls it back: weight 0, model status `rolled_back` with the",
+        "  figure that breached. See docs/rollouts.md.",
     ]
     return "\n".join(header + _describe(DatasetConfig) + notes) + "\n"
 

@@ -4,8 +4,9 @@ Starts ``mlops local up`` (fresh state, free ports), then: upload scikit-learn's
 and follow the run stage by stage; show the model and its lineage; predict over HTTP; send traffic
 like the training data (no drift) and shifted traffic (drift on the shifted features), whose alarm
 starts a retraining run that puts a new version in production; upload the same bytes again (no
-training) and a broken file (refused, production untouched). Ends with a summary; exits non-zero if
-any step does not do what it should.
+training) and a broken file (refused, production untouched); run a canary that completes, and one
+that is rolled back by itself (a candidate that requires a column clients do not send yet). Ends
+with a summary; exits non-zero if any step does not do what it should.
 """
 
 from __future__ import annotations
@@ -245,7 +246,53 @@ def run_demo(workdir: Path) -> dict[str, Any]:
     expect(code != 0, "A header-only file was not refused.")
     after = next(m for m in cli_json("models", "list", DATASET) if m["status"] == "production")
     expect(after["version"] == summary["production_after"]["version"], "A bad upload moved production.")
+
+    heading("8. A canary that completes: v1 takes 50%, then 100%, then production")
+    first, serving = summary["production"]["version"], after["version"]
+    code, _ = cli("models", "rollout", DATASET, str(first), "--canary", "50,100", "--bake", "2s")
+    expect(code == 0, "The canary did not start.")
+    completed = _canary(predict, frame, 60)
+    expect(completed["status"] == "completed", f"The canary did not complete: {completed['reason']}")
+    cli("rollouts", "show", DATASET)
+    summary["canary_completed"] = completed
+
+    heading("9. A canary rolled back by itself: the candidate needs a column clients do not send")
+    config = workdir / "wine.yaml"
+    config.write_text(
+        f"target: {TARGET}\ndeployment:\n  strategy: canary\n  canary: {{steps: [50, 100], bake: 2s}}\n"
+    )
+    cli("datasets", "configure", DATASET, "--file", str(config))
+    vintage = workdir / "wine-vintage.csv"
+    with_vintage = frame.assign(vintage=[2000 + int(c[-1]) * 5 + i % 3 for i, c in enumerate(frame[TARGET])])
+    with_vintage.to_csv(vintage, index=False)
+    code, _ = cli("upload", str(vintage), "--dataset", DATASET, "--wait")
+    expect(code == 0, "The upload with the new column failed.")
+    started = time.monotonic()
+    rolled = _canary(predict, frame, 60)
+    took = time.monotonic() - started
+    expect(rolled["status"] == "rolled_back", f"The bad candidate was not rolled back: {rolled['status']}")
+    cli("rollouts", "show", DATASET)
+    now = next(m for m in cli_json("models", "list", DATASET) if m["status"] == "production")
+    expect(now["version"] == first, "A rolled-back candidate changed production.")
+    summary["canary_rolled_back"] = {**rolled, "seconds": round(took, 1), "previous": serving}
     return summary
+
+
+def _canary(predict: Callable[[list[dict[str, Any]]], Any], frame: pd.DataFrame, timeout_s: float) -> Any:
+    """Send traffic until the rollout ends; returns ``rollouts show --json``."""
+    rows = traffic(frame, 200, seed=5, shift=False)
+    deadline = time.monotonic() + timeout_s
+    sent = 0
+    while True:
+        predict(rows[sent % len(rows) : sent % len(rows) + 1])
+        sent += 1
+        if sent % 10 == 0:
+            rollout = cli_json("rollouts", "show", DATASET)
+            if rollout["status"] != "running":
+                say(f"sent {sent} requests; the rollout is {rollout['status']}")
+                return rollout
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"The rollout was still running after {timeout_s:.0f}s.")
 
 
 def _save_report(json_uri: str) -> str:
@@ -300,7 +347,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     )
     retrain = summary["retrain_run"]
     say(f"retraining run {retrain['run_id']} (trigger {retrain['trigger']}): {retrain['status']}")
-    say(f"production now: v{summary['production_after']['version']}")
+    say(f"production after retraining: v{summary['production_after']['version']}")
+    say(f"canary of v{summary['canary_completed']['version']}: {summary['canary_completed']['status']}")
+    rolled = summary["canary_rolled_back"]
+    say(f"canary of v{rolled['version']}: {rolled['status']} after {rolled['seconds']}s ({rolled['reason']})")
 
 
 def main() -> int:

@@ -1,4 +1,5 @@
-"""Moving the production alias by hand: promote a version, roll back to the one before.
+"""Moving the production alias by hand: promote a version, roll back to the one before, and decide a
+candidate that waits for approval.
 
 The CLI (``mlops models promote|rollback``) and the web console both call these, so the checks (the
 version can serve), the conditional write (the alias moves only from the revision the caller saw)
@@ -7,11 +8,17 @@ and the messages are the same wherever a person asks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from mlops.errors import Conflict, MlopsError, NotFound
-from mlops.models import Alias, AliasEvent, ModelVersion
+from mlops.models import Alias, AliasEvent, Decision, ModelVersion, utcnow
 from mlops.registry import Registry
+
+# Starts a canary of a version once it is approved (``mlops.rollouts.start`` with the stack's
+# adapters); returns the sentence saying so.
+RolloutStarter = Callable[[ModelVersion], str]
 
 
 class NotServable(MlopsError):
@@ -92,6 +99,7 @@ def promote(
         "manual",
         reason or f"Promoted by hand (production was {before}).",
     )
+    end_rollout(registry, name, "aborted", f"Production was promoted by hand to v{model.version}.")
     return AliasMove(
         name,
         alias.version if alias else None,
@@ -130,6 +138,8 @@ def rollback(
 ) -> AliasMove:
     """Return production to the version before the current one."""
     alias = _current_alias(registry, name, seen_revision)
+    if alias is not None and alias.candidate is not None:
+        return _stop_canary(registry, alias, reason)
     if alias is None:
         if not registry.list_model_versions(name):
             raise NotFound(f"No model named '{name}'.")
@@ -146,3 +156,85 @@ def rollback(
         True,
         f"Rolled back '{name}' production from v{alias.version} to v{target}.",
     )
+
+
+def end_rollout(registry: Registry, name: str, status: str, reason: str) -> None:
+    """Record a running rollout as ended (a hand-made move of production stops it)."""
+    current = registry.get_rollout(name)
+    if current is None or current.status != "running":
+        return
+    entry = {"at": utcnow().isoformat(), "event": status, "weight": 0.0, "detail": reason}
+    ended = current.model_copy(
+        update={
+            "status": status,
+            "reason": reason,
+            "ended_at": utcnow(),
+            "current_weight": 0.0,
+            "history": [*current.history, entry],
+        }
+    )
+    with suppress(Conflict):  # the rollout's own check ended it first
+        registry.save_rollout(ended, expected=current)
+
+
+def _stop_canary(registry: Registry, alias: Alias, reason: str | None) -> AliasMove:
+    """``rollback`` during a canary: the candidate gets no more traffic; production stays."""
+    candidate = alias.candidate
+    assert candidate is not None
+    why = reason or f"Canary of v{candidate} rolled back by hand."
+    try:
+        registry.set_candidate(alias, None, 0.0, "rollback", why, status="rolled_back")
+    except Conflict as error:
+        raise Conflict(f"The production alias of '{alias.name}' moved concurrently; try again.") from error
+    end_rollout(registry, alias.name, "aborted", why)
+    return AliasMove(
+        alias.name,
+        alias.version,
+        alias.version,
+        True,
+        f"Stopped the canary of '{alias.name}' v{candidate}; v{alias.version} answers every request.",
+    )
+
+
+def pending(registry: Registry, name: str, version: int) -> ModelVersion:
+    """The version, if it waits for a decision (else Conflict)."""
+    model = registry.get_model_version(name, version)
+    if model.status != "pending_approval":
+        raise Conflict(f"'{name}' v{version} is {model.status}, not pending_approval; nothing to decide.")
+    return model
+
+
+def approve(
+    registry: Registry,
+    name: str,
+    version: int,
+    reason: str,
+    actor: str,
+    start_rollout: RolloutStarter | None = None,
+) -> str:
+    """Approve a ``pending_approval`` candidate: production moves to it (strategy direct), or its
+    canary starts (``start_rollout``). The decision, the caller's identity and the reason are kept
+    on the version and in the alias history."""
+    model = pending(registry, name, version)
+    servable(model)
+    decision = Decision(action="approve", actor=actor, reason=reason)
+    alias = registry.get_alias(name)
+    if start_rollout is not None and alias is not None:  # a first model has nothing to canary against
+        message = start_rollout(model)
+        registry.put_model_version(
+            registry.get_model_version(name, version).model_copy(update={"approval": decision})
+        )
+        return message
+    registry.put_model_version(model.model_copy(update={"approval": decision, "status": "candidate"}))
+    registry.move_alias(name, version, alias, "approve", model.run_id, reason, actor)
+    before = f"v{alias.version}" if alias else "none"
+    return f"Approved '{name}' v{version}: production moved from {before} to v{version}."
+
+
+def reject(registry: Registry, name: str, version: int, reason: str, actor: str) -> str:
+    """Reject a ``pending_approval`` candidate; production does not change."""
+    model = pending(registry, name, version)
+    decision = Decision(action="reject", actor=actor, reason=reason)
+    update = {"approval": decision, "status": "rejected", "decision_reason": f"Rejected by {actor}: {reason}"}
+    registry.put_model_version(model.model_copy(update=update))
+    return f"Rejected '{name}' v{version}; production is unchanged."

@@ -19,7 +19,10 @@ RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
 Message = Annotated[str, AfterValidator(bound_message)]
 # Summaries whose size follows the data (checks, feature lists): 100 items, 1,024 characters per text.
 Summary = Annotated[dict[str, Any], AfterValidator(bound_document)]
-ModelStatus = Literal["candidate", "production", "archived", "rejected"]
+ModelStatus = Literal["candidate", "pending_approval", "production", "archived", "rejected", "rolled_back"]
+# What moved (or touched) the production alias: the pipeline, a person, or a rollout step.
+AliasAction = Literal["promote", "rollback", "manual", "approve", "canary", "abort"]
+RolloutStatus = Literal["running", "completed", "rolled_back", "aborted"]
 StageName = Literal["ingest", "validation", "training", "conversion", "promotion"]
 
 
@@ -160,6 +163,15 @@ class Run(Record):
     stages: list[StageRecord] = Field(default_factory=list)
 
 
+class Decision(Record):
+    """A person's approve or reject of a ``pending_approval`` candidate."""
+
+    action: Literal["approve", "reject"]
+    actor: str
+    reason: str
+    at: datetime = Field(default_factory=utcnow)
+
+
 class ModelVersion(Record):
     name: str
     version: int
@@ -177,6 +189,7 @@ class ModelVersion(Record):
     parity: Summary = Field(default_factory=dict)
     durations: dict[str, float] = Field(default_factory=dict)
     decision_reason: Message | None = None
+    approval: Decision | None = None
     created_at: datetime = Field(default_factory=utcnow)
     trained_at: datetime | None = None
 
@@ -189,8 +202,12 @@ class Alias(Record):
     revision: int
     previous_version: int | None = None
     updated_at: datetime = Field(default_factory=utcnow)
-    action: Literal["promote", "rollback", "manual"] = "promote"
+    action: AliasAction = "promote"
     run_id: str | None = None
+    # During a canary: the candidate version and the percent of requests it answers. The inference
+    # function routes on these; production (``version``) is unchanged until the rollout completes.
+    candidate: int | None = None
+    candidate_weight: float = 0.0
 
 
 class AliasEvent(Record):
@@ -198,10 +215,39 @@ class AliasEvent(Record):
     revision: int
     version: int
     from_version: int | None
-    action: Literal["promote", "rollback", "manual"]
+    action: AliasAction
     at: datetime = Field(default_factory=utcnow)
     run_id: str | None = None
     reason: Message | None = None
+    actor: str | None = None  # the caller's AWS identity, for decisions made by a person
+    candidate: int | None = None
+    candidate_weight: float = 0.0
+
+
+class Rollout(Record):
+    """A gradual rollout of a candidate next to production (one active per model)."""
+
+    rollout_id: str
+    name: str
+    version: int
+    baseline: int | None
+    strategy: Literal["canary"] = "canary"
+    status: RolloutStatus = "running"
+    steps: list[int] = Field(default_factory=list)
+    step: int = 0
+    current_weight: float = 0.0
+    bake_seconds: float = 600.0
+    guardrails: dict[str, float] = Field(default_factory=dict)
+    observed: dict[str, float] = Field(default_factory=dict)
+    started_at: datetime = Field(default_factory=utcnow)
+    step_started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+    reason: Message | None = None
+    run_id: str | None = None
+    actor: str | None = None
+    execution_arn: str | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class DriftSummary(Record):

@@ -18,6 +18,7 @@ Key layout (pk / sk; gsi1pk / gsi1sk):
   MODEL#<name>      VER#<version:08d>           model version; gsi1 MODELS / <name>#<version:08d>
   MODEL#<name>      ALIAS#production            the production alias (guarded by ``revision``)
   MODEL#<name>      ALIASLOG#<revision:08d>     alias history: the deployments
+  MODEL#<name>      ROLLOUT                     the active or last rollout (guarded by ``revision``)
   MODEL#<name>      DRIFT#<evaluated_at>        drift report summaries
 """
 
@@ -47,6 +48,7 @@ from mlops.models import (
     ModelStatus,
     ModelVersion,
     RawObject,
+    Rollout,
     Run,
     RunStatus,
     StageRecord,
@@ -642,6 +644,7 @@ class Registry:
         action: str,
         run_id: str | None = None,
         reason: str | None = None,
+        actor: str | None = None,
     ) -> Alias:
         """Point production at ``version`` if the alias is still ``expected`` (None: no alias yet).
 
@@ -668,31 +671,10 @@ class Registry:
             at=alias.updated_at,
             run_id=run_id,
             reason=reason,
+            actor=actor,
         )
-        if expected is None:
-            condition, values = "attribute_not_exists(pk)", {}
-        else:
-            condition, values = "revision = :rev", {":rev": expected.revision}
-        alias_put: dict[str, Any] = {
-            "TableName": self.table,
-            "Item": _attrs(
-                {"pk": f"MODEL#{name}", "sk": f"ALIAS#{PRODUCTION}", "doc": _doc(alias), "revision": revision}
-            ),
-            "ConditionExpression": condition,
-        }
-        if values:
-            alias_put["ExpressionAttributeValues"] = _attrs(values)
         items: list[dict[str, Any]] = [
-            {"Put": alias_put},
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": _attrs(
-                        {"pk": f"MODEL#{name}", "sk": f"ALIASLOG#{revision:08d}", "doc": _doc(event)}
-                    ),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+            *self._alias_puts(alias, event, expected),
             self._status_put(target.model_copy(update={"status": "production"})),
         ]
         if previous is not None and previous != version:
@@ -705,6 +687,120 @@ class Registry:
                 raise Conflict(f"The production alias of '{name}' moved concurrently.") from error
             raise
         return alias
+
+    def _alias_puts(self, alias: Alias, event: AliasEvent, expected: Alias | None) -> list[dict[str, Any]]:
+        """The alias (conditional on the revision the writer saw) and its history entry."""
+        if expected is None:
+            condition, values = "attribute_not_exists(pk)", {}
+        else:
+            condition, values = "revision = :rev", {":rev": expected.revision}
+        key = {"pk": f"MODEL#{alias.name}", "sk": f"ALIAS#{PRODUCTION}"}
+        alias_put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": _attrs({**key, "doc": _doc(alias), "revision": alias.revision}),
+            "ConditionExpression": condition,
+        }
+        if values:
+            alias_put["ExpressionAttributeValues"] = _attrs(values)
+        log_key = {"pk": f"MODEL#{alias.name}", "sk": f"ALIASLOG#{alias.revision:08d}"}
+        return [
+            {"Put": alias_put},
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": _attrs({**log_key, "doc": _doc(event)}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+
+    def set_candidate(
+        self,
+        expected: Alias,
+        candidate: int | None,
+        weight: float,
+        action: str,
+        reason: str,
+        run_id: str | None = None,
+        actor: str | None = None,
+        status: ModelStatus | None = None,
+    ) -> Alias:
+        """Give a candidate ``weight`` percent of production's traffic (None: no candidate), production
+        itself unchanged; conditional on the alias revision like ``move_alias``. ``status`` also sets
+        the candidate's model status in the same transaction."""
+        alias = expected.model_copy(
+            update={
+                "revision": expected.revision + 1,
+                "candidate": candidate,
+                "candidate_weight": weight if candidate is not None else 0.0,
+                "updated_at": utcnow(),
+            }
+        )
+        event = AliasEvent(
+            name=expected.name,
+            revision=alias.revision,
+            version=expected.version,
+            from_version=expected.version,
+            action=action,
+            at=alias.updated_at,
+            run_id=run_id,
+            reason=reason,
+            actor=actor,
+            candidate=candidate if candidate is not None else expected.candidate,
+            candidate_weight=alias.candidate_weight,
+        )
+        items = self._alias_puts(alias, event, expected)
+        subject = candidate if candidate is not None else expected.candidate
+        if status is not None and subject is not None:
+            model = self.get_model_version(expected.name, subject)
+            items.append(
+                self._status_put(model.model_copy(update={"status": status, "decision_reason": reason}))
+            )
+        try:
+            self.db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as error:
+            if _conditional_failed(error):
+                raise Conflict(f"The production alias of '{expected.name}' moved concurrently.") from error
+            raise
+        return alias
+
+    # ---- rollouts ---------------------------------------------------------------------------
+
+    def get_rollout(self, name: str) -> Rollout | None:
+        """The model's active rollout, or its last one."""
+        item = self._get(f"MODEL#{name}", "ROLLOUT")
+        return None if item is None else _load(Rollout, item)
+
+    def save_rollout(self, rollout: Rollout, expected: Rollout | None) -> Rollout:
+        """Write the rollout if the stored one is still ``expected`` (None: none is running), so two
+        checks, or a check and an abort, never both apply. Every save stamps a new ``updated_at``."""
+        stored = rollout.model_copy(update={"updated_at": utcnow()})
+        if expected is None:
+            condition = "attribute_not_exists(pk) OR rollout_status <> :running"
+            values: dict[str, Any] = {":running": "running"}
+        else:
+            condition = "rollout_id = :id AND updated_at = :at"
+            values = {":id": expected.rollout_id, ":at": _iso(expected.updated_at)}
+        item = {
+            "pk": f"MODEL#{rollout.name}",
+            "sk": "ROLLOUT",
+            "doc": _doc(stored),
+            "rollout_status": stored.status,
+            "rollout_id": stored.rollout_id,
+            "updated_at": _iso(stored.updated_at),
+        }
+        try:
+            self.db.put_item(
+                TableName=self.table,
+                Item=_attrs(item),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_attrs(values),
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                raise Conflict(f"The rollout of '{rollout.name}' changed concurrently.") from error
+            raise
+        return stored
 
     def _status_put(self, model: ModelVersion) -> dict[str, Any]:
         return {

@@ -59,6 +59,16 @@ class InferenceSettings(FunctionSettings):
     alias_ttl_seconds: float = 30.0
     max_batch_rows: int = 10_000
     max_payload_bytes: int = 6 * 1024 * 1024
+    powertools_metrics_namespace: str = "Mlops"
+    variant_metrics_interval_seconds: float = 10.0
+
+
+class PromotionSettings(PipelineSettings):
+    rollout_state_machine_arn: str
+
+
+class RolloutSettings(FunctionSettings):
+    metrics_namespace: str
 
 
 class DriftSettings(FunctionSettings):

@@ -52,6 +52,7 @@ CFN_TYPE_OF_KIND = {
 }
 # Actions without resource-level permissions; only these may name Resource "*".
 ANY_RESOURCE_ACTIONS = {
+    "cloudwatch:GetMetricStatistics",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
@@ -311,7 +312,7 @@ def test_asynchronously_invoked_functions_send_failed_events_to_the_queue(synthe
         single_reference(c["Properties"]["FunctionName"]): c["Properties"]
         for c in synthesized.of_type("AWS::Lambda::EventInvokeConfig").values()
     }
-    assert asynchronously_invoked() == {"ingest", "trigger", "drift", "reconcile", "batchtrigger"}
+    assert asynchronously_invoked() == {"ingest", "trigger", "drift", "reconcile", "batchtrigger", "rollout"}
     for name in asynchronously_invoked():
         config = configs[function_id(synthesized, name)]
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn

@@ -20,13 +20,16 @@ from infra.constants import ACCOUNT_STACK_NAME, stage_config
 from mlops.drift.monitoring import drift_alarm_name, quality_alarm_name
 from mlops.models import Run
 from mlops.pipeline.sagemaker import job_name
+from mlops.rollout_adapters import alarm_name as rollout_alarm
 from mlops.stack.description import (
     ALARM_RULES,
     FUNCTIONS,
     METRICS_NAMESPACE,
+    ROLLOUT_ALARM_PREFIX,
     FunctionSpec,
     Staged,
     function,
+    resource_name,
 )
 
 from .client_calls import ClientCall, client_calls
@@ -142,6 +145,7 @@ def run_time_names(stage: str) -> set[str]:
     return {
         drift_alarm_name(stage, "iris"),
         quality_alarm_name(stage, "iris"),
+        rollout_alarm_name(stage, "iris"),
         METRICS_NAMESPACE.for_stage(stage),
         job_name(stage, SAMPLE_RUN),
     }
@@ -151,9 +155,21 @@ def alarm_arn(name: str) -> str:
     return f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
 
 
+def rollout_alarm_name(stage: str, model: str) -> str:
+    return rollout_alarm(ROLLOUT_ALARM_PREFIX.for_stage(stage), model, "errors")
+
+
+# Each alarm rule and the run-time alarm it is for.
+RULE_ALARMS = {"drift-alarm-retrain": drift_alarm_name, "rollout-alarm-rollback": rollout_alarm_name}
+
+
 def stage_alarm_names(synthesized: Synthesized, stage: str) -> set[str]:
     static = {a["Properties"]["AlarmName"] for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()}
-    return static | {drift_alarm_name(stage, "iris"), quality_alarm_name(stage, "iris")}
+    return static | {
+        drift_alarm_name(stage, "iris"),
+        quality_alarm_name(stage, "iris"),
+        rollout_alarm_name(stage, "iris"),
+    }
 
 
 def test_no_name_is_shared_between_stages_and_every_name_carries_its_stage(
@@ -179,19 +195,23 @@ def test_each_alarm_rule_matches_only_its_own_stages_alarms(both_stages: dict[st
     for stage, synthesized in both_stages.items():
         other = OTHER_STAGE[stage]
         rules = [r["Properties"] for r in synthesized.of_type("AWS::Events::Rule").values()]
-        patterns = [
-            r["EventPattern"]
+        patterns = {
+            r["Name"]: r["EventPattern"]
             for r in rules
             if r.get("EventPattern", {}).get("detail-type") == ["CloudWatch Alarm State Change"]
-        ]
+        }
         assert len(patterns) == len(ALARM_RULES)
-        for pattern in patterns:
-            (prefix,) = [p["prefix"] for p in pattern["detail"]["alarmName"]]
-            assert drift_alarm_name(stage, "iris").startswith(prefix)
+        for rule in ALARM_RULES:
+            (prefix,) = [
+                p["prefix"] for p in patterns[resource_name(stage, rule.name)]["detail"]["alarmName"]
+            ]
+            own = RULE_ALARMS[rule.name](stage, "iris")
+            assert own.startswith(prefix)
             for name in stage_alarm_names(both_stages[other], other):
                 assert not name.startswith(prefix), (stage, name)
-            # Never the stage's own stack alarms or quality alarms: those notify, they do not retrain.
-            assert not quality_alarm_name(stage, "iris").startswith(prefix)
+            # Never the stage's other alarms: stack and quality alarms notify, the rest have their rule.
+            for name in stage_alarm_names(synthesized, stage) - {own}:
+                assert not name.startswith(prefix), (stage, name)
 
 
 def may_publish(allows: list[dict[str, Any]], alarm_name: str) -> bool:
@@ -323,7 +343,13 @@ class RoleReach:
     def of(cls, synthesized: Synthesized, stage: str, props: dict[str, Any]) -> RoleReach:
         # SageMaker writes resource names in ARNs in lower case.
         job = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{job_name(stage, SAMPLE_RUN)}".lower()
-        alarms = (alarm_arn(drift_alarm_name(stage, "iris")), alarm_arn(quality_alarm_name(stage, "iris")))
+        if props["FunctionName"] == resource_name(stage, "rollout"):
+            alarms: tuple[str, ...] = (alarm_arn(rollout_alarm_name(stage, "iris")),)
+        else:
+            alarms = (
+                alarm_arn(drift_alarm_name(stage, "iris")),
+                alarm_arn(quality_alarm_name(stage, "iris")),
+            )
         return cls(synthesized, props["Environment"]["Variables"], alarms, job)
 
     def allows(self, call: ClientCall, action: str, statement: dict[str, Any]) -> bool:
@@ -336,6 +362,8 @@ class RoleReach:
                 self.environment.get("METRICS_NAMESPACE"),
                 self.environment.get("POWERTOOLS_METRICS_NAMESPACE"),
             )
+        if action == "cloudwatch:GetMetricStatistics":  # no resource-level scope
+            return "*" in resources
         if action.startswith("cloudwatch:"):
             return all(any(fnmatch(arn, flatten(r)) for r in resources) for arn in self.alarm_arns)
         if action.startswith("sagemaker:"):

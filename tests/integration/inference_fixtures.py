@@ -115,6 +115,14 @@ def train_churn(estimator: str = "logistic_regression", **params: Any) -> Traine
     return train_model(churn_frame(), config, CHURN_FEATURES)
 
 
+def train_churn_with_region() -> Trained:
+    """A churn model that requires a ``region`` column, which clients of the plain one do not send."""
+    frame = churn_frame()
+    frame["region"] = np.random.default_rng(3).choice(["north", "south"], len(frame))
+    config = DatasetConfig(target="churned", estimator="logistic_regression")
+    return train_model(frame, config, [*CHURN_FEATURES, "region"])
+
+
 def train_diabetes() -> Trained:
     frame = diabetes_frame()
     config = DatasetConfig(target="target", task="regression", estimator="ridge")

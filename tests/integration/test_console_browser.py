@@ -253,6 +253,26 @@ def test_a_confirmation_overtaken_by_another_move_is_refused(
     assert alias is not None and alias.version == world.production and alias.revision == stale.revision + 2
 
 
+def test_approve_asks_first_and_records_who_decided(page: Any, registry: Registry, world: World) -> None:
+    other = other_version(registry, world)
+    registry.set_model_status(DATASET, other, "pending_approval", "Passed review.")
+    visit(page, f"/models/{DATASET}")
+    page.get_by_role("link", name=f"Approve v{other}").click()
+    assert page.get_by_text(f"Approve {DATASET} v{other}?").is_visible()
+    assert registry.get_alias(DATASET).version == world.production  # type: ignore[union-attr]
+    page.get_by_label("Reason").fill("looked at the report")
+    page.get_by_role("button", name=f"Approve v{other}").click()
+    page.wait_for_url(lambda url: f"/models/{DATASET}?flash=" in url)
+    assert f"Approved '{DATASET}' v{other}" in page.inner_text("[role=status]")
+    alias = registry.get_alias(DATASET)
+    assert alias is not None and alias.version == other and alias.action == "approve"
+    event = registry.alias_history(DATASET)[-1]
+    assert event.reason == "looked at the report" and (event.actor or "").startswith("arn:aws:")
+    registry.move_alias(DATASET, world.production, alias, "rollback", reason="back to the world's production")
+    visit(page, "/rollouts")
+    assert page.get_by_text("No rollouts yet.").is_visible()
+
+
 def test_screenshots_of_the_main_pages(page: Any, registry: Registry, world: World, tmp_path: Path) -> None:
     target = Path(os.environ.get("MLOPS_CONSOLE_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ SETTINGS = {
     "validation": s.PipelineSettings,
     "training": s.TrainingSettings,
     "conversion": s.PipelineSettings,
-    "promotion": s.PipelineSettings,
+    "promotion": s.PromotionSettings,
     "failure": s.PipelineSettings,
     "trigger": s.TriggerSettings,
     "reconcile": s.ReconcileSettings,
@@ -30,6 +30,7 @@ SETTINGS = {
     "drift": s.DriftSettings,
     "batch": s.BatchSettings,
     "batchtrigger": s.BatchTriggerSettings,
+    "rollout": s.RolloutSettings,
 }
 
 
@@ -143,3 +144,17 @@ def test_batch_scoring_is_a_distributed_map_over_s3_with_batching_tolerance_and_
     for name, state in states.items():
         if state["Type"] == "Task":
             assert state["Retry"] and state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_the_rollout_machine_waits_chooses_and_checks_with_its_own_function() -> None:
+    text = d.state_machine_definition(d.ROLLOUT)
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(d.ROLLOUT.substitutions)
+    states = json.loads(text)["States"]
+    assert {state["Type"] for state in states.values()} == {"Task", "Choice", "Wait", "Succeed"}
+    assert states["Bake"]["SecondsPath"] == "$.wait_seconds"
+    for name in ("Arm", "Check"):
+        # A failed check waits and checks again rather than ending the rollout half-way.
+        assert states[name]["Catch"][0]["Next"] == "Bake", name
+    assert d.ROLLOUT.substitutions["RolloutFunctionArn"].name == "rollout"
+    (rule,) = [r for r in d.ALARM_RULES if r.function == "rollout"]
+    assert rule.alarm_name_prefix == d.ROLLOUT_ALARM_PREFIX

@@ -24,6 +24,7 @@ from mlops.cli.commands import (
     local,
     models,
     predict,
+    rollouts,
     runs,
     upload,
 )
@@ -170,6 +171,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--reason", help="recorded in the alias history")
     p.set_defaults(handler=models.models_rollback)
+    for action, what in (("approve", "approve"), ("reject", "reject")):
+        p = models_commands.add_parser(action, parents=common, help=f"{what} a pending_approval candidate")
+        p.add_argument("name", metavar="NAME")
+        p.add_argument("version", type=_positive_int, metavar="VERSION")
+        p.add_argument("--reason", required=True, help="recorded with your AWS identity")
+        p.set_defaults(handler=getattr(rollouts, f"models_{action}"))
+    p = models_commands.add_parser("rollout", parents=common, help="start a canary of a version")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("version", type=_positive_int, metavar="VERSION")
+    p.add_argument("--canary", type=rollouts.canary_steps, metavar="STEPS", help="percents, e.g. 10,50,100")
+    p.add_argument("--bake", type=rollouts.bake_duration, metavar="DURATION", help="per step: 30s, 10m, 1h")
+    p.set_defaults(handler=rollouts.models_rollout)
+
+    rollouts_parser = commands.add_parser("rollouts", parents=common, help="canary rollouts")
+    rollouts_commands = rollouts_parser.add_subparsers(
+        dest="rollouts_command", metavar="COMMAND", required=True
+    )
+    p = rollouts_commands.add_parser(
+        "show", parents=[*common, json_option], help="the active or last rollout"
+    )
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=rollouts.rollouts_show)
 
     p = commands.add_parser("lineage", parents=[*common, json_option], help="where a model version came from")
     p.add_argument("name", metavar="NAME")

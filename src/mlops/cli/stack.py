@@ -42,6 +42,10 @@ class StackOutputs:
         return self.require(names.METADATA_TABLE)
 
     @property
+    def rollout_state_machine_arn(self) -> str:
+        return self.require(names.ROLLOUT_STATE_MACHINE_ARN)
+
+    @property
     def api_url(self) -> str | None:
         return self.values.get(names.API_URL) or None
 

@@ -15,11 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mlops import deployments
+from mlops import deployments, rollouts
+from mlops.aws import caller_identity
 from mlops.cli import render
+from mlops.cli.stack import read_outputs
 from mlops.console.app import BadRequest, Context, Page, Response, Route, Section, redirect
 from mlops.console.html import Html, attr, fields, h, join, notice, path
 from mlops.errors import Conflict, MlopsError
+from mlops.models import ModelVersion
+from mlops.rollout_starter import StepFunctionsStarter
 
 
 @dataclass(frozen=True)
@@ -123,11 +127,81 @@ def perform_rollback(ctx: Context) -> str:
     ).message
 
 
+def _pending(ctx: Context) -> ModelVersion:
+    return deployments.pending(ctx.registry, ctx.param("model"), _version(ctx))
+
+
+def _decision(ctx: Context, verb: str, after: str) -> Confirmation:
+    model = _pending(ctx)
+    alias = ctx.registry.get_alias(model.name)
+    return Confirmation(
+        question=f"{verb.capitalize()} {model.name} v{model.version}?",
+        details=[
+            ("production now", f"v{alias.version}" if alias else "none"),
+            ("after", after),
+            ("its review", model.decision_reason),
+            ("decided by", caller_identity()),
+        ],
+        state={"model": model.name, "version": model.version},
+        button=f"{verb.capitalize()} v{model.version}",
+        back=path("models", model.name),
+        notes=["The reason and your AWS identity are kept with the version and in the alias history."],
+    )
+
+
+def confirm_approve(ctx: Context) -> Confirmation:
+    config = ctx.registry.find_config(ctx.param("model"))
+    canary = config is not None and config.deployment.strategy == "canary"
+    version = _version(ctx)
+    return _decision(ctx, "approve", f"a canary of v{version} starts" if canary else f"v{version} serves")
+
+
+def _reason(ctx: Context) -> str:
+    reason = ctx.optional("reason")
+    if not reason:
+        raise Conflict("Give a reason: it is kept with the decision.")
+    return reason
+
+
+def perform_approve(ctx: Context) -> str:
+    model = _pending(ctx)
+    config = ctx.registry.find_config(model.name)
+    starter = None
+    if config is not None and config.deployment.strategy == "canary":
+        machine = StepFunctionsStarter(read_outputs(ctx.sources.stack).rollout_state_machine_arn)
+
+        def starter(candidate: ModelVersion) -> str:
+            rollout = rollouts.start(
+                ctx.registry,
+                candidate.name,
+                candidate.version,
+                config.deployment,
+                machine,
+                actor=caller_identity(),
+            )
+            return f"Started canary {rollout.rollout_id} of '{rollout.name}' v{rollout.version}."
+
+    return deployments.approve(
+        ctx.registry, model.name, model.version, _reason(ctx), caller_identity(), starter
+    )
+
+
+def confirm_reject(ctx: Context) -> Confirmation:
+    return _decision(ctx, "reject", "production is unchanged")
+
+
+def perform_reject(ctx: Context) -> str:
+    model = _pending(ctx)
+    return deployments.reject(ctx.registry, model.name, model.version, _reason(ctx), caller_identity())
+
+
 ACTIONS = {
     action.name: action
     for action in (
         Action("promote", confirm_promote, perform_promote, _model_back),
         Action("rollback", confirm_rollback, perform_rollback, _model_back),
+        Action("approve", confirm_approve, perform_approve, _model_back),
+        Action("reject", confirm_reject, perform_reject, _model_back),
     )
 }
 

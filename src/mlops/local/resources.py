@@ -35,6 +35,8 @@ LOCAL_ENV = {
     "STAGE_NAME": LOCAL_STAGE,
     # One process serves and promotes: let a promotion or rollback show within a second, not 30.
     "ALIAS_TTL_SECONDS": "1",
+    # Short canary bakes need the candidate's figures within a second, not ten.
+    "VARIANT_METRICS_INTERVAL_SECONDS": "1",
 }
 
 
@@ -116,6 +118,7 @@ def stack_outputs(api_url: str = "") -> dict[str, str]:
         out.METADATA_TABLE: physical_name(d.METADATA_TABLE.name),
         out.STATE_MACHINE_ARN: resolve(d.Ref("state_machine", d.PIPELINE.name, "arn")),
         out.BATCH_STATE_MACHINE_ARN: resolve(d.Ref("state_machine", d.BATCH.name, "arn")),
+        out.ROLLOUT_STATE_MACHINE_ARN: resolve(d.Ref("state_machine", d.ROLLOUT.name, "arn")),
         out.DELIVERY_STREAM: physical_name(d.CAPTURE_STREAM.name),
         out.NOTIFICATION_TOPIC_ARN: resolve(d.Ref("topic", "notifications", "arn")),
     }

@@ -27,7 +27,10 @@ from mlops.local.persistence import Snapshotter, StateStore
 from mlops.local.resources import REGION, LocalStack, create_stack, function_arn, physical_name, process_env
 from mlops.local.runtime import FunctionRuntime
 from mlops.observability import logger
+from mlops.registry import Registry
+from mlops.rollout_starter import StepFunctionsStarter, resume_rollouts
 from mlops.stack import description as d
+from mlops.stack import outputs as out
 
 ALARM_INTERVAL_S = 5.0
 
@@ -145,6 +148,11 @@ def run(
         tables=[physical_name(t.name) for t in d.TABLES],
     )
     embedded = start_embedded(api_url, state)
+    # Executions do not survive a restart; the rollout and alias records do: check them again.
+    resume_rollouts(
+        Registry(embedded.stack.outputs[out.METADATA_TABLE]),
+        StepFunctionsStarter(embedded.stack.outputs[out.ROLLOUT_STATE_MACHINE_ARN]),
+    )
     api = make_api_server(
         host,
         api_port,

@@ -8,13 +8,15 @@ runs finishing together can neither both win nor both lose.
 
 from __future__ import annotations
 
+from mlops import rollouts
 from mlops.config import DatasetConfig
 from mlops.errors import Conflict, ValidationFailed
 from mlops.models import ModelVersion, Run, utcnow
-from mlops.pipeline.deps import Deps
+from mlops.pipeline.deps import Deps, run_config
 from mlops.pipeline.payload import PromotionOutcome, RunPayload
-from mlops.pipeline.stages import run_config, stage
+from mlops.pipeline.stages import stage
 from mlops.records import model_signature
+from mlops.rollouts import Starter
 
 MAX_ATTEMPTS = 5
 
@@ -58,8 +60,11 @@ def new_model_line(production: ModelVersion, config: DatasetConfig) -> str | Non
     )
 
 
-def review(deps: Deps, candidate: ModelVersion, config: DatasetConfig) -> tuple[bool, str, int | None]:
-    """(promote?, the reason in one sentence, production version compared with)."""
+def review(
+    deps: Deps, candidate: ModelVersion, config: DatasetConfig, hold: bool = False
+) -> tuple[bool, str, int | None]:
+    """(promote?, the reason in one sentence, production version compared with). With ``hold`` the
+    alias is left where it is (the candidate waits for approval or starts a canary)."""
     from mlops.ml.training import is_worse
 
     metric = config.promotion_metric
@@ -106,6 +111,8 @@ def review(deps: Deps, candidate: ModelVersion, config: DatasetConfig) -> tuple[
                     f"{metric} {own:.4f} vs production v{production.version}'s {theirs:.4f} "
                     f"(tolerance {config.promotion.tolerance})."
                 )
+        if hold:
+            return True, reason, alias.version if alias else None
         try:
             deps.registry.move_alias(
                 candidate.name, candidate.version, alias, "promote", candidate.run_id, reason
@@ -116,16 +123,52 @@ def review(deps: Deps, candidate: ModelVersion, config: DatasetConfig) -> tuple[
     return False, "The production alias kept moving; the candidate was not promoted.", None
 
 
-def promote_run(deps: Deps, payload: RunPayload) -> RunPayload:
+def _held(
+    deps: Deps, candidate: ModelVersion, config: DatasetConfig, reason: str, starter: Starter | None
+) -> tuple[bool, str, str | None]:
+    """A candidate that passed review under manual approval or a canary: (promoted, decision, rollout)."""
+    name, version = candidate.name, candidate.version
+    if config.deployment.approval == "manual":
+        deps.registry.set_model_status(name, version, "pending_approval", reason)
+        return (
+            False,
+            f"{reason} Waiting for approval: mlops models approve {name} {version} --reason TEXT "
+            "(or reject); production is unchanged.",
+            None,
+        )
+    alias = deps.registry.get_alias(name)
+    if alias is None or starter is None:  # a first model has nothing to canary against
+        deps.registry.move_alias(name, version, alias, "promote", candidate.run_id, reason)
+        return True, reason, None
+    rollout = rollouts.start(
+        deps.registry, name, version, config.deployment, starter, run_id=candidate.run_id
+    )
+    steps = " -> ".join(f"{s}%" for s in rollout.steps)
+    return (
+        False,
+        f"{reason} Started canary rollout {rollout.rollout_id} of v{version} ({steps}, "
+        f"{config.deployment.canary.bake} each); see mlops rollouts show {name}.",
+        rollout.rollout_id,
+    )
+
+
+def promote_run(deps: Deps, payload: RunPayload, starter: Starter | None = None) -> RunPayload:
     if payload.conversion is None:
         raise Conflict("The run reached promotion without a converted model.")
     with stage(deps.registry, payload.run_id, "promotion") as log:
-        config = run_config(deps.registry, payload.dataset, payload.config_revision)
+        config = run_config(deps, payload)
         candidate = deps.registry.get_model_version(payload.dataset, payload.conversion.model_version)
-        promoted, decision, production = review(deps, candidate, config)
-        if not promoted:
+        deployment = config.deployment
+        hold = deployment.approval == "manual" or deployment.strategy == "canary"
+        promoted, decision, production = review(deps, candidate, config, hold=hold)
+        rollout_id = None
+        if promoted and hold and production != candidate.version:
+            promoted, decision, rollout_id = _held(deps, candidate, config, decision, starter)
+        elif not promoted:
             deps.registry.set_model_status(candidate.name, candidate.version, "rejected", decision)
         log.summary.update(promoted=promoted, decision=decision, compared_with=production)
+        if rollout_id:
+            log.summary["rollout"] = rollout_id
     finish_run(deps, payload.run_id, "SUCCEEDED", promoted=promoted, decision=decision)
     outcome = PromotionOutcome(
         model_version=candidate.version, promoted=promoted, decision=decision, production_version=production

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mlops.config import DatasetConfig
 from mlops.models import StageName, StageRecord, utcnow
 from mlops.registry import Registry
 
@@ -55,8 +54,3 @@ def stage(registry: Registry, run_id: str, name: StageName) -> Iterator[StageLog
             summary=log.summary,
         ),
     )
-
-
-def run_config(registry: Registry, dataset: str, revision: int | None) -> DatasetConfig:
-    """The config revision the run started with: every stage of one run sees the same config."""
-    return registry.config_revision(dataset, revision).config

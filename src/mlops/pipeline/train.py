@@ -13,9 +13,9 @@ from mlops import __version__
 from mlops.config import DatasetConfig
 from mlops.errors import TrainingFailed
 from mlops.models import ArtifactRef, ModelVersion, utcnow
-from mlops.pipeline.deps import Deps
+from mlops.pipeline.deps import Deps, run_config
 from mlops.pipeline.payload import RunPayload, TrainingOutcome
-from mlops.pipeline.stages import run_config, stage
+from mlops.pipeline.stages import stage
 from mlops.records import inline_signature
 from mlops.settings import TrainingSettings
 
@@ -40,7 +40,7 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
     if payload.validation is None:
         raise TrainingFailed("The run reached training without a validation result.")
     with stage(deps.registry, payload.run_id, "training") as log:
-        config = run_config(deps.registry, payload.dataset, payload.config_revision)
+        config = run_config(deps, payload)
         earlier = _already_trained(deps, payload)
         if earlier is not None:
             outcome = earlier  # a retried invocation: the first one registered the candidate

@@ -130,7 +130,14 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
         body: PredictBody = None,
     ) -> Response[Any]:
         event = app.current_event
-        return _json(service.predict(unquote(name), event.body, bool(event.is_base64_encoded), request_id()))
+        text, headers = service.predict_routed(
+            unquote(name),
+            event.body,
+            bool(event.is_base64_encoded),
+            request_id(),
+            event.get_header_value("x-routing-key", case_sensitive=False),
+        )
+        return _json(text, headers=headers)
 
     @route(
         "GET",

@@ -6,7 +6,8 @@ a redeploy. A new version's ``model.onnx`` is downloaded and its sha256 checked 
 before use: an artifact that does not match (or does not load, or fails a first prediction) is refused,
 logged and counted (``ArtifactIntegrityFailure`` / ``ModelLoadFailure``), and the version served so far
 keeps serving; the next alias check tries again. Sessions of the current and the previous version are
-kept, so a rollback right after a promotion needs no download.
+kept, so a rollback right after a promotion needs no download. During a canary the alias also names a
+candidate and its weight; ``route`` picks the variant per routing key (``mlops.serving.routing``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mlops.models import Alias, ArtifactRef, ModelVersion
 from mlops.serving import telemetry
 from mlops.serving.errors import ModelNotFound, ModelUnavailable, NoProductionModel, ServingError
 from mlops.serving.features import FeatureBatch, FeatureLayout
+from mlops.serving.routing import CANDIDATE, PRODUCTION, to_candidate
 from mlops.signature import MISSING_CATEGORY, Signature
 from mlops.storage import IntegrityError
 
@@ -44,7 +46,7 @@ ONNX_TO_V2 = {
     "tensor(string)": "BYTES",
 }
 _EXPECTED_INPUT = {"numeric": "tensor(float)", "categorical": "tensor(string)"}
-_VERSIONS_KEPT = 2  # the serving version and the one before it, for an instant rollback
+_VERSIONS_KEPT = 3  # the serving version, the one before it (instant rollback) and a canary's candidate
 _UNKNOWN_NAMES_KEPT = 1024
 MAX_NAME_BYTES = 1024  # negative answers cached, bounded against floods of random names
 
@@ -247,6 +249,8 @@ class _Entry:
     model: LoadedModel | None
     error: ServingError | None
     fresh_until: float
+    candidate: LoadedModel | None = None
+    weight: float = 0.0
 
 
 class ModelStore:
@@ -267,6 +271,22 @@ class ModelStore:
 
     def get(self, name: str) -> LoadedModel:
         """The production model of ``name``; raises ModelNotFound, NoProductionModel or ModelUnavailable."""
+        model = self._entry(name).model
+        assert model is not None
+        return model
+
+    def route(self, name: str, key: str) -> tuple[LoadedModel, str | None]:
+        """The model that answers the request with routing ``key``, and its variant (None: no canary)."""
+        entry = self._entry(name)
+        candidate = entry.candidate
+        assert entry.model is not None
+        if candidate is None:
+            return entry.model, None
+        if to_candidate(key, candidate.version, entry.weight):
+            return candidate, CANDIDATE
+        return entry.model, PRODUCTION
+
+    def _entry(self, name: str) -> _Entry:
         entry = self._entries.get(name)
         if entry is None and not _possible_name(name):
             shown = name if len(name) <= 60 else name[:57] + "..."
@@ -279,7 +299,7 @@ class ModelStore:
         if entry.model is None:
             assert entry.error is not None
             raise entry.error
-        return entry.model
+        return entry
 
     def preload(self) -> list[LoadedModel]:
         """Every model with a production version, loaded and warmed (SnapStart's before-snapshot hook);
@@ -321,7 +341,35 @@ class ModelStore:
                 raise
             # The registry is unreachable: keep serving what we have and ask again after the TTL.
             telemetry.load_failure(name, serving.version, "the production alias could not be read")
-            return self._remember(name, _Entry(serving, None, fresh_until))
+            assert entry is not None
+            return self._remember(name, _Entry(serving, None, fresh_until, entry.candidate, entry.weight))
+        fresh = self._refresh_production(name, alias, serving, fresh_until)
+        if alias is None or alias.candidate is None or fresh.model is None:
+            return fresh
+        candidate = self._version(name, alias.candidate, alias, fresh.model)
+        if candidate is not None:
+            fresh.candidate, fresh.weight = candidate, alias.candidate_weight
+        return fresh
+
+    def _version(
+        self, name: str, version: int, alias: Alias, serving: LoadedModel | None
+    ) -> LoadedModel | None:
+        """A kept session of ``version``, else loaded now (None when it cannot load)."""
+        kept = self._versions.setdefault(name, OrderedDict())
+        model = kept.get(version)
+        if model is None:
+            model = self._load(name, alias.model_copy(update={"version": version}), serving)
+            if model is None:
+                return None
+            kept[version] = model
+            while len(kept) > _VERSIONS_KEPT:
+                kept.popitem(last=False)
+        kept.move_to_end(version)
+        return model
+
+    def _refresh_production(
+        self, name: str, alias: Alias | None, serving: LoadedModel | None, fresh_until: float
+    ) -> _Entry:
         if alias is None:
             if self.source.has_versions(name):
                 error: ServingError = NoProductionModel(
@@ -332,22 +380,15 @@ class ModelStore:
             return self._remember(name, _Entry(None, error, fresh_until))
         if serving is not None and serving.version == alias.version:
             return self._remember(name, _Entry(serving, None, fresh_until))
-        kept = self._versions.setdefault(name, OrderedDict())
-        model = kept.get(alias.version)
+        model = self._version(name, alias.version, alias, serving)
         if model is None:
-            model = self._load(name, alias, serving)
-            if model is None:
-                if serving is not None:
-                    return self._remember(name, _Entry(serving, None, fresh_until))
-                error = ModelUnavailable(
-                    f"Model '{name}' version {alias.version} cannot be loaded and no earlier version is "
-                    "serving; see the function's logs."
-                )
-                return self._remember(name, _Entry(None, error, fresh_until))
-            kept[alias.version] = model
-            while len(kept) > _VERSIONS_KEPT:
-                kept.popitem(last=False)
-        kept.move_to_end(alias.version)
+            if serving is not None:
+                return self._remember(name, _Entry(serving, None, fresh_until))
+            error = ModelUnavailable(
+                f"Model '{name}' version {alias.version} cannot be loaded and no earlier version is "
+                "serving; see the function's logs."
+            )
+            return self._remember(name, _Entry(None, error, fresh_until))
         return self._remember(name, _Entry(model, None, fresh_until))
 
     def _load(self, name: str, alias: Alias, serving: LoadedModel | None) -> LoadedModel | None:

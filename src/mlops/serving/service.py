@@ -19,9 +19,10 @@ import orjson
 from mlops.registry import Registry
 from mlops.serving import telemetry, v2
 from mlops.serving.capture import Capture
-from mlops.serving.errors import InvalidInput, PayloadTooLarge
-from mlops.serving.features import parse_predict_body
+from mlops.serving.errors import InvalidInput, PayloadTooLarge, ServingError
+from mlops.serving.features import FeatureBatch, parse_predict_body
 from mlops.serving.models import LoadedModel, ModelStore, Prediction, RegistrySource
+from mlops.serving.routing import CANDIDATE, PRODUCTION, VariantStats, cloudwatch_publisher
 from mlops.serving.spool import writer_for
 from mlops.settings import InferenceSettings
 from mlops.storage import Storage
@@ -68,10 +69,13 @@ def read_json(body: str | bytes | None, base64_encoded: bool, limit: int) -> Any
 
 
 class InferenceService:
-    def __init__(self, store: ModelStore, capture: Capture, limits: Limits) -> None:
+    def __init__(
+        self, store: ModelStore, capture: Capture, limits: Limits, stats: VariantStats | None = None
+    ) -> None:
         self.store = store
         self.capture = capture
         self.limits = limits
+        self.stats = stats
 
     @classmethod
     def from_settings(cls, settings: InferenceSettings) -> InferenceService:
@@ -82,17 +86,37 @@ class InferenceService:
             ModelStore(source, settings.alias_ttl_seconds),
             Capture(sink, settings.capture_sample_rate),
             Limits(settings.max_batch_rows, settings.max_payload_bytes),
+            VariantStats(
+                cloudwatch_publisher(settings.powertools_metrics_namespace),
+                settings.variant_metrics_interval_seconds,
+            ),
         )
 
     def model(self, name: str) -> LoadedModel:
         return self.store.get(name)
 
     def predict(self, name: str, body: str | bytes | None, base64_encoded: bool, request_id: str) -> str:
+        return self.predict_routed(name, body, base64_encoded, request_id)[0]
+
+    def predict_routed(
+        self,
+        name: str,
+        body: str | bytes | None,
+        base64_encoded: bool,
+        request_id: str,
+        routing_key: str | None = None,
+    ) -> tuple[str, dict[str, str]]:
+        """The response and its ``X-Model-Version`` / ``X-Model-Variant`` headers. During a canary the
+        routing key (else the request id) picks the variant; a request the candidate refuses or fails
+        on, which production answers, counts against the candidate and gets production's answer."""
         started = time.perf_counter()
         payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
-        model = self.store.get(name)
-        batch = parse_predict_body(model.layout, payload, self.limits.max_batch_rows)
-        prediction = model.predict(batch)
+        model, variant = self.store.route(name, routing_key or request_id)
+        if variant == CANDIDATE:
+            model, variant, batch, prediction = self._candidate_or_production(name, model, payload)
+        else:
+            batch = parse_predict_body(model.layout, payload, self.limits.max_batch_rows)
+            prediction = model.predict(batch)
         predictions = prediction.prediction_list()
         probabilities = prediction.probabilities.tolist() if prediction.probabilities is not None else None
         response: dict[str, Any] = {"model": name, "version": model.version, "predictions": predictions}
@@ -100,8 +124,12 @@ class InferenceService:
             response["probabilities"] = probabilities
         if batch.unseen:
             response["unseen_categories"] = batch.unseen
+        if variant is not None:
+            response["variant"] = variant
         text = _dumps(response)
         self._done(model, batch.rows, started, sum(map(len, batch.unseen.values())))
+        if variant is not None and self.stats is not None:
+            self.stats.record(name, variant, model.version, (time.perf_counter() - started) * 1000, False)
         self.capture.capture(
             request_id,
             name,
@@ -110,7 +138,25 @@ class InferenceService:
             predictions,
             probabilities,
         )
-        return text
+        headers = {"X-Model-Version": str(model.version), "X-Model-Variant": variant or PRODUCTION}
+        return text, headers
+
+    def _candidate_or_production(
+        self, name: str, candidate: LoadedModel, payload: Any
+    ) -> tuple[LoadedModel, str, FeatureBatch, Prediction]:
+        try:
+            batch = parse_predict_body(candidate.layout, payload, self.limits.max_batch_rows)
+            return candidate, CANDIDATE, batch, candidate.predict(batch)
+        except Exception as error:
+            production = self.store.get(name)
+            # Input production refuses too is the client's error, not the candidate's.
+            batch = parse_predict_body(production.layout, payload, self.limits.max_batch_rows)
+            prediction = production.predict(batch)
+            if self.stats is not None:
+                self.stats.record(name, CANDIDATE, candidate.version, None, True)
+            if not isinstance(error, ServingError):
+                telemetry.load_failure(name, candidate.version, f"the candidate failed: {error}")
+            return production, PRODUCTION, batch, prediction
 
     def infer(self, name: str, body: str | bytes | None, base64_encoded: bool, request_id: str) -> str:
         started = time.perf_counter()

@@ -1,7 +1,8 @@
 """One source of truth for the stack: its functions, resources and wiring.
 
 The CDK app in ``infra/`` and the embedded stack (``mlops local up``) both build from these objects and
-run the same Amazon States Language file (``pipeline.asl.json``, beside this module). Nothing else
+run the same Amazon States Language files (``pipeline.asl.json`` and ``rollout.asl.json``, beside this
+module). Nothing else
 lists functions, buckets, tables, environment variables or triggers. Pure data: no boto3, no CDK.
 """
 
@@ -227,6 +228,9 @@ TABLES: tuple[TableSpec, ...] = (METADATA_TABLE,)
 # scope and the retraining rule key on them.
 DRIFT_ALARM_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-drift-")
 QUALITY_ALARM_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-quality-")
+# The rollout function keeps the candidate's error-rate and latency alarms under this prefix while a
+# canary runs; the rollback rule keys on it.
+ROLLOUT_ALARM_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-rollout-")
 # Custom metrics (drift statistics, live quality, the functions' Powertools metrics).
 METRICS_NAMESPACE = Staged(f"Mlops/{STAGE_FIELD}")
 # SageMaker training jobs (names are unique per account and region, for ever).
@@ -234,6 +238,7 @@ TRAINING_JOB_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-job-")
 RUN_TIME_NAMES: tuple[Staged, ...] = (
     DRIFT_ALARM_PREFIX,
     QUALITY_ALARM_PREFIX,
+    ROLLOUT_ALARM_PREFIX,
     METRICS_NAMESPACE,
     TRAINING_JOB_PREFIX,
 )
@@ -399,10 +404,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "promotion",
-        "reviews the candidate against production and moves the production alias",
+        "reviews the candidate against production and moves the production alias or starts a canary",
         packaging="image",
         layers=("ml",),
-        env=dict(_PIPELINE),
+        env={**_PIPELINE, "ROLLOUT_STATE_MACHINE_ARN": Ref("state_machine", "rollout", "arn")},
         memory_mb=2048,
         timeout_s=300,
     ),
@@ -451,10 +456,41 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "CAPTURE_STREAM": Ref("stream", "capture"),
             "CAPTURE_SAMPLE_RATE": "1.0",
             "ALIAS_TTL_SECONDS": "30",
+            "VARIANT_METRICS_INTERVAL_SECONDS": "10",
         },
         memory_mb=1024,
         timeout_s=29,
         snap_start=True,
+        permissions=(
+            Permission(
+                ("cloudwatch:PutMetricData",),
+                "*",
+                why="publishes each variant's requests, errors and p99 during a canary; PutMetricData has "
+                "no resource-level scope",
+                condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE.pattern}},
+            ),
+        ),
+    ),
+    FunctionSpec(
+        "rollout",
+        "runs a canary: arms the candidate's alarms, checks its guardrails, advances, completes, rolls back",
+        packaging="zip",
+        layers=("core",),
+        env={**_COMMON, "METRICS_NAMESPACE": METRICS_NAMESPACE},
+        memory_mb=256,
+        timeout_s=60,
+        permissions=(
+            Permission(
+                ("cloudwatch:GetMetricStatistics",),
+                "*",
+                why="reads the candidate's figures; GetMetricStatistics has no resource-level scope",
+            ),
+            Permission(
+                ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"),
+                account_arn("cloudwatch", f"alarm:{ROLLOUT_ALARM_PREFIX.pattern}*"),
+                why="keeps the candidate's error-rate and latency alarms while its canary runs",
+            ),
+        ),
     ),
     FunctionSpec(
         "drift",
@@ -545,7 +581,12 @@ BATCH = StateMachineSpec(
         ),
     ),
 )
-STATE_MACHINES: tuple[StateMachineSpec, ...] = (PIPELINE, BATCH)
+ROLLOUT = StateMachineSpec(
+    "rollout",
+    definition_file="rollout.asl.json",
+    substitutions={"RolloutFunctionArn": Ref("function", "rollout", "arn")},
+)
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (PIPELINE, BATCH, ROLLOUT)
 
 S3_NOTIFICATIONS: tuple[S3Notification, ...] = (
     S3Notification("data", "raw/", "ingest"),
@@ -564,6 +605,7 @@ SCHEDULES: tuple[Schedule, ...] = (
 
 ALARM_RULES: tuple[AlarmStateRule, ...] = (
     AlarmStateRule("drift-alarm-retrain", DRIFT_ALARM_PREFIX, "ALARM", "trigger"),
+    AlarmStateRule("rollout-alarm-rollback", ROLLOUT_ALARM_PREFIX, "ALARM", "rollout"),
 )
 
 # Executions that end without the pipeline recording their run's end (stopped, timed out, a runtime

@@ -13,6 +13,7 @@ CAPTURE_BUCKET = "CaptureBucketName"
 METADATA_TABLE = "MetadataTableName"
 STATE_MACHINE_ARN = "StateMachineArn"
 BATCH_STATE_MACHINE_ARN = "BatchStateMachineArn"
+ROLLOUT_STATE_MACHINE_ARN = "RolloutStateMachineArn"
 API_URL = "ApiUrl"
 API_KEY_ID = "ApiKeyId"
 DELIVERY_STREAM = "DeliveryStreamName"
@@ -35,6 +36,7 @@ RESOURCE_OUTPUTS: dict[Ref, str] = {
     Ref("table", "metadata"): METADATA_TABLE,
     Ref("state_machine", "pipeline", "arn"): STATE_MACHINE_ARN,
     Ref("state_machine", "batch", "arn"): BATCH_STATE_MACHINE_ARN,
+    Ref("state_machine", "rollout", "arn"): ROLLOUT_STATE_MACHINE_ARN,
     Ref("stream", "capture"): DELIVERY_STREAM,
     Ref("topic", "notifications", "arn"): NOTIFICATION_TOPIC_ARN,
 }

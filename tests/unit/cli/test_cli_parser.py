@@ -146,3 +146,36 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("upload", "runs", "models", "lineage", "retrain", "drift", "predict", "local"):
         assert command in out
+
+
+def test_rollout_commands() -> None:
+    from mlops.cli.commands import rollouts
+
+    args = parse("models", "rollout", "wine", "2", "--canary", "10,50,100", "--bake", "10m")
+    assert args.handler is rollouts.models_rollout
+    assert (args.name, args.version, args.canary, args.bake) == ("wine", 2, [10, 50, 100], 600.0)
+    defaults = parse("models", "rollout", "wine", "2")
+    assert (defaults.canary, defaults.bake) == (None, None)  # the dataset config's
+    args = parse("models", "approve", "wine", "3", "--reason", "checked")
+    assert args.handler is rollouts.models_approve and args.reason == "checked"
+    assert parse("models", "reject", "wine", "3", "--reason", "no").handler is rollouts.models_reject
+    args = parse("rollouts", "show", "wine", "--json")
+    assert args.handler is rollouts.rollouts_show and args.json
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["models", "approve", "wine", "3"],  # --reason is required
+        ["models", "reject", "wine", "3"],
+        ["models", "rollout", "wine", "2", "--canary", "50,10,100"],  # must rise
+        ["models", "rollout", "wine", "2", "--canary", "10,50"],  # must end at 100
+        ["models", "rollout", "wine", "2", "--canary", "ten"],
+        ["models", "rollout", "wine", "2", "--bake", "soon"],
+        ["models", "rollout", "wine", "2", "--bake", "0s"],
+        ["rollouts", "show"],
+    ],
+)
+def test_rollout_usage_errors(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse(*argv)

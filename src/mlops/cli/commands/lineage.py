@@ -47,6 +47,7 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
             "trained_at": model.trained_at.isoformat() if model.trained_at else None,
             "code_version": model.code_version,
             "decision_reason": model.decision_reason,
+            "approval": model.approval.model_dump(mode="json") if model.approval else None,
         },
         "raw_object": None,
         "dataset_version": None,
@@ -57,7 +58,7 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
         "deployments": [
             e.model_dump(mode="json")
             for e in registry.alias_history(name)
-            if version in (e.version, e.from_version)
+            if version in (e.version, e.from_version, e.candidate)
         ],
         "drift_reports": [
             s.model_dump(mode="json", exclude={"model", "version"})
@@ -210,10 +211,12 @@ def lineage_tree(doc: dict[str, Any]) -> render.Node:
             if event["from_version"]
             else f"-> v{event['version']}"
         )
-        deployments.add(
-            f"{render.timestamp(event['at'])}  {event['action']}  {moved}",
-            [event["reason"]] if event.get("reason") else [],
-        )
+        if event.get("candidate"):
+            moved += f" (candidate v{event['candidate']} at {event.get('candidate_weight', 0):g}%)"
+        notes = [event["reason"]] if event.get("reason") else []
+        if event.get("actor"):
+            notes.append(f"by {event['actor']}")
+        deployments.add(f"{render.timestamp(event['at'])}  {event['action']}  {moved}", notes)
     drift = run_node.add("drift reports" if doc["drift_reports"] else "drift reports  (none)")
     for report_doc in doc["drift_reports"]:
         verdict = "DRIFT" if report_doc["drift_detected"] else report_doc["verdict"].replace("_", " ")

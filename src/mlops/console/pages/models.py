@@ -41,7 +41,15 @@ def models_table(ctx: Context) -> Html:
 
 
 def promote_link(model: ModelVersion, alias: Alias | None) -> Html | None:
-    """The way to the promote confirmation, for versions that could serve and do not already."""
+    """The way to the promote confirmation, for versions that could serve and do not already; a
+    version waiting for approval gets approve and reject instead."""
+    if model.status == "pending_approval":
+        query = {"model": model.name, "version": model.version}
+        approve, reject = path("actions", "approve", query=query), path("actions", "reject", query=query)
+        return Html(
+            f'<a class="button" href="{approve}">Approve v{model.version}</a> '
+            f'<a class="button secondary" href="{reject}">Reject v{model.version}</a>'
+        )
     if alias is not None and alias.version == model.version:
         return None
     try:
@@ -80,7 +88,10 @@ def show(ctx: Context, params: dict[str, str]) -> Page:
     actions = []
     if alias is not None:
         rollback = path("actions", "rollback", query={"model": name})
-        actions.append(f'<a class="button" href="{rollback}">Roll back production</a>')
+        label = f"Stop the canary of v{alias.candidate}" if alias.candidate else "Roll back production"
+        actions.append(f'<a class="button" href="{rollback}">{label}</a>')
+    if ctx.registry.get_rollout(name) is not None:
+        actions.append(f'<a class="button secondary" href="{path("rollouts", name)}">Rollout</a>')
     rows = [
         (
             link(path("lineage", name, m.version), f"v{m.version}", f"lineage of version {m.version}"),

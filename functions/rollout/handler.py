@@ -1,0 +1,26 @@
+"""Rollout: the canary machine's checks (arm, check) and the candidate alarms' rollback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.observability import logger, metrics, tracer
+from mlops.registry import Registry
+from mlops.rollout_adapters import RolloutEvent, handle_event
+from mlops.settings import RolloutSettings, load_settings
+
+settings = load_settings(RolloutSettings)
+registry = Registry(settings.metadata_table)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parsed = parse(event={"event": event}, model=RolloutEvent).event
+    result = handle_event(parsed, registry, settings)
+    logger.info("Rollout step", extra=result)
+    return result
