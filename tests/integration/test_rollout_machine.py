@@ -17,17 +17,18 @@ from mlops.config import CanaryConfig, DatasetConfig, DeploymentConfig, Guardrai
 from mlops.local.persistence import StateStore
 from mlops.local.resources import physical_name
 from mlops.local.stack import EmbeddedStack
-from mlops.models import Rollout
+from mlops.models import ModelVersion, Rollout
 from mlops.registry import Registry
 from mlops.rollout_starter import StepFunctionsStarter, resume_rollouts
 from mlops.rollouts import start
 from mlops.stack import description as d
 from mlops.stack import outputs as out
+from mlops.storage import Storage
 from tests.events import load_event
 from tests.integration.conftest import embedded_stack, run_cli, wait_for, wait_for_run
 from tests.integration.test_pipeline import iris_csv, outcome_of, upload
 
-from .inference_fixtures import InferenceStack, Trained, train_churn, train_churn_with_region
+from .inference_fixtures import TABLE, Trained, publish_model, train_churn, train_churn_with_region
 
 NAME = "churn"
 
@@ -45,9 +46,20 @@ def churn() -> Trained:
     return train_churn()
 
 
-def publisher(embedded: EmbeddedStack) -> InferenceStack:
-    """The registry and artifact bucket of the embedded stack (its inference function serves them)."""
-    return InferenceStack(None)  # type: ignore[arg-type]
+class Publisher:
+    """Publishes trained models into the embedded stack's registry and artifact bucket (its inference
+    function serves them)."""
+
+    def __init__(self) -> None:
+        self.registry = Registry(TABLE)
+        self.storage = Storage()
+
+    def publish(self, name: str, model: Trained, promote: bool = True) -> ModelVersion:
+        return publish_model(self.registry, self.storage, name, model, promote)
+
+
+def publisher(embedded: EmbeddedStack) -> Publisher:
+    return Publisher()
 
 
 def starter(embedded: EmbeddedStack) -> StepFunctionsStarter:

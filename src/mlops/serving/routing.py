@@ -31,7 +31,7 @@ from mlops.variant_metrics import (
     dimensions,
 )
 
-__all__ = ["CANDIDATE", "PRODUCTION", "VariantStats", "bucket", "cloudwatch_publisher", "to_candidate"]
+__all__ = ["CANDIDATE", "PRODUCTION", "VariantStats", "bucket", "to_candidate"]
 BUCKETS = 10_000
 
 
@@ -130,14 +130,3 @@ class VariantStats:
             self._publish(data)
         except Exception:  # figures are best effort; the request goes on
             logger.warning("Could not publish the rollout's variant metrics", exc_info=True)
-
-
-def cloudwatch_publisher(namespace: str) -> Publisher:
-    def publish(data: list[dict[str, Any]]) -> None:
-        from mlops import aws
-
-        cloudwatch = aws.cloudwatch()
-        for start in range(0, len(data), 1000):
-            cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 1000])  # type: ignore[arg-type]
-
-    return publish

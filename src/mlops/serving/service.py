@@ -22,7 +22,7 @@ from mlops.serving.capture import Capture
 from mlops.serving.errors import InvalidInput, PayloadTooLarge, ServingError
 from mlops.serving.features import FeatureBatch, parse_predict_body
 from mlops.serving.models import LoadedModel, ModelStore, Prediction, RegistrySource
-from mlops.serving.routing import CANDIDATE, PRODUCTION, VariantStats, cloudwatch_publisher
+from mlops.serving.routing import CANDIDATE, PRODUCTION, Publisher, VariantStats
 from mlops.serving.spool import writer_for
 from mlops.settings import InferenceSettings
 from mlops.storage import Storage
@@ -215,3 +215,16 @@ def model_document(model: LoadedModel) -> dict[str, Any]:
         "run_id": record.run_id,
         "onnx_sha256": model.sha256,
     }
+
+
+def cloudwatch_publisher(namespace: str) -> Publisher:
+    """Publishes the canary's variant figures (here, not in routing: only this function publishes)."""
+
+    def publish(data: list[dict[str, Any]]) -> None:
+        from mlops import aws
+
+        cloudwatch = aws.cloudwatch()
+        for start in range(0, len(data), 1000):
+            cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 1000])  # type: ignore[arg-type]
+
+    return publish
