@@ -5,7 +5,8 @@ from the Step Functions interpreter, from S3 notifications) are dispatched to th
 in-process instead. S3 notifications become asynchronous, as in AWS, and carry the full event shape
 (userIdentity, sequencer, versionId) that moto leaves out. Firehose's dynamic partitioning, which
 moto ignores, is installed with the rest (``mlops.local.firehose``), and so is a DynamoDB Query that
-reads one partition instead of sorting the whole table (``mlops.local.dynamodb``).
+reads one partition instead of sorting the whole table (``mlops.local.dynamodb``), and SageMaker
+training jobs that really run their entry point (``mlops.local.sagemaker``).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def install(runtime: FunctionRuntime) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
 
-    from mlops.local import dynamodb
+    from mlops.local import dynamodb, sagemaker
     from mlops.local.firehose import install_firehose_partitioning
 
     _runtime = runtime
@@ -121,6 +122,7 @@ def install(runtime: FunctionRuntime) -> None:
         return
     install_firehose_partitioning()
     dynamodb.install()
+    sagemaker.install()
     for backend in (lambda_models.LambdaBackend, LambdaSimpleBackend):
         key = f"{backend.__name__}.invoke"
         _installed[key] = backend.invoke
@@ -135,11 +137,12 @@ def uninstall() -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
 
-    from mlops.local import dynamodb
+    from mlops.local import dynamodb, sagemaker
     from mlops.local.firehose import uninstall_firehose_partitioning
 
     uninstall_firehose_partitioning()
     dynamodb.uninstall()
+    sagemaker.uninstall()
     if _installed:
         for backend in (lambda_models.LambdaBackend, LambdaSimpleBackend):
             backend.invoke = _installed.pop(f"{backend.__name__}.invoke")  # type: ignore[method-assign]
