@@ -79,7 +79,9 @@ def test_upload_past_inline_max_rows_trains_as_a_job_and_reaches_production(
     assert model is not None and model.metrics == training.summary["metrics"]
 
 
-def start_job(name: str, bucket: str, prefix: str, hyperparameters: dict[str, str]) -> None:
+def start_job(
+    name: str, bucket: str, prefix: str, hyperparameters: dict[str, str], max_runtime_s: int = 600
+) -> None:
     import os
 
     aws.sagemaker().create_training_job(
@@ -101,7 +103,7 @@ def start_job(name: str, bucket: str, prefix: str, hyperparameters: dict[str, st
         ],
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/jobs/"},
         ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
+        StoppingCondition={"MaxRuntimeInSeconds": max_runtime_s},
     )
 
 
@@ -132,3 +134,13 @@ def test_a_job_without_input_fails_with_a_client_error(embedded: EmbeddedStack) 
         f'ClientError: No S3 objects found under S3 URL "s3://{bucket}/jobs-input/nothing/" given in input '
         "data source."
     )
+
+
+def test_a_job_past_its_time_limit_is_stopped(embedded: EmbeddedStack) -> None:
+    bucket = embedded.stack.outputs[out.DATA_BUCKET]
+    aws.s3().put_object(Bucket=bucket, Key="jobs-input/b/data.parquet", Body=b"not parquet")
+    # One second is less than the entry point takes to import its libraries.
+    start_job("mlops-local-too-slow", bucket, "jobs-input/b/", {"config": "{}"}, max_runtime_s=1)
+    job = ended_job("mlops-local-too-slow")
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
+    assert "FailureReason" not in job and "ModelArtifacts" not in job
