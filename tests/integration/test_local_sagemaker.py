@@ -9,6 +9,7 @@ the functions' environment (``INLINE_MAX_ROWS=200``) so that a 400-row upload ta
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from mlops import aws
 from mlops.local.sagemaker import TRAINING_LOG_GROUP
 from mlops.local.stack import EmbeddedStack
-from mlops.pipeline.sagemaker import ENTRYPOINT
+from mlops.pipeline.sagemaker import job_request
 from mlops.registry import Registry
 from mlops.stack import outputs as out
 from tests.integration.conftest import embedded_stack, run_cli, wait_for
@@ -82,29 +83,17 @@ def test_upload_past_inline_max_rows_trains_as_a_job_and_reaches_production(
 def start_job(
     name: str, bucket: str, prefix: str, hyperparameters: dict[str, str], max_runtime_s: int = 600
 ) -> None:
-    import os
-
-    aws.sagemaker().create_training_job(
-        TrainingJobName=name,
-        RoleArn=os.environ["SAGEMAKER_ROLE_ARN"],
-        AlgorithmSpecification={
-            "TrainingImage": os.environ["SAGEMAKER_IMAGE_URI"],
-            "TrainingInputMode": "File",
-            "ContainerEntrypoint": list(ENTRYPOINT),
-        },
-        HyperParameters=hyperparameters,
-        InputDataConfig=[
-            {
-                "ChannelName": "train",
-                "DataSource": {
-                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/{prefix}"}
-                },
-            }
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/jobs/"},
-        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": max_runtime_s},
+    request = job_request(
+        name,
+        os.environ["SAGEMAKER_ROLE_ARN"],
+        os.environ["SAGEMAKER_IMAGE_URI"],
+        hyperparameters,
+        data_uri=f"s3://{bucket}/{prefix}",
+        output_uri=f"s3://{bucket}/jobs/",
+        instance_type="ml.m5.xlarge",
+        max_runtime_s=max_runtime_s,
     )
+    aws.sagemaker().create_training_job(**request)
 
 
 def test_a_failing_job_reports_its_failure_file_as_sagemaker_does(embedded: EmbeddedStack) -> None:

@@ -155,7 +155,8 @@ def _run(job: LocalTrainingJob) -> None:
     finally:
         _keep_logs(name, log_lines)
         with _lock:
-            _jobs.pop(name, None)
+            if _jobs.get(name) is job:  # a job created again under the name is another one
+                del _jobs[name]
 
 
 def _advance(record: Any, secondary: str, message: str) -> None:
