@@ -124,39 +124,42 @@ class JobFailed(Exception):
 def _run(job: LocalTrainingJob) -> None:
     record = job.record
     name = record.training_job_name
+    ending: tuple[str, str, str | None]
     log_lines: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix=f"sagemaker-{name}-") as root:
-            job_dir = Path(root)
-            _advance(record, "Downloading", "Downloading input data")
-            _download_inputs(record, job_dir)
-            _advance(record, "Training", "Training in progress")
-            code, log_lines = _train(job, job_dir)
-            if job.stopping.is_set():
-                return
-            if code is None:
-                _end(record, "Stopped", "MaxRuntimeExceeded", None)
-                return
-            if code != 0:
-                failure = job_dir / "output" / "failure"
-                message = failure.read_text().strip() if failure.is_file() else ""
-                raise JobFailed(
-                    f"AlgorithmError: {message or f'The training process exited with code {code}.'}"
-                )
-            _advance(record, "Uploading", "Uploading generated training model")
-            uri = _upload_model(record, job_dir / "model")
-            record.model_artifacts = {"S3ModelArtifacts": uri}
-            _end(record, "Completed", "Completed", None)
+            ending, log_lines = _work(job, Path(root))
     except JobFailed as failed:
-        _end(record, "Failed", "Failed", str(failed))
+        ending = ("Failed", "Failed", str(failed))
     except Exception as error:  # the emulation itself failed: the job must still end, and say why
         logger.exception("The local SageMaker training job failed", extra={"job": name})
-        _end(record, "Failed", "Failed", f"InternalServerError: {type(error).__name__}: {error}")
-    finally:
-        _keep_logs(name, log_lines)
-        with _lock:
-            if _jobs.get(name) is job:  # a job created again under the name is another one
-                del _jobs[name]
+        ending = ("Failed", "Failed", f"InternalServerError: {type(error).__name__}: {error}")
+    # Logs first: whoever sees the job end finds its logs, as on SageMaker.
+    _keep_logs(name, log_lines)
+    if not job.stopping.is_set():
+        _end(record, *ending)
+    with _lock:
+        if _jobs.get(name) is job:  # a job created again under the name is another one
+            del _jobs[name]
+
+
+def _work(job: LocalTrainingJob, job_dir: Path) -> tuple[tuple[str, str, str | None], list[str]]:
+    """Download, train, upload: the job's ending (status, secondary status, failure reason) and output."""
+    record = job.record
+    _advance(record, "Downloading", "Downloading input data")
+    _download_inputs(record, job_dir)
+    _advance(record, "Training", "Training in progress")
+    code, log_lines = _train(job, job_dir)
+    if code is None:
+        return ("Stopped", "MaxRuntimeExceeded", None), log_lines
+    if code != 0:
+        failure = job_dir / "output" / "failure"
+        message = failure.read_text().strip() if failure.is_file() else ""
+        reason = f"AlgorithmError: {message or f'The training process exited with code {code}.'}"
+        return ("Failed", "Failed", reason), log_lines
+    _advance(record, "Uploading", "Uploading generated training model")
+    record.model_artifacts = {"S3ModelArtifacts": _upload_model(record, job_dir / "model")}
+    return ("Completed", "Completed", None), log_lines
 
 
 def _advance(record: Any, secondary: str, message: str) -> None:
