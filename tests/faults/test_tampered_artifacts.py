@@ -24,7 +24,7 @@ from mlops.ml.artifacts import PIPELINE_FILE
 from mlops.registry import Registry
 from tests.faults.conftest import assert_one_sentence, frozen_stack
 from tests.unit.functions.conftest import ingest_iris, invoke, iris_frame, run_through
-from tests.unit.functions.test_training_sagemaker import _run_job_locally
+from tests.unit.functions.test_training_sagemaker import _run_job_locally, ended_job
 
 
 class _Tripwire:
@@ -57,8 +57,7 @@ def _start_job(
     payload = ingest_iris(stack, registry, dataset)
     registry.put_config(dataset, DatasetConfig(target="species", training_backend="sagemaker"))
     payload = run_through(stack, payload, "validation", "training")
-    job = aws.sagemaker().describe_training_job(TrainingJobName=payload["training"]["job_name"])
-    return payload, dict(job)
+    return payload, ended_job(payload["training"]["job_name"])
 
 
 def _fails_training(stack: EmbeddedStack, registry: Registry, payload: dict[str, Any]) -> str:
@@ -77,16 +76,18 @@ def test_a_tampered_training_output_is_never_unpickled(tmp_path: Path, tampering
         dataset = f"tampered-{tampering.replace('_', '-')}"
         payload, job = _start_job(stack, registry, dataset)
         bucket, key = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://").split("/", 1)
-        genuine = _run_job_locally(job, tmp_path / "job")
+        written = aws.s3().get_object(Bucket=bucket, Key=key)
+        genuine = written["Body"].read()
         evil = io.BytesIO()
         joblib.dump(_Tripwire(tripwire), evil)
         if tampering == "pickle_swapped":  # inside the archive, result.json left as the job wrote it
+            # The job's own version removed, so the swapped archive is the only one: the digests catch it.
+            aws.s3().delete_object(Bucket=bucket, Key=key, VersionId=written["VersionId"])
             aws.s3().put_object(
                 Bucket=bucket, Key=key, Body=_with_file(genuine, PIPELINE_FILE, evil.getvalue())
             )
             expected = "does not match the sha256"
         else:  # the whole archive replaced after the job, checksums and all
-            aws.s3().put_object(Bucket=bucket, Key=key, Body=genuine)
             forged = _run_job_locally(job, tmp_path / "forged")
             aws.s3().put_object(Bucket=bucket, Key=key, Body=forged)
             expected = "was replaced after the training job wrote it"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,7 @@ from mlops.local.persistence import StateStore
 from mlops.local.stack import EmbeddedStack, configure_environment, start_embedded
 from mlops.models import Run
 from mlops.registry import Registry
+from mlops.settings import load_settings
 from mlops.stack import outputs as out
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -33,13 +34,19 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 
 @contextmanager
 def embedded_stack(
-    state: StateStore | None = None, execute: bool = True, wire: bool = True
+    state: StateStore | None = None,
+    execute: bool = True,
+    wire: bool = True,
+    function_env: Mapping[str, str] | None = None,
 ) -> Iterator[EmbeddedStack]:
     """A fresh moto with the whole stack in it (restored from ``state`` when given); ``execute=False``
-    records executions without running them, ``wire=False`` leaves out notifications and rules."""
+    records executions without running them, ``wire=False`` leaves out notifications and rules;
+    ``function_env`` overrides the functions' variables (read at their cold start in this stack)."""
     saved = dict(os.environ)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     configure_environment(None)
+    os.environ.update(function_env or {})
+    load_settings.cache_clear()  # each stack's functions start cold, reading this environment
     config: Any = {**MOTO_CONFIG, "stepfunctions": {"execute_state_machine": execute}}
     try:
         with mock_aws(config=config):

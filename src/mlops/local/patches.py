@@ -5,8 +5,9 @@ from the Step Functions interpreter, from S3 notifications) are dispatched to th
 in-process instead. S3 notifications become asynchronous, as in AWS, and carry the full event shape
 (userIdentity, sequencer, versionId) that moto leaves out. Firehose's dynamic partitioning, which
 moto ignores, is installed with the rest (``mlops.local.firehose``), and so are a DynamoDB Query that
-reads one partition instead of sorting the whole table (``mlops.local.dynamodb``) and the
-Distributed Map features its interpreter lacks (``mlops.local.distributed_map``).
+reads one partition instead of sorting the whole table (``mlops.local.dynamodb``), the Distributed
+Map features its interpreter lacks (``mlops.local.distributed_map``), and SageMaker training jobs
+that really run their entry point (``mlops.local.sagemaker``).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def install(runtime: FunctionRuntime) -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
 
-    from mlops.local import distributed_map, dynamodb
+    from mlops.local import distributed_map, dynamodb, sagemaker
     from mlops.local.firehose import install_firehose_partitioning
 
     _runtime = runtime
@@ -123,6 +124,7 @@ def install(runtime: FunctionRuntime) -> None:
     install_firehose_partitioning()
     dynamodb.install()
     distributed_map.install()
+    sagemaker.install()
     for backend in (lambda_models.LambdaBackend, LambdaSimpleBackend):
         key = f"{backend.__name__}.invoke"
         _installed[key] = backend.invoke
@@ -137,12 +139,13 @@ def uninstall() -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
 
-    from mlops.local import distributed_map, dynamodb
+    from mlops.local import distributed_map, dynamodb, sagemaker
     from mlops.local.firehose import uninstall_firehose_partitioning
 
     uninstall_firehose_partitioning()
     dynamodb.uninstall()
     distributed_map.uninstall()
+    sagemaker.uninstall()
     if _installed:
         for backend in (lambda_models.LambdaBackend, LambdaSimpleBackend):
             backend.invoke = _installed.pop(f"{backend.__name__}.invoke")  # type: ignore[method-assign]

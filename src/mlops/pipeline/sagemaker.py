@@ -69,6 +69,45 @@ def check_job_is_this_runs(job: Mapping[str, Any], deps: Deps, payload: RunPaylo
         )
 
 
+def job_request(
+    name: str,
+    role_arn: str,
+    image_uri: str,
+    hyperparameters: dict[str, str],
+    data_uri: str,
+    output_uri: str,
+    instance_type: str,
+    max_runtime_s: int,
+) -> dict[str, Any]:
+    """``CreateTrainingJob``'s arguments: the ML image's entry point on the Parquet under ``data_uri``."""
+    return {
+        "TrainingJobName": name,
+        "RoleArn": role_arn,
+        "AlgorithmSpecification": {
+            "TrainingImage": image_uri,
+            "TrainingInputMode": "File",
+            "ContainerEntrypoint": list(ENTRYPOINT),
+        },
+        "HyperParameters": hyperparameters,
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": data_uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                "ContentType": "application/x-parquet",
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": output_uri},
+        "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime_s},
+    }
+
+
 def start(
     deps: Deps, payload: RunPayload, config: DatasetConfig, settings: TrainingSettings, data: ArtifactRef
 ) -> TrainingOutcome:
@@ -89,34 +128,16 @@ def start(
     prefix = data.key.rsplit("/", 1)[0] + "/"
     try:
         aws.sagemaker().create_training_job(
-            TrainingJobName=name,
-            RoleArn=settings.sagemaker_role_arn,
-            AlgorithmSpecification={
-                "TrainingImage": settings.sagemaker_image_uri,
-                "TrainingInputMode": "File",
-                "ContainerEntrypoint": list(ENTRYPOINT),
-            },
-            HyperParameters=hyperparameters,
-            InputDataConfig=[
-                {
-                    "ChannelName": "train",
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": f"s3://{data.bucket}/{prefix}",
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    },
-                    "ContentType": "application/x-parquet",
-                }
-            ],
-            OutputDataConfig={"S3OutputPath": output_path(deps, payload)},
-            ResourceConfig={  # type: ignore[misc,arg-type]
-                "InstanceType": settings.sagemaker_instance_type,
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 30,
-            },
-            StoppingCondition={"MaxRuntimeInSeconds": settings.sagemaker_max_runtime_s},
+            **job_request(
+                name,
+                settings.sagemaker_role_arn,
+                settings.sagemaker_image_uri,
+                hyperparameters,
+                data_uri=f"s3://{data.bucket}/{prefix}",
+                output_uri=output_path(deps, payload),
+                instance_type=settings.sagemaker_instance_type,
+                max_runtime_s=settings.sagemaker_max_runtime_s,
+            )
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in {"ResourceInUse", "ValidationException"}:
