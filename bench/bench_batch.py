@@ -178,6 +178,7 @@ def bench_memory(models: dict[str, Any], sizes: list[int], folder: Path) -> list
 
 
 def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str, Any]:
+    from boto3.s3.transfer import S3Transfer
     from moto import mock_aws
 
     from mlops import aws
@@ -211,7 +212,7 @@ def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str,
             registry.move_alias("bench", 1, None, "promote")
             data = outputs[out.DATA_BUCKET]
             started = time.perf_counter()
-            aws.s3().upload_file(str(path), data, "batch/bench/uploads/input.csv")
+            S3Transfer(aws.s3()).upload_file(str(path), data, "batch/bench/uploads/input.csv")
             uploaded = time.perf_counter()
             request = BatchRequest(
                 job_id=new_job_id("bench"), model="bench",

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from boto3.s3.transfer import S3Transfer
+
 from mlops import aws
 from mlops.observability import logger
 
@@ -208,7 +210,7 @@ def _download_inputs(record: Any, job_dir: Path) -> None:
                 relative = key[len(prefix) :].lstrip("/") or Path(key).name
                 destination = target / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, key, str(destination))
+                S3Transfer(s3).download_file(bucket, key, str(destination))
         except ClientError as error:
             raise JobFailed(f"ClientError: Data download failed: {error}") from error
 
@@ -268,7 +270,7 @@ def _upload_model(record: Any, model_dir: Path) -> str:
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted(model_dir.rglob("*")):
             tar.add(path, arcname=str(path.relative_to(model_dir)), recursive=False)
-    aws.s3().upload_file(str(archive), bucket, key)
+    S3Transfer(aws.s3()).upload_file(str(archive), bucket, key)
     return uri
 
 
