@@ -1,5 +1,6 @@
 """A demo-like history on the embedded stack for the console's tests: two accepted versions of iris,
-a failed upload, two drift evaluations (one stable, one drifted) of the production model.
+a failed upload, two drift evaluations (one stable, one drifted) of the production model, and a
+batch job with one bad row.
 
 The runs go through the real pipeline (state machine, handlers); traffic is written to the capture
 bucket as the inference function's Firehose stream leaves it, and drift runs through its function.
@@ -16,12 +17,15 @@ import pandas as pd
 from sklearn.datasets import load_iris
 
 from mlops import aws
+from mlops.batch.jobs import BatchJobs
+from mlops.batch.models import BatchJob, BatchRequest, S3Location
+from mlops.batch.submit import new_job_id, start_job
 from mlops.config import DatasetConfig
 from mlops.local.stack import EmbeddedStack
 from mlops.models import Run
 from mlops.registry import Registry
 from mlops.stack import outputs as out
-from tests.integration.conftest import wait_for_run
+from tests.integration.conftest import wait_for, wait_for_run
 from tests.integration.test_pipeline import _csv, outcome_of, upload
 
 DATASET = "iris"
@@ -33,6 +37,7 @@ class World:
     runs: list[Run]
     failed: Run
     production: int
+    batch: BatchJob
 
 
 def iris_frame() -> pd.DataFrame:
@@ -77,6 +82,29 @@ def capture_traffic(embedded: EmbeddedStack, version: int, rows: int, seed: int,
     )
 
 
+def score_batch(embedded: EmbeddedStack, registry: Registry, bucket: str) -> BatchJob:
+    """A batch job through the batch state machine, as ``mlops batch score`` starts it: 20 rows, one bad."""
+    frame = iris_frame().drop(columns=[TARGET]).head(20).astype({"petal width (cm)": object})
+    frame.loc[4, "petal width (cm)"] = "wide"
+    aws.s3().put_object(Bucket=bucket, Key="batch/console/in/iris.csv", Body=_csv(frame))
+    request = BatchRequest(
+        job_id=new_job_id(DATASET),
+        model=DATASET,
+        input=S3Location(bucket=bucket, key="batch/console/in/iris.csv"),
+        output=S3Location(bucket=bucket, key="batch/console/out/"),
+    )
+    start_job(aws.stepfunctions(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], request)
+    jobs = BatchJobs(registry)
+
+    def ended() -> BatchJob | None:
+        found = jobs.find(request.job_id)
+        return found if found is not None and found.status != "RUNNING" else None
+
+    job: BatchJob = wait_for(ended, timeout_s=180)
+    assert job.status == "SUCCEEDED" and job.rows_failed == 1, job
+    return job
+
+
 def build_world(embedded: EmbeddedStack, registry: Registry, bucket: str) -> World:
     registry.put_config(DATASET, DatasetConfig(target=TARGET))
     frame = iris_frame()
@@ -91,4 +119,5 @@ def build_world(embedded: EmbeddedStack, registry: Registry, bucket: str) -> Wor
     assert not embedded.runtime.invoke("drift", {"model": DATASET}).failed
     capture_traffic(embedded, production.version, 900, seed=2, shift=True)
     assert not embedded.runtime.invoke("drift", {"model": DATASET}).failed
-    return World([first, second, failed], failed, production.version)
+    batch = score_batch(embedded, registry, bucket)
+    return World([first, second, failed], failed, production.version, batch)

@@ -123,6 +123,9 @@ def main_pages(registry: Registry, world: World) -> dict[str, str]:
         "drift-index": "/drift",
         "drift": f"/drift/{DATASET}",
         "drift-report": f"/drift/{DATASET}/reports/{summary.evaluated_at.isoformat()}",
+        "batch": "/batch",
+        "batch-model": f"/batch?model={DATASET}",
+        "batch-job": f"/batch/{world.batch.job_id}",
     }
 
 
@@ -156,6 +159,18 @@ def test_every_page_shows_its_content_without_a_scan(
         "drift-index": [DATASET, "drift"],
         "drift": ["Drift score", "petal length (cm)", "Evaluations"],
         "drift-report": ["verdict", "drifted features"],
+        "batch": [world.batch.job_id, "SUCCEEDED", "s3://", "Rows failed"],
+        "batch-model": [world.batch.job_id, f"v{world.production}"],
+        "batch-job": [
+            "Inputs",
+            "iris.csv",
+            world.batch.inputs[0].sha256,
+            f"{DATASET} v{world.production}",
+            world.batch.model_sha256 or "no model sha256",
+            "20 in, 19 scored, 1 failed",
+            "'petal width (cm)' is not a number ('wide')",
+            world.batch.error_files[0],
+        ],
     }
     for name, url in pages.items():
         visit(page, url)
@@ -170,6 +185,12 @@ def test_every_page_shows_its_content_without_a_scan(
     frame = page.frame_locator("iframe.report")
     assert "Drift report: iris" in frame.locator("h1").inner_text()
     assert frame.locator("svg").count() >= 4
+    # The model page leads to its batch jobs, and a job to its page.
+    visit(page, pages["model"])
+    page.get_by_role("link", name="Batch jobs").last.click()
+    page.wait_for_url(f"**/batch?model={DATASET}")
+    page.get_by_role("link", name=world.batch.job_id).click()
+    page.wait_for_url(f"**/batch/{world.batch.job_id}")
     assert dynamodb_calls and "Scan" not in dynamodb_calls, sorted(set(dynamodb_calls))
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from mlops.batch.jobs import BatchJobs
+from mlops.batch.models import BatchJob, S3Location
 from mlops.cli.main import main
 from mlops.local.stack import EmbeddedStack
 from mlops.models import DriftSummary, ModelVersion, Run, StageRecord
@@ -34,6 +37,39 @@ def test_runs_page_newest_first_without_gaps(registry: Registry) -> None:
     assert pages >= 3
     assert [r for r in seen if r.startswith("paged-run-")] == list(reversed(ids))
     assert len(seen) == len(set(seen))
+
+
+def test_batch_jobs_page_newest_first_all_and_per_model(registry: Registry) -> None:
+    jobs = BatchJobs(registry)
+    where = S3Location(bucket="data", key="batch/paged/")
+    ids = [f"paged-job-{i:02d}" for i in range(7)]
+    for i, job_id in enumerate(ids):
+        job = BatchJob(
+            job_id=job_id,
+            model="paged-batch",
+            version=i // 2 + 1,
+            input=where,
+            output=where,
+            created_at=T0 + timedelta(minutes=i),
+        )
+        assert jobs.create(job)
+
+    def every(read: Callable[[str | None], tuple[list[BatchJob], str | None]]) -> list[str]:
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = read(cursor)
+            assert len(page) <= 3
+            seen += [j.job_id for j in page]
+            if cursor is None:
+                return seen
+
+    everything = every(lambda cursor: jobs.page(3, cursor))
+    assert [j for j in everything if j.startswith("paged-job-")] == list(reversed(ids))
+    assert len(everything) == len(set(everything))
+    by_model = every(lambda cursor: jobs.page_for_model("paged-batch", 3, cursor))
+    assert sorted(by_model) == sorted(ids) and len(by_model) == len(ids)
+    assert [jobs.get(j).version for j in by_model] == sorted((i // 2 + 1 for i in range(7)), reverse=True)
 
 
 def test_model_versions_and_drift_summaries_page_newest_first(registry: Registry) -> None:

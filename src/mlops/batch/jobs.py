@@ -7,6 +7,8 @@ Key layout (pk / sk; gsi1pk / gsi1sk):
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlops.batch.models import BatchJob
 from mlops.errors import Conflict, NotFound
 from mlops.registry import Registry, _load
@@ -62,7 +64,25 @@ class BatchJobs:
         items = self.registry._query("BATCHJOBS", "", index="gsi1", forward=False, limit=limit)
         return [_load(BatchJob, i) for i in items]
 
-    def for_version(self, model: str, version: int) -> list[BatchJob]:
-        links = self.registry._query(f"MODEL#{model}", f"BATCH#{version:08d}#")
+    def page(self, limit: int = 25, cursor: str | None = None) -> tuple[list[BatchJob], str | None]:
+        """Newest first, one page, and the cursor of the next (the console's list)."""
+        items, after = self.registry._page(
+            "BATCHJOBS", "", index="gsi1", forward=False, limit=limit, cursor=cursor
+        )
+        return [_load(BatchJob, i) for i in items], after
+
+    def page_for_model(
+        self, model: str, limit: int = 25, cursor: str | None = None
+    ) -> tuple[list[BatchJob], str | None]:
+        """The jobs that scored one model, newest version first: its lineage links, then each job."""
+        links, after = self.registry._page(
+            f"MODEL#{model}", "BATCH#", forward=False, limit=limit, cursor=cursor
+        )
+        return self._jobs(links), after
+
+    def _jobs(self, links: list[dict[str, Any]]) -> list[BatchJob]:
         found = (self.find(str(i["sk"]["S"]).split("#", 2)[2]) for i in links)
         return [job for job in found if job is not None]
+
+    def for_version(self, model: str, version: int) -> list[BatchJob]:
+        return self._jobs(list(self.registry._query(f"MODEL#{model}", f"BATCH#{version:08d}#")))

@@ -174,6 +174,14 @@ class Console:
                     return self._run(route, context, params, section.href)
         return self._page(Page("Not found", notice(f"Nothing at {request.path}.", "error"), 404), "")
 
+    def warm_up(self) -> None:
+        """Render the first page once and discard it, so that a user's first request finds the page
+        code loaded, the AWS clients made and their connections open (``mlops console`` calls this
+        before it prints the URL); the S3 client the report and lineage pages use is made too."""
+        host = next(iter(sorted(self.allowed_hosts)), "")
+        self.handle(Request("GET", "/", host=host))
+        _ = self.sources.storage.s3
+
     def _trusted_post(self, request: Request) -> bool:
         if not secrets.compare_digest(request.form.get("csrf", ""), self.csrf):
             return False

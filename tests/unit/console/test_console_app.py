@@ -180,3 +180,15 @@ def test_lineage_graph_links_what_has_a_page() -> None:
         "Lineage",
     )
     assert svg.count("<a ") == 2 and 'aria-label="run r1"' in svg and charts.DRIFT_COLOR in svg
+
+
+def test_warm_up_renders_the_first_page_as_a_user_request_would(console: Console) -> None:
+    hosts: list[str] = []
+
+    def first_page(ctx: Context, params: dict[str, str]) -> Page:
+        hosts.append(ctx.request.host)
+        return Page("Overview", Html(""))
+
+    console.sections.append(Section("", "/", (Route("GET", "/", first_page),)))
+    console.warm_up()
+    assert hosts == [HOST]  # through the Host guard, so the page really rendered

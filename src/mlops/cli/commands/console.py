@@ -31,6 +31,7 @@ def run_console(args: argparse.Namespace, ctx: Context) -> int:
         if error.errno == errno.EADDRINUSE:
             raise CliError(f"Port {args.port} on {args.host} is in use: pass another with --port.") from error
         raise
+    console.warm_up()
     url = base_url(server)
     ctx.say(f"Console at {url} (stack {ctx.stack_name} at {sources.endpoint}); Ctrl-C stops it.")
     if args.open:

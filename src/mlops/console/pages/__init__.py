@@ -6,7 +6,7 @@ A new section (rollouts, batch jobs) is a module exporting ``SECTION`` and one l
 from __future__ import annotations
 
 from mlops.console.app import Section
-from mlops.console.pages import datasets, drift, lineage, models, overview, rollouts, runs
+from mlops.console.pages import batch, datasets, drift, lineage, models, overview, rollouts, runs
 
 SECTIONS: tuple[Section, ...] = (
     overview.SECTION,
@@ -16,4 +16,5 @@ SECTIONS: tuple[Section, ...] = (
     lineage.SECTION,
     drift.SECTION,
     rollouts.SECTION,
+    batch.SECTION,
 )

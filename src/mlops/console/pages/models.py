@@ -92,6 +92,9 @@ def show(ctx: Context, params: dict[str, str]) -> Page:
         actions.append(f'<a class="button" href="{rollback}">{label}</a>')
     if ctx.registry.get_rollout(name) is not None:
         actions.append(f'<a class="button secondary" href="{path("rollouts", name)}">Rollout</a>')
+    actions.append(
+        f'<a class="button secondary" href="{path("batch", query={"model": name})}">Batch jobs</a>'
+    )
     rows = [
         (
             link(path("lineage", name, m.version), f"v{m.version}", f"lineage of version {m.version}"),
