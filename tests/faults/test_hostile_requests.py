@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,6 +22,7 @@ from mlops.local.http_api import base_url, make_api_server
 from tests.faults.conftest import assert_one_sentence
 from tests.integration.inference_fixtures import InferenceStack, Trained, inference_stack, train_churn
 from tests.integration.test_inference_http import churn_rows, request
+from tests.servers import serving
 
 CLIENTS = 32
 
@@ -39,17 +37,6 @@ def stack(churn: Trained) -> Iterator[InferenceStack]:
     with inference_stack() as running:
         running.publish("churn", churn)
         yield running
-
-
-@contextmanager
-def serving(server: ThreadingHTTPServer) -> Iterator[str]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base_url(server)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from mlops.cli.main import main
 from mlops.config import DatasetConfig
 from mlops.deployments import move
 from mlops.errors import Conflict
-from mlops.local.http_api import base_url, make_api_server
+from mlops.local.http_api import make_api_server
 from mlops.local.stack import EmbeddedStack
 from mlops.models import (
     ArtifactRef,
@@ -36,6 +35,7 @@ from mlops.models import (
 from mlops.registry import Registry
 from mlops.stack.outputs import API_URL
 from tests.integration.conftest import Outcome, run_cli
+from tests.servers import serving
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 SHA = "5e" * 32
@@ -456,20 +456,14 @@ def test_retrain_wait_trains_a_new_version(churn_upload: Outcome, registry: Regi
 @pytest.fixture(scope="module")
 def api_stack(embedded: EmbeddedStack) -> Iterator[str]:
     """The local inference API on a free port, published as a second stack's ApiUrl output."""
-    server = make_api_server("127.0.0.1", 0, embedded.invoke_inference)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    outputs = {**embedded.stack.outputs, API_URL: base_url(server)}
-    template = {
-        "Resources": {"Holder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
-    }
-    aws.client("cloudformation").create_stack(StackName="CliApiStack", TemplateBody=json.dumps(template))
-    try:
+    with serving(make_api_server("127.0.0.1", 0, embedded.invoke_inference)) as url:
+        outputs = {**embedded.stack.outputs, API_URL: url}
+        template = {
+            "Resources": {"Holder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+        }
+        aws.client("cloudformation").create_stack(StackName="CliApiStack", TemplateBody=json.dumps(template))
         yield "CliApiStack"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_predict(churn_upload: Outcome, api_stack: str, churn_csv: Path, tmp_path: Path) -> None:

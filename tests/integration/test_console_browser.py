@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,13 @@ import pytest
 
 from mlops import aws
 from mlops.console.app import Sources
-from mlops.console.server import base_url, make_console_server
+from mlops.console.server import make_console_server
 from mlops.console.site import build_console
 from mlops.local.stack import EmbeddedStack
 from mlops.registry import Registry
 from mlops.storage import Storage
 from tests.integration.console_world import DATASET, World, build_world
+from tests.servers import serving
 
 CHROMIUM = os.environ.get("MLOPS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,14 +71,8 @@ def dynamodb_calls(embedded: EmbeddedStack) -> list[str]:
 @pytest.fixture(scope="module")
 def console(world: World, registry: Registry, dynamodb_calls: list[str]) -> Iterator[str]:
     app = build_console(Sources(registry, Storage(), "MlopsStack", "the embedded stack"))
-    server = make_console_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base_url(server)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(make_console_server(app, "127.0.0.1", 0)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from mlops.local.http_api import base_url, make_api_server
+from mlops.local.http_api import make_api_server
 from tests.integration.inference_fixtures import (
     InferenceStack,
     Trained,
@@ -24,6 +23,7 @@ from tests.integration.inference_fixtures import (
     train_churn,
     train_diabetes,
 )
+from tests.servers import serving
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +41,8 @@ def stack(models: dict[str, Trained]) -> Iterator[InferenceStack]:
 
 @pytest.fixture(scope="module")
 def url(stack: InferenceStack) -> Iterator[str]:
-    server = make_api_server("127.0.0.1", 0, stack.module.handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base_url(server)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(make_api_server("127.0.0.1", 0, stack.module.handler)) as running:
+        yield running
 
 
 def request(
@@ -167,12 +161,6 @@ def test_a_failing_handler_is_the_gateways_502_in_the_error_schema() -> None:
     def broken(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RuntimeError("boom")
 
-    server = make_api_server("127.0.0.1", 0, broken)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        status, _, raw = request(base_url(server), "GET", "/v2/health/live")
+    with serving(make_api_server("127.0.0.1", 0, broken)) as url:
+        status, _, raw = request(url, "GET", "/v2/health/live")
         assert status == 502 and json.loads(raw)["error"]["code"] == "internal_error"
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from mlops.console.app import Console, Request, Response
+from mlops.local.http_api import base_url
 from mlops.observability import logger
 
 MAX_FORM_BYTES = 64 * 1024
@@ -74,6 +75,4 @@ def make_console_server(console: Console, host: str = "127.0.0.1", port: int = 8
     return server
 
 
-def base_url(server: ThreadingHTTPServer) -> str:
-    host, port = server.server_address[:2]
-    return f"http://{host!s}:{port}"
+__all__ = ["base_url", "make_console_server"]

@@ -69,7 +69,7 @@ def _run_of(deps: Deps, detail: ExecutionDetail) -> Run | None:
         try:
             return deps.registry.get_run(RunPayload.model_validate_json(detail.input).run_id)
         except (ValidationError, NotFound):
-            pass
+            pass  # not a run's input, or a run never recorded: fall back to the lookup below
     # No usable input (over the event's size limit, or not a run's): look the execution up among runs.
     return next((r for r in _running(deps) if r.execution_arn == detail.execution_arn), None)
 

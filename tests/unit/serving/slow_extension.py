@@ -16,5 +16,5 @@ def run(runtime_api: str, on_registered: Callable[[], None] | None = None) -> No
     if on_registered is not None:
         on_registered()
     while api.next_event()["eventType"] != "SHUTDOWN":
-        pass
+        pass  # next_event blocks until Lambda's next event; only SHUTDOWN matters here
     time.sleep(OVERRUN_S)
