@@ -385,3 +385,24 @@ def test_an_object_put_under_batch_model_input_starts_a_job_once(
     assert all(f"/batch/{MODEL}/output/{job.job_id}/" in uri for uri in job.outputs)
     # Its outputs, written under batch/ too, start nothing: still one job from the trigger.
     assert [j.job_id for j in jobs.recent() if j.trigger == "s3"] == [job.job_id]
+
+
+def test_a_model_segment_as_long_as_s3_allows_fails_its_job_with_a_sentence(
+    embedded: EmbeddedStack,
+    published: ModelVersion,
+) -> None:
+    body = churn_frame(rows=10, seed=7).drop(columns=["churned"]).to_csv(index=False).encode()
+    hostile = "m" * 990
+    put(embedded, f"batch/{hostile}/input/x.csv", body)
+    jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
+
+    def ended(model: str) -> BatchJob | None:
+        found = [j for j in jobs.recent() if j.model == model and j.status != "RUNNING"]
+        return found[0] if found else None
+
+    job = wait_for(lambda: ended(hostile), timeout_s=120)
+    assert job.status == "FAILED" and job.error and job.error.count(". ") == 0, job.error
+    # The loop goes on: a good object still scores.
+    put(embedded, f"batch/{MODEL}/input/after.csv", body)
+    good = wait_for(lambda: ended(MODEL), timeout_s=120)
+    assert good.status == "SUCCEEDED" and good.rows_out == 10
