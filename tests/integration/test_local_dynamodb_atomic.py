@@ -72,3 +72,29 @@ def test_racing_conditional_writes_have_exactly_one_winner(registry: Registry) -
         sys.setswitchinterval(interval)
     assert unexpected == []
     assert wins == {n: 1 for n in range(ROUNDS)}
+
+
+def test_racing_config_writers_each_get_their_own_revision(registry: Registry) -> None:
+    from mlops.config import DatasetConfig
+
+    writers = 4
+    barrier = threading.Barrier(writers)
+    written: list[int] = []
+    lock = threading.Lock()
+
+    def configure(n: int) -> None:
+        barrier.wait(timeout=60)
+        revision = registry.put_config("raced", DatasetConfig(target=f"label{n}"), source="api")
+        with lock:
+            written.append(revision.revision)
+
+    threads = [threading.Thread(target=configure, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    history = registry.list_config_revisions("raced")
+    assert sorted(written) == [r.revision for r in history] == list(range(1, writers + 1))
+    assert sorted(r.config.target for r in history) == [f"label{n}" for n in range(writers)]
+    current = registry.current_config("raced")
+    assert current is not None and current.revision == writers
