@@ -396,13 +396,13 @@ def test_a_model_segment_as_long_as_s3_allows_fails_its_job_with_a_sentence(
     put(embedded, f"batch/{hostile}/input/x.csv", body)
     jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
 
-    def ended(model: str) -> BatchJob | None:
-        found = [j for j in jobs.recent() if j.model == model and j.status != "RUNNING"]
+    def ended(key: str) -> BatchJob | None:
+        found = [j for j in jobs.recent() if j.input.key == key and j.status != "RUNNING"]
         return found[0] if found else None
 
-    job = wait_for(lambda: ended(hostile), timeout_s=120)
+    job = wait_for(lambda: ended(f"batch/{hostile}/input/x.csv"), timeout_s=120)
     assert job.status == "FAILED" and job.error and job.error.count(". ") == 0, job.error
     # The loop goes on: a good object still scores.
     put(embedded, f"batch/{MODEL}/input/after.csv", body)
-    good = wait_for(lambda: ended(MODEL), timeout_s=120)
+    good = wait_for(lambda: ended(f"batch/{MODEL}/input/after.csv"), timeout_s=120)
     assert good.status == "SUCCEEDED" and good.rows_out == 10
