@@ -4,8 +4,8 @@ The service name is the stack's; each function's name comes from its Lambda cont
 ``inject_lambda_context`` adds to every log line.
 
 The Tracer is built on first use (``from mlops.observability import tracer``): building it imports the
-X-Ray SDK, whose sampler creates a botocore client, about 0.3 s of cold start that the inference
-function, which does not trace, does without.
+X-Ray SDK, whose sampler creates a botocore client: a cold-start cost (docs/performance.md, "Figures
+behind design choices") that the inference function, which does not trace, does without.
 """
 
 from __future__ import annotations
