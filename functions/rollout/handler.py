@@ -20,5 +20,6 @@ registry = Registry(settings.metadata_table)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=RolloutEvent).event
     result = handle_event(parsed, registry, settings)
-    logger.info("Rollout step", extra=result)
+    # Under one key: a log record refuses extra keys named like its own attributes (``name``).
+    logger.info("Rollout step", extra={"rollout": result})
     return result
