@@ -8,8 +8,8 @@ behind design choices"):
 - categorical columns for tree models: one ordinal code per column (``mlops.ml.training``) against
   one-hot columns, in the same pipeline otherwise, on ``bench_training``'s generated data: CPU seconds
   to fit and ROC AUC on a seeded holdout;
-- cold-start costs, each in a fresh interpreter (median of ``--repeat``, the interpreter's own start
-  excluded): botocore's client against boto3's (``mlops.aws``), a Powertools Tracer against none
+- cold-start costs, each in a fresh interpreter (CPU seconds, which a loaded machine inflates less than
+  the wall clock; median of ``--repeat``, the interpreter's own start excluded): botocore's client against boto3's (``mlops.aws``), a Powertools Tracer against none
   (``mlops.observability``), settings as a plain pydantic model against pydantic-settings
   (``mlops.settings``).
 """
@@ -83,8 +83,8 @@ def encoding(rows: int, seed: int) -> None:
 
 def import_seconds(statement: str, repeat: int) -> float:
     probe = (
-        "import time\nstarted = time.perf_counter()\n"
-        f"exec({statement!r})\nprint(time.perf_counter() - started)"
+        "import time\nstarted = time.process_time()\n"
+        f"exec({statement!r})\nprint(time.process_time() - started)"
     )
     env = {**LAMBDA_ENV, "PATH": "/usr/bin:/bin"}
     runs = [
@@ -99,7 +99,7 @@ def import_seconds(statement: str, repeat: int) -> float:
 
 
 def imports(repeat: int) -> None:
-    print(f"\nfresh interpreter, median of {repeat}, seconds")
+    print(f"\nfresh interpreter, median of {repeat}, CPU seconds")
     print(f"{'case':<46} {'project':>8} {'instead':>8} {'difference':>10}")
     for case, (project, instead) in IMPORT_CASES.items():
         ours, theirs = import_seconds(project, repeat), import_seconds(instead, repeat)
