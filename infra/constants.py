@@ -35,10 +35,6 @@ ML_IMAGE = "ml"
 # The SNS topic alarms notify (the embedded stack names it the same: Ref("topic", "notifications")).
 NOTIFICATION_TOPIC = "notifications"
 
-# Which construct builds which function: the API's function is ``description.API_FUNCTION``; these
-# belong to monitoring; every other function is a pipeline function.
-MONITORING_FUNCTIONS = ("drift",)
-
 # API Gateway stage throttling: steady requests per second and burst.
 API_THROTTLE_RATE = 50
 API_THROTTLE_BURST = 100

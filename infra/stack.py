@@ -13,6 +13,7 @@ from infra.constructs.packaging import Packaging
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.serving import Serving
 from infra.constructs.storage import Storage
+from infra.context import BuildContext
 from infra.nag import LAMBDA_BASIC_EXECUTION, MANAGED_POLICY_RULE, acknowledge, acknowledge_iam_wildcards
 from infra.resources import StackResources
 from mlops.stack import outputs
@@ -29,29 +30,13 @@ class MlopsStack(Stack):
         self.resources.tables.update(self.storage.tables)
         self.packaging = Packaging(self, "Packaging", stage=stage)
         self.resources.images["ml"] = self.packaging.image
-        self.pipeline = Pipeline(
-            self,
-            "Pipeline",
-            stage=stage,
-            resources=self.resources,
-            packaging=self.packaging,
-            failed_events=self.storage.failed_events,
-        )
-        self.serving = Serving(
-            self,
-            "Serving",
-            stage=stage,
-            resources=self.resources,
-            packaging=self.packaging,
-            failed_events=self.storage.failed_events,
-        )
+        context = BuildContext(stage, self.resources, self.packaging, self.storage.failed_events)
+        self.pipeline = Pipeline(self, "Pipeline", context)
+        self.serving = Serving(self, "Serving", context)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
-            stage=stage,
-            resources=self.resources,
-            packaging=self.packaging,
-            failed_events=self.storage.failed_events,
+            context,
             api=self.serving.api,
             api_function=self.resources.function(API_FUNCTION),
         )

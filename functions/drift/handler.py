@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.drift.events import DriftEvent
 from mlops.drift.service import handle_event
-from mlops.observability import inject_context, metrics, tracer
+from mlops.observability import instrumented
 from mlops.registry import Registry
 from mlops.settings import DriftSettings, load_settings
 
@@ -17,9 +17,7 @@ settings = load_settings(DriftSettings)
 registry = Registry(settings.metadata_table)
 
 
-@inject_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=DriftEvent).event
     return handle_event(parsed, registry, settings)

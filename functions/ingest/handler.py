@@ -10,22 +10,20 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlops.ml.dataset  # noqa: F401  (the heavy ML stack loads in the init phase, not per invocation)
-from mlops.observability import inject_context, logger, metrics, tracer
-from mlops.pipeline.deps import build_deps
+from mlops.observability import instrumented, logger, metrics
+from mlops.pipeline.handlers import deps_from
 from mlops.pipeline.ingest import ingest_object
 from mlops.settings import IngestSettings, load_settings
 
 settings = load_settings(IngestSettings)
 
 
-@inject_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("Event") == "s3:TestEvent":
         logger.info("Ignoring s3:TestEvent", extra={"bucket": event.get("Bucket")})
         return {"outcomes": []}
-    deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
+    deps = deps_from(settings)
     outcomes = []
     for record in parse(event=event, model=S3Model).Records:
         obj = record.s3.object

@@ -9,21 +9,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.observability import inject_context, logger, metrics, tracer
-from mlops.pipeline.deps import build_deps
+from mlops.observability import instrumented, logger, metrics
 from mlops.pipeline.events import ReconcileEvent
+from mlops.pipeline.handlers import deps_from
 from mlops.pipeline.reconcile import handle_reconcile
 from mlops.settings import ReconcileSettings, load_settings
 
 settings = load_settings(ReconcileSettings)
 
 
-@inject_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=ReconcileEvent).event
-    deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
+    deps = deps_from(settings)
     outcomes = handle_reconcile(deps, settings.state_machine_arn, parsed)
     for outcome in outcomes:
         logger.info(outcome.reason, extra=outcome.model_dump())

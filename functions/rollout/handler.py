@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.observability import logger, metrics, tracer
+from mlops.observability import instrumented, logger
 from mlops.registry import Registry
 from mlops.rollout_adapters import RolloutEvent, handle_event
 from mlops.settings import RolloutSettings, load_settings
@@ -16,11 +16,10 @@ settings = load_settings(RolloutSettings)
 registry = Registry(settings.metadata_table)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=RolloutEvent).event
     result = handle_event(parsed, registry, settings)
-    logger.info("Rollout step", extra=result)
+    # Under one key: a log record refuses extra keys named like its own attributes (``name``).
+    logger.info("Rollout step", extra={"rollout": result})
     return result

@@ -8,21 +8,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.observability import inject_context, logger, metrics, tracer
-from mlops.pipeline.deps import build_deps
+from mlops.observability import instrumented, logger, metrics
 from mlops.pipeline.events import TriggerEvent
+from mlops.pipeline.handlers import deps_from
 from mlops.pipeline.trigger import handle_trigger
 from mlops.settings import TriggerSettings, load_settings
 
 settings = load_settings(TriggerSettings)
 
 
-@inject_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=TriggerEvent).event
-    deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
+    deps = deps_from(settings)
     outcomes = handle_trigger(deps, settings.state_machine_arn, settings.stage_name, parsed)
     for outcome in outcomes:
         logger.info(outcome.reason, extra=outcome.model_dump())

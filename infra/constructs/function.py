@@ -9,11 +9,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import LIVE_ALIAS, PYTHON_VERSION, StageConfig
-from infra.constructs.packaging import ARCHITECTURE, RUNTIME, Packaging
+from infra.constructs.packaging import ARCHITECTURE, RUNTIME
+from infra.context import BuildContext
 from infra.nag import acknowledge
 from infra.resources import HANDED_ON_KINDS, StackResources
 from mlops.stack.description import (
@@ -59,13 +59,10 @@ class SpecFunction(Construct):
         self,
         scope: Construct,
         spec: FunctionSpec,
-        *,
-        stage: StageConfig,
-        resources: StackResources,
-        packaging: Packaging,
-        failed_events: sqs.IQueue,
+        context: BuildContext,
     ) -> None:
         super().__init__(scope, f"{spec.name.capitalize()}Function")
+        stage, resources = context.stage, context.resources
         handler_path = project_root() / handler_file(spec)
         if not handler_path.is_file():
             raise FileNotFoundError(
@@ -103,13 +100,13 @@ class SpecFunction(Construct):
             "tracing": lambda_.Tracing.ACTIVE,
             "log_group": self.log_group,
             "reserved_concurrent_executions": stage.function_reserved_concurrency(spec),
-            "on_failure": destinations.SqsDestination(failed_events) if is_async else None,
+            "on_failure": destinations.SqsDestination(context.failed_events) if is_async else None,
             "retry_attempts": ASYNC_RETRY_ATTEMPTS if is_async else None,
         }
         self.function: lambda_.Function
         if spec.packaging == "image":
             self.function = lambda_.DockerImageFunction(
-                self, "Function", code=packaging.image_code(spec), **common
+                self, "Function", code=context.packaging.image_code(spec), **common
             )
         else:
             self.function = lambda_.Function(
@@ -120,7 +117,7 @@ class SpecFunction(Construct):
                 code=lambda_.Code.from_asset(
                     str(project_root() / spec.code_dir), exclude=list(BYTECODE), ignore_mode=IgnoreMode.GLOB
                 ),
-                layers=packaging.function_layers(spec),
+                layers=context.packaging.function_layers(spec),
                 snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
                 **common,
             )

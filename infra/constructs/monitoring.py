@@ -12,19 +12,15 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import (
     ALARM_PERIOD,
     API_LATENCY_P99_MS,
-    MONITORING_FUNCTIONS,
     NOTIFICATION_TOPIC,
-    StageConfig,
 )
 from infra.constructs.function import ASYNC_RETRY_ATTEMPTS, SpecFunction
-from infra.constructs.packaging import Packaging
-from infra.resources import StackResources
+from infra.context import BuildContext
 from mlops.stack.description import (
     ALARM_RULES,
     EXECUTION_RULES,
@@ -33,7 +29,7 @@ from mlops.stack.description import (
     AlarmStateRule,
     ExecutionStatusRule,
     Schedule,
-    function,
+    functions_of,
 )
 
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
@@ -47,18 +43,15 @@ class Monitoring(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        context: BuildContext,
         *,
-        stage: StageConfig,
-        resources: StackResources,
-        packaging: Packaging,
-        failed_events: sqs.IQueue,
         api: apigw.RestApi,
         api_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._stage = stage
-        self._resources = resources
-        self._failed_events = failed_events
+        self._stage = stage = context.stage
+        self._resources = resources = context.resources
+        self._failed_events = failed_events = context.failed_events
         self.topic = sns.Topic(
             self,
             "Notifications",
@@ -85,17 +78,7 @@ class Monitoring(Construct):
         # CloudWatch alarms publish to the encrypted topic with the stack's key.
         resources.key.grant(iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL), "kms:Decrypt", "kms:GenerateDataKey*")
         resources.topics[NOTIFICATION_TOPIC] = self.topic
-        self.functions = {
-            name: SpecFunction(
-                self,
-                function(name),
-                stage=stage,
-                resources=resources,
-                packaging=packaging,
-                failed_events=failed_events,
-            )
-            for name in MONITORING_FUNCTIONS
-        }
+        self.functions = {spec.name: SpecFunction(self, spec, context) for spec in functions_of("monitoring")}
         for schedule in SCHEDULES:
             self._schedule(schedule)
         for rule in ALARM_RULES:

@@ -7,17 +7,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constants import MONITORING_FUNCTIONS, StageConfig
 from infra.constructs.function import SpecFunction
-from infra.constructs.packaging import Packaging
-from infra.resources import StackResources
+from infra.context import BuildContext
 from mlops.stack.description import (
-    API_FUNCTION,
-    FUNCTIONS,
     ROLES,
     S3_NOTIFICATIONS,
     STATE_MACHINES,
@@ -25,12 +20,9 @@ from mlops.stack.description import (
     Ref,
     RoleSpec,
     StateMachineSpec,
+    functions_of,
     state_machine_definition,
 )
-
-
-def pipeline_functions() -> list[FunctionSpec]:
-    return [spec for spec in FUNCTIONS if spec.name != API_FUNCTION and spec.name not in MONITORING_FUNCTIONS]
 
 
 def machines_started_by(spec: FunctionSpec) -> set[str]:
@@ -50,34 +42,23 @@ class Pipeline(Construct):
         self,
         scope: Construct,
         construct_id: str,
-        *,
-        stage: StageConfig,
-        resources: StackResources,
-        packaging: Packaging,
-        failed_events: sqs.IQueue,
+        context: BuildContext,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._stage = stage
-        self._resources = resources
+        self._stage = context.stage
+        self._resources = resources = context.resources
         for role in ROLES:
             resources.roles[role.name] = self._service_role(role)
         self.functions: dict[str, SpecFunction] = {}
         # A state machine needs its steps' ARNs and a function that starts one needs the machine's
         # (promotion is a pipeline step and starts rollouts): build each once what it names exists.
-        functions = {spec.name: spec for spec in pipeline_functions()}
+        functions = {spec.name: spec for spec in functions_of("pipeline")}
         machines = {machine.name: machine for machine in STATE_MACHINES}
         while functions or machines:
             ready = [f for f in functions.values() if machines_started_by(f) <= set(resources.state_machines)]
             for spec in ready:
                 del functions[spec.name]
-                self.functions[spec.name] = SpecFunction(
-                    self,
-                    spec,
-                    stage=stage,
-                    resources=resources,
-                    packaging=packaging,
-                    failed_events=failed_events,
-                )
+                self.functions[spec.name] = SpecFunction(self, spec, context)
             runnable = [m for m in machines.values() if machine_steps(m) <= set(resources.functions)]
             for machine in runnable:
                 del machines[machine.name]

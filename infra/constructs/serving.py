@@ -8,17 +8,15 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constants import API_THROTTLE_BURST, API_THROTTLE_RATE, StageConfig
+from infra.constants import API_THROTTLE_BURST, API_THROTTLE_RATE
 from infra.constructs.function import SpecFunction
-from infra.constructs.packaging import Packaging
+from infra.context import BuildContext
 from infra.nag import acknowledge
-from infra.resources import StackResources
 from mlops.local.firehose import delivery_stream_config
 from mlops.serving.errors import GATEWAY_ERRORS
-from mlops.stack.description import API_FUNCTION, STREAMS, StreamSpec, function
+from mlops.stack.description import API_FUNCTION, STREAMS, StreamSpec, functions_of
 
 # The destination fields the embedded stack configures too (mlops.local.firehose): the partitioned
 # prefixes (capture/<model>/<yyyy-MM-dd>/), buffering (at least 64 MiB, Firehose's floor with dynamic
@@ -38,25 +36,16 @@ class Serving(Construct):
         self,
         scope: Construct,
         construct_id: str,
-        *,
-        stage: StageConfig,
-        resources: StackResources,
-        packaging: Packaging,
-        failed_events: sqs.IQueue,
+        context: BuildContext,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._stage = stage
-        self._resources = resources
+        self._stage = context.stage
+        self._resources = context.resources
         for stream in STREAMS:
-            resources.streams[stream.name] = self._delivery_stream(stream)
-        self.inference = SpecFunction(
-            self,
-            function(API_FUNCTION),
-            stage=stage,
-            resources=resources,
-            packaging=packaging,
-            failed_events=failed_events,
-        )
+            self._resources.streams[stream.name] = self._delivery_stream(stream)
+        self.functions = {spec.name: SpecFunction(self, spec, context) for spec in functions_of("serving")}
+        # The API proxies every route to one of them.
+        self.inference = self.functions[API_FUNCTION]
         self.api = self._rest_api()
 
     def _delivery_stream(self, spec: StreamSpec) -> firehose.CfnDeliveryStream:
@@ -126,7 +115,7 @@ class Serving(Construct):
             self,
             "Api",
             rest_api_name=self._stage.resource_name("api"),
-            description="The inference API (CONTRACT §4): every route proxies to the inference function.",
+            description="The inference API (docs/inference.md): every route proxies to the inference function.",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             # Every route needs the API key; its usage plan throttles each client (docs/deploy.md).
             default_method_options=apigw.MethodOptions(api_key_required=True),
@@ -185,7 +174,7 @@ class Serving(Construct):
             api,
             "AwsSolutions-APIG2",
             "Bodies are validated by the inference function, which answers malformed input with a 4xx JSON "
-            "error naming the problem (CONTRACT §4); a gateway model would duplicate the signature.",
+            "error naming the problem (docs/inference.md#errors); a gateway model would duplicate the signature.",
         )
         acknowledge(
             api,
@@ -198,7 +187,7 @@ class Serving(Construct):
                 api,
                 rule,
                 "Clients authenticate with the stack's API key (x-api-key) under a throttled usage plan, "
-                "which stock Open Inference Protocol clients can send (CONTRACT §4); the key's value "
+                "which stock Open Inference Protocol clients can send (docs/deploy.md); the key's value "
                 "never appears in the template. docs/deploy.md shows the one-line switch to IAM auth.",
             )
         return api

@@ -2,7 +2,8 @@
 
 Clients are botocore's, built from one botocore session per process: boto3's client is the same object
 plus its resource layer and s3transfer, which nothing here uses (the CLI's upload wraps its client in
-s3transfer itself) and which would cost the inference function's cold start ~0.1-0.2 s of imports.
+s3transfer itself) and whose imports would lengthen the inference function's cold start
+(docs/performance.md, "Figures behind design choices").
 botocore's session and client machinery is imported when the first client is built, not when this
 module is: a process that builds none (the inference function serving from memory, a test on fakes)
 never pays for it, and the inference function's SnapStart hook builds its clients before the snapshot

@@ -1,4 +1,4 @@
-"""The dataset config (CONTRACT §5): one document per dataset, stored in the metadata table.
+"""The dataset config (docs/dataset-config.md): one document per dataset, stored in the metadata table.
 
 ``mlops upload --target`` writes the minimal one; every other field has the default documented here
 and in docs/dataset-config.md. Pure pydantic: imported by every function, including inference.

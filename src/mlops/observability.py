@@ -4,15 +4,15 @@ The service name is the stack's; each function's name comes from its Lambda cont
 ``inject_lambda_context`` adds to every log line.
 
 The Tracer is built on first use (``from mlops.observability import tracer``): building it imports the
-X-Ray SDK, whose sampler creates a botocore client, about 0.3 s of cold start that the inference
-function, which does not trace, does without.
+X-Ray SDK, whose sampler creates a botocore client: a cold-start cost (docs/performance.md, "Figures
+behind design choices") that the inference function, which does not trace, does without.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -40,6 +40,14 @@ def inject_context(handler: HandlerT) -> HandlerT:
 
     injected: HandlerT = logger.inject_lambda_context(clear_state=True)(cleared)  # type: ignore[assignment]
     return injected
+
+
+def instrumented(handler: HandlerT) -> HandlerT:
+    """A traced function's handler under Powertools' decorators, in their order: the Lambda context on
+    every log line (``inject_context``), its metrics flushed when it returns, and its trace segment.
+    (The inference and batch functions do not trace, and wear the decorators they need themselves.)"""
+    traced = __getattr__("tracer").capture_lambda_handler(handler)
+    return inject_context(cast(HandlerT, metrics.log_metrics(traced)))
 
 
 def invocation_keys(**keys: object) -> None:

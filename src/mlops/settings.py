@@ -98,7 +98,7 @@ SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
 def load_settings(cls: type[SettingsT]) -> SettingsT:
     """Read a settings class from the environment once per process: each field from the variable of
     its name, in any case (pydantic validates and converts the text). A plain model rather than
-    pydantic-settings, whose sources and machinery would cost the inference function's cold start
-    ~25 ms for the flat variables read here."""
+    pydantic-settings, whose sources and machinery would lengthen the inference function's cold start
+    for the flat variables read here (docs/performance.md, "Figures behind design choices")."""
     variables = {key.lower(): value for key, value in os.environ.items()}
     return cls.model_validate({name: variables[name] for name in cls.model_fields if name in variables})

@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from mlops.local.resources import LOCAL_STAGE
 from mlops.observability import logger
+from mlops.stack.description import ROLLOUT_ALARM_PREFIX
 from tests.events import load_event
 from tests.faults.conftest import frozen_stack
 
@@ -50,3 +52,23 @@ def test_a_later_invocation_logs_no_earlier_run(log_lines: io.StringIO) -> None:
         assert stack.runtime.invoke("trigger", {"dataset": "no-such-dataset"}).failed
         (second,) = _failures(log_lines)
     assert "run_id" not in second and "dataset" not in second, second
+
+
+def test_the_rollout_function_logs_its_step_at_info_and_still_answers(log_lines: io.StringIO) -> None:
+    """Before: the rollout function logged its result as ``extra``, and a log record refuses the
+    result's ``name`` key: at INFO, the level deployed functions log at, every invocation failed."""
+    event = load_event("rollout/candidate_alarm")
+    event["detail"]["alarmName"] = f"{ROLLOUT_ALARM_PREFIX.for_stage(LOCAL_STAGE)}iris-errors"
+    level = logger.log_level
+    logger.setLevel(logging.INFO)
+    try:
+        with frozen_stack() as stack:
+            result = stack.runtime.invoke("rollout", event)
+    finally:
+        logger.setLevel(level)
+    assert not result.failed, result.payload
+    # No rollout runs for iris: nothing rolls back, and the step is logged with its result.
+    assert result.payload == {"rolled_back": False, "name": "iris"}
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines() if line.startswith("{")]
+    (step,) = [line for line in lines if line.get("message") == "Rollout step"]
+    assert step["rollout"] == result.payload

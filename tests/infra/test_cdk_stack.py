@@ -23,6 +23,7 @@ from mlops.stack import outputs
 from mlops.stack.description import (
     ALARM_RULES,
     BUCKETS,
+    CONSTRUCTS,
     EXECUTION_RULES,
     FUNCTIONS,
     S3_NOTIFICATIONS,
@@ -33,6 +34,7 @@ from mlops.stack.description import (
     FunctionSpec,
     Ref,
     Staged,
+    functions_of,
     project_root,
     state_machine_definition,
 )
@@ -190,6 +192,15 @@ def test_every_described_function_is_deployed_as_described(
             assert variables[key] == value.for_stage(synthesized.stack.stage.name), key
         else:
             assert variables[key] == value, key
+
+
+def test_each_construct_builds_the_functions_that_name_it(synthesized: Synthesized) -> None:
+    for construct in CONSTRUCTS:
+        built = getattr(synthesized.stack, construct).functions
+        assert set(built) == {spec.name for spec in functions_of(construct)}, construct
+        for function in built.values():
+            path = function.function.node.path
+            assert path.startswith(f"{synthesized.stack.node.path}/{construct.capitalize()}/"), path
 
 
 def test_the_state_machine_runs_the_description_asl_file(synthesized: Synthesized) -> None:

@@ -122,7 +122,7 @@ def probability_columns(classes: list[Any]) -> list[str]:
 
 
 def scored_columns(prediction: Prediction, classes: list[Any], version: int) -> dict[str, pa.Array]:
-    """The columns batch scoring adds (CONTRACT §3): prediction, a probability per class, model_version."""
+    """The columns batch scoring adds (docs/batch.md#output): prediction, a probability per class, model_version."""
     columns: dict[str, pa.Array] = {PREDICTION: pa.array(prediction.outputs)}
     if prediction.probabilities is not None:
         for j, name in enumerate(probability_columns(classes)):

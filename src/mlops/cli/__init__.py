@@ -1,1 +1,1 @@
-"""The ``mlops`` command-line interface (CONTRACT §2-§3)."""
+"""The ``mlops`` command-line interface (docs/cli.md)."""

@@ -1,4 +1,4 @@
-"""The stack the CLI talks to, found through its CloudFormation outputs (CONTRACT §2).
+"""The stack the CLI talks to, found through its CloudFormation outputs (docs/deploy.md#stack-outputs).
 
 The deployed stack and the embedded one (``mlops local up``) publish the same outputs; which one
 answers depends only on the standard AWS settings (``AWS_ENDPOINT_URL`` for the embedded stack).

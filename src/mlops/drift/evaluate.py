@@ -138,7 +138,7 @@ class DriftResult(BaseModel):
     config: DriftConfig
 
     def to_contract(self, model: str, version: int, report_uri: str) -> dict[str, Any]:
-        """The JSON of ``mlops drift run --json`` (CONTRACT §3), with a few more keys."""
+        """The JSON of ``mlops drift run --json`` (docs/cli.md#mlops-drift-run), with a few more keys."""
         return {
             "model": model,
             "version": version,

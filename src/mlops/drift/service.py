@@ -67,7 +67,7 @@ class DriftOutcome(BaseModel):
     malformed_records: int = 0
 
     def to_contract(self) -> dict[str, Any]:
-        """``mlops drift run --json``: CONTRACT §3, plus the window, the HTML report and live quality."""
+        """``mlops drift run --json`` (docs/cli.md#mlops-drift-run): the window, the HTML report and live quality."""
         out = self.result.to_contract(self.model, self.version, self.report_uri)
         out["html_report"] = self.html_uri
         out["evaluated_at"] = self.evaluated_at.isoformat()

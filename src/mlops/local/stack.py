@@ -135,7 +135,7 @@ def run(
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
     # Every function shares this process: OpenMP threads of concurrent training runs busy-wait against
-    # each other (6-10x slower on a loaded 2-core machine). One thread each, unless the user says.
+    # each other (docs/performance.md, "Training pipeline"). One thread each, unless the user says.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     aws_url, api_url = f"http://{host}:{aws_port}", f"http://{host}:{api_port}"
     # The spool lives with the state: lines a stopped (or killed) stack left unsent ship at the next start.

@@ -18,11 +18,9 @@ The gate is on a share of rows rather than on every row because ONNX computes in
 scikit-learn in float64: a row whose value lies within float32 rounding of a tree threshold takes the
 other branch, moving its probability by a whole leaf value. Two measures remove the known causes:
 ``prepare_features`` rounds inputs through float32 for both sides, and ``to_onnx`` rounds
-gradient-boosting thresholds down to float32 (skl2onnx rounds them to nearest, which on the diabetes
-data put 1 of 442 rows 4% off). Measured on 100,000 rows (15 numeric and 5 categorical features,
-missing values), every estimator then agreed on every row with probabilities within 3e-7, against
-one row in 100,000 off by 7e-4 for gradient boosting without the input rounding. The report still
-gives the worst row (``max_abs_prob_diff``, ``max_rel_value_diff``), and a broken conversion
+gradient-boosting thresholds down to float32 (skl2onnx rounds them to nearest, which moves rows
+across thresholds). What each measure removed is in docs/performance.md ("Figures behind design
+choices"). The report still gives the worst row (``max_abs_prob_diff``, ``max_rel_value_diff``), and a broken conversion
 disagrees on far more than 0.1% of rows.
 
 This is the only module that imports onnxruntime (skl2onnx is imported only when converting).

@@ -13,9 +13,9 @@ features (missing as ``""``, a category like any other) are encoded per estimato
 - linear estimators: one-hot, unknown categories all zeros, the ``MAX_CATEGORIES - 1`` most frequent
   categories of a column kept and the rest grouped as infrequent (bounding the matrix width);
 - trees: one ordinal code per category (sorted), ``UNKNOWN_CODE`` for a category never seen. Trees
-  split codes as well as one-hot columns, and a column per feature instead of one per category made
-  gradient boosting 6x cheaper to fit at 100,000 rows (5 categorical columns of 3 to 35 categories:
-  1.9 s against 11.5 s of CPU, ROC AUC 0.740 against 0.742).
+  split codes as well as one-hot columns, and a column per feature instead of one per category makes
+  gradient boosting several times cheaper to fit at the same accuracy (docs/performance.md, "Figures
+  behind design choices").
 
 Classification labels are normalized by ``class_labels``: whole numbers become ``int``, booleans
 the strings ``"True"``/``"False"`` and everything else ``str``, the two label types ONNX classifiers
@@ -395,7 +395,7 @@ def _float32_imputation(pipeline: Pipeline) -> None:
 
     A median often sits exactly on a histogram-gradient-boosting threshold (both come from the same
     quantiles); imputed in float64 by scikit-learn and in float32 by ONNX, such rows would take
-    different branches (2% of rows off by up to 5e-2 on a generated 100k-row set). With the statistic
+    different branches (docs/performance.md, "Figures behind design choices"). With the statistic
     a float32 number and thresholds rounded down to float32 (``convert.to_onnx``), both agree.
     """
     features = pipeline.named_steps["features"]

@@ -1,10 +1,10 @@
-"""The HTTP API: Powertools' REST resolver with the routes of the contract (CONTRACT.md §4).
+"""The HTTP API: Powertools' REST resolver with the routes of docs/inference.md.
 
 Routing and the mapping of exceptions to responses are Powertools'; the OpenAPI document is Powertools'
 too, built by ``mlops.serving.openapi`` when ``GET /openapi.json`` is first requested. The serving
 resolver runs without Powertools' validation middleware: the two inference routes (``POST .../predict``
 and ``POST .../infer``) parse their bodies themselves (their pydantic models still document them),
-because the middleware costs about 75 µs per request, more than the model itself on one row, and a
+because the middleware costs more than the model itself on one row (docs/performance.md), and a
 second pass over every row of large batches; the other routes take only path parameters, which are
 plain strings. Importing the validation and OpenAPI machinery and building the document models would
 cost the cold start of every container (bench/bench_inference.py); only the document needs them.

@@ -52,9 +52,9 @@ def read_json(body: str | bytes | None, base64_encoded: bool, limit: int) -> Any
     if size > limit:
         raise PayloadTooLarge(f"The request body is {size} bytes; the limit is {limit} bytes.")
     try:
-        # orjson parses a 10,000-row body several times faster; what it refuses (NaN and Infinity
-        # literals, which requests may send, and malformed bodies) goes to the standard parser, which
-        # reads the one and names the fault in the other.
+        # orjson parses large bodies faster (docs/performance.md, "Batches"); what it refuses (NaN and
+        # Infinity literals, which requests may send, and malformed bodies) goes to the standard parser,
+        # which reads the one and names the fault in the other.
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         pass

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 ResourceKind = Literal["bucket", "table", "state_machine", "stream", "function", "topic", "role", "image"]
+# The CDK construct that builds a function (infra/constructs/<name>.py; the embedded stack builds them all):
+# the pipeline's steps and what starts or ends runs, the inference API, and the drift monitor.
+ConstructName = Literal["pipeline", "serving", "monitoring"]
+CONSTRUCTS: tuple[ConstructName, ...] = ("pipeline", "serving", "monitoring")
 
 APP_NAME = "mlops"
 # Where a name pattern takes its stage: ``mlops-{stage}-drift-`` is ``mlops-prod-drift-`` in prod.
@@ -136,6 +140,7 @@ class ExtensionSpec:
 class FunctionSpec:
     name: str
     description: str
+    construct: ConstructName
     packaging: Literal["zip", "image"]
     layers: tuple[str, ...]
     env: dict[str, EnvValue]
@@ -312,6 +317,7 @@ _BATCH_DATA = Ref("bucket", "data", "arn")
 BATCH_FUNCTION = FunctionSpec(
     "batch",
     "batch scoring: plans a job, scores its items with onnxruntime and pyarrow, writes the manifest",
+    construct="pipeline",
     packaging="image",
     layers=("ml",),
     env={
@@ -344,6 +350,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "ingest",
         "S3 upload under raw/<dataset>/ -> dataset version (sha256, schema, profile, Parquet) -> run",
+        construct="pipeline",
         packaging="image",
         layers=("ml",),
         env=dict(_STARTS_RUNS),
@@ -353,6 +360,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "validation",
         "checks a dataset version against its config and earlier versions; writes the report",
+        construct="pipeline",
         packaging="image",
         layers=("ml",),
         env=dict(_PIPELINE),
@@ -362,6 +370,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "training",
         "trains the scikit-learn pipeline inline or as a SageMaker training job",
+        construct="pipeline",
         packaging="image",
         layers=("ml",),
         env={
@@ -396,6 +405,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "conversion",
         "converts the trained pipeline to ONNX and proves parity with scikit-learn",
+        construct="pipeline",
         packaging="image",
         layers=("ml",),
         env=dict(_PIPELINE),
@@ -405,6 +415,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "promotion",
         "reviews the candidate against production and moves the production alias or starts a canary",
+        construct="pipeline",
         packaging="image",
         layers=("ml",),
         env={**_PIPELINE, "ROLLOUT_STATE_MACHINE_ARN": Ref("state_machine", "rollout", "arn")},
@@ -414,6 +425,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "failure",
         "records a failed run (reached by the state machine's Catch)",
+        construct="pipeline",
         packaging="zip",
         layers=("core",),
         env=dict(_PIPELINE),
@@ -423,6 +435,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "trigger",
         "starts a run on a dataset's latest version: manual, schedule or drift alarm",
+        construct="pipeline",
         packaging="zip",
         layers=("core",),
         env=dict(_STARTS_RUNS),
@@ -432,6 +445,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "reconcile",
         "ends ABORTED the runs whose execution ended or vanished without recording their end",
+        construct="pipeline",
         packaging="zip",
         layers=("core",),
         env=dict(_STARTS_RUNS),
@@ -448,6 +462,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "inference",
         "the HTTPS inference API (records, instances, dataframe_split, Open Inference Protocol)",
+        construct="serving",
         packaging="zip",
         layers=("core", "inference", CAPTURE_EXTENSION.layer),
         env={
@@ -474,6 +489,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "rollout",
         "runs a canary: arms the candidate's alarms, checks its guardrails, advances, completes, rolls back",
+        construct="pipeline",
         packaging="zip",
         layers=("core",),
         env={**_COMMON, "METRICS_NAMESPACE": METRICS_NAMESPACE},
@@ -495,6 +511,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "drift",
         "evaluates drift of captured traffic against the training baseline",
+        construct="monitoring",
         packaging="zip",
         layers=("core", "drift"),
         env={
@@ -530,6 +547,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "batchtrigger",
         "starts a batch scoring job for each object put under batch/<model>/input/",
+        construct="pipeline",
         packaging="zip",
         layers=("core",),
         env={**_COMMON, "BATCH_STATE_MACHINE_ARN": Ref("state_machine", "batch", "arn")},
@@ -614,7 +632,7 @@ EXECUTION_RULES: tuple[ExecutionStatusRule, ...] = (
     ExecutionStatusRule("pipeline-ended", PIPELINE.name, ("FAILED", "TIMED_OUT", "ABORTED"), "reconcile"),
 )
 
-# The function behind the HTTPS inference API (CONTRACT §4): every route proxies to it.
+# The function behind the HTTPS inference API (docs/inference.md): every route proxies to it.
 API_FUNCTION = "inference"
 
 
@@ -623,6 +641,11 @@ def function(name: str) -> FunctionSpec:
         if spec.name == name:
             return spec
     raise KeyError(f"no function named {name!r} in the stack description")
+
+
+def functions_of(construct: ConstructName) -> tuple[FunctionSpec, ...]:
+    """The functions a CDK construct builds, in the description's order."""
+    return tuple(spec for spec in FUNCTIONS if spec.construct == construct)
 
 
 def extensions_of(spec: FunctionSpec) -> tuple[ExtensionSpec, ...]:

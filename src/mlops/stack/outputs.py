@@ -1,5 +1,5 @@
 """Stack output names: the CDK stack exports these, the embedded stack publishes the same, and the CLI
-finds every resource through them (CONTRACT §2). Pure constants, importable without CDK."""
+finds every resource through them (docs/deploy.md#stack-outputs). Pure constants, importable without CDK."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every command and flag of CONTRACT §3 parses into the handler and values the commands read."""
+"""Every command and flag of docs/cli.md parses into the handler and values the commands read."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ _S3_URI = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.*)$")
 
 
 def job_row(job: BatchJob) -> dict[str, Any]:
-    """A job as ``batch list --json`` prints it (CONTRACT §3)."""
+    """A job as ``batch list --json`` prints it (docs/cli.md#mlops-batch-list--mlops-batch-show)."""
     document = job.model_dump(mode="json")
     return {**{name: document[name] for name in LIST_FIELDS if name != "output"}, "output": job.output_uri}
 

@@ -15,7 +15,7 @@ LIST_FIELDS = ("name", "version", "status", "metrics", "dataset_version", "creat
 
 
 def model_row(model: ModelVersion) -> dict[str, Any]:
-    """A model version as ``models list --json`` prints it (CONTRACT §3)."""
+    """A model version as ``models list --json`` prints it (docs/cli.md#mlops-models-list)."""
     document = model.model_dump(mode="json")
     return {name: document[name] for name in LIST_FIELDS}
 

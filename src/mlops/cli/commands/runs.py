@@ -26,7 +26,7 @@ LIST_FIELDS = (
 
 
 def run_row(run: Run) -> dict[str, Any]:
-    """A run as ``runs list --json`` prints it (CONTRACT §3)."""
+    """A run as ``runs list --json`` prints it (docs/cli.md#mlops-runs-list)."""
     document = run.model_dump(mode="json")
     return {name: document[name] for name in LIST_FIELDS}
 
