@@ -14,6 +14,7 @@ from mlops.pipeline.deps import build_deps
 from mlops.pipeline.payload import RunPayload
 from mlops.pipeline.train import train_run
 from mlops.settings import TrainingSettings, load_settings
+from mlops.training_jobs import default_training_jobs
 
 settings = load_settings(TrainingSettings)
 
@@ -24,7 +25,12 @@ settings = load_settings(TrainingSettings)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=RunPayload)
     invocation_keys(run_id=payload.run_id, dataset=payload.dataset)
-    deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
+    deps = build_deps(
+        settings.metadata_table,
+        settings.data_bucket,
+        settings.artifact_bucket,
+        sagemaker=default_training_jobs(),
+    )
     result = train_run(deps, payload, settings)
     if result.training and result.training.status == "Completed":
         metrics.add_metric(name="ModelsTrained", unit=MetricUnit.Count, value=1)

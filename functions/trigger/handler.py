@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.executions import default_executions
 from mlops.observability import inject_context, logger, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.events import TriggerEvent
@@ -22,7 +23,12 @@ settings = load_settings(TriggerSettings)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=TriggerEvent).event
-    deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
+    deps = build_deps(
+        settings.metadata_table,
+        settings.data_bucket,
+        settings.artifact_bucket,
+        step_functions=default_executions(),
+    )
     outcomes = handle_trigger(deps, settings.state_machine_arn, settings.stage_name, parsed)
     for outcome in outcomes:
         logger.info(outcome.reason, extra=outcome.model_dump())

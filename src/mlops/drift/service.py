@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlops.artifact_keys import drift_report_stem
 from mlops.config import DatasetConfig, DriftConfig
 from mlops.config import parse_rate as config_rate
 from mlops.drift.baseline import load_baseline
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_s3 import S3Client
 
-REPORT_PREFIX = "reports/drift"
 CURSOR_SK = "MONITOR#drift"
 MAX_DUE_SLACK = timedelta(minutes=5)
 
@@ -156,7 +156,7 @@ def run_drift(
         outside_window_records=traffic.outside_window,
         quality=quality.model_dump(mode="json") if quality is not None else None,
     )
-    key = f"{REPORT_PREFIX}/{model}/v{production.version}/{_stamp(moment)}"
+    key = drift_report_stem(model, production.version, _stamp(moment))
     json_ref = storage.put(
         settings.artifact_bucket, f"{key}.json", report_json(result, context), "application/json"
     )
