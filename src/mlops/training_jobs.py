@@ -32,9 +32,13 @@ class TrainingJob:
     model_uri: str | None = None  # ModelArtifacts.S3ModelArtifacts, once the job wrote it
 
 
+MESSAGE_CHARS = 400  # SageMaker lists every allowed value of an enum it refuses: hundreds of them
+
+
 def _message(error: Exception) -> str:
     response = getattr(error, "response", {})
-    return str(response.get("Error", {}).get("Message", "")).strip().rstrip(".") or str(error)
+    message = str(response.get("Error", {}).get("Message", "")).strip().rstrip(".") or str(error)
+    return message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 1] + "…"
 
 
 class TrainingJobs:
