@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlops.ml.dataset  # noqa: F401  (the heavy ML stack loads in the init phase, not per invocation)
-from mlops.executions import default_executions
+from mlops.executions import default_execution_starter
 from mlops.observability import inject_context, logger, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.ingest import ingest_object
@@ -30,7 +30,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         settings.metadata_table,
         settings.data_bucket,
         settings.artifact_bucket,
-        step_functions=default_executions(),
+        execution_starter=default_execution_starter(),
     )
     outcomes = []
     for record in parse(event=event, model=S3Model).Records:

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.executions import default_executions
+from mlops.execution_states import default_execution_states
 from mlops.observability import inject_context, logger, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.events import ReconcileEvent
@@ -28,7 +28,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         settings.metadata_table,
         settings.data_bucket,
         settings.artifact_bucket,
-        step_functions=default_executions(),
+        execution_reader=default_execution_states(),
     )
     outcomes = handle_reconcile(deps, settings.state_machine_arn, parsed)
     for outcome in outcomes:

@@ -29,7 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         settings.metadata_table,
         settings.data_bucket,
         settings.artifact_bucket,
-        sagemaker=default_training_jobs(),
+        training_job_service=default_training_jobs(),
     )
     result = train_run(deps, payload, settings)
     if result.training and result.training.status == "Completed":

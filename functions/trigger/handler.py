@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.executions import default_executions
+from mlops.executions import default_execution_starter
 from mlops.observability import inject_context, logger, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.events import TriggerEvent
@@ -27,7 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         settings.metadata_table,
         settings.data_bucket,
         settings.artifact_bucket,
-        step_functions=default_executions(),
+        execution_starter=default_execution_starter(),
     )
     outcomes = handle_trigger(deps, settings.state_machine_arn, settings.stage_name, parsed)
     for outcome in outcomes:

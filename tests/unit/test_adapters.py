@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from mlops import aws
 from mlops.errors import BadRequest, DependencyUnavailable, NotFound
-from mlops.executions import Executions
+from mlops.execution_states import StepFunctionsStates
+from mlops.executions import StepFunctionsStarter
 from mlops.storage import Storage
 from mlops.training_jobs import TrainingJobs
 
@@ -74,12 +75,18 @@ def test_storage_missing_object() -> None:
 
 
 def test_executions_started_earlier_and_gone() -> None:
-    taken = Executions(cast(Any, Answering(client_error("ExecutionAlreadyExists", "StartExecution"))))
+    taken = StepFunctionsStarter(
+        cast(Any, Answering(client_error("ExecutionAlreadyExists", "StartExecution")))
+    )
     arn = MACHINE.replace(":stateMachine:", ":execution:") + ":run-1"
     assert taken.start(MACHINE, "run-1", "{}") == arn
-    gone = Executions(cast(Any, Answering(client_error("ExecutionDoesNotExist", "DescribeExecution"))))
+    gone = StepFunctionsStates(
+        cast(Any, Answering(client_error("ExecutionDoesNotExist", "DescribeExecution")))
+    )
     assert gone.state(arn) is None
-    throttled = Executions(cast(Any, Answering(client_error("ThrottlingException", "StartExecution"))))
+    throttled = StepFunctionsStarter(
+        cast(Any, Answering(client_error("ThrottlingException", "StartExecution")))
+    )
     with pytest.raises(DependencyUnavailable, match=r"^Step Functions is unavailable"):
         throttled.start(MACHINE, "run-1", "{}")
 

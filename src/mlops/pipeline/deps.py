@@ -13,7 +13,7 @@ from functools import lru_cache
 from mlops.config import DatasetConfig
 from mlops.errors import ConfigError
 from mlops.pipeline.payload import RunPayload
-from mlops.pipeline.ports import ObjectStore, PipelineExecutions, TrainingJobService
+from mlops.pipeline.ports import ExecutionStarter, ExecutionStates, ObjectStore, TrainingJobService
 from mlops.registry import Registry
 from mlops.storage import Storage
 
@@ -24,20 +24,27 @@ class Deps:
     storage: ObjectStore
     data_bucket: str
     artifact_bucket: str
-    step_functions: PipelineExecutions | None = None
-    sagemaker: TrainingJobService | None = None
+    execution_starter: ExecutionStarter | None = None
+    execution_reader: ExecutionStates | None = None
+    training_job_service: TrainingJobService | None = None
 
     @property
-    def executions(self) -> PipelineExecutions:
-        if self.step_functions is None:
+    def executions(self) -> ExecutionStarter:
+        if self.execution_starter is None:
             raise ConfigError("This function was built without Step Functions: it cannot start runs.")
-        return self.step_functions
+        return self.execution_starter
+
+    @property
+    def execution_states(self) -> ExecutionStates:
+        if self.execution_reader is None:
+            raise ConfigError("This function was built without Step Functions: it cannot read executions.")
+        return self.execution_reader
 
     @property
     def training_jobs(self) -> TrainingJobService:
-        if self.sagemaker is None:
+        if self.training_job_service is None:
             raise ConfigError("This function was built without SageMaker: it cannot run training jobs.")
-        return self.sagemaker
+        return self.training_job_service
 
 
 @lru_cache(maxsize=8)
@@ -45,11 +52,14 @@ def build_deps(
     metadata_table: str,
     data_bucket: str,
     artifact_bucket: str,
-    step_functions: PipelineExecutions | None = None,
-    sagemaker: TrainingJobService | None = None,
+    execution_starter: ExecutionStarter | None = None,
+    execution_reader: ExecutionStates | None = None,
+    training_job_service: TrainingJobService | None = None,
 ) -> Deps:
     """One Deps per container (the adapters are built once, by their own cached factories)."""
-    return Deps(Registry(metadata_table), Storage(), data_bucket, artifact_bucket, step_functions, sagemaker)
+    registry = Registry(metadata_table)
+    adapters = (execution_starter, execution_reader, training_job_service)
+    return Deps(registry, Storage(), data_bucket, artifact_bucket, *adapters)
 
 
 def run_config(deps: Deps, payload: RunPayload) -> DatasetConfig:

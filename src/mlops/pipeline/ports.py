@@ -1,5 +1,5 @@
 """What the pipeline needs of the outside world, as Protocols: the adapters over boto3 implement them
-(``mlops.storage``, ``mlops.executions``, ``mlops.training_jobs``), and unit tests pass in-memory fakes.
+(``mlops.storage``, ``mlops.executions``, ``mlops.execution_states``, ``mlops.training_jobs``), and unit tests pass in-memory fakes.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from mlops.executions import ExecutionState
+    from mlops.execution_states import ExecutionState
     from mlops.models import ArtifactRef
     from mlops.storage import ObjectHead
     from mlops.training_jobs import TrainingJob
@@ -29,10 +29,14 @@ class ObjectStore(Protocol):
     def version_count(self, bucket: str, key: str) -> int: ...
 
 
-class PipelineExecutions(Protocol):
-    """Step Functions: one execution per run, named after it."""
+class ExecutionStarter(Protocol):
+    """Step Functions, starting: one execution per run, named after it."""
 
     def start(self, state_machine_arn: str, name: str, document: str) -> str: ...
+
+
+class ExecutionStates(Protocol):
+    """Step Functions, reading: how a run's execution stands."""
 
     def state(self, arn: str) -> ExecutionState | None: ...
 

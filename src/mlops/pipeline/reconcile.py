@@ -96,7 +96,7 @@ def sweep_runs(deps: Deps, state_machine_arn: str, grace: timedelta) -> list[Rec
         if now - run.started_at < grace:
             continue
         arn = run.execution_arn or execution_arn(state_machine_arn, execution_name(run.run_id))
-        execution = deps.executions.state(arn)
+        execution = deps.execution_states.state(arn)
         if execution is None:
             reason = "The pipeline execution no longer exists (the stack stopped while it ran)."
             outcomes.append(abort_run(deps, run, reason))

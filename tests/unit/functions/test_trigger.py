@@ -102,7 +102,7 @@ def test_schedule_tick_retrains_datasets_that_are_due(
 
 
 def test_due_schedule_starts_a_schedule_run(stack: EmbeddedStack, registry: Registry, ds: str) -> None:
-    from mlops.executions import default_executions
+    from mlops.executions import default_execution_starter
     from mlops.pipeline.deps import build_deps
     from mlops.pipeline.trigger import run_scheduled
 
@@ -112,7 +112,7 @@ def test_due_schedule_starts_a_schedule_run(stack: EmbeddedStack, registry: Regi
         registry.table,
         stack.stack.outputs["DataBucketName"],
         stack.stack.outputs["ArtifactBucketName"],
-        step_functions=default_executions(),
+        execution_starter=default_execution_starter(),
     )
     later = utcnow() + timedelta(hours=7)
     started = [o for o in run_scheduled(deps, stack.stack.state_machine_arn, later) if o.dataset == ds]

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlops.errors import Conflict, NotFound
-from mlops.executions import ExecutionState, execution_arn
+from mlops.execution_states import ExecutionState
+from mlops.executions import execution_arn
 from mlops.models import ArtifactRef, Run, RunStatus
 from mlops.storage import IntegrityError, ObjectHead
 from mlops.training_jobs import TrainingJob

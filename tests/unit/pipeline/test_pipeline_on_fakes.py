@@ -65,7 +65,8 @@ def store() -> MemoryStore:
 def deps(runs: MemoryRuns, jobs: MemoryTrainingJobs, store: MemoryStore) -> Deps:
     # The runs fake stands in for the registry's runs (the only part these flows read).
     registry = cast(Registry, runs)
-    return Deps(registry, store, "data", "artifacts", MemoryExecutions(), jobs)
+    executions = MemoryExecutions()
+    return Deps(registry, store, "data", "artifacts", executions, executions, jobs)
 
 
 @pytest.fixture()
