@@ -22,7 +22,7 @@ class ExecutionState:
     cause: str | None = None
 
 
-class StepFunctionsStates:
+class StepFunctionsExecutionStates:
     def __init__(self, client: SFNClient | None = None) -> None:
         self._client = client
 
@@ -43,6 +43,6 @@ class StepFunctionsStates:
 
 
 @cache
-def default_execution_states() -> StepFunctionsStates:
+def default_execution_states() -> StepFunctionsExecutionStates:
     """One adapter per process over the cached client factory's Step Functions client."""
-    return StepFunctionsStates()
+    return StepFunctionsExecutionStates()

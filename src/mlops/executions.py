@@ -23,7 +23,7 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
-class StepFunctionsStarter:
+class StepFunctionsExecutions:
     def __init__(self, client: SFNClient | None = None) -> None:
         self._client = client
 
@@ -45,6 +45,6 @@ class StepFunctionsStarter:
 
 
 @cache
-def default_execution_starter() -> StepFunctionsStarter:
+def default_execution_starter() -> StepFunctionsExecutions:
     """One adapter per process over the cached client factory's Step Functions client."""
-    return StepFunctionsStarter()
+    return StepFunctionsExecutions()

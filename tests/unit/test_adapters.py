@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from mlops import aws
 from mlops.errors import BadRequest, DependencyUnavailable, NotFound
-from mlops.execution_states import StepFunctionsStates
-from mlops.executions import StepFunctionsStarter
+from mlops.execution_states import StepFunctionsExecutionStates
+from mlops.executions import StepFunctionsExecutions
 from mlops.storage import Storage
 from mlops.training_jobs import TrainingJobs
 
@@ -75,16 +75,16 @@ def test_storage_missing_object() -> None:
 
 
 def test_executions_started_earlier_and_gone() -> None:
-    taken = StepFunctionsStarter(
+    taken = StepFunctionsExecutions(
         cast(Any, Answering(client_error("ExecutionAlreadyExists", "StartExecution")))
     )
     arn = MACHINE.replace(":stateMachine:", ":execution:") + ":run-1"
     assert taken.start(MACHINE, "run-1", "{}") == arn
-    gone = StepFunctionsStates(
+    gone = StepFunctionsExecutionStates(
         cast(Any, Answering(client_error("ExecutionDoesNotExist", "DescribeExecution")))
     )
     assert gone.state(arn) is None
-    throttled = StepFunctionsStarter(
+    throttled = StepFunctionsExecutions(
         cast(Any, Answering(client_error("ThrottlingException", "StartExecution")))
     )
     with pytest.raises(DependencyUnavailable, match=r"^Step Functions is unavailable"):
