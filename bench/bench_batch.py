@@ -185,6 +185,7 @@ def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str,
     from mlops.batch.jobs import BatchJobs
     from mlops.batch.models import BatchRequest, S3Location
     from mlops.batch.submit import new_job_id, start_job
+    from mlops.executions import default_execution_starter
     from mlops.local import patches
     from mlops.local.stack import configure_environment, start_embedded
     from mlops.models import ModelVersion
@@ -219,7 +220,7 @@ def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str,
                 input=S3Location(bucket=data, key="batch/bench/uploads/input.csv"),
                 output=S3Location(bucket=data, key="batch/bench/output/"),
             )  # fmt: skip
-            start_job(aws.stepfunctions(), outputs[out.BATCH_STATE_MACHINE_ARN], request)
+            start_job(default_execution_starter(), outputs[out.BATCH_STATE_MACHINE_ARN], request)
             jobs = BatchJobs(registry)
             while (job := jobs.find(request.job_id)) is None or job.status == "RUNNING":
                 time.sleep(0.5)

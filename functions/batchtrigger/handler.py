@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops import aws
 from mlops.batch.submit import request_from_upload, start_job
+from mlops.executions import default_execution_starter
 from mlops.observability import logger, metrics
 from mlops.settings import BatchTriggerSettings, load_settings
 
@@ -31,7 +31,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request = request_from_upload(record.s3.bucket.name, key, obj.eTag or "") if obj else None
         if request is None:
             continue  # the jobs' own outputs, and anything else under batch/
-        start_job(aws.stepfunctions(), settings.batch_state_machine_arn, request)
+        start_job(default_execution_starter(), settings.batch_state_machine_arn, request)
         logger.info("Batch job started", extra={"job_id": request.job_id, "input": request.input.uri})
         metrics.add_metric(name="BatchJobsStarted", unit=MetricUnit.Count, value=1)
         started.append(request.job_id)

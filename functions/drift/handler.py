@@ -8,16 +8,15 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.drift.events import DriftEvent
-from mlops.drift.service import handle_event
+from mlops.drift.service import build_drift_deps, handle_event
 from mlops.observability import instrumented
-from mlops.registry import Registry
 from mlops.settings import DriftSettings, load_settings
 
 settings = load_settings(DriftSettings)
-registry = Registry(settings.metadata_table)
+deps = build_drift_deps(settings)
 
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=DriftEvent).event
-    return handle_event(parsed, registry, settings)
+    return handle_event(parsed, deps, settings)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlops.ml.dataset  # noqa: F401  (the heavy ML stack loads in the init phase, not per invocation)
+from mlops.executions import default_execution_starter
 from mlops.observability import instrumented, logger, metrics
 from mlops.pipeline.handlers import deps_from
 from mlops.pipeline.ingest import ingest_object
@@ -23,7 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("Event") == "s3:TestEvent":
         logger.info("Ignoring s3:TestEvent", extra={"bucket": event.get("Bucket")})
         return {"outcomes": []}
-    deps = deps_from(settings)
+    deps = deps_from(settings, execution_starter=default_execution_starter())
     outcomes = []
     for record in parse(event=event, model=S3Model).Records:
         obj = record.s3.object

@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.execution_states import default_execution_states
 from mlops.observability import instrumented, logger, metrics
 from mlops.pipeline.events import ReconcileEvent
 from mlops.pipeline.handlers import deps_from
@@ -21,7 +22,7 @@ settings = load_settings(ReconcileSettings)
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=ReconcileEvent).event
-    deps = deps_from(settings)
+    deps = deps_from(settings, execution_reader=default_execution_states())
     outcomes = handle_reconcile(deps, settings.state_machine_arn, parsed)
     for outcome in outcomes:
         logger.info(outcome.reason, extra=outcome.model_dump())

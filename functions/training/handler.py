@@ -12,13 +12,14 @@ from mlops.observability import instrumented, metrics
 from mlops.pipeline.handlers import step_input, step_output
 from mlops.pipeline.train import train_run
 from mlops.settings import TrainingSettings, load_settings
+from mlops.training_jobs import default_training_jobs
 
 settings = load_settings(TrainingSettings)
 
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload, deps = step_input(event, settings)
+    payload, deps = step_input(event, settings, training_job_service=default_training_jobs())
     result = train_run(deps, payload, settings)
     if result.training and result.training.status == "Completed":
         metrics.add_metric(name="ModelsTrained", unit=MetricUnit.Count, value=1)

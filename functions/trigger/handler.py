@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.executions import default_execution_starter
 from mlops.observability import instrumented, logger, metrics
 from mlops.pipeline.events import TriggerEvent
 from mlops.pipeline.handlers import deps_from
@@ -20,7 +21,7 @@ settings = load_settings(TriggerSettings)
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=TriggerEvent).event
-    deps = deps_from(settings)
+    deps = deps_from(settings, execution_starter=default_execution_starter())
     outcomes = handle_trigger(deps, settings.state_machine_arn, settings.stage_name, parsed)
     for outcome in outcomes:
         logger.info(outcome.reason, extra=outcome.model_dump())

@@ -14,8 +14,12 @@ by botocore itself, which is how every command and function reaches the embedded
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from mlops.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
     import botocore.session
@@ -79,6 +83,63 @@ def reset_clients() -> None:
     _session.cache_clear()
     client.cache_clear()
     blocking_client.cache_clear()
+
+
+# Error codes of a throttled or failing service (its 5xx), which botocore's retries did not outlast.
+UNAVAILABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+    }
+)
+
+
+def error_code(error: Exception) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (``NoSuchKey``, ``ResourceInUse``), else None."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return None
+    return str(response.get("Error", {}).get("Code", "")) or None
+
+
+def unavailable(error: Exception) -> bool:
+    """Whether ``error`` says the service is throttling, failing (5xx) or unreachable, not that the
+    request was wrong. botocore's exceptions are imported only once one was raised, so a process that
+    never meets one never loads them."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(error, BotoCoreError):  # no answer: connection refused or reset, a timeout
+        return True
+    if not isinstance(error, ClientError):
+        return False
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(error) in UNAVAILABLE_CODES or int(status) >= 500
+
+
+@contextmanager
+def unavailable_as(service: str) -> Iterator[None]:
+    """Turn an unavailable-service error raised inside into ``DependencyUnavailable`` naming ``service``;
+    every other error passes unchanged."""
+    try:
+        yield
+    except Exception as error:
+        if unavailable(error):
+            raise DependencyUnavailable(
+                f"{service} is unavailable ({error_code(error) or type(error).__name__}); retry shortly."
+            ) from error
+        raise
 
 
 def s3() -> S3Client:

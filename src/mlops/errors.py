@@ -38,3 +38,15 @@ class ConfigError(MlopsError):
 
 class RecordTooLarge(MlopsError):
     """A metadata record would pass DynamoDB's 400 KB item limit (a bound missed a shape of data)."""
+
+
+class StageOrderError(MlopsError):
+    """A stage ran without the result of the stage before it: its input skipped a step of the pipeline."""
+
+
+class BadRequest(MlopsError):
+    """An AWS service refused a request as invalid (a role, instance type or parameter it does not take)."""
+
+
+class DependencyUnavailable(MlopsError):
+    """An AWS service is throttling, failing or unreachable after the client's retries: try again later."""

@@ -23,6 +23,8 @@ ModelStatus = Literal["candidate", "pending_approval", "production", "archived",
 # What moved (or touched) the production alias: the pipeline, a person, or a rollout step.
 AliasAction = Literal["promote", "rollback", "manual", "approve", "canary", "abort"]
 RolloutStatus = Literal["running", "completed", "rolled_back", "aborted"]
+TrainingBackend = Literal["inline", "sagemaker"]
+TrainingStatus = Literal["Completed", "InProgress"]
 StageName = Literal["ingest", "validation", "training", "conversion", "promotion"]
 
 

@@ -9,13 +9,18 @@ their sha256 and read back verified; the metadata item keeps what fits in ``INLI
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from mlops.models import ArtifactRef, DatasetVersion, ModelVersion
 from mlops.signature import Signature
-from mlops.storage import Storage
 
 INLINE_BYTES = 64 * 1024
+
+
+class ArtifactReader(Protocol):
+    """What reading a record's artifacts takes: the Storage adapter, or an in-memory fake of it."""
+
+    def get_verified(self, ref: ArtifactRef) -> bytes: ...
 
 
 def fits_inline(document: Any) -> bool:
@@ -43,7 +48,7 @@ def bounded_version(version: DatasetVersion, details: ArtifactRef) -> DatasetVer
     )
 
 
-def version_schema(storage: Storage, version: DatasetVersion) -> dict[str, str]:
+def version_schema(storage: ArtifactReader, version: DatasetVersion) -> dict[str, str]:
     """Every column's type, from the item or, when it holds only part of them, from the details."""
     if version.details is None or len(version.column_types) == (version.column_count or 0):
         return version.column_types
@@ -56,7 +61,7 @@ def inline_signature(signature: Signature) -> Signature | None:
     return signature if fits_inline(signature.model_dump(mode="json")) else None
 
 
-def model_signature(storage: Storage, model: ModelVersion) -> Signature | None:
+def model_signature(storage: ArtifactReader, model: ModelVersion) -> Signature | None:
     """The model's signature: inline, or its verified ``signature`` artifact; None when it has neither."""
     if model.signature is not None:
         return model.signature

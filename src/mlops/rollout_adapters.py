@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -127,7 +127,7 @@ class RolloutStep(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: str
+    action: Literal["arm", "check"]
     name: str
     rollout_id: str
 

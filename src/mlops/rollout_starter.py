@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from mlops import aws
+from mlops.executions import default_execution_starter
 from mlops.models import Rollout
 from mlops.registry import Registry
 from mlops.rollouts import check_interval
@@ -21,11 +21,11 @@ class StepFunctionsStarter:
     def __call__(self, rollout: Rollout) -> str | None:
         if not self.state_machine_arn:
             return None
-        started = aws.stepfunctions().start_execution(
-            stateMachineArn=self.state_machine_arn,
+        return default_execution_starter().start(
+            self.state_machine_arn,
             # Unique per start: a resumed rollout gets a new execution.
-            name=f"{rollout.name[:40]}-{rollout.rollout_id}-{int(time.time() * 1000)}",
-            input=json.dumps(
+            f"{rollout.name[:40]}-{rollout.rollout_id}-{int(time.time() * 1000)}",
+            json.dumps(
                 {
                     "name": rollout.name,
                     "rollout_id": rollout.rollout_id,
@@ -33,7 +33,6 @@ class StepFunctionsStarter:
                 }
             ),
         )
-        return started["executionArn"]
 
 
 def resume_rollouts(registry: Registry, starter: StepFunctionsStarter) -> list[str]:

@@ -1,11 +1,16 @@
-"""The S3 adapter: bytes in and out, every artifact addressed with its sha256."""
+"""The S3 adapter: bytes in and out, every artifact addressed with its sha256.
+
+S3's errors become the domain's: a missing object is ``NotFound`` (or None from ``head``), a throttled,
+failing or unreachable S3 is ``DependencyUnavailable``; anything else is a bug or a misconfiguration
+and passes unchanged.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mlops import aws
 from mlops.errors import MlopsError, NotFound
@@ -14,6 +19,8 @@ from mlops.models import ArtifactRef
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchVersion", "NoSuchBucket"})
+
 
 class IntegrityError(MlopsError):
     """An artifact's bytes do not match the sha256 recorded for it."""
@@ -21,6 +28,16 @@ class IntegrityError(MlopsError):
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """What ``HeadObject`` says of an object: the fields the domain reads."""
+
+    etag: str  # without S3's quotes
+    size: int
+    last_modified: datetime | None
+    version_id: str | None
 
 
 class Storage:
@@ -35,37 +52,51 @@ class Storage:
         self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> ArtifactRef:
         digest = sha256_hex(data)
-        self.s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=data,
-            ContentType=content_type,
-            Metadata={"sha256": digest},
-        )
+        with aws.unavailable_as("S3"):
+            self.s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata={"sha256": digest},
+            )
         return ArtifactRef(bucket=bucket, key=key, sha256=digest, size=len(data))
 
     def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
         try:
-            if version_id:
-                out = self.s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
-            else:
-                out = self.s3.get_object(Bucket=bucket, Key=key)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in {"NoSuchKey", "404", "NoSuchVersion", "NoSuchBucket"}:
+            with aws.unavailable_as("S3"):
+                if version_id:
+                    out = self.s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
+                else:
+                    out = self.s3.get_object(Bucket=bucket, Key=key)
+                return out["Body"].read()
+        except Exception as error:
+            if aws.error_code(error) in MISSING_CODES:
                 raise NotFound(f"s3://{bucket}/{key} does not exist.") from error
             raise
-        return out["Body"].read()
 
-    def head(self, bucket: str, key: str) -> dict[str, Any] | None:
-        """The object's metadata (``ETag``, ``ContentLength``, ``LastModified``, ``VersionId``), or None."""
+    def head(self, bucket: str, key: str) -> ObjectHead | None:
+        """The object's metadata, or None when there is no such object."""
         try:
-            return dict(self.s3.head_object(Bucket=bucket, Key=key))
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}:
+            with aws.unavailable_as("S3"):
+                out = self.s3.head_object(Bucket=bucket, Key=key)
+        except Exception as error:
+            if aws.error_code(error) in MISSING_CODES:
                 return None
             raise
+        modified = out.get("LastModified")
+        return ObjectHead(
+            etag=str(out.get("ETag", "")).strip('"'),
+            size=int(out.get("ContentLength", 0)),
+            last_modified=modified if isinstance(modified, datetime) else None,
+            version_id=out.get("VersionId"),
+        )
+
+    def version_count(self, bucket: str, key: str) -> int:
+        """How many versions of the object a versioned bucket holds (1 for one written once)."""
+        with aws.unavailable_as("S3"):
+            listing = self.s3.list_object_versions(Bucket=bucket, Prefix=key)
+        return sum(1 for v in listing.get("Versions", []) if v.get("Key") == key)
 
     def get_verified(self, ref: ArtifactRef) -> bytes:
         data = self.get(ref.bucket, ref.key)

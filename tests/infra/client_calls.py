@@ -144,12 +144,13 @@ def import_closure(spec: FunctionSpec) -> dict[str, ast.AST]:
     return trees
 
 
-# Receivers that name their service by another word: ``deps.sfn``, the registry's ``self.db``.
+# Receivers that name their service by another word: the Step Functions adapter's ``self.sfn``, the
+# registry's ``self.db``.
 RECEIVER_ALIASES = {"sfn": "stepfunctions", "db": "dynamodb"}
 
 
 def _receiver_services(call: ast.Call) -> set[str]:
-    """The services a call's receiver names (``aws.sagemaker()``, ``self.cloudwatch``, ``deps.sfn``)."""
+    """The services a call's receiver names (``aws.sagemaker()``, ``self.cloudwatch``, ``self.sfn``)."""
     assert isinstance(call.func, ast.Attribute)
     words = set(re.findall(r"[a-z0-9]+", ast.unparse(call.func.value).lower()))
     return {IAM_PREFIX_SERVICE.get(w, RECEIVER_ALIASES.get(w, "")) for w in words} - {""}

@@ -21,6 +21,7 @@ from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
 from mlops.config import DatasetConfig
+from mlops.executions import default_execution_starter
 from mlops.local.stack import EmbeddedStack
 from mlops.models import Run
 from mlops.registry import Registry
@@ -93,7 +94,7 @@ def score_batch(embedded: EmbeddedStack, registry: Registry, bucket: str) -> Bat
         input=S3Location(bucket=bucket, key="batch/console/in/iris.csv"),
         output=S3Location(bucket=bucket, key="batch/console/out/"),
     )
-    start_job(aws.stepfunctions(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], request)
+    start_job(default_execution_starter(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], request)
     jobs = BatchJobs(registry)
 
     def ended() -> BatchJob | None:

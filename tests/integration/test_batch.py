@@ -22,6 +22,7 @@ from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
 from mlops.cli.main import main
+from mlops.executions import default_execution_starter
 from mlops.local.stack import EmbeddedStack
 from mlops.models import ModelVersion
 from mlops.registry import Registry
@@ -77,7 +78,7 @@ def run_job(embedded: EmbeddedStack, input_key: str, output_key: str, **request:
         output=S3Location(bucket=data, key=output_key),
         **request,
     )
-    start_job(aws.stepfunctions(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], job)
+    start_job(default_execution_starter(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], job)
     jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
 
     def ended() -> BatchJob | None:
@@ -309,7 +310,7 @@ def test_a_job_for_a_model_without_versions_fails_with_one_sentence(embedded: Em
         input=S3Location(bucket=data, key="batch/in/any.csv"),
         output=S3Location(bucket=data, key="batch/out/none/"),
     )
-    start_job(aws.stepfunctions(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], request)
+    start_job(default_execution_starter(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], request)
     jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
     job = wait_for(lambda: (j := jobs.find(request.job_id)) and j.status != "RUNNING" and j)
     assert (job.status, job.error) == ("FAILED", "No model named 'nomodel'.")

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from boto3.s3.transfer import S3Transfer
-from botocore.exceptions import ClientError
 
 from mlops import aws
 from mlops.batch.models import S3Location
 from mlops.errors import NotFound
+from mlops.storage import Storage
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,6 +29,7 @@ WINDOW = 8 * CHUNK  # bytes per ranged read
 class BatchObjects:
     def __init__(self, client: S3Client | None = None) -> None:
         self._client = client
+        self._storage = Storage(client)
 
     @property
     def s3(self) -> S3Client:
@@ -37,13 +38,10 @@ class BatchObjects:
     def list(self, location: S3Location) -> Iterator[dict[str, Any]]:
         """The objects under a prefix (key ending in '/'), or the one object named."""
         if not location.key.endswith("/"):
-            try:
-                head = self.s3.head_object(Bucket=location.bucket, Key=location.key)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchBucket"}:
-                    raise NotFound(f"{location.uri} does not exist.") from error
-                raise
-            yield {"Key": location.key, "Size": head["ContentLength"], "ETag": head.get("ETag", "")}
+            head = self._storage.head(location.bucket, location.key)
+            if head is None:
+                raise NotFound(f"{location.uri} does not exist.")
+            yield {"Key": location.key, "Size": head.size, "ETag": f'"{head.etag}"'}
             return
         paginator = self.s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=location.bucket, Prefix=location.key):
@@ -52,7 +50,10 @@ class BatchObjects:
 
     def sha256(self, bucket: str, key: str) -> str:
         digest = hashlib.sha256()
-        size = self.s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        head = self._storage.head(bucket, key)
+        if head is None:
+            raise NotFound(f"s3://{bucket}/{key} does not exist.")
+        size = head.size
         for chunk in self._chunks(bucket, key, 0, size):
             digest.update(chunk)
         return digest.hexdigest()
@@ -118,10 +119,4 @@ class BatchObjects:
         )
 
     def get_json(self, location: S3Location) -> Any:
-        try:
-            body = self.s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
-                raise NotFound(f"{location.uri} does not exist.") from error
-            raise
-        return json.loads(body)
+        return json.loads(self._storage.get(location.bucket, location.key))

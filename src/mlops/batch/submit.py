@@ -16,7 +16,7 @@ from mlops.batch.models import BatchRequest, S3Location
 from mlops.models import utcnow
 
 if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions import SFNClient
+    from mlops.executions import StepFunctionsExecutions
 
 # batch/<model>/input/<anything> scores into batch/<model>/output/<job>/
 _TRIGGER_KEY = re.compile(r"^batch/(?P<model>[^/]+)/input/.+$")
@@ -32,15 +32,9 @@ def new_job_id(model: str, seed: str | None = None) -> str:
     return f"{_JOB_ID_UNSAFE.sub('-', model)[:48]}-{suffix}"
 
 
-def start_job(sfn: SFNClient, state_machine_arn: str, request: BatchRequest) -> str:
+def start_job(executions: StepFunctionsExecutions, state_machine_arn: str, request: BatchRequest) -> str:
     """Start the batch state machine; the job id is the execution name, so a repeat starts nothing."""
-    try:
-        out = sfn.start_execution(
-            stateMachineArn=state_machine_arn, name=request.job_id, input=request.model_dump_json()
-        )
-    except sfn.exceptions.ExecutionAlreadyExists:
-        return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{request.job_id}"
-    return out["executionArn"]
+    return executions.start(state_machine_arn, request.job_id, request.model_dump_json())
 
 
 def request_from_upload(bucket: str, key: str, etag: str) -> BatchRequest | None:

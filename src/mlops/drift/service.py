@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlops.artifact_keys import drift_report_stem
 from mlops.config import DatasetConfig, DriftConfig
 from mlops.config import parse_rate as config_rate
 from mlops.drift.baseline import load_baseline
@@ -42,11 +43,6 @@ from mlops.registry import Registry
 from mlops.settings import DriftSettings
 from mlops.storage import Storage
 
-if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
-    from mypy_boto3_s3 import S3Client
-
-REPORT_PREFIX = "reports/drift"
 CURSOR_SK = "MONITOR#drift"
 MAX_DUE_SLACK = timedelta(minutes=5)
 
@@ -84,11 +80,28 @@ class TickOutcome(BaseModel):
 
 
 @dataclass(frozen=True)
-class DriftClients:
-    """The AWS clients drift evaluation uses; None means the cached factory's (``mlops.aws``)."""
+class DriftDeps:
+    """What drift evaluation reads and writes through: the adapters, built once per container by
+    ``build_drift_deps`` (tests pass their own)."""
 
-    s3: S3Client | None = None
-    cloudwatch: CloudWatchClient | None = None
+    registry: Registry
+    storage: Storage
+    capture: CaptureReader
+    ground_truth: GroundTruthReader
+    monitor: CloudWatchMonitor
+
+
+def build_drift_deps(settings: DriftSettings) -> DriftDeps:
+    """The adapters over the cached client factory's clients (``mlops.aws``)."""
+    return DriftDeps(
+        registry=Registry(settings.metadata_table),
+        storage=Storage(),
+        capture=CaptureReader(settings.capture_bucket),
+        ground_truth=GroundTruthReader(settings.capture_bucket),
+        monitor=CloudWatchMonitor(
+            settings.metrics_namespace, settings.stage_name, notify_topic_arn=settings.notification_topic_arn
+        ),
+    )
 
 
 def parse_rate(expression: str) -> timedelta:
@@ -111,19 +124,17 @@ def _stamp(moment: datetime) -> str:
 
 def run_drift(
     model: str,
-    registry: Registry,
+    deps: DriftDeps,
     settings: DriftSettings,
     now: datetime | None = None,
     window: timedelta | None = None,
-    clients: DriftClients | None = None,
 ) -> DriftOutcome:
     """Evaluate drift of ``model``'s production version now; see the module docstring."""
-    clients = clients or DriftClients()
+    registry, storage = deps.registry, deps.storage
     moment = now or utcnow()
     production = registry.get_production(model)
     if production is None:
         raise NotFound(f"Model '{model}' has no production model yet: promote a version first.")
-    storage = Storage(clients.s3)
     signature = model_signature(storage, production)
     if signature is None:
         raise MlopsError(f"Model '{model}' v{production.version} has no signature to read its traffic with.")
@@ -138,11 +149,9 @@ def run_drift(
     if alias is not None and alias.updated_at > since:
         since = min(alias.updated_at, moment)
 
-    traffic = CaptureReader(settings.capture_bucket, clients.s3).read(
-        model, production.version, signature, since, moment
-    )
+    traffic = deps.capture.read(model, production.version, signature, since, moment)
     result = evaluate(baseline, traffic.features, traffic.predictions, config)
-    quality = _quality(model, production, traffic, since, settings, clients)
+    quality = _quality(model, production, traffic, since, deps.ground_truth)
 
     context = ReportContext(
         model=model,
@@ -156,7 +165,7 @@ def run_drift(
         outside_window_records=traffic.outside_window,
         quality=quality.model_dump(mode="json") if quality is not None else None,
     )
-    key = f"{REPORT_PREFIX}/{model}/v{production.version}/{_stamp(moment)}"
+    key = drift_report_stem(model, production.version, _stamp(moment))
     json_ref = storage.put(
         settings.artifact_bucket, f"{key}.json", report_json(result, context), "application/json"
     )
@@ -183,9 +192,7 @@ def run_drift(
         )
     )
 
-    monitor = CloudWatchMonitor(
-        settings.metrics_namespace, settings.stage_name, clients.cloudwatch, settings.notification_topic_arn
-    )
+    monitor = deps.monitor
     monitor.ensure_alarm(monitor.drift_alarm(model))
     monitor.put_drift(model, result, moment)
     if quality is not None and quality.value is not None:
@@ -229,12 +236,11 @@ def _quality(
     production: ModelVersion,
     traffic: CapturedTraffic,
     since: datetime,
-    settings: DriftSettings,
-    clients: DriftClients,
+    ground_truth: GroundTruthReader,
 ) -> QualityResult | None:
     if traffic.rows == 0:
         return None
-    truth = GroundTruthReader(settings.capture_bucket, clients.s3).read(model, since)
+    truth = ground_truth.read(model, since)
     if not truth.labels:
         return None
     return live_quality(production.task, production.version, traffic, truth, production.metrics)
@@ -254,13 +260,9 @@ def is_due(interval: timedelta, last: datetime | None, now: datetime) -> bool:
     return now - last >= interval - slack
 
 
-def run_due(
-    registry: Registry,
-    settings: DriftSettings,
-    now: datetime | None = None,
-    clients: DriftClients | None = None,
-) -> TickOutcome:
+def run_due(deps: DriftDeps, settings: DriftSettings, now: datetime | None = None) -> TickOutcome:
     """The drift tick: evaluate each production model whose drift schedule is due."""
+    registry = deps.registry
     moment = now or utcnow()
     outcome = TickOutcome()
     for model in registry.list_model_names():
@@ -274,7 +276,7 @@ def run_due(
             if not is_due(interval, last_time, moment):
                 outcome.not_due.append(model)
                 continue
-            result = run_drift(model, registry, settings, now=moment, clients=clients)
+            result = run_drift(model, deps, settings, now=moment)
             outcome.evaluated.append(result.to_contract())
         except MlopsError as error:
             logger.error("Drift evaluation failed", extra={"model": model, "error": str(error)})
@@ -286,17 +288,14 @@ def run_due(
 
 
 def handle_event(
-    event: DriftRequest | DriftTick | ScheduledEvent,
-    registry: Registry,
-    settings: DriftSettings,
-    clients: DriftClients | None = None,
+    event: DriftRequest | DriftTick | ScheduledEvent, deps: DriftDeps, settings: DriftSettings
 ) -> dict[str, Any]:
     """The drift function: an on-demand request answers the contract JSON, a tick its summary."""
     if isinstance(event, DriftRequest):
-        outcome = run_drift(event.model, registry, settings, window=event.window, clients=clients)
+        outcome = run_drift(event.model, deps, settings, window=event.window)
         metrics.add_metric(name="DriftEvaluations", unit="Count", value=1)
         return outcome.to_contract()
-    tick = run_due(registry, settings, clients=clients)
+    tick = run_due(deps, settings)
     metrics.add_metric(name="DriftEvaluations", unit="Count", value=len(tick.evaluated))
     if tick.failed:
         metrics.add_metric(name="DriftEvaluationFailures", unit="Count", value=len(tick.failed))

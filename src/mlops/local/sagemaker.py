@@ -15,6 +15,9 @@ created in moto runs as SageMaker runs it:
   until then, ``Completed``, or ``Failed`` with the ``FailureReason`` SageMaker gives: the job's
   ``output/failure`` file as ``AlgorithmError: ...``, or ``ClientError: ...`` when its data cannot be
   read; ``Stopped`` (``MaxRuntimeExceeded``) past ``StoppingCondition.MaxRuntimeInSeconds``;
+- ``CreateTrainingJob`` refuses what SageMaker refuses and moto takes: a name already used
+  (``ResourceInUse``; moto would replace the job), and an instance type, role ARN or hyperparameter
+  value outside the API's constraints (``ValidationException`` worded as AWS words it);
 - the process's output goes to CloudWatch Logs, group ``/aws/sagemaker/TrainingJobs``, stream
   ``<job>/algo-1-<epoch seconds>``, as SageMaker names it.
 
@@ -24,8 +27,10 @@ The child's memory is its own, as a training instance's is: the stack's process 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -71,11 +76,66 @@ def install() -> None:
     _original_create = SageMakerModelBackend.create_training_job
 
     def create_training_job(self: Any, *args: Any, **kwargs: Any) -> Any:
+        request = inspect.signature(_original_create).bind(self, *args, **kwargs).arguments
+        refuse_as_sagemaker_does(self, request)
         record = _original_create(self, *args, **kwargs)
         start(record)
         return record
 
     SageMakerModelBackend.create_training_job = create_training_job  # type: ignore[method-assign]
+
+
+def refuse_as_sagemaker_does(backend: Any, request: dict[str, Any]) -> None:
+    """Raise what SageMaker answers a ``CreateTrainingJob`` it refuses (moto's own exceptions, so the
+    client sees SageMaker's error codes)."""
+    from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+
+    name = request["training_job_name"]
+    if name in backend.training_jobs:
+        raise ResourceInUseException(
+            f"Training job names must be unique within an AWS account and region, and a training job "
+            f"with this name already exists ({backend.training_jobs[name].arn})"
+        )
+    problems = _constraint_violations(request)
+    if problems:
+        count = f"{len(problems)} validation error{'s' if len(problems) > 1 else ''} detected"
+        raise ValidationError(message=f"{count}: {'; '.join(problems)}")
+
+
+def _constraint_violations(request: dict[str, Any]) -> list[str]:
+    """The request's values outside the constraints of SageMaker's API model, in AWS's words."""
+    import botocore.session
+    from botocore.model import MapShape, StringShape
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    instance_types, hyperparameters = (
+        model.shape_for("TrainingInstanceType"),
+        model.shape_for("HyperParameters"),
+    )
+    assert isinstance(instance_types, StringShape) and isinstance(hyperparameters, MapShape)
+    problems = []
+    instance_type = (request.get("resource_config") or {}).get("InstanceType")
+    allowed = instance_types.enum
+    if instance_type is not None and instance_type not in allowed:
+        problems.append(
+            f"Value '{instance_type}' at 'resourceConfig.instanceType' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(allowed)}]"
+        )
+    role = request.get("role_arn") or ""
+    pattern = model.shape_for("RoleArn").metadata["pattern"]
+    if not re.fullmatch(pattern, role):
+        problems.append(
+            f"Value '{role}' at 'roleArn' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {pattern}"
+        )
+    limit = hyperparameters.value.metadata["max"]
+    for key, value in (request.get("hyper_parameters") or {}).items():
+        if len(value) > limit:
+            problems.append(
+                f"Value at 'hyperParameters' failed to satisfy constraint: Map value must satisfy "
+                f"constraint: [Member must have length less than or equal to {limit}] (key {key})"
+            )
+    return problems
 
 
 def uninstall() -> None:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from mlops.configfile import parse_config
 from mlops.errors import ConfigError, NotFound
-from mlops.models import RawObject, RawObjectRef
+from mlops.models import RawObject, RawObjectRef, utcnow
 from mlops.pipeline.deps import Deps
 
 CONFIG_OBJECT_NAME = "mlops.yaml"
@@ -82,8 +82,8 @@ def sync_config_object(deps: Deps, bucket: str, dataset: str) -> RawObject | Non
     raw = RawObjectRef(
         bucket=bucket,
         key=key,
-        etag=str(head.get("ETag", "")).strip('"'),
-        version_id=head.get("VersionId"),
-        size=int(head.get("ContentLength", 0)),
+        etag=head.etag,
+        version_id=head.version_id,
+        size=head.size,
     )
-    return apply_config_object(deps, dataset, raw, head["LastModified"])
+    return apply_config_object(deps, dataset, raw, head.last_modified or utcnow())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlops.artifact_keys import model_key
 from mlops.errors import ConversionFailed
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import ConversionOutcome, RunPayload
@@ -26,12 +27,13 @@ def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
         holdout = ds.read_parquet_bytes(deps.storage.get_verified(model.artifacts["holdout"]))
         onnx_bytes = to_onnx(pipeline, signature)
         parity = check_parity(onnx_bytes, pipeline, holdout, signature)
-        prefix = f"models/{name}/v{number}"
         artifacts = dict(model.artifacts)
-        artifacts["onnx"] = deps.storage.put(deps.artifact_bucket, f"{prefix}/model.onnx", onnx_bytes)
+        artifacts["onnx"] = deps.storage.put(
+            deps.artifact_bucket, model_key(name, number, "model.onnx"), onnx_bytes
+        )
         artifacts["signature"] = deps.storage.put(
             deps.artifact_bucket,
-            f"{prefix}/signature.json",
+            model_key(name, number, "signature.json"),
             signature.model_dump_json(indent=2).encode(),
             "application/json",
         )

@@ -1,36 +1,65 @@
-"""What the pipeline stages need from the outside world, injected (tests pass moto-backed clients)."""
+"""What the pipeline stages need from the outside world, injected: adapters over boto3 in the
+functions, in-memory fakes of the same Protocols (``mlops.pipeline.ports``) in unit tests.
+
+Each handler wires only the adapters its role may use: a stage that never starts executions or
+training jobs is built without them, and their modules stay out of its code.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.errors import ConfigError
 from mlops.pipeline.payload import RunPayload
+from mlops.pipeline.ports import ExecutionStarter, ExecutionStates, ObjectStore, TrainingJobService
 from mlops.registry import Registry
 from mlops.storage import Storage
-
-if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions import SFNClient
 
 
 @dataclass(frozen=True)
 class Deps:
     registry: Registry
-    storage: Storage
+    storage: ObjectStore
     data_bucket: str
     artifact_bucket: str
+    execution_starter: ExecutionStarter | None = None
+    execution_reader: ExecutionStates | None = None
+    training_job_service: TrainingJobService | None = None
 
     @property
-    def sfn(self) -> SFNClient:
-        return aws.stepfunctions()
+    def executions(self) -> ExecutionStarter:
+        if self.execution_starter is None:
+            raise ConfigError("This function was built without Step Functions: it cannot start runs.")
+        return self.execution_starter
+
+    @property
+    def execution_states(self) -> ExecutionStates:
+        if self.execution_reader is None:
+            raise ConfigError("This function was built without Step Functions: it cannot read executions.")
+        return self.execution_reader
+
+    @property
+    def training_jobs(self) -> TrainingJobService:
+        if self.training_job_service is None:
+            raise ConfigError("This function was built without SageMaker: it cannot run training jobs.")
+        return self.training_job_service
 
 
 @lru_cache(maxsize=8)
-def build_deps(metadata_table: str, data_bucket: str, artifact_bucket: str) -> Deps:
-    return Deps(Registry(metadata_table), Storage(), data_bucket, artifact_bucket)
+def build_deps(
+    metadata_table: str,
+    data_bucket: str,
+    artifact_bucket: str,
+    execution_starter: ExecutionStarter | None = None,
+    execution_reader: ExecutionStates | None = None,
+    training_job_service: TrainingJobService | None = None,
+) -> Deps:
+    """One Deps per container (the adapters are built once, by their own cached factories)."""
+    registry = Registry(metadata_table)
+    adapters = (execution_starter, execution_reader, training_job_service)
+    return Deps(registry, Storage(), data_bucket, artifact_bucket, *adapters)
 
 
 def run_config(deps: Deps, payload: RunPayload) -> DatasetConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mlops.models import Run, RunStatus, StageRecord, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload
-from mlops.pipeline.promote import finish_run
+from mlops.pipeline.runs import finish_run
 
 
 def record_failure(deps: Deps, payload: RunPayload) -> RunPayload:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel
 
+from mlops.artifact_keys import dataset_key
 from mlops.errors import IngestRefused, NotFound, RecordTooLarge
 from mlops.models import DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
 from mlops.pipeline.config_object import apply_config_object, is_config_object, sync_config_object
@@ -35,7 +36,7 @@ DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class IngestOutcome(BaseModel):
-    action: str  # started | duplicate | refused | ignored | redelivered | configured
+    action: Literal["started", "duplicate", "refused", "ignored", "redelivered", "configured"]
     dataset: str | None = None
     sha256: str | None = None
     run_id: str | None = None
@@ -210,7 +211,7 @@ def _configure(
             reason=f"Dataset name '{dataset}' must be 1-64 letters, digits, '.', '_' or '-'.",
         )
     head = deps.storage.head(bucket, key)
-    modified = head["LastModified"] if head and isinstance(head.get("LastModified"), datetime) else utcnow()
+    modified = head.last_modified if head and head.last_modified else utcnow()
     record = apply_config_object(deps, dataset, raw, modified)
     action = "refused" if record.status == "REFUSED" else "configured"
     return IngestOutcome(action=action, dataset=dataset, reason=record.reason)
@@ -222,13 +223,14 @@ def _new_version(
     """Store the version: its Parquet copy and details (profile, every column) in S3, a bounded item."""
     from mlops.ml import dataset as ds
 
-    prefix = f"datasets/{dataset}/{sha}"
-    canonical = deps.storage.put(deps.data_bucket, f"{prefix}/data.parquet", ds.to_parquet_bytes(frame))
+    canonical = deps.storage.put(
+        deps.data_bucket, dataset_key(dataset, sha, "data.parquet"), ds.to_parquet_bytes(frame)
+    )
     columns = [str(c) for c in frame.columns]
     column_types = ds.infer_schema(frame)
     details = deps.storage.put(
         deps.data_bucket,
-        f"{prefix}/details.json",
+        dataset_key(dataset, sha, "details.json"),
         details_document(columns, column_types, ds.profile(frame, column_types)),
         "application/json",
     )
@@ -249,9 +251,8 @@ def _new_version(
 
 
 def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
-    head = deps.storage.s3.head_object(Bucket=raw.bucket, Key=raw.key)
-    modified = head.get("LastModified")
-    return modified if isinstance(modified, datetime) else utcnow()
+    head = deps.storage.head(raw.bucket, raw.key)
+    return head.last_modified if head and head.last_modified else utcnow()
 
 
 def _redelivered(deps: Deps, state_machine_arn: str, record: RawObject) -> IngestOutcome:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops.models import Trigger
+from mlops.models import TrainingBackend, TrainingStatus, Trigger
 
 
 class StepError(BaseModel):
@@ -56,8 +56,8 @@ class ValidationOutcome(BaseModel):
 
 
 class TrainingOutcome(BaseModel):
-    status: str  # "Completed" | "InProgress"
-    backend: str
+    status: TrainingStatus
+    backend: TrainingBackend
     model_version: int | None = None
     job_name: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from mlops import rollouts
 from mlops.config import DatasetConfig
-from mlops.errors import Conflict, ValidationFailed
-from mlops.models import ModelVersion, Run, utcnow
+from mlops.errors import Conflict, StageOrderError, ValidationFailed
+from mlops.models import ModelVersion
 from mlops.pipeline.deps import Deps, run_config
 from mlops.pipeline.payload import PromotionOutcome, RunPayload
+from mlops.pipeline.runs import finish_run
 from mlops.pipeline.stages import stage
 from mlops.records import model_signature
 from mlops.rollouts import Starter
@@ -154,7 +155,7 @@ def _held(
 
 def promote_run(deps: Deps, payload: RunPayload, starter: Starter | None = None) -> RunPayload:
     if payload.conversion is None:
-        raise Conflict("The run reached promotion without a converted model.")
+        raise StageOrderError("The run reached promotion without a converted model.")
     with stage(deps.registry, payload.run_id, "promotion") as log:
         config = run_config(deps, payload)
         candidate = deps.registry.get_model_version(payload.dataset, payload.conversion.model_version)
@@ -174,33 +175,3 @@ def promote_run(deps: Deps, payload: RunPayload, starter: Starter | None = None)
         model_version=candidate.version, promoted=promoted, decision=decision, production_version=production
     )
     return payload.model_copy(update={"promotion": outcome})
-
-
-def finish_run(
-    deps: Deps,
-    run_id: str,
-    status: str,
-    promoted: bool = False,
-    decision: str | None = None,
-    failed_stage: str | None = None,
-    error: str | None = None,
-) -> Run:
-    """End a run once (conditional on RUNNING) and free its dataset's lock."""
-    run = deps.registry.get_run(run_id)
-    if run.status == "RUNNING":
-        update = {
-            "status": status,
-            "ended_at": utcnow(),
-            "promoted": promoted,
-            "decision": decision,
-            "failed_stage": failed_stage,
-            "error": error,
-            "stages": [],
-        }
-        run = run.model_copy(update=update)
-        try:
-            deps.registry.save_run(run)
-        except Conflict:
-            run = deps.registry.get_run(run_id)
-    deps.registry.release_lock(run.dataset, run_id)
-    return run

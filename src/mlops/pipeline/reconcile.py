@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from mlops.errors import NotFound
+from mlops.executions import execution_arn
 from mlops.models import Run, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.events import ExecutionDetail, ExecutionStatusChange, SweepRequest
@@ -95,22 +95,14 @@ def sweep_runs(deps: Deps, state_machine_arn: str, grace: timedelta) -> list[Rec
     for run in _running(deps):
         if now - run.started_at < grace:
             continue
-        arn = run.execution_arn or (
-            state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name(run.run_id)}"
-        )
-        try:
-            execution = deps.sfn.describe_execution(executionArn=arn)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
-                raise
+        arn = run.execution_arn or execution_arn(state_machine_arn, execution_name(run.run_id))
+        execution = deps.execution_states.state(arn)
+        if execution is None:
             reason = "The pipeline execution no longer exists (the stack stopped while it ran)."
             outcomes.append(abort_run(deps, run, reason))
-            continue
-        if execution["status"] in _ENDED:
-            status = execution["status"]
-            outcomes.append(
-                abort_run(deps, run, _reason(status, execution.get("error"), execution.get("cause")))
-            )
+        elif execution.status in _ENDED:
+            reason = _reason(execution.status, execution.error, execution.cause)
+            outcomes.append(abort_run(deps, run, reason))
     return outcomes
 
 

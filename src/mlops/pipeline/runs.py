@@ -1,12 +1,12 @@
-"""Starting runs: the one place that creates a run record and its Step Functions execution."""
+"""A run's start and end: the one place that creates a run record and its Step Functions execution,
+and the one that ends it and frees its dataset's lock."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from botocore.exceptions import ClientError
-
-from mlops.models import Run, Trigger, utcnow
+from mlops.errors import Conflict
+from mlops.models import Run, RunStatus, Trigger, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, execution_name
 
@@ -45,16 +45,37 @@ def start_run(
         trigger=trigger,
         config_revision=run.config_revision,
     )
-    name = execution_name(run_id)
-    try:
-        out = deps.sfn.start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=payload.model_dump_json()
-        )
-        arn = out["executionArn"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
-        arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    arn = deps.executions.start(state_machine_arn, execution_name(run_id), payload.model_dump_json())
     run = run.model_copy(update={"execution_arn": arn})
     deps.registry.save_run(run, expect_status=None if run.status != "RUNNING" else "RUNNING")
+    return run
+
+
+def finish_run(
+    deps: Deps,
+    run_id: str,
+    status: RunStatus,
+    promoted: bool = False,
+    decision: str | None = None,
+    failed_stage: str | None = None,
+    error: str | None = None,
+) -> Run:
+    """End a run once (conditional on RUNNING) and free its dataset's lock."""
+    run = deps.registry.get_run(run_id)
+    if run.status == "RUNNING":
+        update: dict[str, object] = {
+            "status": status,
+            "ended_at": utcnow(),
+            "promoted": promoted,
+            "decision": decision,
+            "failed_stage": failed_stage,
+            "error": error,
+            "stages": [],
+        }
+        run = run.model_copy(update=update)
+        try:
+            deps.registry.save_run(run)
+        except Conflict:
+            run = deps.registry.get_run(run_id)
+    deps.registry.release_lock(run.dataset, run_id)
     return run

@@ -2,7 +2,8 @@
 
 ``start`` creates the job on the dataset version's canonical Parquet; the state machine waits and calls
 ``poll`` until the job ends; a completed job's ``model.tar.gz`` holds the three files
-``mlops.ml.artifacts`` reads, registered like inline training.
+``mlops.ml.artifacts`` reads, and ``poll`` returns them as the trained model, which the training stage
+registers like an inline one. SageMaker itself is reached through ``deps.training_jobs``.
 
 Job names are unique per account and region for ever, and a run id recurs (the same upload to another
 stage, or again after a redeploy). So a job's name holds the stage and a digest of the run's id and
@@ -17,13 +18,10 @@ import io
 import json
 import tarfile
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from mlops import aws
+from mlops.artifact_keys import training_output_prefix
 from mlops.config import DatasetConfig
 from mlops.errors import ConfigError, TrainingFailed
 from mlops.models import ArtifactRef, Run
@@ -31,6 +29,10 @@ from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, TrainingOutcome
 from mlops.settings import TrainingSettings
 from mlops.stack.description import TRAINING_JOB_PREFIX
+from mlops.training_jobs import TrainingJob
+
+if TYPE_CHECKING:
+    from mlops.ml.training import TrainedModel
 
 HYPERPARAMETER_LIMIT = 2500  # SageMaker's limit on one hyperparameter value
 JOB_NAME_LIMIT = 63
@@ -56,15 +58,15 @@ def job_name(stage: str, run: Run) -> str:
 
 def output_path(deps: Deps, payload: RunPayload) -> str:
     """Where this run's job writes: the stack's artifact bucket, under the run."""
-    return f"s3://{deps.artifact_bucket}/sagemaker/{payload.dataset}/{payload.run_id}/"
+    return f"s3://{deps.artifact_bucket}/{training_output_prefix(payload.dataset, payload.run_id)}"
 
 
-def check_job_is_this_runs(job: Mapping[str, Any], deps: Deps, payload: RunPayload, role_arn: str) -> None:
+def check_job_is_this_runs(job: TrainingJob, deps: Deps, payload: RunPayload, role_arn: str) -> None:
     """Refuse a job of another stage, stack or run that happens to have the name."""
-    found_output = str(job.get("OutputDataConfig", {}).get("S3OutputPath", "")).rstrip("/") + "/"
-    if found_output != output_path(deps, payload) or job.get("RoleArn") != role_arn:
+    found_output = job.output_path.rstrip("/") + "/"
+    if found_output != output_path(deps, payload) or job.role_arn != role_arn:
         raise TrainingFailed(
-            f"The SageMaker training job {job.get('TrainingJobName')} belongs to another stack or run "
+            f"The SageMaker training job {job.name} belongs to another stack or run "
             f"(it writes to {found_output}), so run {payload.run_id} cannot use it."
         )
 
@@ -126,74 +128,49 @@ def start(
             )
     name = job_name(settings.stage_name, deps.registry.get_run(payload.run_id))
     prefix = data.key.rsplit("/", 1)[0] + "/"
-    try:
-        aws.sagemaker().create_training_job(
-            **job_request(
-                name,
-                settings.sagemaker_role_arn,
-                settings.sagemaker_image_uri,
-                hyperparameters,
-                data_uri=f"s3://{data.bucket}/{prefix}",
-                output_uri=output_path(deps, payload),
-                instance_type=settings.sagemaker_instance_type,
-                max_runtime_s=settings.sagemaker_max_runtime_s,
-            )
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in {"ResourceInUse", "ValidationException"}:
-            raise
-        # A retried invocation finds the job it created; anything else under the name is refused, and
-        # a request refused for another reason keeps its own error.
-        try:
-            job = aws.sagemaker().describe_training_job(TrainingJobName=name)
-        except ClientError:
-            raise error from None
-        check_job_is_this_runs(job, deps, payload, settings.sagemaker_role_arn)
+    request = job_request(
+        name,
+        settings.sagemaker_role_arn,
+        settings.sagemaker_image_uri,
+        hyperparameters,
+        data_uri=f"s3://{data.bucket}/{prefix}",
+        output_uri=output_path(deps, payload),
+        instance_type=settings.sagemaker_instance_type,
+        max_runtime_s=settings.sagemaker_max_runtime_s,
+    )
+    # A job already under the name is the one a retried invocation created: used only if it is this
+    # run's. A request SageMaker refuses (bad role, instance type, hyperparameter) fails the run with
+    # SageMaker's reason (the adapter's BadRequest).
+    if not deps.training_jobs.create(request):
+        check_job_is_this_runs(deps.training_jobs.describe(name), deps, payload, settings.sagemaker_role_arn)
     return TrainingOutcome(status="InProgress", backend="sagemaker", job_name=name)
 
 
 def _refuse_replaced(deps: Deps, bucket: str, key: str) -> None:
     """The job writes its archive once into the versioned artifacts bucket: a second version means
     someone replaced it, and its pickle is not ours to load."""
-    listing = deps.storage.s3.list_object_versions(Bucket=bucket, Prefix=key)
-    versions = [v for v in listing.get("Versions", []) if v.get("Key") == key]
-    if len(versions) > 1:
+    if deps.storage.version_count(bucket, key) > 1:
         raise TrainingFailed(
             f"s3://{bucket}/{key} was replaced after the training job wrote it; it is not loaded."
         )
 
 
-def poll(
-    deps: Deps, payload: RunPayload, config: DatasetConfig, settings: TrainingSettings
-) -> TrainingOutcome:
-    from mlops.ml import dataset as ds
+def poll(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> TrainedModel | None:
+    """The trained model once the run's job completed, None while it runs; a job that failed or
+    stopped fails the run with SageMaker's reason."""
     from mlops.ml.artifacts import read_training_output
-    from mlops.pipeline.train import register_candidate, training_frame
 
     assert payload.training is not None and payload.training.job_name
     name = payload.training.job_name
-    job = aws.sagemaker().describe_training_job(TrainingJobName=name)
+    job = deps.training_jobs.describe(name)
     check_job_is_this_runs(job, deps, payload, settings.sagemaker_role_arn)
-    status = job["TrainingJobStatus"]
-    if status in ("InProgress", "Stopping"):
-        return TrainingOutcome(status="InProgress", backend="sagemaker", job_name=name)
-    if status != "Completed":
-        reason = job.get("FailureReason") or f"The SageMaker training job {name} ended {status}."
-        raise TrainingFailed(reason)
-    uri = job["ModelArtifacts"]["S3ModelArtifacts"]
-    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    if job.status in ("InProgress", "Stopping"):
+        return None
+    if job.status != "Completed" or job.model_uri is None:
+        raise TrainingFailed(job.failure_reason or f"The SageMaker training job {name} ended {job.status}.")
+    bucket, key = job.model_uri.removeprefix("s3://").split("/", 1)
     _refuse_replaced(deps, bucket, key)
     archive = deps.storage.get(bucket, key)
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         tar.extractall(tmp, filter="data")
-        trained = read_training_output(Path(tmp))
-    version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
-    frame = training_frame(ds.read_parquet_bytes(deps.storage.get_verified(version.canonical)), config)
-    model = register_candidate(deps, payload, config, trained, frame)
-    return TrainingOutcome(
-        status="Completed",
-        backend="sagemaker",
-        job_name=name,
-        model_version=model.version,
-        metrics=model.metrics,
-    )
+        return read_training_output(Path(tmp))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from mlops.artifact_keys import validation_report_key
 from mlops.errors import ValidationFailed
 from mlops.models import VersionVerdict
 from mlops.pipeline.deps import Deps
@@ -53,7 +54,7 @@ def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
         frame = ds.read_parquet_bytes(deps.storage.get_verified(version.canonical))
         previous = accepted_schema(deps, payload.dataset, payload.dataset_version)
         report = validate(frame, config, previous)
-        key = f"reports/validation/{payload.dataset}/{payload.run_id}.json"
+        key = validation_report_key(payload.dataset, payload.run_id)
         ref = deps.storage.put(
             deps.artifact_bucket, key, report.model_dump_json(indent=2).encode(), "application/json"
         )

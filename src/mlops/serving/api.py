@@ -23,8 +23,8 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from botocore.exceptions import BotoCoreError, ClientError
 
+from mlops.errors import DependencyUnavailable
 from mlops.observability import logger
 from mlops.serving import telemetry, v2
 from mlops.serving.errors import MethodNotAllowed, ModelNotFound, RouteNotFound, ServingError
@@ -269,16 +269,18 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
     def serving_error(error: ServingError) -> Response[Any]:
         return error_response(error.status, error.code, error.message, error.headers or None)
 
+    @app.exception_handler(DependencyUnavailable)
+    def unavailable(_: DependencyUnavailable) -> Response[Any]:
+        logger.exception("An AWS dependency failed while serving a request")
+        return error_response(
+            503,
+            "service_unavailable",
+            "A storage dependency of the model is unavailable; retry shortly.",
+            {"Retry-After": "1"},
+        )
+
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[Any]:
-        if isinstance(error, BotoCoreError | ClientError):
-            logger.exception("An AWS dependency failed while serving a request")
-            return error_response(
-                503,
-                "service_unavailable",
-                "A storage dependency of the model is unavailable; retry shortly.",
-                {"Retry-After": "1"},
-            )
         logger.exception("Unexpected error while serving a request")
         return error_response(
             500, "internal_error", "The request failed unexpectedly; see the function's logs."

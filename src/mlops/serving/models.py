@@ -18,12 +18,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from mlops import aws
 from mlops.errors import NotFound
 from mlops.models import Alias, ArtifactRef, ModelVersion
 from mlops.serving import telemetry
@@ -32,6 +33,10 @@ from mlops.serving.features import FeatureBatch, FeatureLayout
 from mlops.serving.routing import CANDIDATE, PRODUCTION, to_candidate
 from mlops.signature import MISSING_CATEGORY, Signature
 from mlops.storage import IntegrityError
+
+if TYPE_CHECKING:
+    from mlops.registry import Registry
+    from mlops.storage import Storage
 
 ONNX_TO_V2 = {
     "tensor(float)": "FP32",
@@ -220,28 +225,31 @@ class ModelSource(Protocol):
 
 
 class RegistrySource:
-    def __init__(self, registry: Any, storage: Any) -> None:
+    """The cloud's ``ModelSource``: the metadata table and the artifacts bucket. A throttled, failing or
+    unreachable table is ``DependencyUnavailable`` (the storage adapter says so of S3 itself)."""
+
+    def __init__(self, registry: Registry, storage: Storage) -> None:
         self.registry = registry
         self.storage = storage
 
     def model_names(self) -> list[str]:
-        names: list[str] = self.registry.list_model_names()
-        return names
+        with aws.unavailable_as("DynamoDB"):
+            return self.registry.list_model_names()
 
     def production_alias(self, name: str) -> Alias | None:
-        alias: Alias | None = self.registry.get_alias(name, consistent=False)
-        return alias
+        with aws.unavailable_as("DynamoDB"):
+            return self.registry.get_alias(name, consistent=False)
 
     def has_versions(self, name: str) -> bool:
-        return bool(self.registry.list_model_versions(name))
+        with aws.unavailable_as("DynamoDB"):
+            return bool(self.registry.list_model_versions(name))
 
     def model_version(self, name: str, version: int) -> ModelVersion:
-        record: ModelVersion = self.registry.get_model_version(name, version)
-        return record
+        with aws.unavailable_as("DynamoDB"):
+            return self.registry.get_model_version(name, version)
 
     def artifact(self, ref: ArtifactRef) -> bytes:
-        data: bytes = self.storage.get_verified(ref)
-        return data
+        return self.storage.get_verified(ref)
 
 
 @dataclass

@@ -4,12 +4,16 @@ model.tar.gz (written by the embedded stack's run of the real entry point) is re
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import tarfile
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
 
 from mlops import aws
 from mlops.config import DatasetConfig
@@ -20,7 +24,9 @@ from mlops.models import Run
 from mlops.pipeline.sagemaker import ENTRYPOINT, JOB_NAME_LIMIT, job_name
 from mlops.registry import Registry
 from mlops.stack.description import TRAINING_JOB_PREFIX, project_root
-from tests.unit.functions.conftest import ingest_iris, invoke, run_through
+from tests.unit.functions.conftest import ingest_iris, invoke, iris_frame, run_through
+
+PIPELINE = ("validation", "training", "conversion", "promotion")
 
 
 def _run_job_locally(job: dict[str, object], tmp: Path) -> bytes:
@@ -88,12 +94,10 @@ def test_job_names_differ_per_stage_and_per_start_of_a_recurring_run_id() -> Non
 def test_a_job_of_another_stack_under_the_name_is_refused(
     stack: EmbeddedStack, registry: Registry, ds: str
 ) -> None:
-    payload = ingest_iris(stack, registry, ds)
+    payload = run_through(stack, ingest_iris(stack, registry, ds), "validation")
     registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
-    started = run_through(stack, payload, "validation", "training")
-    name = started["training"]["job_name"]
-    # Another stack's job under the name (SageMaker would have refused this run's create; moto lets the
-    # second create replace the first, which stands in for finding the other job when polling).
+    name = job_name(LOCAL_STAGE, registry.get_run(payload["run_id"]))
+    # Another stack's job already holds the name: SageMaker answers this run's create ResourceInUse.
     aws.sagemaker().create_training_job(
         TrainingJobName=name,
         RoleArn="arn:aws:iam::123456789012:role/other-stack-role",
@@ -102,10 +106,70 @@ def test_a_job_of_another_stack_under_the_name_is_refused(
         ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
         StoppingCondition={"MaxRuntimeInSeconds": 60},
     )
-    polled = invoke(stack, "training", started)
-    assert polled.failed
-    assert "belongs to another stack or run" in polled.payload["errorMessage"]
-    assert registry.get_run(started["run_id"]).model_version is None
+    started = invoke(stack, "training", payload)
+    assert started.failed
+    assert "belongs to another stack or run" in started.payload["errorMessage"]
+    assert registry.get_run(payload["run_id"]).model_version is None
+
+
+def test_a_second_create_under_a_name_is_resource_in_use_as_in_sagemaker(
+    stack: EmbeddedStack, registry: Registry, ds: str
+) -> None:
+    payload = run_through(stack, ingest_iris(stack, registry, ds), "validation")
+    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    started = run_through(stack, payload, "training")
+    job = aws.sagemaker().describe_training_job(TrainingJobName=started["training"]["job_name"])
+    request = {
+        k: job[k] for k in ("TrainingJobName", "RoleArn", "AlgorithmSpecification", "OutputDataConfig")
+    }
+    request |= {k: job[k] for k in ("ResourceConfig", "StoppingCondition")}
+    with pytest.raises(ClientError) as refused:
+        aws.sagemaker().create_training_job(**request)
+    assert refused.value.response["Error"]["Code"] == "ResourceInUse"
+    # A retried start (the same payload again) finds its own job and goes on polling it.
+    again = run_through(stack, payload, "training")
+    assert again["training"] == started["training"]
+    assert ended_job(started["training"]["job_name"])["TrainingJobStatus"] == "Completed"
+
+
+def test_a_request_sagemaker_refuses_fails_the_run_with_its_reason(
+    stack: EmbeddedStack, registry: Registry, ds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run_through(stack, ingest_iris(stack, registry, ds), *PIPELINE)
+    assert first["promotion"]["promoted"]
+    payload = ingest_iris(stack, registry, ds, frame=iris_frame().iloc[1:])
+    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    payload = run_through(stack, payload, "validation")
+    # The training function's settings name an instance type SageMaker does not offer.
+    handler_globals = inspect.unwrap(stack.runtime.handler("training")).__globals__
+    settings = handler_globals["settings"]
+    monkeypatch.setitem(
+        handler_globals, "settings", settings.model_copy(update={"sagemaker_instance_type": "ml.bogus"})
+    )
+    error = invoke(stack, "training", payload)
+    assert error.failed and error.payload["errorType"] == "BadRequest"
+    message = error.payload["errorMessage"]
+    assert message.startswith("SageMaker refused to create training job ")
+    assert "Value 'ml.bogus' at 'resourceConfig.instanceType'" in message
+    caught = {
+        **payload,
+        "failed_stage": "training",
+        "error": {"Error": error.payload["errorType"], "Cause": json.dumps(error.payload)},
+    }
+    assert not invoke(stack, "failure", caught).failed
+    run = registry.get_run(payload["run_id"])
+    assert (run.status, run.failed_stage, run.error) == ("FAILED", "training", message)
+    assert run.model_version is None
+    alias = registry.get_alias(ds)
+    assert alias is not None and alias.version == first["promotion"]["model_version"]
+    # Fixed settings: the next upload trains as a job and reaches production again.
+    monkeypatch.setitem(handler_globals, "settings", settings)
+    retried = ingest_iris(stack, registry, ds, frame=iris_frame().iloc[2:])
+    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    retried = run_through(stack, retried, "validation", "training")
+    assert ended_job(retried["training"]["job_name"])["TrainingJobStatus"] == "Completed"
+    done = run_through(stack, retried, "training", "conversion", "promotion")
+    assert done["training"]["status"] == "Completed" and done["promotion"]["model_version"] is not None
 
 
 def test_the_image_build_runs_the_sagemaker_entrypoint() -> None:

@@ -102,13 +102,17 @@ def test_schedule_tick_retrains_datasets_that_are_due(
 
 
 def test_due_schedule_starts_a_schedule_run(stack: EmbeddedStack, registry: Registry, ds: str) -> None:
+    from mlops.executions import default_execution_starter
     from mlops.pipeline.deps import build_deps
     from mlops.pipeline.trigger import run_scheduled
 
     _finish(stack, registry, ingest_iris(stack, registry, ds)["run_id"])
     registry.put_config(ds, DatasetConfig(target="species", retraining={"schedule": "rate(6 hours)"}))
     deps = build_deps(
-        registry.table, stack.stack.outputs["DataBucketName"], stack.stack.outputs["ArtifactBucketName"]
+        registry.table,
+        stack.stack.outputs["DataBucketName"],
+        stack.stack.outputs["ArtifactBucketName"],
+        execution_starter=default_execution_starter(),
     )
     later = utcnow() + timedelta(hours=7)
     started = [o for o in run_scheduled(deps, stack.stack.state_machine_arn, later) if o.dataset == ds]

@@ -5,19 +5,22 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from botocore.exceptions import ClientError
 
+from mlops.errors import DependencyUnavailable
 from mlops.local.context import LocalContext
 from mlops.models import Alias
 from mlops.observability import metrics
+from mlops.registry import Registry
 from mlops.serving.api import create_app
 from mlops.serving.capture import Capture
-from mlops.serving.models import ModelStore
+from mlops.serving.models import ModelStore, RegistrySource
 from mlops.serving.service import InferenceService, Limits
+from mlops.storage import Storage
 from tests.events import load_event
 from tests.integration.inference_fixtures import Trained
 from tests.unit.serving.serving_testdata import MemorySink, MemorySource
@@ -193,11 +196,8 @@ def test_a_failing_aws_dependency_is_503_and_a_bug_is_500(source: MemorySource, 
         def production_alias(self, name: str) -> Alias | None:
             raise self.error
 
-    throttled = ClientError(
-        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "GetItem"
-    )
     for error, status, code in (
-        (throttled, 503, "service_unavailable"),
+        (DependencyUnavailable("DynamoDB is unavailable; retry shortly."), 503, "service_unavailable"),
         (RuntimeError("bug"), 500, "internal_error"),
     ):
         service = InferenceService(ModelStore(Failing(error), 60), Capture(None, 0), Limits(10, 10_000))
@@ -228,3 +228,19 @@ def test_the_openapi_document(app: APIGatewayRestResolver) -> None:
     schemas = document["components"]["schemas"]
     assert {"PredictRequest", "PredictResponse", "ErrorResponse", "V2InferRequest", "V2Error"} <= set(schemas)
     assert "HTTPValidationError" not in schemas
+
+
+def test_the_registry_source_says_a_throttled_table_is_unavailable(churn: Trained) -> None:
+    class ThrottledRegistry:
+        def get_alias(self, name: str, consistent: bool = True) -> Alias | None:
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "GetItem"
+            )
+
+    source = RegistrySource(cast(Registry, ThrottledRegistry()), Storage())
+    with pytest.raises(DependencyUnavailable, match="DynamoDB is unavailable"):
+        source.production_alias("churn")
+    service = InferenceService(ModelStore(source, 60), Capture(None, 0), Limits(10, 10_000))
+    got, document, _ = call(create_app(service), "predict_records")
+    assert (got, document["error"]["code"]) == (503, "service_unavailable")
+    metrics.clear_metrics()

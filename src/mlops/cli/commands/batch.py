@@ -16,6 +16,7 @@ from mlops.cli import render
 from mlops.cli.commands.wait import Deadline
 from mlops.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT, CliError
 from mlops.cli.stack import Context
+from mlops.executions import StepFunctionsExecutions
 from mlops.stack import outputs as names
 from mlops.stack.description import BATCH_PREFIX
 
@@ -75,7 +76,11 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
     request = BatchRequest(
         job_id=job_id, model=args.name, version=args.version, input=source, output=output, keep_columns=keep
     )
-    start_job(ctx.client("stepfunctions"), ctx.outputs.require(names.BATCH_STATE_MACHINE_ARN), request)
+    start_job(
+        StepFunctionsExecutions(ctx.client("stepfunctions")),
+        ctx.outputs.require(names.BATCH_STATE_MACHINE_ARN),
+        request,
+    )
     if not args.wait:
         if args.json:
             ctx.say(render.to_json({"job_id": job_id}))

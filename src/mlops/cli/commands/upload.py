@@ -22,6 +22,7 @@ from mlops.pipeline.ingest import (
     DATASET_NAME,  # the names ingest accepts
     RAW_PREFIX,
 )
+from mlops.storage import Storage
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -84,7 +85,10 @@ def run_upload(args: argparse.Namespace, ctx: Context) -> int:
     s3 = ctx.client("s3")
     # s3transfer (multipart, parallel parts) around the plain client: large CSVs upload in parts.
     S3Transfer(s3).upload_file(str(path), bucket, key, extra_args={"ContentType": "text/csv"})
-    etag = str(s3.head_object(Bucket=bucket, Key=key)["ETag"]).strip('"')
+    head = Storage(s3).head(bucket, key)
+    if head is None:
+        raise CliError(f"s3://{bucket}/{key} disappeared right after its upload; upload it again.")
+    etag = head.etag
     if not args.wait:
         ctx.say(
             f"Uploaded {path.name} to s3://{bucket}/{key}; the pipeline starts on its own "

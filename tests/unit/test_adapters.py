@@ -1,0 +1,110 @@
+"""The adapters turn AWS's errors into the domain's: each over a client that answers one way.
+
+The clients here are in-memory fakes of the one operation each test calls, raising the exceptions
+botocore raises; moto cannot throttle, fail with a 5xx or refuse a connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from mlops import aws
+from mlops.errors import BadRequest, DependencyUnavailable, NotFound
+from mlops.execution_states import StepFunctionsExecutionStates
+from mlops.executions import StepFunctionsExecutions
+from mlops.storage import Storage
+from mlops.training_jobs import TrainingJobs
+
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:mlops-dev-pipeline"
+
+
+def client_error(code: str, operation: str, status: int = 400, message: str = "no") -> ClientError:
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
+
+
+class Answering:
+    """A client whose every operation raises ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getattr__(self, operation: str) -> Any:
+        def call(**_: Any) -> Any:
+            raise self.error
+
+        return call
+
+
+def test_throttling_5xx_and_no_connection_are_unavailable_and_the_rest_is_not() -> None:
+    assert aws.unavailable(client_error("ThrottlingException", "StartExecution"))
+    assert aws.unavailable(client_error("ProvisionedThroughputExceededException", "GetItem"))
+    assert aws.unavailable(client_error("Whatever", "GetObject", status=503))
+    assert aws.unavailable(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))
+    assert not aws.unavailable(client_error("AccessDenied", "GetObject", status=403))
+    assert not aws.unavailable(ValueError("a bug"))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [client_error("SlowDown", "GetObject", 503), EndpointConnectionError(endpoint_url="http://127.0.0.1:1")],
+)
+def test_storage_unavailable(error: Exception) -> None:
+    storage = Storage(cast(Any, Answering(error)))
+    with pytest.raises(DependencyUnavailable, match=r"^S3 is unavailable"):
+        storage.get("b", "k")
+    with pytest.raises(DependencyUnavailable):
+        storage.head("b", "k")
+
+
+def test_storage_missing_object() -> None:
+    storage = Storage(cast(Any, Answering(client_error("404", "HeadObject", 404))))
+    assert storage.head("b", "k") is None
+    storage = Storage(cast(Any, Answering(client_error("NoSuchKey", "GetObject", 404))))
+    with pytest.raises(NotFound, match="s3://b/k does not exist"):
+        storage.get("b", "k")
+    denied = client_error("AccessDenied", "GetObject", 403)
+    with pytest.raises(ClientError):  # a misconfigured role is a bug to see, not a retry
+        Storage(cast(Any, Answering(denied))).get("b", "k")
+
+
+def test_executions_started_earlier_and_gone() -> None:
+    taken = StepFunctionsExecutions(
+        cast(Any, Answering(client_error("ExecutionAlreadyExists", "StartExecution")))
+    )
+    arn = MACHINE.replace(":stateMachine:", ":execution:") + ":run-1"
+    assert taken.start(MACHINE, "run-1", "{}") == arn
+    gone = StepFunctionsExecutionStates(
+        cast(Any, Answering(client_error("ExecutionDoesNotExist", "DescribeExecution")))
+    )
+    assert gone.state(arn) is None
+    throttled = StepFunctionsExecutions(
+        cast(Any, Answering(client_error("ThrottlingException", "StartExecution")))
+    )
+    with pytest.raises(DependencyUnavailable, match=r"^Step Functions is unavailable"):
+        throttled.start(MACHINE, "run-1", "{}")
+
+
+def test_training_jobs_taken_name_refused_request_and_unknown_job() -> None:
+    request = {"TrainingJobName": "mlops-dev-job-1"}
+    taken = TrainingJobs(cast(Any, Answering(client_error("ResourceInUse", "CreateTrainingJob"))))
+    assert taken.create(request) is False
+    message = "1 validation error detected: Value 'ml.bogus' at 'resourceConfig.instanceType' failed"
+    refused = TrainingJobs(
+        cast(Any, Answering(client_error("ValidationException", "CreateTrainingJob", 400, message)))
+    )
+    with pytest.raises(BadRequest) as error:
+        refused.create(request)
+    assert str(error.value) == f"SageMaker refused to create training job mlops-dev-job-1: {message}."
+    unknown = TrainingJobs(cast(Any, Answering(client_error("ValidationException", "DescribeTrainingJob"))))
+    with pytest.raises(NotFound, match="no training job mlops-dev-job-1"):
+        unknown.describe("mlops-dev-job-1")
+    throttled = TrainingJobs(cast(Any, Answering(client_error("ThrottlingException", "CreateTrainingJob"))))
+    with pytest.raises(DependencyUnavailable, match=r"^SageMaker is unavailable"):
+        throttled.create(request)
