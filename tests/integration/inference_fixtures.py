@@ -160,7 +160,7 @@ def publish_model(
     registry: Registry, storage: Storage, name: str, model: Trained, promote: bool = True
 ) -> ModelVersion:
     """Register a trained model as the pipeline would: its artifacts, its version, optionally production."""
-    version = registry.next_model_version(name)
+    version = registry.models.next_model_version(name)
     prefix = f"models/{name}/v{version}"
     artifacts: dict[str, ArtifactRef] = {
         "onnx": storage.put(ARTIFACTS, f"{prefix}/model.onnx", model.onnx),
@@ -182,9 +182,9 @@ def publish_model(
         signature=model.signature,
         trained_at=utcnow(),
     )
-    registry.put_model_version(record)
+    registry.models.create_model_version(record)
     if promote:
-        registry.move_alias(name, version, registry.get_alias(name), "promote")
+        registry.models.move_alias(name, version, registry.models.get_alias(name), "promote")
     return record
 
 
@@ -216,7 +216,7 @@ class InferenceStack:
         return publish_model(self.registry, self.storage, name, model, promote)
 
     def promote(self, name: str, version: int, action: str = "promote") -> None:
-        self.registry.move_alias(name, version, self.registry.get_alias(name), action)
+        self.registry.models.move_alias(name, version, self.registry.models.get_alias(name), action)
 
     def tamper(self, record: ModelVersion) -> None:
         """Overwrite model.onnx with other bytes, leaving the registry's sha256 as it was."""

@@ -47,14 +47,14 @@ def test_a_record_past_the_item_limit_is_refused_with_a_sentence(registry: Regis
     with pytest.raises(
         RecordTooLarge, match=r"^The ModelVersion record is \d+ KB, past the metadata table's"
     ):
-        registry.put_model_version(model)
-    assert registry.find_model_version("big", 1) is None
+        registry.models.create_model_version(model)
+    assert registry.models.find_model_version("big", 1) is None
 
 
 def test_a_key_past_the_sort_key_budget_is_stored_under_its_digest(registry: Registry) -> None:
     key = "raw/long/" + "é" * 500 + ".csv"  # 1,013 bytes in UTF-8: with bucket and etag, past 1,024
     raw = RawObjectRef(bucket="mlops-data", key=key, etag="e" * 32, size=10)
-    stored, created = registry.put_raw_object(RawObject(dataset="long", raw=raw, status="ACCEPTED"))
+    stored, created = registry.datasets.put_raw_object(RawObject(dataset="long", raw=raw, status="ACCEPTED"))
     assert created and stored.raw.key == key
-    found = registry.get_raw_object("long", "mlops-data", key, "e" * 32)
+    found = registry.datasets.get_raw_object("long", "mlops-data", key, "e" * 32)
     assert found is not None and found.raw.key == key

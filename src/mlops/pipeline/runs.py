@@ -34,8 +34,8 @@ def start_run(
         config_revision=config_revision,
         started_at=started_at or utcnow(),
     )
-    if not deps.registry.create_run(run):
-        run = deps.registry.get_run(run_id)
+    if not deps.registry.runs.create_run(run):
+        run = deps.registry.runs.get_run(run_id)
         if run.execution_arn:
             return run
     payload = RunPayload(
@@ -56,5 +56,5 @@ def start_run(
             raise
         arn = state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
     run = run.model_copy(update={"execution_arn": arn})
-    deps.registry.save_run(run, expect_status=None if run.status != "RUNNING" else "RUNNING")
+    deps.registry.runs.save_run(run, expect_status=None if run.status != "RUNNING" else "RUNNING")
     return run

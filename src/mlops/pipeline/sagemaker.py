@@ -124,7 +124,7 @@ def start(
             raise ConfigError(
                 f"The {key} hyperparameter is {len(value)} characters; SageMaker takes {HYPERPARAMETER_LIMIT}."
             )
-    name = job_name(settings.stage_name, deps.registry.get_run(payload.run_id))
+    name = job_name(settings.stage_name, deps.registry.runs.get_run(payload.run_id))
     prefix = data.key.rsplit("/", 1)[0] + "/"
     try:
         aws.sagemaker().create_training_job(
@@ -187,7 +187,7 @@ def poll(
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         tar.extractall(tmp, filter="data")
         trained = read_training_output(Path(tmp))
-    version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
+    version = deps.registry.datasets.get_dataset_version(payload.dataset, payload.dataset_version)
     frame = training_frame(ds.read_parquet_bytes(deps.storage.get_verified(version.canonical)), config)
     model = register_candidate(deps, payload, config, trained, frame)
     return TrainingOutcome(

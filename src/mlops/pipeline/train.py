@@ -47,7 +47,7 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
         elif payload.training is not None and payload.training.status == "InProgress":
             outcome = sagemaker.poll(deps, payload, config, settings)
         else:
-            version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
+            version = deps.registry.datasets.get_dataset_version(payload.dataset, payload.dataset_version)
             backend = choose_backend(config, settings, version.rows)
             if backend == "sagemaker":
                 outcome = sagemaker.start(deps, payload, config, settings, version.canonical)
@@ -70,10 +70,10 @@ def training_frame(canonical: pd.DataFrame, config: DatasetConfig) -> pd.DataFra
 
 
 def _already_trained(deps: Deps, payload: RunPayload) -> TrainingOutcome | None:
-    run = deps.registry.get_run(payload.run_id)
+    run = deps.registry.runs.get_run(payload.run_id)
     if run.model_version is None:
         return None
-    model = deps.registry.find_model_version(payload.dataset, run.model_version)
+    model = deps.registry.models.find_model_version(payload.dataset, run.model_version)
     if model is None or "sklearn" not in model.artifacts:
         return None
     backend = payload.training.backend if payload.training else "inline"
@@ -104,7 +104,7 @@ def register_candidate(
     from mlops.ml.features import prepare_features
 
     name = payload.dataset
-    number = deps.registry.next_model_version(name)
+    number = deps.registry.models.next_model_version(name)
     prefix = f"models/{name}/v{number}"
     signature = trained.signature
     features = prepare_features(frame, signature)
@@ -153,7 +153,7 @@ def register_candidate(
         durations=trained.durations,
         trained_at=utcnow(),
     )
-    deps.registry.put_model_version(model)
-    run = deps.registry.get_run(payload.run_id)
-    deps.registry.save_run(run.model_copy(update={"model_version": number, "stages": []}))
+    deps.registry.models.create_model_version(model)
+    run = deps.registry.runs.get_run(payload.run_id)
+    deps.registry.runs.save_run(run.model_copy(update={"model_version": number, "stages": []}))
     return model

@@ -225,18 +225,18 @@ class RegistrySource:
         self.storage = storage
 
     def model_names(self) -> list[str]:
-        names: list[str] = self.registry.list_model_names()
+        names: list[str] = self.registry.models.list_model_names()
         return names
 
     def production_alias(self, name: str) -> Alias | None:
-        alias: Alias | None = self.registry.get_alias(name, consistent=False)
+        alias: Alias | None = self.registry.models.get_alias(name, consistent=False)
         return alias
 
     def has_versions(self, name: str) -> bool:
-        return bool(self.registry.list_model_versions(name))
+        return bool(self.registry.models.list_model_versions(name))
 
     def model_version(self, name: str, version: int) -> ModelVersion:
-        record: ModelVersion = self.registry.get_model_version(name, version)
+        record: ModelVersion = self.registry.models.get_model_version(name, version)
         return record
 
     def artifact(self, ref: ArtifactRef) -> bytes:

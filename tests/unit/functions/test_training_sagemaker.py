@@ -57,7 +57,7 @@ def test_sagemaker_backend_trains_through_a_training_job(
     stack: EmbeddedStack, registry: Registry, ds: str
 ) -> None:
     payload = ingest_iris(stack, registry, ds)
-    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    registry.datasets.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
     payload = run_through(stack, payload, "validation", "training")
     training = payload["training"]
     assert training["status"] == "InProgress" and training["backend"] == "sagemaker"
@@ -70,7 +70,7 @@ def test_sagemaker_backend_trains_through_a_training_job(
     payload = run_through(stack, payload, "training", "conversion", "promotion")
     assert payload["training"]["status"] == "Completed" and payload["training"]["model_version"] == 1
     assert payload["promotion"]["promoted"]
-    stage = registry.get_stage(payload["run_id"], "training")
+    stage = registry.runs.get_stage(payload["run_id"], "training")
     assert stage is not None and stage.status == "SUCCEEDED" and stage.summary["backend"] == "sagemaker"
 
 
@@ -89,7 +89,7 @@ def test_a_job_of_another_stack_under_the_name_is_refused(
     stack: EmbeddedStack, registry: Registry, ds: str
 ) -> None:
     payload = ingest_iris(stack, registry, ds)
-    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    registry.datasets.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
     started = run_through(stack, payload, "validation", "training")
     name = started["training"]["job_name"]
     # Another stack's job under the name (SageMaker would have refused this run's create; moto lets the
@@ -105,7 +105,7 @@ def test_a_job_of_another_stack_under_the_name_is_refused(
     polled = invoke(stack, "training", started)
     assert polled.failed
     assert "belongs to another stack or run" in polled.payload["errorMessage"]
-    assert registry.get_run(started["run_id"]).model_version is None
+    assert registry.runs.get_run(started["run_id"]).model_version is None
 
 
 def test_the_image_build_runs_the_sagemaker_entrypoint() -> None:

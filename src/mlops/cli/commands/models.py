@@ -21,7 +21,7 @@ def model_row(model: ModelVersion) -> dict[str, Any]:
 
 
 def models_list(args: argparse.Namespace, ctx: Context) -> int:
-    models = ctx.registry.list_model_versions(args.name)
+    models = ctx.registry.models.list_model_versions(args.name)
     if args.name and not models:
         raise CliError(f"No model named '{args.name}'.")
     models.sort(key=lambda m: (m.name, -m.version))
