@@ -17,7 +17,7 @@ def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
     if payload.training is None or payload.training.model_version is None:
         raise ConversionFailed("The run reached conversion without a trained model version.")
     name, number = payload.dataset, payload.training.model_version
-    with stage(deps.registry, payload.run_id, "conversion") as log:
+    with stage(deps.registry.runs, payload.run_id, "conversion") as log:
         model = deps.registry.models.get_model_version(name, number)
         signature = model_signature(deps.storage, model)
         if signature is None:

@@ -155,7 +155,7 @@ def _held(
 def promote_run(deps: Deps, payload: RunPayload, starter: Starter | None = None) -> RunPayload:
     if payload.conversion is None:
         raise Conflict("The run reached promotion without a converted model.")
-    with stage(deps.registry, payload.run_id, "promotion") as log:
+    with stage(deps.registry.runs, payload.run_id, "promotion") as log:
         config = run_config(deps, payload)
         candidate = deps.registry.models.get_model_version(payload.dataset, payload.conversion.model_version)
         deployment = config.deployment

@@ -39,7 +39,7 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
 
     if payload.validation is None:
         raise TrainingFailed("The run reached training without a validation result.")
-    with stage(deps.registry, payload.run_id, "training") as log:
+    with stage(deps.registry.runs, payload.run_id, "training") as log:
         config = run_config(deps, payload)
         earlier = _already_trained(deps, payload)
         if earlier is not None:

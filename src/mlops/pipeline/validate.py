@@ -46,7 +46,7 @@ def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
     from mlops.ml import dataset as ds
     from mlops.ml.validation import validate
 
-    with stage(deps.registry, payload.run_id, "validation") as log:
+    with stage(deps.registry.runs, payload.run_id, "validation") as log:
         revision = deps.registry.datasets.config_revision(payload.dataset, payload.config_revision)
         config = revision.config
         version = deps.registry.datasets.get_dataset_version(payload.dataset, payload.dataset_version)
