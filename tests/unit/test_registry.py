@@ -200,6 +200,19 @@ def test_runs_of_a_dataset_are_one_query_reading_only_what_is_asked(world: World
     assert world.calls.seen == [("Query", "gsi2", 20, 20)]
 
 
+def test_the_last_run_of_a_trigger_is_one_item_however_many_runs(world: World) -> None:
+    runs = world.registry.runs
+    for minute in range(30):
+        scheduled = run(f"r{minute:02d}", "iris", minutes=minute)
+        runs.create_run(
+            scheduled.model_copy(update={"trigger": "schedule" if minute % 10 == 0 else "upload"})
+        )
+    world.calls.clear()
+    assert runs.last_run_started("iris", "schedule") == T0 + timedelta(minutes=20)
+    assert runs.last_run_started("iris", "drift") is None
+    assert [op for op, *_ in world.calls.seen] == ["GetItem", "GetItem"]
+
+
 def test_model_names_are_one_query_of_the_name_index(world: World) -> None:
     models = world.registry.models
     for name, count in (("wine", 4), ("iris", 6), ("churn", 1)):
@@ -256,4 +269,6 @@ def test_items_of_an_earlier_release_are_found_after_the_upgrade(world: World) -
     for item in upgrade_items(stored):
         db.put_item(TableName=registry.table.name, Item=item)
     assert [r.run_id for r in registry.runs.list_runs("iris")] == ["r1", "r0"]
+    assert registry.runs.last_run_started("iris", "upload") == T0  # r1's, the newer
+    assert registry.runs.last_run_started("iris", "schedule") is None
     assert registry.models.model_version_counts() == {"iris": 1, "wine": 1}

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from mlops.config import DatasetConfig
@@ -19,6 +20,7 @@ from mlops.models import (
     Run,
     RunStatus,
     StageRecord,
+    Trigger,
     VersionVerdict,
 )
 
@@ -52,6 +54,7 @@ class RunRecords(Protocol):
     def save_run(self, run: Run, expect_status: RunStatus | None = ...) -> None: ...
     def get_run(self, run_id: str) -> Run: ...
     def list_runs(self, dataset: str | None = ..., limit: int = ...) -> list[Run]: ...
+    def last_run_started(self, dataset: str, trigger: Trigger) -> datetime | None: ...
     def put_stage(self, run_id: str, stage: StageRecord) -> None: ...
     def get_stage(self, run_id: str, name: str) -> StageRecord | None: ...
 

@@ -115,14 +115,7 @@ def due_for_retraining(deps: Deps, now: datetime | None = None) -> list[str]:
             period = parse_rate(config.retraining.schedule)
         except ValueError:
             continue
-        last = next(
-            (
-                r.started_at
-                for r in deps.registry.runs.list_runs(dataset, limit=50)
-                if r.trigger == "schedule"
-            ),
-            None,
-        )
+        last = deps.registry.runs.last_run_started(dataset, "schedule")
         if last is None:
             version = deps.registry.datasets.latest_dataset_version(dataset)
             last = version.created_at if version else moment

@@ -14,6 +14,7 @@ Key layout (pk / sk; gsi1pk / gsi1sk; gsi2pk / gsi2sk):
   DS#<dataset>      RAW#<bucket>/<key>@<etag>   raw object and what ingest made of it (a key past 512
                                                 bytes appears as sha256:<hex of the key>)
   DS#<dataset>      LOCK                        run in flight for drift/schedule triggers
+  DS#<dataset>      LASTRUN#<trigger>           the dataset's last run of a trigger (written with the run)
   RUN#<run_id>      RUN                         run; gsi1 RUNS / <started_at>#<run_id>;
                                                 gsi2 DATASET#<dataset>#RUNS / <started_at>#<run_id>
   RUN#<run_id>      STAGE#<stage>               stage record

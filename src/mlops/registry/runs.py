@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 from mlops.errors import Conflict, NotFound
-from mlops.models import Run, RunStatus, StageRecord
-from mlops.registry.table import BY_DATASET, BY_INDEX, NEW, Condition, Item, Key, Table, attrs, doc, iso, load
+from mlops.models import Run, RunStatus, StageRecord, Trigger
+from mlops.registry.datasets import dataset_pk
+from mlops.registry.table import (
+    BY_DATASET,
+    BY_INDEX,
+    NEW,
+    Condition,
+    Item,
+    Key,
+    Table,
+    attrs,
+    doc,
+    iso,
+    load,
+    value,
+)
 
 RUNS = "RUNS"
 
@@ -39,17 +56,34 @@ def run_item(run: Run) -> Item:
     )
 
 
+def last_run_item(run: Run) -> Item:
+    """The dataset's last run of one trigger, so the schedule tick reads one item, not the run history."""
+    marker = {"run_id": run.run_id, "started_at": iso(run.started_at)}
+    return attrs(
+        {"pk": dataset_pk(run.dataset), "sk": f"LASTRUN#{run.trigger}", "doc": json.dumps(marker), **marker}
+    )
+
+
 class RunStore:
     def __init__(self, table: Table) -> None:
         self.table = table
 
     def create_run(self, run: Run) -> bool:
-        """Store a new run; False when the run id exists (a redelivered trigger)."""
+        """Store a new run, and make it its dataset's last run of its trigger (one transaction);
+        False when the run id exists (a redelivered trigger)."""
         try:
-            self.table.put(run_item(run), NEW)
+            self.table.transact(
+                [self.table.put_request(run_item(run), NEW), self.table.put_request(last_run_item(run))],
+                conflict=f"Run '{run.run_id}' exists already.",
+            )
             return True
         except Conflict:
             return False
+
+    def last_run_started(self, dataset: str, trigger: Trigger) -> datetime | None:
+        """When the dataset's last run of ``trigger`` started (one GetItem, however many runs exist)."""
+        item = self.table.get(dataset_pk(dataset), f"LASTRUN#{trigger}")
+        return None if item is None else datetime.fromisoformat(str(value(item, "started_at")))
 
     def save_run(self, run: Run, expect_status: RunStatus | None = "RUNNING") -> None:
         """Overwrite a run's record; by default only while it is still RUNNING (a finished run stays)."""
