@@ -32,6 +32,7 @@ from mlops.local.firehose import (
     install_firehose_partitioning,
     uninstall_firehose_partitioning,
 )
+from mlops.local.resources import table_definition
 from mlops.ml.convert import to_onnx
 from mlops.ml.training import train
 from mlops.models import ArtifactRef, ModelVersion, utcnow
@@ -133,27 +134,7 @@ def train_diabetes() -> Trained:
 
 
 def create_table(name: str = TABLE, spec: d.TableSpec = d.METADATA_TABLE) -> None:
-    keys = {spec.partition_key, spec.sort_key} | {k for _, pk, sk in spec.indexes for k in (pk, sk)}
-    aws.dynamodb().create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
-        KeySchema=[
-            {"AttributeName": spec.partition_key, "KeyType": "HASH"},
-            {"AttributeName": spec.sort_key, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": pk, "KeyType": "HASH"},
-                    {"AttributeName": sk, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, pk, sk in spec.indexes
-        ],
-    )
+    aws.dynamodb().create_table(**table_definition(spec, name))
 
 
 def publish_model(

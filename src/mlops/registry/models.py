@@ -27,6 +27,12 @@ def version_item(model: ModelVersion) -> Item:
     )
 
 
+def name_item(name: str, versions: int) -> Item:
+    """The model's entry in the model-name index as a whole item (``name_entry`` keeps it counted)."""
+    entry = {"pk": model_pk(name), "sk": "NAME", "doc": "{}", "versions": versions}
+    return attrs({**entry, "gsi1pk": MODEL_NAMES, "gsi1sk": name})
+
+
 def name_entry(table: Table, name: str) -> dict[str, Any]:
     """The model's entry in the model-name index, counting its versions: one more with each version."""
     return table.update_request(

@@ -9,7 +9,7 @@ Queries find them.
 from __future__ import annotations
 
 from mlops.models import Run
-from mlops.registry.models import MODEL_NAMES, model_pk
+from mlops.registry.models import name_item
 from mlops.registry.runs import dataset_runs_pk, last_run_item, run_order
 from mlops.registry.table import Item, attrs, load, value
 
@@ -41,7 +41,5 @@ def upgrade_items(items: list[Item]) -> list[Item]:
     upgraded += [last_run_item(run) for key, run in last.items() if key not in marked]
     for pk, count in versions.items():
         if pk not in named:
-            name = pk.removeprefix("MODEL#")
-            entry = {"pk": model_pk(name), "sk": "NAME", "doc": "{}", "versions": count}
-            upgraded.append(attrs({**entry, "gsi1pk": MODEL_NAMES, "gsi1sk": name}))
+            upgraded.append(name_item(pk.removeprefix("MODEL#"), count))
     return upgraded
