@@ -1,5 +1,7 @@
-"""The registry on moto in-process: conditional writes, the alias race, the lock, pagination, and that
-the lists the trigger and the CLI read are one Query on a key, never a scan."""
+"""The registry on moto in-process: conditional writes, the alias race, the lock, pagination, that the
+lists the trigger and the CLI read are one Query on a key, never a scan; and its last line: a record
+a bound missed fails with a sentence, never DynamoDB's raw error, and a key a user can make long is
+stored under its digest and found again."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ import pytest
 from moto import mock_aws
 
 from mlops import aws
-from mlops.errors import Conflict
-from mlops.models import Alias, ModelVersion, Run, utcnow
+from mlops.errors import Conflict, RecordTooLarge
+from mlops.local.resources import table_definition
+from mlops.models import Alias, ArtifactRef, ModelVersion, RawObject, RawObjectRef, Run, utcnow
 from mlops.registry import Registry
 from mlops.registry.table import attrs
 from mlops.registry.upgrade import upgrade_items
-from tests.integration.inference_fixtures import TABLE, create_table
+from mlops.stack.description import METADATA_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -74,8 +77,8 @@ def dynamodb() -> Iterator[tuple[DynamoDBClient, Calls]]:
 def world(dynamodb: tuple[DynamoDBClient, Calls], request: pytest.FixtureRequest) -> World:
     """A table of its own for each test, in the module's one moto backend."""
     client, calls = dynamodb
-    name = f"{TABLE}-{request.node.name.removeprefix('test_')[:200]}"
-    create_table(name)
+    name = f"metadata-{request.node.name.removeprefix('test_')[:200]}"
+    client.create_table(**table_definition(METADATA_TABLE, name))
     calls.clear()
     return World(Registry(name, client), calls)
 
@@ -188,21 +191,21 @@ def test_pages_of_runs_lose_and_repeat_nothing(world: World) -> None:
 
 def test_runs_of_a_dataset_are_one_query_reading_only_what_is_asked(world: World) -> None:
     runs = world.registry.runs
-    for minute in range(60):
+    for minute in range(30):
         runs.create_run(run(f"r{minute:02d}", "iris" if minute % 3 == 0 else "wine", minutes=minute))
     world.calls.clear()
     recent = runs.list_runs("iris", limit=5)
-    assert [r.run_id for r in recent] == ["r57", "r54", "r51", "r48", "r45"]
+    assert [r.run_id for r in recent] == ["r27", "r24", "r21", "r18", "r15"]
     assert world.calls.seen == [("Query", "gsi2", 5, 5)]
 
     world.calls.clear()
-    assert len(runs.list_runs("iris")) == 20
-    assert world.calls.seen == [("Query", "gsi2", 20, 20)]
+    assert len(runs.list_runs("iris")) == 10
+    assert world.calls.seen == [("Query", "gsi2", 10, 10)]
 
 
 def test_the_last_run_of_a_trigger_is_one_item_however_many_runs(world: World) -> None:
     runs = world.registry.runs
-    for minute in range(30):
+    for minute in range(21):
         scheduled = run(f"r{minute:02d}", "iris", minutes=minute)
         runs.create_run(
             scheduled.model_copy(update={"trigger": "schedule" if minute % 10 == 0 else "upload"})
@@ -272,3 +275,31 @@ def test_items_of_an_earlier_release_are_found_after_the_upgrade(world: World) -
     assert registry.runs.last_run_started("iris", "upload") == T0  # r1's, the newer
     assert registry.runs.last_run_started("iris", "schedule") is None
     assert registry.models.model_version_counts() == {"iris": 1, "wine": 1}
+
+
+def test_a_record_past_the_item_limit_is_refused_with_a_sentence(world: World) -> None:
+    registry = world.registry
+    model = ModelVersion(
+        name="big",
+        version=1,
+        task="classification",
+        dataset_version="0" * 64,
+        run_id="big-upload-1",
+        params={"notes": "p" * 500_000},
+        artifacts={"onnx": ArtifactRef(bucket="b", key="k", sha256="0" * 64, size=1)},
+    )
+    with pytest.raises(
+        RecordTooLarge, match=r"^The ModelVersion record is \d+ KB, past the metadata table's"
+    ):
+        registry.models.create_model_version(model)
+    assert registry.models.find_model_version("big", 1) is None
+
+
+def test_a_key_past_the_sort_key_budget_is_stored_under_its_digest(world: World) -> None:
+    registry = world.registry
+    key = "raw/long/" + "é" * 500 + ".csv"  # 1,013 bytes in UTF-8: with bucket and etag, past 1,024
+    raw = RawObjectRef(bucket="mlops-data", key=key, etag="e" * 32, size=10)
+    stored, created = registry.datasets.put_raw_object(RawObject(dataset="long", raw=raw, status="ACCEPTED"))
+    assert created and stored.raw.key == key
+    found = registry.datasets.get_raw_object("long", "mlops-data", key, "e" * 32)
+    assert found is not None and found.raw.key == key
