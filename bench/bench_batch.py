@@ -182,7 +182,6 @@ def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str,
     from moto import mock_aws
 
     from mlops import aws
-    from mlops.batch.jobs import BatchJobs
     from mlops.batch.models import BatchRequest, S3Location
     from mlops.batch.submit import new_job_id, start_job
     from mlops.executions import default_execution_starter
@@ -204,13 +203,13 @@ def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str,
             outputs = embedded.stack.outputs
             registry = Registry(outputs[out.METADATA_TABLE])
             onnx_ref = Storage().put(outputs[out.ARTIFACT_BUCKET], "models/bench/v1/model.onnx", onnx)
-            registry.put_model_version(
+            registry.models.create_model_version(
                 ModelVersion(
                     name="bench", version=1, task="classification", dataset_version="0", run_id="bench",
                     artifacts={"onnx": onnx_ref}, signature=signature,
                 )
             )  # fmt: skip
-            registry.move_alias("bench", 1, None, "promote")
+            registry.models.move_alias("bench", 1, None, "promote")
             data = outputs[out.DATA_BUCKET]
             started = time.perf_counter()
             S3Transfer(aws.s3()).upload_file(str(path), data, "batch/bench/uploads/input.csv")
@@ -221,7 +220,7 @@ def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str,
                 output=S3Location(bucket=data, key="batch/bench/output/"),
             )  # fmt: skip
             start_job(default_execution_starter(), outputs[out.BATCH_STATE_MACHINE_ARN], request)
-            jobs = BatchJobs(registry)
+            jobs = registry.batch_jobs
             while (job := jobs.find(request.job_id)) is None or job.status == "RUNNING":
                 time.sleep(0.5)
             ended = time.perf_counter()

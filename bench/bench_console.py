@@ -53,11 +53,11 @@ def seed(registry: Registry, runs: int, models: int, versions: int) -> None:
         started = T0 + timedelta(minutes=i)
         failed = i % 10 == 9
         run = Run(run_id=f"{dataset}-upload-{i:05d}", dataset=dataset, trigger="upload", started_at=started)
-        registry.create_run(run)
+        registry.runs.create_run(run)
         at = started
         for j, stage in enumerate(STAGES):
             status = "FAILED" if failed and j == 1 else "SUCCEEDED"
-            registry.put_stage(
+            registry.runs.put_stage(
                 run.run_id,
                 StageRecord(
                     name=stage,
@@ -70,7 +70,7 @@ def seed(registry: Registry, runs: int, models: int, versions: int) -> None:
             at += timedelta(seconds=2)
             if status == "FAILED":
                 break
-        registry.save_run(
+        registry.runs.save_run(
             run.model_copy(
                 update={
                     "status": "FAILED" if failed else "SUCCEEDED",
@@ -85,7 +85,7 @@ def seed(registry: Registry, runs: int, models: int, versions: int) -> None:
         name = f"ds{m}"
         alias = None
         for version in range(1, versions + 1):
-            registry.put_model_version(
+            registry.models.create_model_version(
                 ModelVersion(
                     name=name,
                     version=version,
@@ -97,7 +97,7 @@ def seed(registry: Registry, runs: int, models: int, versions: int) -> None:
                 )
             )
             if version % 4 == 1:
-                alias = registry.move_alias(name, version, alias, "promote")
+                alias = registry.models.move_alias(name, version, alias, "promote")
 
 
 def timed(call: Callable[[], object], repeats: int) -> tuple[float, float, float]:

@@ -183,10 +183,14 @@ def run_table(table: Table, registry: Registry, workdir: Path) -> Result:
     argv = ["upload", str(path), "--dataset", table.name, "--target", table.target, "--task", table.task]
     out, err = io.StringIO(), io.StringIO()
     main([*argv, "--wait", "--timeout", "900"], out=out, err=err)
-    runs = registry.list_runs(table.name, limit=1)
+    runs = registry.runs.list_runs(table.name, limit=1)
     run = runs[0] if runs else None
-    production = registry.get_production(table.name)
-    model = registry.find_model_version(table.name, run.model_version) if run and run.model_version else None
+    production = registry.models.get_production(table.name)
+    model = (
+        registry.models.find_model_version(table.name, run.model_version)
+        if run and run.model_version
+        else None
+    )
     if production is not None:
         reason = "promoted"
     elif run is not None:

@@ -137,6 +137,7 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
     from mlops import aws
     from mlops.local.extensions import ExecutionEnvironment
     from mlops.local.firehose import delivery_stream_config, install_firehose_partitioning
+    from mlops.local.resources import table_definition
     from mlops.settings import load_settings
     from mlops.stack import description as d
 
@@ -162,28 +163,7 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
         load_settings.cache_clear()
         install_firehose_partitioning()
         spec = d.METADATA_TABLE
-        aws.dynamodb().create_table(
-            TableName="mlops-metadata",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk", "gsi1pk", "gsi1sk")
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": name,
-                    "KeySchema": [
-                        {"AttributeName": pk, "KeyType": "HASH"},
-                        {"AttributeName": sk, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for name, pk, sk in spec.indexes
-            ],
-        )
+        aws.dynamodb().create_table(**table_definition(spec, "mlops-metadata"))
         for bucket in ("mlops-artifacts", "mlops-capture"):
             aws.s3().create_bucket(Bucket=bucket)
         aws.firehose().create_delivery_stream(
@@ -233,7 +213,7 @@ def publish(name: str, model: Model, promote: bool) -> int:
     from mlops.storage import Storage
 
     registry = Registry("mlops-metadata")
-    version = registry.next_model_version(name)
+    version = registry.models.next_model_version(name)
     ref = Storage().put("mlops-artifacts", f"models/{name}/v{version}/model.onnx", model.onnx)
     record = ModelVersion(
         name=name,
@@ -244,9 +224,9 @@ def publish(name: str, model: Model, promote: bool) -> int:
         artifacts={"onnx": ref},
         signature=model.signature,
     )
-    registry.put_model_version(record)
+    registry.models.create_model_version(record)
     if promote:
-        registry.move_alias(name, version, registry.get_alias(name), "promote")
+        registry.models.move_alias(name, version, registry.models.get_alias(name), "promote")
     return version
 
 
@@ -379,9 +359,9 @@ def bench_routing(models: dict[str, Model], handler: Callable[..., Any], n: int)
     plain, routed = "plain", "canary"
     for name, promote in ((plain, True), (routed, True), (routed, False)):
         publish(name, model, promote)
-    alias = registry.get_alias(routed)
+    alias = registry.models.get_alias(routed)
     assert alias is not None
-    registry.set_candidate(alias, 2, 10.0, "canary", "bench")
+    registry.models.set_candidate(alias, 2, 10.0, "canary", "bench")
     keys = [f"client-{i}" for i in range(1000)]
     to_production = next(k for k in keys if not to_candidate(k, 2, 10.0))
     to_canary = next(k for k in keys if to_candidate(k, 2, 10.0))

@@ -100,15 +100,15 @@ def main() -> None:
 
 
 def upload_and_follow(registry: Registry, bucket: str, dataset: str, body: bytes) -> tuple[Run, float]:
-    registry.put_config(dataset, DatasetConfig(target="label"))
+    registry.datasets.put_config(dataset, DatasetConfig(target="label"))
     key = f"raw/{dataset}/data.csv"
     started = time.perf_counter()
     etag = aws.s3().put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
-    while (raw := registry.get_raw_object(dataset, bucket, key, etag)) is None or not raw.run_id:
+    while (raw := registry.datasets.get_raw_object(dataset, bucket, key, etag)) is None or not raw.run_id:
         time.sleep(0.02)
-    while registry.get_run(raw.run_id).status == "RUNNING":
+    while registry.runs.get_run(raw.run_id).status == "RUNNING":
         time.sleep(0.02)
-    return registry.get_run(raw.run_id), time.perf_counter() - started
+    return registry.runs.get_run(raw.run_id), time.perf_counter() - started
 
 
 def report(label: str, rows: int, body: bytes, run: Run, wall: float, hand: float) -> None:

@@ -55,14 +55,14 @@ def move(
 ) -> Alias:
     """The conditional write: the alias moves only if it is still ``expected``."""
     try:
-        return registry.move_alias(name, version, expected=expected, action=action, reason=reason)
+        return registry.models.move_alias(name, version, expected=expected, action=action, reason=reason)
     except Conflict as error:
         raise Conflict(f"The production alias of '{name}' moved concurrently; try again.") from error
 
 
 def _current_alias(registry: Registry, name: str, seen_revision: int | None) -> Alias | None:
     """The alias now; with ``seen_revision`` (what a page showed), refuse if it moved since."""
-    alias = registry.get_alias(name)
+    alias = registry.models.get_alias(name)
     if seen_revision is not None and (alias.revision if alias else 0) != seen_revision:
         now = f"v{alias.version}" if alias else "none"
         raise Conflict(
@@ -79,7 +79,7 @@ def promote(
     seen_revision: int | None = None,
 ) -> AliasMove:
     """Point production at ``version`` (action ``manual`` in the alias history)."""
-    model = registry.get_model_version(name, version)
+    model = registry.models.get_model_version(name, version)
     alias = _current_alias(registry, name, seen_revision)
     if alias is not None and alias.version == model.version:
         return AliasMove(
@@ -141,13 +141,13 @@ def rollback(
     if alias is not None and alias.candidate is not None:
         return _stop_canary(registry, alias, reason)
     if alias is None:
-        if not registry.list_model_versions(name):
+        if not registry.models.list_model_versions(name):
             raise NotFound(f"No model named '{name}'.")
         raise Conflict(f"'{name}' has no production version to roll back from.")
-    target = rollback_target(registry.alias_history(name), alias.version)
+    target = rollback_target(registry.models.alias_history(name), alias.version)
     if target is None:
         raise Conflict(f"'{name}' has no earlier production version than v{alias.version} to roll back to.")
-    servable(registry.get_model_version(name, target))
+    servable(registry.models.get_model_version(name, target))
     move(registry, name, target, alias, "rollback", reason or f"Rolled back by hand from v{alias.version}.")
     return AliasMove(
         name,
@@ -160,7 +160,7 @@ def rollback(
 
 def end_rollout(registry: Registry, name: str, status: str, reason: str) -> None:
     """Record a running rollout as ended (a hand-made move of production stops it)."""
-    current = registry.get_rollout(name)
+    current = registry.models.get_rollout(name)
     if current is None or current.status != "running":
         return
     entry = {"at": utcnow().isoformat(), "event": status, "weight": 0.0, "detail": reason}
@@ -174,7 +174,7 @@ def end_rollout(registry: Registry, name: str, status: str, reason: str) -> None
         }
     )
     with suppress(Conflict):  # the rollout's own check ended it first
-        registry.save_rollout(ended, expected=current)
+        registry.models.save_rollout(ended, expected=current)
 
 
 def _stop_canary(registry: Registry, alias: Alias, reason: str | None) -> AliasMove:
@@ -183,7 +183,7 @@ def _stop_canary(registry: Registry, alias: Alias, reason: str | None) -> AliasM
     assert candidate is not None
     why = reason or f"Canary of v{candidate} rolled back by hand."
     try:
-        registry.set_candidate(alias, None, 0.0, "rollback", why, status="rolled_back")
+        registry.models.set_candidate(alias, None, 0.0, "rollback", why, status="rolled_back")
     except Conflict as error:
         raise Conflict(f"The production alias of '{alias.name}' moved concurrently; try again.") from error
     end_rollout(registry, alias.name, "aborted", why)
@@ -198,7 +198,7 @@ def _stop_canary(registry: Registry, alias: Alias, reason: str | None) -> AliasM
 
 def pending(registry: Registry, name: str, version: int) -> ModelVersion:
     """The version, if it waits for a decision (else Conflict)."""
-    model = registry.get_model_version(name, version)
+    model = registry.models.get_model_version(name, version)
     if model.status != "pending_approval":
         raise Conflict(f"'{name}' v{version} is {model.status}, not pending_approval; nothing to decide.")
     return model
@@ -218,15 +218,15 @@ def approve(
     model = pending(registry, name, version)
     servable(model)
     decision = Decision(action="approve", actor=actor, reason=reason)
-    alias = registry.get_alias(name)
+    alias = registry.models.get_alias(name)
     if start_rollout is not None and alias is not None:  # a first model has nothing to canary against
         message = start_rollout(model)
-        registry.put_model_version(
-            registry.get_model_version(name, version).model_copy(update={"approval": decision})
+        registry.models.put_model_version(
+            registry.models.get_model_version(name, version).model_copy(update={"approval": decision})
         )
         return message
-    registry.put_model_version(model.model_copy(update={"approval": decision, "status": "candidate"}))
-    registry.move_alias(name, version, alias, "approve", model.run_id, reason, actor)
+    registry.models.put_model_version(model.model_copy(update={"approval": decision, "status": "candidate"}))
+    registry.models.move_alias(name, version, alias, "approve", model.run_id, reason, actor)
     before = f"v{alias.version}" if alias else "none"
     return f"Approved '{name}' v{version}: production moved from {before} to v{version}."
 
@@ -236,5 +236,5 @@ def reject(registry: Registry, name: str, version: int, reason: str, actor: str)
     model = pending(registry, name, version)
     decision = Decision(action="reject", actor=actor, reason=reason)
     update = {"approval": decision, "status": "rejected", "decision_reason": f"Rejected by {actor}: {reason}"}
-    registry.put_model_version(model.model_copy(update=update))
+    registry.models.put_model_version(model.model_copy(update=update))
     return f"Rejected '{name}' v{version}; production is unchanged."

@@ -148,7 +148,7 @@ def handle_event(
         rolled = on_alarm(registry, name, event.detail.alarm_name, alarms)
         return {"rolled_back": bool(rolled and rolled.status == "rolled_back"), "name": name}
     if event.action == "arm":
-        rollout = registry.get_rollout(event.name)
+        rollout = registry.models.get_rollout(event.name)
         if rollout is not None and rollout.rollout_id == event.rollout_id and rollout.status == "running":
             alarms.arm(rollout)
     metrics = CloudWatchVariantMetrics(settings.metrics_namespace)

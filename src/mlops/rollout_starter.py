@@ -39,8 +39,8 @@ def resume_rollouts(registry: Registry, starter: StepFunctionsStarter) -> list[s
     """Start the checks again for every running rollout (the embedded stack after a restart: its
     executions did not survive, the rollout and alias records did). Returns the models resumed."""
     resumed = []
-    for name in registry.list_model_names():
-        rollout = registry.get_rollout(name)
+    for name in registry.models.list_model_names():
+        rollout = registry.models.get_rollout(name)
         if rollout is not None and rollout.status == "running":
             starter(rollout)
             resumed.append(name)

@@ -123,9 +123,9 @@ def start(
     run_id: str | None = None,
 ) -> Rollout:
     """Give ``version`` the first canary step of the traffic and start the rollout's checks."""
-    model = registry.get_model_version(name, version)
+    model = registry.models.get_model_version(name, version)
     servable(model)
-    alias = registry.get_alias(name)
+    alias = registry.models.get_alias(name)
     if alias is None:
         raise NoProduction(
             f"'{name}' has no production version for a canary to run beside; promote it instead."
@@ -148,30 +148,32 @@ def start(
         run_id=run_id,
     )
     try:
-        rollout = registry.save_rollout(rollout, expected=None)
+        rollout = registry.models.save_rollout(rollout, expected=None)
     except Conflict as error:
-        running = registry.get_rollout(name)
+        running = registry.models.get_rollout(name)
         detail = f" (v{running.version})" if running else ""
         raise Conflict(
             f"'{name}' already has a rollout running{detail}; wait for it or roll back."
         ) from error
     reason = f"Canary of v{version} started at {chosen[0]}% beside v{alias.version}."
     try:
-        registry.set_candidate(
+        registry.models.set_candidate(
             alias, version, float(chosen[0]), "canary", reason, run_id=run_id, actor=actor, status="candidate"
         )
     except Conflict:
         _end(registry, rollout, "aborted", "The production alias moved while the rollout started.")
         raise
     rollout = _log(rollout, "started", reason)
-    rollout = registry.save_rollout(rollout, expected=registry.get_rollout(name))
+    rollout = registry.models.save_rollout(rollout, expected=registry.models.get_rollout(name))
     if alarms is not None:
         alarms.arm(rollout)
     execution = starter(rollout)
     if execution:
-        current = registry.get_rollout(name)
+        current = registry.models.get_rollout(name)
         if current is not None and current.rollout_id == rollout.rollout_id:
-            rollout = registry.save_rollout(current.model_copy(update={"execution_arn": execution}), current)
+            rollout = registry.models.save_rollout(
+                current.model_copy(update={"execution_arn": execution}), current
+            )
     return rollout
 
 
@@ -186,7 +188,7 @@ def _end(registry: Registry, rollout: Rollout, status: str, reason: str) -> Roll
     )
     if status == "completed":
         ended = ended.model_copy(update={"current_weight": 100.0})
-    return registry.save_rollout(ended, expected=rollout)
+    return registry.models.save_rollout(ended, expected=rollout)
 
 
 def _result(rollout: Rollout, wait: int = 0) -> CheckResult:
@@ -205,12 +207,12 @@ def check(
 ) -> CheckResult:
     """One step of the rollout machine: roll back, advance, complete, or wait."""
     moment = now or utcnow()
-    rollout = registry.get_rollout(name)
+    rollout = registry.models.get_rollout(name)
     if rollout is None or rollout.rollout_id != rollout_id:
         raise NotFound(f"No rollout {rollout_id} of '{name}'.")
     if rollout.status != "running":
         return _result(rollout)
-    alias = registry.get_alias(name)
+    alias = registry.models.get_alias(name)
     if alias is None or alias.candidate != rollout.version:
         now_serving = f"v{alias.version}" if alias else "none"
         ended = _end(
@@ -232,7 +234,7 @@ def check(
     enough = observed.requests >= rollout.guardrails.get("min_requests", 1)
     interval = check_interval(rollout.bake_seconds)
     if elapsed < rollout.bake_seconds or not enough:
-        stored = registry.save_rollout(rollout, expected=registry.get_rollout(name))
+        stored = registry.models.save_rollout(rollout, expected=registry.models.get_rollout(name))
         return _result(stored, interval)
     if rollout.step + 1 >= len(rollout.steps):
         return _result(_complete(registry, rollout, alias, alarms))
@@ -242,19 +244,21 @@ def check(
         f"Canary of v{rollout.version} advanced to {weight:g}% after {elapsed:.0f} s within the guardrails "
         f"({observed.requests:.0f} requests, error rate {observed.error_rate:.2%})."
     )
-    registry.set_candidate(alias, rollout.version, weight, "canary", reason, run_id=rollout.run_id)
+    registry.models.set_candidate(alias, rollout.version, weight, "canary", reason, run_id=rollout.run_id)
     advanced = _log(
         rollout.model_copy(update={"step": step, "current_weight": weight, "step_started_at": moment}),
         "advanced",
         reason,
     )
-    stored = registry.save_rollout(advanced, expected=registry.get_rollout(name))
+    stored = registry.models.save_rollout(advanced, expected=registry.models.get_rollout(name))
     return _result(stored, interval)
 
 
 def _complete(registry: Registry, rollout: Rollout, alias: Alias, alarms: Alarms | None) -> Rollout:
     reason = f"Canary of v{rollout.version} completed: every step held within the guardrails."
-    registry.move_alias(rollout.name, rollout.version, alias, "canary", rollout.run_id, reason, rollout.actor)
+    registry.models.move_alias(
+        rollout.name, rollout.version, alias, "canary", rollout.run_id, reason, rollout.actor
+    )
     _disarm(alarms, rollout.name)
     return _end(registry, rollout, "completed", reason)
 
@@ -268,16 +272,18 @@ def roll_back(
     actor: str | None = None,
 ) -> Rollout:
     """Weight 0, the candidate ``rolled_back`` with ``reason``; production untouched."""
-    current = registry.get_rollout(name)
+    current = registry.models.get_rollout(name)
     if current is None or current.status != "running":
         raise Conflict(f"'{name}' has no rollout running.")
     rollout = rollout if rollout is not None and rollout.rollout_id == current.rollout_id else current
     for _ in range(MAX_ATTEMPTS):
-        alias = registry.get_alias(name)
+        alias = registry.models.get_alias(name)
         if alias is None or alias.candidate != rollout.version:
             break  # production moved: nothing routes to the candidate any more
         try:
-            registry.set_candidate(alias, None, 0.0, "rollback", reason, rollout.run_id, actor, "rolled_back")
+            registry.models.set_candidate(
+                alias, None, 0.0, "rollback", reason, rollout.run_id, actor, "rolled_back"
+            )
             break
         except Conflict:
             continue
@@ -285,18 +291,18 @@ def roll_back(
     ended = _log(rollout, "rolled_back", reason).model_copy(
         update={"status": "rolled_back", "reason": reason, "ended_at": utcnow(), "current_weight": 0.0}
     )
-    return registry.save_rollout(ended, expected=current)
+    return registry.models.save_rollout(ended, expected=current)
 
 
 def abort(registry: Registry, name: str, reason: str) -> Rollout | None:
     """Record a running rollout as aborted after production was moved by hand (promote, rollback)."""
-    current = registry.get_rollout(name)
+    current = registry.models.get_rollout(name)
     if current is None or current.status != "running":
         return None
     try:
         return _end(registry, current, "aborted", reason)
     except Conflict:
-        return registry.get_rollout(name)
+        return registry.models.get_rollout(name)
 
 
 def _disarm(alarms: Alarms | None, name: str) -> None:
@@ -306,10 +312,10 @@ def _disarm(alarms: Alarms | None, name: str) -> None:
 
 def on_alarm(registry: Registry, name: str, alarm: str, alarms: Alarms | None = None) -> Rollout | None:
     """A candidate alarm went to ALARM: roll the running rollout back, naming the alarm."""
-    current = registry.get_rollout(name)
+    current = registry.models.get_rollout(name)
     if current is None or current.status != "running":
         return None
     try:
         return roll_back(registry, name, f"The candidate's alarm {alarm} went off.", alarms=alarms)
     except Conflict:
-        return registry.get_rollout(name)
+        return registry.models.get_rollout(name)

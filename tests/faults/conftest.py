@@ -61,11 +61,11 @@ def upload(registry: Registry, bucket: str, dataset: str, key: str, body: bytes)
     etag = aws.s3().put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
 
     def settled() -> RawObject | None:
-        raw = registry.get_raw_object(dataset, bucket, key, etag)
+        raw = registry.datasets.get_raw_object(dataset, bucket, key, etag)
         if raw is None or not (raw.run_id or raw.status != "ACCEPTED"):
             return None
         try:  # ingest names the run on the raw object a moment before it creates the run record
-            return raw if raw.run_id is None or registry.get_run(raw.run_id) else None
+            return raw if raw.run_id is None or registry.runs.get_run(raw.run_id) else None
         except NotFound:
             return None
 
@@ -85,7 +85,7 @@ def good_upload_trains(
     registry: Registry, bucket: str, dataset: str, name: str = "good.csv", body: bytes | None = None
 ) -> Run:
     """The loop still works: a good upload of the dataset (iris unless ``body``) trains."""
-    registry.put_config(dataset, DatasetConfig(target="species"))
+    registry.datasets.put_config(dataset, DatasetConfig(target="species"))
     raw = upload(registry, bucket, dataset, f"raw/{dataset}/{name}", body or iris_csv())
     assert raw.run_id, raw.reason
     run = wait_for_run(registry, raw.run_id)

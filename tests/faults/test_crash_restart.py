@@ -45,22 +45,22 @@ def test_a_run_killed_mid_stage_ends_aborted_after_restart(tmp_path: Path, crash
         done = STEPS[: STEPS.index(crashed_in)]
         payload = run_through(first, payload, *done)
         # The process dies inside the stage: its record says RUNNING, nothing else ran.
-        registry.put_stage(
+        registry.runs.put_stage(
             payload["run_id"], StageRecord(name=crashed_in, status="RUNNING", started_at=utcnow())
         )
         state_store(tmp_path).snapshot()
 
     with frozen_stack(state_store(tmp_path)) as second:
         registry = Registry(second.stack.outputs[out.METADATA_TABLE])
-        run = registry.get_run(payload["run_id"])
+        run = registry.runs.get_run(payload["run_id"])
         assert run.status == "ABORTED" and run.failed_stage == crashed_in
         assert_one_sentence(run.error)
         assert "no longer exists" in (run.error or "")
         stage = next(s for s in run.stages if s.name == crashed_in)
         assert stage.status == "ABORTED" and stage.error == run.error
         if run.model_version is not None:  # the candidate of an unfinished run never serves
-            assert registry.get_model_version(dataset, run.model_version).status == "rejected"
-        assert registry.lock_holder(dataset) is None
+            assert registry.models.get_model_version(dataset, run.model_version).status == "rejected"
+        assert registry.datasets.lock_holder(dataset) is None
         outcome = invoke(second, "trigger", _drift_alarm(dataset)).payload["outcomes"][0]
         assert outcome["started"], outcome["reason"]
 
@@ -69,13 +69,13 @@ def test_a_stopped_execution_ends_its_run_aborted() -> None:
     """On AWS: an execution stopped by hand reaches no Catch; its status-change event ends the run."""
     with frozen_stack(wire=True) as stack:
         registry = Registry(stack.stack.outputs[out.METADATA_TABLE])
-        registry.put_config("stopped", DatasetConfig(target="species"))
+        registry.datasets.put_config("stopped", DatasetConfig(target="species"))
         bucket = stack.stack.outputs[out.DATA_BUCKET]
         raw = upload(registry, bucket, "stopped", "raw/stopped/iris.csv", iris_csv())
-        run = registry.get_run(raw.run_id or "")
+        run = registry.runs.get_run(raw.run_id or "")
         aws.stepfunctions().stop_execution(executionArn=run.execution_arn or "", cause="operator")
         assert stack.bus.report_executions() == [run.execution_arn]  # one event, to the rule's target
-        ended = wait_for(lambda: (r := registry.get_run(run.run_id)).status != "RUNNING" and r)
+        ended = wait_for(lambda: (r := registry.runs.get_run(run.run_id)).status != "RUNNING" and r)
         assert ended.status == "ABORTED" and "stopped" in (ended.error or "")
         assert_one_sentence(ended.error)
         outcome = invoke(stack, "trigger", _drift_alarm("stopped")).payload["outcomes"][0]
@@ -87,7 +87,7 @@ def test_a_multipart_upload_keeps_its_etag_and_version_across_a_restart(tmp_path
     key = "raw/multipart/iris.csv"
     with frozen_stack(wire=True) as first:
         registry = Registry(first.stack.outputs[out.METADATA_TABLE])
-        registry.put_config("multipart", DatasetConfig(target="species"))
+        registry.datasets.put_config("multipart", DatasetConfig(target="species"))
         bucket = first.stack.outputs[out.DATA_BUCKET]
         s3 = aws.s3()
         upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
@@ -101,9 +101,9 @@ def test_a_multipart_upload_keeps_its_etag_and_version_across_a_restart(tmp_path
         etag = done["ETag"].strip('"')
         assert etag.endswith("-1")  # a multipart ETag, which no single PUT reproduces
         raw = wait_for(
-            lambda: (r := registry.get_raw_object("multipart", bucket, key, etag)) and r.run_id and r
+            lambda: (r := registry.datasets.get_raw_object("multipart", bucket, key, etag)) and r.run_id and r
         )
-        version = registry.get_dataset_version("multipart", raw.sha256 or "")
+        version = registry.datasets.get_dataset_version("multipart", raw.sha256 or "")
         state_store(tmp_path).snapshot()
 
     with frozen_stack(state_store(tmp_path)) as second:
@@ -114,4 +114,4 @@ def test_a_multipart_upload_keeps_its_etag_and_version_across_a_restart(tmp_path
         body = s3.get_object(Bucket=bucket, Key=key, VersionId=version.raw.version_id or "")["Body"].read()
         assert body == iris_csv()
         registry = Registry(second.stack.outputs[out.METADATA_TABLE])
-        assert registry.get_raw_object("multipart", bucket, key, head["ETag"].strip('"')) is not None
+        assert registry.datasets.get_raw_object("multipart", bucket, key, head["ETag"].strip('"')) is not None

@@ -25,7 +25,9 @@ ITEM_LIMIT = 400 * 1024
 
 
 def _item_bytes(registry: Registry, pk: str, sk: str) -> int:
-    item = aws.dynamodb().get_item(TableName=registry.table, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
+    item = aws.dynamodb().get_item(TableName=registry.table.name, Key={"pk": {"S": pk}, "sk": {"S": sk}})[
+        "Item"
+    ]
     return sum(len(k) + len(json.dumps(v)) for k, v in item.items())
 
 
@@ -39,17 +41,17 @@ def test_a_wide_table_is_recorded_and_trains(
         columns=[f"feature_with_a_long_name_{i:05d}" for i in range(1_999)],
     )
     wide["species"] = np.where(wide.iloc[:, 0] > 0, "a", "b")
-    registry.put_config("wide", DatasetConfig(target="species"))
+    registry.datasets.put_config("wide", DatasetConfig(target="species"))
     raw = upload(registry, data_bucket, "wide", "raw/wide/wide.csv", csv_of(wide))
     assert raw.status == "ACCEPTED" and raw.run_id, raw.reason
     run = wait_for_run(registry, raw.run_id, timeout_s=600)
     assert run.status == "SUCCEEDED", (run.failed_stage, run.error)
-    version = registry.get_dataset_version("wide", run.dataset_version or "")
+    version = registry.datasets.get_dataset_version("wide", run.dataset_version or "")
     assert version.column_count == 2_000 and version.details is not None
     assert _item_bytes(registry, "DS#wide", f"VER#{version.sha256}") < ITEM_LIMIT
     details = json.loads(aws.s3().get_object(Bucket=data_bucket, Key=version.details.key)["Body"].read())
     assert len(details["profile"]["columns"]) == 2_000
-    model = registry.get_model_version("wide", run.model_version or 0)
+    model = registry.models.get_model_version("wide", run.model_version or 0)
     assert _item_bytes(registry, "MODEL#wide", f"VER#{model.version:08d}") < ITEM_LIMIT
 
 
@@ -60,7 +62,7 @@ def test_one_huge_value_is_profiled_in_s3_and_trains(
     frame = pd.read_csv(io.BytesIO(iris_csv()))
     frame["note"] = "short"
     frame.loc[0, "note"] = "x" * (5 * 1024 * 1024)
-    registry.put_config("huge-value", DatasetConfig(target="species"))
+    registry.datasets.put_config("huge-value", DatasetConfig(target="species"))
     raw = upload(registry, data_bucket, "huge-value", "raw/huge-value/data.csv", csv_of(frame))
     assert raw.run_id, raw.reason
     run = wait_for_run(registry, raw.run_id)
@@ -86,12 +88,12 @@ def test_many_long_categories_train_with_the_signature_in_s3(
             "species": np.where(rng.random(len(categories)) < 0.5, "a", "b"),
         }
     )
-    registry.put_config("cities", DatasetConfig(target="species"))
+    registry.datasets.put_config("cities", DatasetConfig(target="species"))
     raw = upload(registry, data_bucket, "cities", "raw/cities/cities.csv", csv_of(frame))
     assert raw.run_id, raw.reason
     run = wait_for_run(registry, raw.run_id, timeout_s=600)
     assert run.status == "SUCCEEDED", (run.failed_stage, run.error)
-    model = registry.get_model_version("cities", run.model_version or 0)
+    model = registry.models.get_model_version("cities", run.model_version or 0)
     assert model.signature is None and "signature" in model.artifacts
     assert _item_bytes(registry, "MODEL#cities", f"VER#{model.version:08d}") < ITEM_LIMIT
     response = embedded.invoke_inference(
@@ -113,7 +115,7 @@ def test_a_1005_byte_key_is_ingested(embedded: EmbeddedStack, registry: Registry
     """A key S3 allows (up to 1,024 bytes) is recorded under its digest and its upload trains."""
     key = "raw/long-key/" + "k" * (1_005 - len("raw/long-key/") - len(".csv")) + ".csv"
     assert len(key.encode()) == 1_005
-    registry.put_config("long-key", DatasetConfig(target="species"))
+    registry.datasets.put_config("long-key", DatasetConfig(target="species"))
     raw = upload(registry, data_bucket, "long-key", key, iris_csv())
     assert raw.raw.key == key and raw.run_id, raw.reason
     run = wait_for_run(registry, raw.run_id)
@@ -128,7 +130,7 @@ def test_huge_column_names_end_in_a_bounded_sentence(
     names = [f"{i}" + "n" * 120_000 for i in range(3)]
     header = ",".join([*names, "x", "species"])
     rows = "\n".join(f"1,1,1,{i % 7},{'a' if i % 2 else 'b'}" for i in range(60))
-    registry.put_config("long-names", DatasetConfig(target="species"))
+    registry.datasets.put_config("long-names", DatasetConfig(target="species"))
     raw = upload(
         registry, data_bucket, "long-names", "raw/long-names/data.csv", f"{header}\n{rows}\n".encode()
     )
@@ -137,6 +139,6 @@ def test_huge_column_names_end_in_a_bounded_sentence(
     assert run.status in ("SUCCEEDED", "FAILED"), run.status
     if run.status == "FAILED":
         assert_one_sentence(run.error)
-    validation = registry.get_stage(run.run_id, "validation")
+    validation = registry.runs.get_stage(run.run_id, "validation")
     assert validation is not None and validation.status in ("SUCCEEDED", "FAILED")
     good_upload_trains(registry, data_bucket, "after-long-names")  # (these columns fail the schema check)

@@ -56,27 +56,27 @@ def _reconcile(stack: EmbeddedStack, event: dict[str, Any]) -> dict[str, Any]:
 def test_status_events_twice_and_late_change_nothing() -> None:
     with frozen_stack() as stack:
         registry = Registry(stack.stack.outputs["MetadataTableName"])
-        running = registry.get_run(ingest_iris(stack, registry, "twice")["run_id"])
+        running = registry.runs.get_run(ingest_iris(stack, registry, "twice")["run_id"])
         runtime_error = execution_event(
             running, "FAILED", "States.Runtime", "An error occurred while executing."
         )
         first = _reconcile(stack, runtime_error)
         again = _reconcile(stack, runtime_error)  # at-least-once: delivered twice
         assert first["action"] == "aborted" and again["action"] == "unchanged"
-        ended = registry.get_run(running.run_id)
+        ended = registry.runs.get_run(running.run_id)
         assert ended.status == "ABORTED" and "States.Runtime" in (ended.error or "")
         assert_one_sentence(ended.error)
         # A later, different event for the same execution does not rewrite the first reason.
         _reconcile(stack, execution_event(running, "TIMED_OUT"))
-        assert registry.get_run(running.run_id).error == ended.error
+        assert registry.runs.get_run(running.run_id).error == ended.error
 
         # Out of order: a failure event arriving after the run succeeded leaves it SUCCEEDED.
         payload = ingest_iris(stack, registry, "late")
         run_through(stack, payload, *STEPS)
-        succeeded = registry.get_run(payload["run_id"])
+        succeeded = registry.runs.get_run(payload["run_id"])
         assert succeeded.status == "SUCCEEDED"
         late = _reconcile(stack, execution_event(succeeded, "ABORTED"))
-        assert late["action"] == "unchanged" and registry.get_run(succeeded.run_id).status == "SUCCEEDED"
+        assert late["action"] == "unchanged" and registry.runs.get_run(succeeded.run_id).status == "SUCCEEDED"
 
 
 def test_an_event_for_no_known_run_is_ignored() -> None:
@@ -98,7 +98,7 @@ def test_an_upload_delivered_twice_starts_one_run() -> None:
         first = ingest_iris(stack, registry, "dup-upload")
         again = invoke(stack, "ingest", _same_object_event(stack, "dup-upload")).payload["outcomes"][0]
         assert again["action"] == "redelivered" and again["run_id"] == first["run_id"]
-        assert len(registry.list_runs("dup-upload")) == 1
+        assert len(registry.runs.list_runs("dup-upload")) == 1
 
 
 def _same_object_event(stack: EmbeddedStack, dataset: str) -> dict[str, Any]:

@@ -117,7 +117,7 @@ def test_a_full_hostile_window_reads_in_bounded_memory(
     rows, value_chars = 300, 256 * 1024
     _hostile_window(capture_bucket, name, run.model_version or 0, rows, value_chars)
 
-    model = registry.get_model_version(name, run.model_version or 0)
+    model = registry.models.get_model_version(name, run.model_version or 0)
     signature = model_signature(Storage(), model)
     assert signature is not None
     now = datetime.now(UTC)
@@ -135,5 +135,7 @@ def test_a_full_hostile_window_reads_in_bounded_memory(
 
     # The loop goes on: the drift alarm fires and starts a retraining run, which succeeds.
     assert drift_alarm_name(LOCAL_STAGE, name) in embedded.bus.evaluate_alarms()
-    retraining = wait_for(lambda: next((r for r in registry.list_runs(name) if r.trigger == "drift"), None))
+    retraining = wait_for(
+        lambda: next((r for r in registry.runs.list_runs(name) if r.trigger == "drift"), None)
+    )
     assert wait_for_run(registry, retraining.run_id).status == "SUCCEEDED"

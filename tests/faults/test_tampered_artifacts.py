@@ -55,7 +55,7 @@ def _start_job(
     stack: EmbeddedStack, registry: Registry, dataset: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     payload = ingest_iris(stack, registry, dataset)
-    registry.put_config(dataset, DatasetConfig(target="species", training_backend="sagemaker"))
+    registry.datasets.put_config(dataset, DatasetConfig(target="species", training_backend="sagemaker"))
     payload = run_through(stack, payload, "validation", "training")
     return payload, ended_job(payload["training"]["job_name"])
 
@@ -99,11 +99,11 @@ def test_a_tampered_training_output_is_never_unpickled(tmp_path: Path, tampering
         cause = json.dumps({"errorMessage": message, "errorType": "TrainingFailed"})
         caught = {**payload, "failed_stage": "training", "error": {"Error": "TrainingFailed", "Cause": cause}}
         run_through(stack, caught, "failure")
-        run = registry.get_run(payload["run_id"])
+        run = registry.runs.get_run(payload["run_id"])
         assert run.status == "FAILED" and message in (run.error or "")
-        assert registry.get_alias(dataset) is None
+        assert registry.models.get_alias(dataset) is None
         # ...and the next upload, trained inline, is promoted.
-        registry.put_config(dataset, DatasetConfig(target="species"))
+        registry.datasets.put_config(dataset, DatasetConfig(target="species"))
         again = ingest_iris(stack, registry, dataset, frame=iris_frame().iloc[:-1])
         done = run_through(stack, again, "validation", "training", "conversion", "promotion")
         assert done["promotion"]["promoted"]

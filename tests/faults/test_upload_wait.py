@@ -48,7 +48,7 @@ def test_an_ingest_failing_every_attempt_ends_the_wait_with_its_reason(
     assert code == EXIT_FAILED, err  # not the timeout's exit code
     last = err.splitlines()[-1]
     assert "failed at stage ingest" in last and "OSError: No space left on device" in last, last
-    (run,) = registry.list_runs("ingest-fails")
+    (run,) = registry.runs.list_runs("ingest-fails")
     assert run.status == "FAILED" and run.failed_stage == "ingest"
     assert_one_sentence(run.error)
 

@@ -38,8 +38,13 @@ IAM_PREFIX = {
 EXTRA_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("s3", "HeadObject"): ("s3:GetObject",),
     ("s3", "ListObjectsV2"): ("s3:ListBucket",),
-    # Each item of a transaction needs its own action; the registry's transactions put items.
-    ("dynamodb", "TransactWriteItems"): ("dynamodb:PutItem", "dynamodb:ConditionCheckItem"),
+    # Each item of a transaction needs its own action; the registry's transactions put items and
+    # update one (a new model version counts itself in the model-name index).
+    ("dynamodb", "TransactWriteItems"): (
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    ),
     # Creating a training job passes its execution role.
     ("sagemaker", "CreateTrainingJob"): ("sagemaker:CreateTrainingJob", "iam:PassRole"),
 }

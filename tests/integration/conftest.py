@@ -94,7 +94,7 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 120.0, interval_s:
 def wait_for_run(registry: Registry, run_id: str, timeout_s: float = 180.0) -> Run:
     def ended() -> Run | None:
         try:
-            run = registry.get_run(run_id)
+            run = registry.runs.get_run(run_id)
         except NotFound:  # ingest names the run on the raw object a moment before it creates it
             return None
         return run if run.status != "RUNNING" else None

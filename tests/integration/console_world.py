@@ -17,7 +17,6 @@ import pandas as pd
 from sklearn.datasets import load_iris
 
 from mlops import aws
-from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
 from mlops.config import DatasetConfig
@@ -95,7 +94,7 @@ def score_batch(embedded: EmbeddedStack, registry: Registry, bucket: str) -> Bat
         output=S3Location(bucket=bucket, key="batch/console/out/"),
     )
     start_job(default_execution_starter(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], request)
-    jobs = BatchJobs(registry)
+    jobs = registry.batch_jobs
 
     def ended() -> BatchJob | None:
         found = jobs.find(request.job_id)
@@ -107,14 +106,14 @@ def score_batch(embedded: EmbeddedStack, registry: Registry, bucket: str) -> Bat
 
 
 def build_world(embedded: EmbeddedStack, registry: Registry, bucket: str) -> World:
-    registry.put_config(DATASET, DatasetConfig(target=TARGET))
+    registry.datasets.put_config(DATASET, DatasetConfig(target=TARGET))
     frame = iris_frame()
     first = _run(registry, bucket, "iris.csv", _csv(frame))
     second = _run(registry, bucket, "iris-more.csv", _csv(pd.concat([frame, frame.head(30)])))
     failed = _run(registry, bucket, "no-target.csv", _csv(frame.drop(columns=[TARGET])))
     assert first.status == second.status == "SUCCEEDED", (first.error, second.error)
     assert failed.status == "FAILED"
-    production = registry.get_production(DATASET)
+    production = registry.models.get_production(DATASET)
     assert production is not None
     capture_traffic(embedded, production.version, 300, seed=1, shift=False)
     assert not embedded.runtime.invoke("drift", {"model": DATASET}).failed

@@ -32,6 +32,7 @@ from mlops.local.firehose import (
     install_firehose_partitioning,
     uninstall_firehose_partitioning,
 )
+from mlops.local.resources import table_definition
 from mlops.ml.convert import to_onnx
 from mlops.ml.training import train
 from mlops.models import ArtifactRef, ModelVersion, utcnow
@@ -133,34 +134,14 @@ def train_diabetes() -> Trained:
 
 
 def create_table(name: str = TABLE, spec: d.TableSpec = d.METADATA_TABLE) -> None:
-    keys = {spec.partition_key, spec.sort_key} | {k for _, pk, sk in spec.indexes for k in (pk, sk)}
-    aws.dynamodb().create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
-        KeySchema=[
-            {"AttributeName": spec.partition_key, "KeyType": "HASH"},
-            {"AttributeName": spec.sort_key, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": pk, "KeyType": "HASH"},
-                    {"AttributeName": sk, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, pk, sk in spec.indexes
-        ],
-    )
+    aws.dynamodb().create_table(**table_definition(spec, name))
 
 
 def publish_model(
     registry: Registry, storage: Storage, name: str, model: Trained, promote: bool = True
 ) -> ModelVersion:
     """Register a trained model as the pipeline would: its artifacts, its version, optionally production."""
-    version = registry.next_model_version(name)
+    version = registry.models.next_model_version(name)
     prefix = f"models/{name}/v{version}"
     artifacts: dict[str, ArtifactRef] = {
         "onnx": storage.put(ARTIFACTS, f"{prefix}/model.onnx", model.onnx),
@@ -182,9 +163,9 @@ def publish_model(
         signature=model.signature,
         trained_at=utcnow(),
     )
-    registry.put_model_version(record)
+    registry.models.create_model_version(record)
     if promote:
-        registry.move_alias(name, version, registry.get_alias(name), "promote")
+        registry.models.move_alias(name, version, registry.models.get_alias(name), "promote")
     return record
 
 
@@ -216,7 +197,7 @@ class InferenceStack:
         return publish_model(self.registry, self.storage, name, model, promote)
 
     def promote(self, name: str, version: int, action: str = "promote") -> None:
-        self.registry.move_alias(name, version, self.registry.get_alias(name), action)
+        self.registry.models.move_alias(name, version, self.registry.models.get_alias(name), action)
 
     def tamper(self, record: ModelVersion) -> None:
         """Overwrite model.onnx with other bytes, leaving the registry's sha256 as it was."""

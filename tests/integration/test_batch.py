@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlops import aws
-from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
 from mlops.cli.main import main
@@ -79,7 +78,7 @@ def run_job(embedded: EmbeddedStack, input_key: str, output_key: str, **request:
         **request,
     )
     start_job(default_execution_starter(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], job)
-    jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
+    jobs = Registry(embedded.stack.outputs[out.METADATA_TABLE]).batch_jobs
 
     def ended() -> BatchJob | None:
         found = jobs.find(job.job_id)
@@ -293,7 +292,7 @@ def test_a_job_pins_the_version_at_its_start(
     _wrap_handler(embedded, monkeypatch, promote_mid_job)
     job = run_job(embedded, "batch/in/pinned.csv", "batch/out/pinned/")
     assert job.status == "SUCCEEDED", job.error
-    assert promoted and registry.get_alias(MODEL).version == promoted[0] != job.version
+    assert promoted and registry.models.get_alias(MODEL).version == promoted[0] != job.version
     assert set(read_csv(embedded, job.outputs)["model_version"]) == {job.version}
     # And a job may ask for a version that is not in production.
     older = run_job(embedded, "batch/in/pinned.csv", "batch/out/older/", version=published.version)
@@ -311,7 +310,7 @@ def test_a_job_for_a_model_without_versions_fails_with_one_sentence(embedded: Em
         output=S3Location(bucket=data, key="batch/out/none/"),
     )
     start_job(default_execution_starter(), embedded.stack.outputs[out.BATCH_STATE_MACHINE_ARN], request)
-    jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
+    jobs = Registry(embedded.stack.outputs[out.METADATA_TABLE]).batch_jobs
     job = wait_for(lambda: (j := jobs.find(request.job_id)) and j.status != "RUNNING" and j)
     assert (job.status, job.error) == ("FAILED", "No model named 'nomodel'.")
 
@@ -374,7 +373,7 @@ def test_an_object_put_under_batch_model_input_starts_a_job_once(
 ) -> None:
     body = churn_frame(rows=25, seed=31).drop(columns=["churned"]).to_csv(index=False).encode()
     put(embedded, f"batch/{MODEL}/input/nightly.csv", body)
-    jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
+    jobs = Registry(embedded.stack.outputs[out.METADATA_TABLE]).batch_jobs
 
     def finished() -> BatchJob | None:
         found = [j for j in jobs.recent() if j.trigger == "s3" and j.status != "RUNNING"]
@@ -395,7 +394,7 @@ def test_a_model_segment_as_long_as_s3_allows_fails_its_job_with_a_sentence(
     body = churn_frame(rows=10, seed=7).drop(columns=["churned"]).to_csv(index=False).encode()
     hostile = "m" * 990
     put(embedded, f"batch/{hostile}/input/x.csv", body)
-    jobs = BatchJobs(Registry(embedded.stack.outputs[out.METADATA_TABLE]))
+    jobs = Registry(embedded.stack.outputs[out.METADATA_TABLE]).batch_jobs
 
     def ended(key: str) -> BatchJob | None:
         found = [j for j in jobs.recent() if j.input.key == key and j.status != "RUNNING"]

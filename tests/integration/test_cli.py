@@ -53,9 +53,9 @@ def artifact(name: str, key: str) -> ArtifactRef:
 
 def seed(registry: Registry, name: str) -> None:
     """A dataset with one version, three runs and four model versions; production moved v1 -> v2."""
-    registry.put_config(name, DatasetConfig(target="label"))
+    registry.datasets.put_config(name, DatasetConfig(target="label"))
     raw = RawObjectRef(bucket="mlops-data", key=f"raw/{name}/a.csv", etag="e7a9", version_id="v-1", size=4096)
-    registry.create_dataset_version(
+    registry.datasets.create_dataset_version(
         DatasetVersion(
             dataset=name,
             sha256=SHA,
@@ -138,9 +138,9 @@ def seed(registry: Registry, name: str) -> None:
         ),
     ]
     for run in runs:
-        registry.create_run(run)
+        registry.runs.create_run(run)
     for stage in stages:
-        registry.put_stage(f"{name}-r1", stage)
+        registry.runs.put_stage(f"{name}-r1", stage)
     onnx = {
         "onnx": artifact("a1", f"models/{name}/v1/model.onnx"),
         "sklearn": artifact("b1", f"models/{name}/v1/model.joblib"),
@@ -191,10 +191,10 @@ def seed(registry: Registry, name: str) -> None:
         ),
     ]
     for version in versions:
-        registry.put_model_version(version)
-    first = registry.move_alias(name, 1, None, "promote", f"{name}-r1", "First model.")
-    registry.move_alias(name, 2, first, "promote", f"{name}-r2", "Better.")
-    registry.put_drift_summary(
+        registry.models.create_model_version(version)
+    first = registry.models.move_alias(name, 1, None, "promote", f"{name}-r1", "First model.")
+    registry.models.move_alias(name, 2, first, "promote", f"{name}-r2", "Better.")
+    registry.drift.put_drift_summary(
         DriftSummary(
             model=name,
             version=1,
@@ -311,9 +311,9 @@ def test_promote_then_rollback(registry: Registry, capsys: pytest.CaptureFixture
     seed(registry, name)  # production: v1 -> v2
     code, out, _ = cli(capsys, "models", "promote", name, "1", "--reason", "v2 misbehaves")
     assert (code, out.strip()) == (0, f"Production of '{name}' moved from v2 to v1.")
-    alias = registry.get_alias(name)
+    alias = registry.models.get_alias(name)
     assert alias is not None and alias.version == 1 and alias.action == "manual"
-    assert registry.alias_history(name)[-1].reason == "v2 misbehaves"
+    assert registry.models.alias_history(name)[-1].reason == "v2 misbehaves"
 
     code, out, _ = cli(capsys, "models", "rollback", name)
     assert (code, out.strip()) == (0, f"Rolled back '{name}' production from v1 to v2.")
@@ -321,19 +321,19 @@ def test_promote_then_rollback(registry: Registry, capsys: pytest.CaptureFixture
     assert (code, out.strip()) == (0, f"Rolled back '{name}' production from v2 to v1.")
     code, _, err = cli(capsys, "models", "rollback", name)
     assert (code, err) == (1, f"'{name}' has no earlier production version than v1 to roll back to.\n")
-    assert [m.status for m in registry.list_model_versions(name)][:2] == ["production", "archived"]
+    assert [m.status for m in registry.models.list_model_versions(name)][:2] == ["production", "archived"]
 
     code, _, err = cli(capsys, "models", "rollback", "no-such-model")
     assert (code, err) == (1, "No model named 'no-such-model'.\n")
 
 
 def test_a_concurrent_alias_move_is_reported(seeded: str, registry: Registry) -> None:
-    stale = registry.get_alias(seeded)
+    stale = registry.models.get_alias(seeded)
     assert stale is not None
-    moved = registry.move_alias(seeded, 1, stale, "manual", reason="someone else")
+    moved = registry.models.move_alias(seeded, 1, stale, "manual", reason="someone else")
     with pytest.raises(Conflict, match="moved concurrently; try again"):
         move(registry, seeded, 2, stale, "manual", "late")
-    registry.move_alias(seeded, 2, moved, "manual", reason="restore the seed")
+    registry.models.move_alias(seeded, 2, moved, "manual", reason="restore the seed")
 
 
 def test_lineage(seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -431,7 +431,7 @@ def test_upload_wait_runs_the_pipeline(churn_upload: Outcome, registry: Registry
     assert "300 rows, 4 columns" in churn_upload.err
     assert "model churn v1 promoted to production." in churn_upload.out.splitlines()[0]
     assert "decision" in churn_upload.out and "metrics" in churn_upload.out
-    config = registry.get_config("churn")
+    config = registry.datasets.get_config("churn")
     assert (config.target, config.task) == ("label", "classification")
 
 
@@ -439,14 +439,14 @@ def test_identical_content_trains_nothing(churn_upload: Outcome, churn_csv: Path
     again = run_cli("upload", str(churn_csv), "--dataset", "churn", "--wait", "--timeout", "120")
     assert again.code == 0, again.err
     assert "identical" in again.out and "no training started" in again.out
-    assert [r.trigger for r in registry.list_runs("churn")].count("upload") == 1
+    assert [r.trigger for r in registry.runs.list_runs("churn")].count("upload") == 1
 
 
 def test_retrain_wait_trains_a_new_version(churn_upload: Outcome, registry: Registry) -> None:
-    before = {m.version for m in registry.list_model_versions("churn")}
+    before = {m.version for m in registry.models.list_model_versions("churn")}
     retrained = run_cli("retrain", "churn", "--wait", "--timeout", "300")
     assert retrained.code == 0, retrained.err
-    after = {m.version for m in registry.list_model_versions("churn")}
+    after = {m.version for m in registry.models.list_model_versions("churn")}
     (new,) = after - before
     assert f"model churn v{new}" in retrained.out
     runs = json.loads(run_cli("runs", "list", "--dataset", "churn", "--json").out)

@@ -100,9 +100,9 @@ def visit(page: Any, url: str) -> Any:
 
 def main_pages(registry: Registry, world: World) -> dict[str, str]:
     """Name -> URL of every page kind, with real ids from the world."""
-    version = registry.latest_dataset_version(DATASET)
+    version = registry.datasets.latest_dataset_version(DATASET)
     assert version is not None
-    summary = registry.recent_drift_summaries(DATASET, 1)[0]
+    summary = registry.drift.recent_drift_summaries(DATASET, 1)[0]
     return {
         "overview": "/",
         "datasets": "/datasets",
@@ -125,7 +125,9 @@ def main_pages(registry: Registry, world: World) -> dict[str, str]:
 
 def other_version(registry: Registry, world: World) -> int:
     """A version that is not in production (the world has two that can serve)."""
-    return next(m.version for m in registry.list_model_versions(DATASET) if m.version != world.production)
+    return next(
+        m.version for m in registry.models.list_model_versions(DATASET) if m.version != world.production
+    )
 
 
 def test_every_page_shows_its_content_without_a_scan(
@@ -232,7 +234,7 @@ def test_promote_and_rollback_ask_first_then_move_the_alias(
     visit(page, f"/models/{DATASET}")
     page.get_by_role("link", name=f"Promote v{other}").click()
     assert page.get_by_text(f"Promote {DATASET} v{other} to production?").is_visible()
-    before = registry.get_alias(DATASET)
+    before = registry.models.get_alias(DATASET)
     assert before is not None and before.version == world.production  # asking changes nothing
     page.get_by_label("Reason").fill("checking the older model")
     page.get_by_role("button", name=f"Promote v{other}").click()
@@ -240,15 +242,15 @@ def test_promote_and_rollback_ask_first_then_move_the_alias(
     assert f"Production of '{DATASET}' moved from v{world.production} to v{other}." in page.inner_text(
         "[role=status]"
     )
-    alias = registry.get_alias(DATASET)
+    alias = registry.models.get_alias(DATASET)
     assert alias is not None and alias.version == other and alias.action == "manual"
-    assert registry.alias_history(DATASET)[-1].reason == "checking the older model"
+    assert registry.models.alias_history(DATASET)[-1].reason == "checking the older model"
 
     page.get_by_role("link", name="Roll back production").click()
     page.get_by_role("button", name=f"Roll back to v{world.production}").click()
     page.wait_for_url(lambda url: f"/models/{DATASET}?flash=" in url)
     assert f"from v{other} to v{world.production}" in page.inner_text("[role=status]")
-    alias = registry.get_alias(DATASET)
+    alias = registry.models.get_alias(DATASET)
     assert alias is not None and alias.version == world.production and alias.action == "rollback"
 
 
@@ -258,32 +260,34 @@ def test_a_confirmation_overtaken_by_another_move_is_refused(
     other = other_version(registry, world)
     visit(page, f"/actions/promote?model={DATASET}&version={other}")
     # Meanwhile someone promotes from the CLI (the same domain function), then rolls back.
-    stale = registry.get_alias(DATASET)
+    stale = registry.models.get_alias(DATASET)
     assert stale is not None
-    moved = registry.move_alias(DATASET, other, stale, "manual", reason="from the CLI")
-    registry.move_alias(DATASET, world.production, moved, "rollback", reason="from the CLI")
+    moved = registry.models.move_alias(DATASET, other, stale, "manual", reason="from the CLI")
+    registry.models.move_alias(DATASET, world.production, moved, "rollback", reason="from the CLI")
     page.get_by_role("button", name=f"Promote v{other}").click()
     assert "moved since you looked" in page.inner_text("[role=alert]")
-    alias = registry.get_alias(DATASET)
+    alias = registry.models.get_alias(DATASET)
     assert alias is not None and alias.version == world.production and alias.revision == stale.revision + 2
 
 
 def test_approve_asks_first_and_records_who_decided(page: Any, registry: Registry, world: World) -> None:
     other = other_version(registry, world)
-    registry.set_model_status(DATASET, other, "pending_approval", "Passed review.")
+    registry.models.set_model_status(DATASET, other, "pending_approval", "Passed review.")
     visit(page, f"/models/{DATASET}")
     page.get_by_role("link", name=f"Approve v{other}").click()
     assert page.get_by_text(f"Approve {DATASET} v{other}?").is_visible()
-    assert registry.get_alias(DATASET).version == world.production  # type: ignore[union-attr]
+    assert registry.models.get_alias(DATASET).version == world.production  # type: ignore[union-attr]
     page.get_by_label("Reason").fill("looked at the report")
     page.get_by_role("button", name=f"Approve v{other}").click()
     page.wait_for_url(lambda url: f"/models/{DATASET}?flash=" in url)
     assert f"Approved '{DATASET}' v{other}" in page.inner_text("[role=status]")
-    alias = registry.get_alias(DATASET)
+    alias = registry.models.get_alias(DATASET)
     assert alias is not None and alias.version == other and alias.action == "approve"
-    event = registry.alias_history(DATASET)[-1]
+    event = registry.models.alias_history(DATASET)[-1]
     assert event.reason == "looked at the report" and (event.actor or "").startswith("arn:aws:")
-    registry.move_alias(DATASET, world.production, alias, "rollback", reason="back to the world's production")
+    registry.models.move_alias(
+        DATASET, world.production, alias, "rollback", reason="back to the world's production"
+    )
     visit(page, "/rollouts")
     assert page.get_by_text("No rollouts yet.").is_visible()
 

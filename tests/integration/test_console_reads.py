@@ -8,7 +8,6 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import BatchJob, S3Location
 from mlops.cli.main import main
 from mlops.local.stack import EmbeddedStack
@@ -21,14 +20,14 @@ T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 def test_runs_page_newest_first_without_gaps(registry: Registry) -> None:
     ids = [f"paged-run-{i:02d}" for i in range(12)]
     for i, run_id in enumerate(ids):
-        assert registry.create_run(
+        assert registry.runs.create_run(
             Run(run_id=run_id, dataset="paged", trigger="upload", started_at=T0 + timedelta(minutes=i))
         )
     seen: list[str] = []
     cursor: str | None = None
     pages = 0
     while True:
-        runs, cursor = registry.page_runs(limit=5, cursor=cursor)
+        runs, cursor = registry.runs.page_runs(limit=5, cursor=cursor)
         assert len(runs) <= 5
         seen += [r.run_id for r in runs]
         pages += 1
@@ -40,7 +39,7 @@ def test_runs_page_newest_first_without_gaps(registry: Registry) -> None:
 
 
 def test_batch_jobs_page_newest_first_all_and_per_model(registry: Registry) -> None:
-    jobs = BatchJobs(registry)
+    jobs = registry.batch_jobs
     where = S3Location(bucket="data", key="batch/paged/")
     ids = [f"paged-job-{i:02d}" for i in range(7)]
     for i, job_id in enumerate(ids):
@@ -74,19 +73,19 @@ def test_batch_jobs_page_newest_first_all_and_per_model(registry: Registry) -> N
 
 def test_model_versions_and_drift_summaries_page_newest_first(registry: Registry) -> None:
     for version in range(1, 8):
-        registry.put_model_version(
+        registry.models.create_model_version(
             ModelVersion(
                 name="paged", version=version, task="classification", dataset_version="0" * 64, run_id="r"
             )
         )
-    first, cursor = registry.page_model_versions("paged", limit=4)
+    first, cursor = registry.models.page_model_versions("paged", limit=4)
     assert [m.version for m in first] == [7, 6, 5, 4] and cursor is not None
-    rest, cursor = registry.page_model_versions("paged", limit=4, cursor=cursor)
+    rest, cursor = registry.models.page_model_versions("paged", limit=4, cursor=cursor)
     assert [m.version for m in rest] == [3, 2, 1]
-    assert registry.model_version_counts()["paged"] == 7
+    assert registry.models.model_version_counts()["paged"] == 7
 
     for minute in range(3):
-        registry.put_drift_summary(
+        registry.drift.put_drift_summary(
             DriftSummary(
                 model="paged",
                 version=7,
@@ -98,10 +97,10 @@ def test_model_versions_and_drift_summaries_page_newest_first(registry: Registry
                 report_uri=f"s3://b/reports/{minute}.json",
             )
         )
-    latest = registry.recent_drift_summaries("paged", limit=2)
+    latest = registry.drift.recent_drift_summaries("paged", limit=2)
     assert [s.evaluated_at for s in latest] == [T0 + timedelta(minutes=2), T0 + timedelta(minutes=1)]
-    assert registry.find_drift_summary("paged", T0 + timedelta(minutes=1)) == latest[1]
-    assert registry.find_drift_summary("paged", T0 - timedelta(days=1)) is None
+    assert registry.drift.find_drift_summary("paged", T0 + timedelta(minutes=1)) == latest[1]
+    assert registry.drift.find_drift_summary("paged", T0 - timedelta(days=1)) is None
 
 
 def test_console_reports_a_busy_port_and_a_missing_stack(embedded: EmbeddedStack) -> None:
@@ -122,28 +121,28 @@ def test_partition_reads_answer_as_moto_does(registry: Registry) -> None:
     from mlops.local import dynamodb
 
     for version in range(1, 5):
-        registry.put_model_version(
+        registry.models.create_model_version(
             ModelVersion(
                 name="parts", version=version, task="classification", dataset_version="0" * 64, run_id="r"
             )
         )
     for i in range(6):
         run = Run(run_id=f"parts-{i}", dataset="parts", trigger="upload", started_at=T0 + timedelta(hours=i))
-        registry.create_run(run)
-        registry.put_stage(
+        registry.runs.create_run(run)
+        registry.runs.put_stage(
             run.run_id, StageRecord(name="ingest", status="SUCCEEDED", started_at=run.started_at)
         )
 
     def reads() -> list[object]:
-        runs, cursor = registry.page_runs(limit=4)
-        more, _ = registry.page_runs(limit=4, cursor=cursor)
+        runs, cursor = registry.runs.page_runs(limit=4)
+        more, _ = registry.runs.page_runs(limit=4, cursor=cursor)
         return [
             [r.run_id for r in runs + more],
-            [m.version for m in registry.page_model_versions("parts", limit=3)[0]],
-            [m.version for m in registry.list_model_versions("parts")],
-            registry.list_datasets(),
-            registry.model_version_counts(),
-            [s.name for s in registry.run_stages("parts-5")],
+            [m.version for m in registry.models.page_model_versions("parts", limit=3)[0]],
+            [m.version for m in registry.models.list_model_versions("parts")],
+            registry.datasets.list_datasets(),
+            registry.models.model_version_counts(),
+            [s.name for s in registry.runs.run_stages("parts-5")],
         ]
 
     fast = reads()

@@ -42,7 +42,7 @@ def test_a_rejected_upload_does_not_poison_the_dataset(
     good = write(tmp_path / "good.csv", iris())
     first = run_cli("upload", str(good), "--dataset", "loop", "--target", "species", "--wait")
     assert first.code == 0, first.err
-    accepted = registry.latest_dataset_version("loop")
+    accepted = registry.datasets.latest_dataset_version("loop")
     assert accepted is not None
 
     # A file that breaks production's inputs (a feature column gone) fails, as it should...
@@ -57,7 +57,7 @@ def test_a_rejected_upload_does_not_poison_the_dataset(
     # ...and leaves nothing behind: retraining trains the accepted version,
     retrained = run_cli("retrain", "loop", "--wait")
     assert retrained.code == 0, retrained.err
-    manual = next(r for r in registry.list_runs("loop") if r.trigger == "manual")
+    manual = next(r for r in registry.runs.list_runs("loop") if r.trigger == "manual")
     assert manual.dataset_version == accepted.sha256
     # and the next good file is compared with the accepted version, not the rejected one.
     shuffled = write(tmp_path / "shuffled.csv", iris().sample(frac=1.0, random_state=3))
@@ -91,9 +91,9 @@ def test_changed_target_on_identical_bytes_trains_a_new_model_line(
     )
     assert again.code == 0, again.err
     assert "model line v2 promoted to production." in again.out
-    production = registry.get_production("line")
+    production = registry.models.get_production("line")
     assert production is not None and production.version == 2 and production.task == "regression"
-    run = registry.get_run(production.run_id)
+    run = registry.runs.get_run(production.run_id)
     assert run.decision is not None
     assert run.decision.startswith("New model line: the target changed from 'species' to 'petal length (cm)'")
     # Unchanged config: identical bytes train nothing.
@@ -123,7 +123,7 @@ def test_config_file_round_trip_and_a_bad_config_changes_nothing(
     path.write_text(yaml.safe_dump(document))
     dry = run_cli("datasets", "configure", "cfg", "--file", str(path), "--dry-run")
     assert "-    severity: warn\n+    severity: fail" in dry.out and "Dry run" in dry.err
-    assert registry.current_config("cfg").revision == 1  # type: ignore[union-attr]
+    assert registry.datasets.current_config("cfg").revision == 1  # type: ignore[union-attr]
 
     document["validation"]["duplicate_rows"]["severity"] = "drop"
     path.write_text(yaml.safe_dump(document))
@@ -138,7 +138,7 @@ def test_config_file_round_trip_and_a_bad_config_changes_nothing(
     path.write_text("target: [species\n")
     broken = run_cli("datasets", "configure", "cfg", "--file", str(path))
     assert broken.code == 1 and "is not valid YAML at line" in broken.err
-    assert registry.current_config("cfg").revision == 1  # type: ignore[union-attr]
+    assert registry.datasets.current_config("cfg").revision == 1  # type: ignore[union-attr]
 
     schema = json.loads(run_cli("datasets", "schema").out)
     assert schema["required"] == ["target"] and "validation" in schema["properties"]
@@ -160,7 +160,7 @@ def test_retrain_after_a_config_change_uses_it_and_lineage_shows_the_revision(
     assert run_cli("datasets", "configure", "tuned", "--file", str(config)).code == 0
     retrained = run_cli("retrain", "tuned", "--wait")
     assert retrained.code == 0, retrained.err
-    latest = max(registry.list_model_versions("tuned"), key=lambda m: m.version)
+    latest = max(registry.models.list_model_versions("tuned"), key=lambda m: m.version)
     assert latest.params["estimator"] == "random_forest" and latest.params["n_estimators"] == 20
     lineage = json.loads(run_cli("lineage", "tuned", str(latest.version), "--json").out)
     assert lineage["config"]["revision"] == 2 and lineage["config"]["source"] == "cli"
@@ -189,17 +189,17 @@ def test_real_world_table_trains_with_warnings_shown(
     assert (
         "warn  target_missing [default]:" in done.err and "those rows are dropped for training." in done.err
     )
-    production = registry.get_production("loans")
+    production = registry.models.get_production("loans")
     assert production is not None and production.signature is not None
     assert [f.name for f in production.signature.features] == ["income", "debt"]
-    run = registry.get_run(production.run_id)
+    run = registry.runs.get_run(production.run_id)
     shown = run_cli("runs", "show", run.run_id).out
     assert "feature_missing [joint_income]" in shown and "config     revision 1" in shown
 
 
 def raw_record(registry: Registry, dataset: str, bucket: str, key: str, etag: str) -> RawObject:
     def settled() -> RawObject | None:
-        record = registry.get_raw_object(dataset, bucket, key, etag)
+        record = registry.datasets.get_raw_object(dataset, bucket, key, etag)
         done = record is not None and (record.reason or record.run_id or record.status != "ACCEPTED")
         return record if done else None
 
@@ -215,9 +215,9 @@ def test_a_config_object_beside_the_data_configures_the_dataset(
     put = s3.put_object(Bucket=data_bucket, Key=key, Body=b"target: species\nestimator: random_forest\n")
     applied = raw_record(registry, "s3only", data_bucket, key, put["ETag"].strip('"'))
     assert applied.kind == "config" and applied.status == "ACCEPTED" and applied.config_revision == 1
-    current = registry.current_config("s3only")
+    current = registry.datasets.current_config("s3only")
     assert current is not None and current.source == "s3" and current.config.estimator == "random_forest"
-    assert registry.list_runs("s3only") == []  # the YAML is not trained as a CSV
+    assert registry.runs.list_runs("s3only") == []  # the YAML is not trained as a CSV
 
     buffer = io.StringIO()
     iris().to_csv(buffer, index=False)
@@ -233,7 +233,7 @@ def test_a_config_object_beside_the_data_configures_the_dataset(
     assert refused.reason == (
         f"s3://{data_bucket}/{key}: task must be 'classification' or 'regression', not 'clustering'."
     )
-    assert registry.current_config("s3only").revision == 1  # type: ignore[union-attr]
+    assert registry.datasets.current_config("s3only").revision == 1  # type: ignore[union-attr]
     shown = run_cli("datasets", "show", "s3only")
     assert "refused: " in shown.out and "not 'clustering'" in shown.out
     # While the object beside the data is invalid, a CSV upload fails with its reason.
@@ -250,6 +250,6 @@ def test_a_semicolon_decimal_comma_export_trains_on_numbers(
     done = run_cli("upload", str(data), "--dataset", "eu", "--target", "species", "--wait")
     assert done.code == 0, done.err
     assert "decimal commas" in done.err
-    production = registry.get_production("eu")
+    production = registry.models.get_production("eu")
     assert production is not None and production.signature is not None
     assert {f.kind for f in production.signature.features} == {"numeric"}

@@ -52,7 +52,7 @@ def deploy(
     )
     # model_construct: an invalid schedule stored before validation existed must not stop the tick.
     drift = DriftConfig.model_construct(**{**DriftConfig().model_dump(), "schedule": schedule})
-    registry.put_config(
+    registry.datasets.put_config(
         name, DatasetConfig.model_construct(**{**DatasetConfig(target="churned").__dict__, "drift": drift})
     )
     model = ModelVersion(
@@ -65,9 +65,9 @@ def deploy(
         artifacts={"baseline": ref},
         signature=_signature(),
     )
-    registry.put_model_version(model)
-    registry.move_alias(name, 1, None, "promote")
-    return registry.get_model_version(name, 1)
+    registry.models.create_model_version(model)
+    registry.models.move_alias(name, 1, None, "promote")
+    return registry.models.get_model_version(name, 1)
 
 
 def capture(
@@ -165,7 +165,7 @@ def test_on_demand_drift_writes_reports_summary_metrics_and_alarm(
     html = Storage().get(artifacts, doc["html_report"].split("/", 3)[3]).decode()
     assert html.count('<svg class="plot"') == len(NUMERIC + CATEGORICAL) + 1
 
-    summaries = registry.list_drift_summaries(name, 1)
+    summaries = registry.drift.list_drift_summaries(name, 1)
     assert len(summaries) == 1 and summaries[0].drift_detected and summaries[0].report_uri == doc["report"]
 
     alarm = _alarm(drift_alarm_name(LOCAL_STAGE, name))
@@ -207,7 +207,7 @@ def test_schedule_tick_evaluates_due_models_once(embedded: EmbeddedStack, regist
     scheduled = embedded.runtime.invoke("drift", load_event("drift/scheduled_event")).payload
     for tick in (again, scheduled):
         assert name in tick["not_due"] and name not in [e["model"] for e in tick["evaluated"]]
-    assert len(registry.list_drift_summaries(name, 1)) == 1
+    assert len(registry.drift.list_drift_summaries(name, 1)) == 1
     # The alarm is left alone once it exists (a rewrite would reset its state).
     before = _alarm(drift_alarm_name(LOCAL_STAGE, name))["AlarmConfigurationUpdatedTimestamp"]
     embedded.runtime.invoke("drift", {"model": name})

@@ -39,14 +39,14 @@ def test_racing_conditional_writes_have_exactly_one_winner(registry: Registry) -
                     TransactItems=[
                         {
                             "Put": {
-                                "TableName": registry.table,
+                                "TableName": registry.table.name,
                                 "Item": {"pk": {"S": "RACE#atomic"}, "sk": {"S": f"R#{n}"}},
                                 "ConditionExpression": "attribute_not_exists(pk)",
                             }
                         },
                         {
                             "Put": {
-                                "TableName": registry.table,
+                                "TableName": registry.table.name,
                                 "Item": {"pk": {"S": "RACE#atomic"}, "sk": {"S": f"H#{n}"}},
                             }
                         },
@@ -84,7 +84,7 @@ def test_racing_config_writers_each_get_their_own_revision(registry: Registry) -
 
     def configure(n: int) -> None:
         barrier.wait(timeout=60)
-        revision = registry.put_config("raced", DatasetConfig(target=f"label{n}"), source="api")
+        revision = registry.datasets.put_config("raced", DatasetConfig(target=f"label{n}"), source="api")
         with lock:
             written.append(revision.revision)
 
@@ -93,8 +93,8 @@ def test_racing_config_writers_each_get_their_own_revision(registry: Registry) -
         thread.start()
     for thread in threads:
         thread.join()
-    history = registry.list_config_revisions("raced")
+    history = registry.datasets.list_config_revisions("raced")
     assert sorted(written) == [r.revision for r in history] == list(range(1, writers + 1))
     assert sorted(r.config.target for r in history) == [f"label{n}" for n in range(writers)]
-    current = registry.current_config("raced")
+    current = registry.datasets.current_config("raced")
     assert current is not None and current.revision == writers

@@ -62,8 +62,8 @@ def test_upload_past_inline_max_rows_trains_as_a_job_and_reaches_production(
     )
     assert outcome.code == 0, outcome.err
     assert "model big v1 promoted to production." in outcome.out.splitlines()[0]
-    (run,) = registry.list_runs("big")
-    training = registry.get_stage(run.run_id, "training")
+    (run,) = registry.runs.list_runs("big")
+    training = registry.runs.get_stage(run.run_id, "training")
     assert training is not None and training.summary["backend"] == "sagemaker"
     name = training.summary["job_name"]
     job = aws.sagemaker().describe_training_job(TrainingJobName=name)
@@ -76,7 +76,7 @@ def test_upload_past_inline_max_rows_trains_as_a_job_and_reaches_production(
         "Completed",
     ]
     assert any(f"on {2 * INLINE_MAX_ROWS} rows" in line for line in job_logs(name))
-    model = registry.find_model_version("big", 1)
+    model = registry.models.find_model_version("big", 1)
     assert model is not None and model.metrics == training.summary["metrics"]
 
 

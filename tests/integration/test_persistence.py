@@ -25,27 +25,29 @@ def _store(root: Path) -> StateStore:
 def test_restart_keeps_datasets_runs_and_models(tmp_path: Path) -> None:
     with embedded_stack(_store(tmp_path)) as first:
         registry = Registry(first.stack.outputs["MetadataTableName"])
-        registry.put_config("iris", DatasetConfig(target="species"))
+        registry.datasets.put_config("iris", DatasetConfig(target="species"))
         bucket = first.stack.outputs["DataBucketName"]
         etag = aws.s3().put_object(Bucket=bucket, Key="raw/iris/iris.csv", Body=iris_csv())["ETag"].strip('"')
         raw = wait_for(
             lambda: (
-                (r := registry.get_raw_object("iris", bucket, "raw/iris/iris.csv", etag)) and r.run_id and r
+                (r := registry.datasets.get_raw_object("iris", bucket, "raw/iris/iris.csv", etag))
+                and r.run_id
+                and r
             )
         )
         run = wait_for_run(registry, raw.run_id)
         assert run.status == "SUCCEEDED"
         _store(tmp_path).snapshot()
-        model = registry.get_production("iris")
+        model = registry.models.get_production("iris")
         assert model is not None
 
     with embedded_stack(_store(tmp_path)) as second:
         registry = Registry(second.stack.outputs["MetadataTableName"])
-        again = registry.get_production("iris")
+        again = registry.models.get_production("iris")
         assert again is not None and again.version == model.version
-        assert registry.get_run(run.run_id).status == "SUCCEEDED"
-        assert [v.sha256 for v in registry.list_dataset_versions("iris")] == [model.dataset_version]
+        assert registry.runs.get_run(run.run_id).status == "SUCCEEDED"
+        assert [v.sha256 for v in registry.datasets.list_dataset_versions("iris")] == [model.dataset_version]
         onnx = again.artifacts["onnx"]
         assert aws.s3().get_object(Bucket=onnx.bucket, Key=onnx.key)["ContentLength"] == onnx.size
         # Restoring raw/ objects happens before the S3 notification exists: nothing ran again.
-        assert len(registry.list_runs("iris")) == 1
+        assert len(registry.runs.list_runs("iris")) == 1

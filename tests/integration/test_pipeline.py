@@ -37,14 +37,14 @@ def upload(bucket: str, dataset: str, name: str, body: bytes) -> dict[str, Any]:
 
 def outcome_of(registry: Registry, dataset: str, bucket: str, key: str, etag: str) -> Any:
     def settled() -> Any:
-        raw = registry.get_raw_object(dataset, bucket, key, etag)
+        raw = registry.datasets.get_raw_object(dataset, bucket, key, etag)
         return raw if raw is not None and (raw.run_id or raw.status != "ACCEPTED") else None
 
     return wait_for(settled)
 
 
 def test_upload_trains_and_promotes(embedded: EmbeddedStack, registry: Registry, data_bucket: str) -> None:
-    registry.put_config("iris", DatasetConfig(target="species"))
+    registry.datasets.put_config("iris", DatasetConfig(target="species"))
     sent = upload(data_bucket, "iris", "iris.csv", iris_csv())
     raw = outcome_of(registry, "iris", data_bucket, sent["key"], sent["etag"])
     assert raw.status == "ACCEPTED", raw.reason
@@ -53,22 +53,22 @@ def test_upload_trains_and_promotes(embedded: EmbeddedStack, registry: Registry,
     assert run.promoted and run.model_version == 1
     assert [s.name for s in run.stages] == ["ingest", "validation", "training", "conversion", "promotion"]
     assert all(s.status == "SUCCEEDED" and s.duration_s is not None for s in run.stages)
-    model = registry.get_production("iris")
+    model = registry.models.get_production("iris")
     assert model is not None and model.version == 1 and model.status == "production"
     assert {"onnx", "signature", "sklearn", "holdout", "baseline"} <= set(model.artifacts)
-    version = registry.get_dataset_version("iris", model.dataset_version)
+    version = registry.datasets.get_dataset_version("iris", model.dataset_version)
     assert version.raw.key == sent["key"] and version.rows == 150
 
 
 def test_identical_content_trains_once(embedded: EmbeddedStack, registry: Registry, data_bucket: str) -> None:
-    registry.put_config("iris2", DatasetConfig(target="species"))
+    registry.datasets.put_config("iris2", DatasetConfig(target="species"))
     first = upload(data_bucket, "iris2", "a.csv", iris_csv())
     raw = outcome_of(registry, "iris2", data_bucket, first["key"], first["etag"])
     wait_for_run(registry, raw.run_id)
     second = upload(data_bucket, "iris2", "b.csv", iris_csv())
     again = outcome_of(registry, "iris2", data_bucket, second["key"], second["etag"])
     assert again.status == "DUPLICATE" and "identical" in (again.reason or "")
-    assert len(registry.list_runs("iris2")) == 1
+    assert len(registry.runs.list_runs("iris2")) == 1
 
 
 BAD_UPLOADS = {
@@ -83,11 +83,11 @@ def test_bad_upload_is_refused_and_production_untouched(
     embedded: EmbeddedStack, registry: Registry, data_bucket: str, case: str
 ) -> None:
     body, stage, word = BAD_UPLOADS[case]
-    registry.put_config("iris", DatasetConfig(target="species"))
-    before = registry.get_alias("iris")
+    registry.datasets.put_config("iris", DatasetConfig(target="species"))
+    before = registry.models.get_alias("iris")
     sent = upload(data_bucket, "iris", f"bad-{case}.csv", body)
     raw = outcome_of(registry, "iris", data_bucket, sent["key"], sent["etag"])
     run = wait_for_run(registry, raw.run_id)
     assert run.status == "FAILED" and run.failed_stage == stage
     assert word in (run.error or "").lower(), run.error
-    assert registry.get_alias("iris") == before
+    assert registry.models.get_alias("iris") == before

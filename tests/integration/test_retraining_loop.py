@@ -19,7 +19,7 @@ from tests.integration.test_pipeline import iris_csv, outcome_of, upload
 def test_drift_alarm_starts_exactly_one_retraining_run(
     embedded: EmbeddedStack, registry: Registry, data_bucket: str
 ) -> None:
-    registry.put_config("looped", DatasetConfig(target="species"))
+    registry.datasets.put_config("looped", DatasetConfig(target="species"))
     sent = upload(data_bucket, "looped", "iris.csv", iris_csv())
     first = wait_for_run(
         registry, outcome_of(registry, "looped", data_bucket, sent["key"], sent["etag"]).run_id
@@ -40,12 +40,12 @@ def test_drift_alarm_starts_exactly_one_retraining_run(
     state = aws.cloudwatch().describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
     assert state == "ALARM"
     drift_run = wait_for(
-        lambda: next((r for r in registry.list_runs("looped") if r.trigger == "drift"), None)
+        lambda: next((r for r in registry.runs.list_runs("looped") if r.trigger == "drift"), None)
     )
     assert embedded.bus.evaluate_alarms() == []  # still in ALARM: no new state change, no new event
     done = wait_for_run(registry, drift_run.run_id)
     assert done.status == "SUCCEEDED" and done.dataset_version == first.dataset_version
-    assert [r.trigger for r in registry.list_runs("looped")].count("drift") == 1
+    assert [r.trigger for r in registry.runs.list_runs("looped")].count("drift") == 1
 
 
 def test_schedules_fire_their_targets_when_due(embedded: EmbeddedStack) -> None:

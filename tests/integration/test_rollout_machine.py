@@ -84,7 +84,7 @@ def ended(embedded: EmbeddedStack, registry: Registry, timeout_s: float = 60.0) 
     def finished() -> Rollout | None:
         sent[0] += 1
         predict(embedded, f"client-{sent[0]}")
-        rollout = registry.get_rollout(NAME)
+        rollout = registry.models.get_rollout(NAME)
         return rollout if rollout is not None and rollout.status != "running" else None
 
     result: Rollout = wait_for(finished, timeout_s, interval_s=0.1)
@@ -101,10 +101,10 @@ def test_the_machine_advances_every_step_and_completes(embedded: EmbeddedStack, 
     models = publisher(embedded)
     models.publish(NAME, churn)
     candidate = models.publish(NAME, churn, promote=False)
-    models.registry.put_config(NAME, DatasetConfig(target="churned", deployment=canary()))
+    models.registry.datasets.put_config(NAME, DatasetConfig(target="churned", deployment=canary()))
     started = run_cli("models", "rollout", NAME, str(candidate.version), "--canary", "50,100", "--bake", "2s")
     assert started.code == 0, started.err
-    assert models.registry.get_rollout(NAME).execution_arn  # type: ignore[union-attr]
+    assert models.registry.models.get_rollout(NAME).execution_arn  # type: ignore[union-attr]
     done = ended(embedded, models.registry)
     shown = run_cli("rollouts", "show", NAME, "--json")
     document = json.loads(shown.out)
@@ -117,7 +117,7 @@ def test_the_machine_advances_every_step_and_completes(embedded: EmbeddedStack, 
     }
     assert done.status == "completed", done.reason
     assert [h["event"] for h in done.history] == ["started", "advanced", "completed"]
-    assert models.registry.get_alias(NAME).version == candidate.version  # type: ignore[union-attr]
+    assert models.registry.models.get_alias(NAME).version == candidate.version  # type: ignore[union-attr]
     # The machine removed the candidate's alarms when it ended.
     alarms = aws.cloudwatch().describe_alarms(AlarmNamePrefix="mlops-local-rollout-")["MetricAlarms"]
     assert alarms == []
@@ -134,8 +134,8 @@ def test_the_machine_rolls_back_a_candidate_that_refuses_what_production_accepts
     done = ended(embedded, models.registry)
     assert done.status == "rolled_back"
     assert "error rate" in (done.reason or "")
-    assert models.registry.get_model_version(NAME, candidate.version).status == "rolled_back"
-    assert models.registry.get_alias(NAME).version == 1  # type: ignore[union-attr]
+    assert models.registry.models.get_model_version(NAME, candidate.version).status == "rolled_back"
+    assert models.registry.models.get_alias(NAME).version == 1  # type: ignore[union-attr]
 
 
 def _store(root: Path) -> StateStore:
@@ -157,19 +157,21 @@ def test_a_restart_mid_rollout_resumes_it_with_one_production_version(tmp_path: 
 
     with embedded_stack(_store(tmp_path)) as second:
         registry = Registry(second.stack.outputs[out.METADATA_TABLE])
-        alias = registry.get_alias(NAME)
+        alias = registry.models.get_alias(NAME)
         assert alias is not None and alias.version == 1 and alias.candidate == candidate.version
         assert resume_rollouts(registry, starter(second)) == [NAME]
         assert deployments.rollback(registry, NAME, "Stop it.").after == 1
-        rollout = registry.get_rollout(NAME)
+        rollout = registry.models.get_rollout(NAME)
         assert rollout is not None and rollout.status == "aborted"
-        assert [m.version for m in registry.list_model_versions(NAME) if m.status == "production"] == [1]
+        assert [m.version for m in registry.models.list_model_versions(NAME) if m.status == "production"] == [
+            1
+        ]
         assert "variant" not in predict(second, "after-the-restart")
 
 
 def test_a_run_under_manual_approval_waits_and_production_moves_on_approval(embedded: EmbeddedStack) -> None:
     registry = Registry(embedded.stack.outputs[out.METADATA_TABLE])
-    registry.put_config(
+    registry.datasets.put_config(
         "iris", DatasetConfig(target="species", deployment=DeploymentConfig(approval="manual"))
     )
     bucket = embedded.stack.outputs[out.DATA_BUCKET]
@@ -177,14 +179,14 @@ def test_a_run_under_manual_approval_waits_and_production_moves_on_approval(embe
     run = wait_for_run(registry, raw.run_id)
     assert run.status == "SUCCEEDED" and not run.promoted
     assert run.decision is not None and "Waiting for approval: mlops models approve iris" in run.decision
-    (model,) = registry.list_model_versions("iris")
+    (model,) = registry.models.list_model_versions("iris")
     assert model.status == "pending_approval"
-    assert registry.get_alias("iris") is None
+    assert registry.models.get_alias("iris") is None
     message = deployments.approve(
         registry, "iris", model.version, "Checked the report.", aws.caller_identity()
     )
     assert "production moved from none" in message
-    event = registry.alias_history("iris")[-1]
+    event = registry.models.alias_history("iris")[-1]
     assert event.action == "approve" and event.actor and event.actor.startswith("arn:aws:")
     lineage = json.loads(run_cli("lineage", "iris", str(model.version), "--json").out)
     assert lineage["model"]["approval"]["actor"] == event.actor
@@ -207,7 +209,9 @@ def test_the_candidate_alarm_rolls_back_through_eventbridge(embedded: EmbeddedSt
         return alarm in embedded.bus.evaluate_alarms()
 
     wait_for(published, 30, interval_s=0.2)
-    done = wait_for(lambda: (r := models.registry.get_rollout(NAME)) and r.status != "running" and r, 30)
+    done = wait_for(
+        lambda: (r := models.registry.models.get_rollout(NAME)) and r.status != "running" and r, 30
+    )
     assert done.status == "rolled_back"
     assert alarm in (done.reason or "")
-    assert models.registry.get_alias(NAME).candidate is None  # type: ignore[union-attr]
+    assert models.registry.models.get_alias(NAME).candidate is None  # type: ignore[union-attr]

@@ -85,7 +85,7 @@ def check(stack: InferenceStack, rollout: Rollout, later_s: float = 0.0) -> roll
 
 
 def production_versions(stack: InferenceStack) -> list[int]:
-    return [m.version for m in stack.registry.list_model_versions(NAME) if m.status == "production"]
+    return [m.version for m in stack.registry.models.list_model_versions(NAME) if m.status == "production"]
 
 
 def test_a_canary_routes_by_key_names_the_variant_and_completes(
@@ -112,19 +112,19 @@ def test_a_canary_routes_by_key_names_the_variant_and_completes(
         now=rollout.step_started_at + timedelta(seconds=0.5),
     )
     assert early.status == "running"  # the bake has not passed
-    assert stack.registry.get_alias(NAME).candidate_weight == 50  # type: ignore[union-attr]
+    assert stack.registry.models.get_alias(NAME).candidate_weight == 50  # type: ignore[union-attr]
     time.sleep(max(0.0, 1.1 - (utcnow() - rollout.step_started_at).total_seconds()))
     assert check(stack, rollout).status == "running"
-    assert stack.registry.get_alias(NAME).candidate_weight == 100  # type: ignore[union-attr]
+    assert stack.registry.models.get_alias(NAME).candidate_weight == 100  # type: ignore[union-attr]
     predict(stack, "after-the-step")
     time.sleep(1.1)
     done = check(stack, rollout)
     assert done.status == "completed"
-    assert stack.registry.get_alias(NAME).version == candidate.version  # type: ignore[union-attr]
+    assert stack.registry.models.get_alias(NAME).version == candidate.version  # type: ignore[union-attr]
     assert production_versions(stack) == [candidate.version]
     body, headers = predict(stack, "client-1")
     assert "variant" not in body and headers["X-Model-Variant"] == "production"
-    actions = [e.action for e in stack.registry.alias_history(NAME)]
+    actions = [e.action for e in stack.registry.models.alias_history(NAME)]
     assert actions[-3:] == ["canary", "canary", "canary"]  # started, advanced, completed
 
 
@@ -141,11 +141,11 @@ def test_a_candidate_that_refuses_what_production_accepts_is_rolled_back(
     result = check(stack, rollout)
     assert result.status == "rolled_back"
     assert result.reason is not None and "error rate 100.00%" in result.reason
-    assert stack.registry.get_model_version(NAME, candidate.version).status == "rolled_back"
-    alias = stack.registry.get_alias(NAME)
+    assert stack.registry.models.get_model_version(NAME, candidate.version).status == "rolled_back"
+    alias = stack.registry.models.get_alias(NAME)
     assert alias is not None and alias.version == 1 and alias.candidate is None
     assert production_versions(stack) == [1]
-    assert stack.registry.alias_history(NAME)[-1].action == "rollback"
+    assert stack.registry.models.alias_history(NAME)[-1].action == "rollback"
 
 
 def test_a_slow_candidate_is_rolled_back_on_its_p99(stack: InferenceStack, churn: Trained) -> None:
@@ -167,7 +167,7 @@ def test_a_candidate_alarm_rolls_back(stack: InferenceStack, churn: Trained) -> 
     ended = rollouts.on_alarm(stack.registry, NAME, "mlops-local-rollout-churn-errors")
     assert ended is not None and ended.status == "rolled_back"
     assert "mlops-local-rollout-churn-errors" in (ended.reason or "")
-    assert stack.registry.get_alias(NAME).candidate is None  # type: ignore[union-attr]
+    assert stack.registry.models.get_alias(NAME).candidate is None  # type: ignore[union-attr]
 
 
 def test_rollback_during_a_canary_stops_it_and_keeps_production(
@@ -177,7 +177,7 @@ def test_rollback_during_a_canary_stops_it_and_keeps_production(
     rollout = rollouts.start(stack.registry, NAME, candidate.version, deployment(), no_machine)
     move = deployments.rollback(stack.registry, NAME, "Not today.")
     assert move.after == 1
-    assert stack.registry.get_rollout(NAME).status == "aborted"  # type: ignore[union-attr]
+    assert stack.registry.models.get_rollout(NAME).status == "aborted"  # type: ignore[union-attr]
     assert check(stack, rollout).status == "aborted"
     assert production_versions(stack) == [1]
 
@@ -212,16 +212,16 @@ def test_a_promote_racing_a_rollout_leaves_exactly_one_production_version(
         thread.start()
     for thread in threads:
         thread.join()
-    current = stack.registry.get_rollout(NAME)
+    current = stack.registry.models.get_rollout(NAME)
     assert current is not None
     if current.status == "running":
         check(stack, current, later_s=3)
-    alias = stack.registry.get_alias(NAME)
+    alias = stack.registry.models.get_alias(NAME)
     assert alias is not None
     assert production_versions(stack) == [alias.version]
     if alias.version == other.version:
         assert alias.candidate is None
-        assert stack.registry.get_rollout(NAME).status == "aborted"  # type: ignore[union-attr]
+        assert stack.registry.models.get_rollout(NAME).status == "aborted"  # type: ignore[union-attr]
 
 
 def test_only_one_rollout_runs_at_a_time(stack: InferenceStack, churn: Trained) -> None:
@@ -236,23 +236,23 @@ def test_the_approval_gate_holds_production_until_a_person_decides(
     stack: InferenceStack, churn: Trained
 ) -> None:
     waiting = stack.publish(NAME, churn, promote=False)
-    stack.registry.set_model_status(NAME, waiting.version, "pending_approval", "Passed review.")
+    stack.registry.models.set_model_status(NAME, waiting.version, "pending_approval", "Passed review.")
     predict(stack, "before")
-    assert stack.registry.get_alias(NAME).version == 1  # type: ignore[union-attr]
+    assert stack.registry.models.get_alias(NAME).version == 1  # type: ignore[union-attr]
     message = deployments.approve(
         stack.registry, NAME, waiting.version, "Looks right.", "arn:aws:iam::1:user/ana"
     )
     assert f"v{waiting.version}" in message
-    event = stack.registry.alias_history(NAME)[-1]
+    event = stack.registry.models.alias_history(NAME)[-1]
     assert (event.action, event.actor, event.reason) == ("approve", "arn:aws:iam::1:user/ana", "Looks right.")
-    approved = stack.registry.get_model_version(NAME, waiting.version)
+    approved = stack.registry.models.get_model_version(NAME, waiting.version)
     assert approved.status == "production" and approved.approval is not None
     assert approved.approval.actor == "arn:aws:iam::1:user/ana"
 
     refused = stack.publish(NAME, churn, promote=False)
-    stack.registry.set_model_status(NAME, refused.version, "pending_approval", "Passed review.")
+    stack.registry.models.set_model_status(NAME, refused.version, "pending_approval", "Passed review.")
     deployments.reject(stack.registry, NAME, refused.version, "Wrong data.", "arn:aws:iam::1:user/bo")
-    assert stack.registry.get_model_version(NAME, refused.version).status == "rejected"
+    assert stack.registry.models.get_model_version(NAME, refused.version).status == "rejected"
     assert production_versions(stack) == [waiting.version]
     with pytest.raises(Conflict, match="not pending_approval"):
         deployments.approve(
@@ -262,7 +262,7 @@ def test_the_approval_gate_holds_production_until_a_person_decides(
 
 def test_approving_under_a_canary_strategy_starts_the_canary(stack: InferenceStack, churn: Trained) -> None:
     waiting = stack.publish(NAME, churn, promote=False)
-    stack.registry.set_model_status(NAME, waiting.version, "pending_approval", "Passed review.")
+    stack.registry.models.set_model_status(NAME, waiting.version, "pending_approval", "Passed review.")
 
     def begin(model: ModelVersion) -> str:
         rollout = rollouts.start(stack.registry, model.name, model.version, deployment(), no_machine)
@@ -271,7 +271,7 @@ def test_approving_under_a_canary_strategy_starts_the_canary(stack: InferenceSta
     assert deployments.approve(
         stack.registry, NAME, waiting.version, "Go.", "arn:aws:iam::1:user/ana", begin
     ).startswith("canary ")
-    approved = stack.registry.get_model_version(NAME, waiting.version)
+    approved = stack.registry.models.get_model_version(NAME, waiting.version)
     assert approved.status == "candidate" and approved.approval is not None
-    alias = stack.registry.get_alias(NAME)
+    alias = stack.registry.models.get_alias(NAME)
     assert alias is not None and alias.version == 1 and alias.candidate == waiting.version

@@ -18,7 +18,6 @@ from typing import Any
 import onnxruntime as ort
 
 from mlops.batch.events import BatchStepEvent
-from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import (
     FORMAT_SUFFIXES,
     BatchFormat,
@@ -59,10 +58,6 @@ class BatchDeps:
     storage: Storage
     objects: BatchObjects
     artifact_bucket: str
-
-    @property
-    def jobs(self) -> BatchJobs:
-        return BatchJobs(self.registry)
 
 
 def _location(document: dict[str, Any]) -> S3Location:
@@ -148,19 +143,19 @@ def plan(
     deps: BatchDeps, request: BatchRequest, config: BatchConfig, execution_arn: str | None
 ) -> dict[str, Any]:
     """Pin the version, list and hash the inputs, write the items file; the map's input."""
-    jobs = deps.jobs
+    jobs = deps.registry.batch_jobs
     job = jobs.find(request.job_id)
     if job is None or job.version is None:
         version = request.version
         if version is None:
-            alias = deps.registry.get_alias(request.model)
+            alias = deps.registry.models.get_alias(request.model)
             if alias is None:
-                if not deps.registry.list_model_versions(request.model):
+                if not deps.registry.models.list_model_versions(request.model):
                     raise BatchRefused(f"No model named '{request.model}'.")
                 raise BatchRefused(f"Model '{request.model}' has no production version; pass --version.")
             version = alias.version
         try:
-            model = deps.registry.get_model_version(request.model, version)
+            model = deps.registry.models.get_model_version(request.model, version)
         except NotFound as error:
             raise BatchRefused(str(error)) from error
         onnx = model.artifacts.get("onnx")
@@ -215,7 +210,7 @@ def load_model(deps: BatchDeps, name: str, version: int) -> LoadedModel:
     with _models_lock:
         model = _models.get((name, version))
         if model is None:
-            record = deps.registry.get_model_version(name, version)
+            record = deps.registry.models.get_model_version(name, version)
             onnx = record.artifacts.get("onnx")
             if onnx is None:
                 raise BatchRefused(f"Model '{name}' version {version} has no ONNX artifact.")
@@ -258,7 +253,7 @@ def score_batch(deps: BatchDeps, event: dict[str, Any]) -> dict[str, Any]:
 
 def finalize(deps: BatchDeps, job_id: str) -> BatchJob:
     """Add up the parts' results; a part without a result failed (the map tolerated it)."""
-    job = deps.jobs.get(job_id)
+    job = deps.registry.batch_jobs.get(job_id)
     totals = {"rows_in": 0, "rows_out": 0, "rows_failed": 0}
     reasons: dict[str, int] = {}
     outputs: list[str] = []
@@ -294,7 +289,7 @@ def finalize(deps: BatchDeps, job_id: str) -> BatchJob:
         }
     )
     deps.objects.put_json(manifest_location(job.output), finished.model_dump(mode="json"))
-    deps.jobs.save(finished)
+    deps.registry.batch_jobs.save(finished)
     return finished
 
 
@@ -310,7 +305,7 @@ def _sentence(error: dict[str, Any] | None) -> str:
 
 
 def fail(deps: BatchDeps, request: BatchRequest, error: dict[str, Any] | None) -> BatchJob:
-    job = deps.jobs.find(request.job_id) or BatchJob(
+    job = deps.registry.batch_jobs.find(request.job_id) or BatchJob(
         job_id=request.job_id,
         model=request.model,
         version=request.version,
@@ -319,7 +314,7 @@ def fail(deps: BatchDeps, request: BatchRequest, error: dict[str, Any] | None) -
         output=request.output,
     )
     failed = job.model_copy(update={"status": "FAILED", "error": _sentence(error), "ended_at": utcnow()})
-    deps.jobs.save(failed)
+    deps.registry.batch_jobs.save(failed)
     return failed
 
 

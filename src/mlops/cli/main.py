@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     models_commands = models_parser.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
     p = models_commands.add_parser("list", parents=[*common, json_option], help="model versions")
     p.add_argument("name", nargs="?", metavar="NAME", help="only this model's versions")
+    p.add_argument(
+        "--limit", type=_positive_int, default=100, metavar="N", help="at most N versions (default 100)"
+    )
     p.set_defaults(handler=models.models_list)
     p = models_commands.add_parser("promote", parents=common, help="point production at a version")
     p.add_argument("name", metavar="NAME")

@@ -68,12 +68,12 @@ def _model_back(ctx: Context) -> str:
 
 def confirm_promote(ctx: Context) -> Confirmation:
     name, version = ctx.param("model"), _version(ctx)
-    model = ctx.registry.get_model_version(name, version)
-    alias = ctx.registry.get_alias(name)
+    model = ctx.registry.models.get_model_version(name, version)
+    alias = ctx.registry.models.get_alias(name)
     if alias is not None and alias.version == version:
         raise Conflict(f"'{name}' v{version} is already the production version.")
     deployments.servable(model)
-    current = ctx.registry.get_model_version(name, alias.version) if alias else None
+    current = ctx.registry.models.get_model_version(name, alias.version) if alias else None
     return Confirmation(
         question=f"Promote {name} v{version} to production?",
         details=[
@@ -101,13 +101,13 @@ def perform_promote(ctx: Context) -> str:
 
 def confirm_rollback(ctx: Context) -> Confirmation:
     name = ctx.param("model")
-    alias = ctx.registry.get_alias(name)
+    alias = ctx.registry.models.get_alias(name)
     if alias is None:
         raise Conflict(f"'{name}' has no production version to roll back from.")
-    target = deployments.rollback_target(ctx.registry.alias_history(name), alias.version)
+    target = deployments.rollback_target(ctx.registry.models.alias_history(name), alias.version)
     if target is None:
         raise Conflict(f"'{name}' has no earlier production version than v{alias.version} to roll back to.")
-    model = ctx.registry.get_model_version(name, target)
+    model = ctx.registry.models.get_model_version(name, target)
     deployments.servable(model)
     return Confirmation(
         question=f"Roll back {name} production from v{alias.version} to v{target}?",
@@ -133,7 +133,7 @@ def _pending(ctx: Context) -> ModelVersion:
 
 def _decision(ctx: Context, verb: str, after: str) -> Confirmation:
     model = _pending(ctx)
-    alias = ctx.registry.get_alias(model.name)
+    alias = ctx.registry.models.get_alias(model.name)
     return Confirmation(
         question=f"{verb.capitalize()} {model.name} v{model.version}?",
         details=[
@@ -150,7 +150,7 @@ def _decision(ctx: Context, verb: str, after: str) -> Confirmation:
 
 
 def confirm_approve(ctx: Context) -> Confirmation:
-    config = ctx.registry.find_config(ctx.param("model"))
+    config = ctx.registry.datasets.find_config(ctx.param("model"))
     canary = config is not None and config.deployment.strategy == "canary"
     version = _version(ctx)
     return _decision(ctx, "approve", f"a canary of v{version} starts" if canary else f"v{version} serves")
@@ -165,7 +165,7 @@ def _reason(ctx: Context) -> str:
 
 def perform_approve(ctx: Context) -> str:
     model = _pending(ctx)
-    config = ctx.registry.find_config(model.name)
+    config = ctx.registry.datasets.find_config(model.name)
     starter = None
     if config is not None and config.deployment.strategy == "canary":
         machine = StepFunctionsStarter(read_outputs(ctx.sources.stack).rollout_state_machine_arn)

@@ -43,7 +43,6 @@ from mlops.registry import Registry
 from mlops.settings import DriftSettings
 from mlops.storage import Storage
 
-CURSOR_SK = "MONITOR#drift"
 MAX_DUE_SLACK = timedelta(minutes=5)
 
 
@@ -114,7 +113,7 @@ def parse_rate(expression: str) -> timedelta:
 
 def drift_config(registry: Registry, model: str) -> DriftConfig:
     """The model's dataset config's drift section (models are named after their dataset)."""
-    config: DatasetConfig | None = registry.find_config(model)
+    config: DatasetConfig | None = registry.datasets.find_config(model)
     return config.drift if config is not None else DriftConfig()
 
 
@@ -132,7 +131,7 @@ def run_drift(
     """Evaluate drift of ``model``'s production version now; see the module docstring."""
     registry, storage = deps.registry, deps.storage
     moment = now or utcnow()
-    production = registry.get_production(model)
+    production = registry.models.get_production(model)
     if production is None:
         raise NotFound(f"Model '{model}' has no production model yet: promote a version first.")
     signature = model_signature(storage, production)
@@ -143,7 +142,7 @@ def run_drift(
         raise NotFound(f"Model '{model}' v{production.version} has no drift baseline.")
     config = drift_config(registry, model)
     baseline = load_baseline(json.loads(storage.get_verified(baseline_ref)))
-    alias = registry.get_alias(model)
+    alias = registry.models.get_alias(model)
     span = window or timedelta(hours=config.window_hours)
     since = moment - span
     if alias is not None and alias.updated_at > since:
@@ -175,7 +174,7 @@ def run_drift(
         render_html(result, context).encode("utf-8"),
         "text/html; charset=utf-8",
     )
-    registry.put_drift_summary(
+    registry.drift.put_drift_summary(
         DriftSummary(
             model=model,
             version=production.version,
@@ -201,9 +200,7 @@ def run_drift(
             monitor.ensure_alarm(quality_alarm)
         monitor.put_quality(model, quality, moment)
 
-    registry.put_json(
-        f"MODEL#{model}", CURSOR_SK, {"version": production.version, "evaluated_at": moment.isoformat()}
-    )
+    registry.drift.record_evaluation(model, production.version, moment)
     logger.info(
         "Drift evaluated",
         extra={
@@ -246,13 +243,6 @@ def _quality(
     return live_quality(production.task, production.version, traffic, truth, production.metrics)
 
 
-def last_evaluation(registry: Registry, model: str) -> tuple[int, datetime] | None:
-    cursor = registry.get_json(f"MODEL#{model}", CURSOR_SK)
-    if not cursor:
-        return None
-    return int(cursor["version"]), datetime.fromisoformat(cursor["evaluated_at"])
-
-
 def is_due(interval: timedelta, last: datetime | None, now: datetime) -> bool:
     if last is None:
         return True
@@ -265,13 +255,13 @@ def run_due(deps: DriftDeps, settings: DriftSettings, now: datetime | None = Non
     registry = deps.registry
     moment = now or utcnow()
     outcome = TickOutcome()
-    for model in registry.list_model_names():
+    for model in registry.models.list_model_names():
         try:
-            alias = registry.get_alias(model)
+            alias = registry.models.get_alias(model)
             if alias is None:
                 continue
             interval = parse_rate(drift_config(registry, model).schedule)
-            last = last_evaluation(registry, model)
+            last = registry.drift.last_evaluation(model)
             last_time = last[1] if last is not None and last[0] == alias.version else None
             if not is_due(interval, last_time, moment):
                 outcome.not_due.append(model)

@@ -20,6 +20,7 @@ from mlops import aws
 from mlops.local.patches import keep_object_identity
 from mlops.local.resources import ACCOUNT
 from mlops.observability import logger
+from mlops.registry.upgrade import upgrade_items
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -104,7 +105,8 @@ class StateStore:
             path = self.root / "dynamodb" / f"{table}.json"
             if not path.exists():
                 continue
-            items = json.loads(path.read_text())
+            # Items an earlier release stored get what today's indexes need (mlops.registry.upgrade).
+            items = upgrade_items(json.loads(path.read_text()))
             for start in range(0, len(items), 25):
                 batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
                 db.batch_write_item(RequestItems={table: batch})

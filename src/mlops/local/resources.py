@@ -146,35 +146,40 @@ def _create_buckets() -> None:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
 
+def table_definition(table: d.TableSpec, name: str) -> dict[str, Any]:
+    """``create_table``'s arguments for a table of the stack description (keys and indexes)."""
+    attributes = {table.partition_key, table.sort_key}
+    gsis = []
+    for index, pk, sk in table.indexes:
+        attributes |= {pk, sk}
+        gsis.append(
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": pk, "KeyType": "HASH"},
+                    {"AttributeName": sk, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        )
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        "KeySchema": [
+            {"AttributeName": table.partition_key, "KeyType": "HASH"},
+            {"AttributeName": table.sort_key, "KeyType": "RANGE"},
+        ],
+    }
+    if gsis:
+        kwargs["GlobalSecondaryIndexes"] = gsis
+    return kwargs
+
+
 def _create_tables() -> None:
     db = aws.dynamodb()
     for table in d.TABLES:
-        attributes = {table.partition_key, table.sort_key}
-        gsis = []
-        for index, pk, sk in table.indexes:
-            attributes |= {pk, sk}
-            gsis.append(
-                {
-                    "IndexName": index,
-                    "KeySchema": [
-                        {"AttributeName": pk, "KeyType": "HASH"},
-                        {"AttributeName": sk, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            )
-        kwargs: dict[str, Any] = {
-            "TableName": physical_name(table.name),
-            "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
-            "KeySchema": [
-                {"AttributeName": table.partition_key, "KeyType": "HASH"},
-                {"AttributeName": table.sort_key, "KeyType": "RANGE"},
-            ],
-        }
-        if gsis:
-            kwargs["GlobalSecondaryIndexes"] = gsis
-        db.create_table(**kwargs)
+        db.create_table(**table_definition(table, physical_name(table.name)))
         if table.ttl_attribute:
             db.update_time_to_live(
                 TableName=physical_name(table.name),

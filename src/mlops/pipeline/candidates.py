@@ -38,7 +38,7 @@ def register_candidate(
     from mlops.ml.features import prepare_features
 
     name = payload.dataset
-    number = deps.registry.next_model_version(name)
+    number = deps.registry.models.next_model_version(name)
     signature = trained.signature
     features = prepare_features(frame, signature)
     holdout_features = prepare_features(trained.holdout, signature)
@@ -93,7 +93,7 @@ def register_candidate(
         durations=trained.durations,
         trained_at=utcnow(),
     )
-    deps.registry.put_model_version(model)
-    run = deps.registry.get_run(payload.run_id)
-    deps.registry.save_run(run.model_copy(update={"model_version": number, "stages": []}))
+    deps.registry.models.create_model_version(model)
+    run = deps.registry.runs.get_run(payload.run_id)
+    deps.registry.runs.save_run(run.model_copy(update={"model_version": number, "stages": []}))
     return model

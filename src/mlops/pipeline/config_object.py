@@ -38,12 +38,12 @@ def _settled(record: RawObject) -> bool:
 
 def apply_config_object(deps: Deps, dataset: str, raw: RawObjectRef, modified: datetime) -> RawObject:
     """Apply the object once (idempotent per ETag); the record says what came of it."""
-    record, created = deps.registry.put_raw_object(
+    record, created = deps.registry.datasets.put_raw_object(
         RawObject(dataset=dataset, raw=raw, status="ACCEPTED", kind="config")
     )
     if not created and _settled(record):
         return record
-    current = deps.registry.current_config(dataset)
+    current = deps.registry.datasets.current_config(dataset)
     # LastModified has one-second resolution: a revision written within the object's second is a tie,
     # and the object beside the data wins it.
     if (
@@ -62,14 +62,14 @@ def apply_config_object(deps: Deps, dataset: str, raw: RawObjectRef, modified: d
         except (ConfigError, NotFound) as error:
             settled = record.model_copy(update={"status": "REFUSED", "reason": str(error)})
         else:
-            revision = deps.registry.put_config(dataset, config, source="s3", source_uri=raw.uri)
+            revision = deps.registry.datasets.put_config(dataset, config, source="s3", source_uri=raw.uri)
             settled = record.model_copy(
                 update={
                     "config_revision": revision.revision,
                     "reason": f"Config revision {revision.revision}.",
                 }
             )
-    deps.registry.update_raw_object(settled)
+    deps.registry.datasets.update_raw_object(settled)
     return settled
 
 

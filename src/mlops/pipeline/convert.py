@@ -18,8 +18,8 @@ def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
     if payload.training is None or payload.training.model_version is None:
         raise ConversionFailed("The run reached conversion without a trained model version.")
     name, number = payload.dataset, payload.training.model_version
-    with stage(deps.registry, payload.run_id, "conversion") as log:
-        model = deps.registry.get_model_version(name, number)
+    with stage(deps.registry.runs, payload.run_id, "conversion") as log:
+        model = deps.registry.models.get_model_version(name, number)
         signature = model_signature(deps.storage, model)
         if signature is None:
             raise ConversionFailed(f"Model '{name}' version {number} has no signature.")
@@ -38,7 +38,7 @@ def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
             "application/json",
         )
         parity_doc = parity.model_dump(mode="json")
-        deps.registry.put_model_version(
+        deps.registry.models.put_model_version(
             model.model_copy(update={"artifacts": artifacts, "parity": parity_doc})
         )
         log.summary.update(

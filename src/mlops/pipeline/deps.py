@@ -65,4 +65,4 @@ def build_deps(
 def run_config(deps: Deps, payload: RunPayload) -> DatasetConfig:
     """The config revision the run started with: every stage of one run sees the same config. (Here,
     not beside ``start_run``: the stages that read it never start runs, and their roles cannot.)"""
-    return deps.registry.config_revision(payload.dataset, payload.config_revision).config
+    return deps.registry.datasets.config_revision(payload.dataset, payload.config_revision).config

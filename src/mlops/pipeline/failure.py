@@ -26,10 +26,10 @@ def end_unfinished(
     model_version: int | None,
 ) -> Run:
     """End a run that did not reach its own end: its running stage and candidate model go with it."""
-    stage = deps.registry.get_stage(run_id, stage_name)
+    stage = deps.registry.runs.get_stage(run_id, stage_name)
     if stage is not None and stage.status == "RUNNING":
         ended = utcnow()
-        deps.registry.put_stage(
+        deps.registry.runs.put_stage(
             run_id,
             StageRecord(
                 name=stage.name,
@@ -42,7 +42,9 @@ def end_unfinished(
             ),
         )
     if model_version is not None:
-        model = deps.registry.find_model_version(dataset, model_version)
+        model = deps.registry.models.find_model_version(dataset, model_version)
         if model is not None and model.status == "candidate":
-            deps.registry.set_model_status(model.name, model.version, "rejected", f"{stage_name}: {message}")
+            deps.registry.models.set_model_status(
+                model.name, model.version, "rejected", f"{stage_name}: {message}"
+            )
     return finish_run(deps, run_id, status, failed_stage=stage_name, error=message)

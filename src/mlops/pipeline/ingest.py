@@ -77,13 +77,17 @@ def ingest_object(
     except Exception as error:
         dataset = dataset_from_key(unquote_plus(key))
         raw_key, raw_etag = unquote_plus(key), etag.strip('"')
-        record = None if dataset is None else deps.registry.get_raw_object(dataset, bucket, raw_key, raw_etag)
+        record = (
+            None
+            if dataset is None
+            else deps.registry.datasets.get_raw_object(dataset, bucket, raw_key, raw_etag)
+        )
         if record is None or record.status != "ACCEPTED" or record.run_id:
             raise
         attempts = record.attempts + 1
         reason = f"Ingest failed ({type(error).__name__}: {error})".rstrip(".") + "."
         if attempts < INGEST_ATTEMPTS:
-            deps.registry.update_raw_object(
+            deps.registry.datasets.update_raw_object(
                 record.model_copy(update={"attempts": attempts, "last_error": reason})
             )
             raise
@@ -124,7 +128,7 @@ def _ingest(
             f"Dataset name '{dataset}' must be 1-64 letters, digits, '.', '_' or '-'.",
         )
 
-    record, _ = deps.registry.put_raw_object(RawObject(dataset=dataset, raw=raw, status="ACCEPTED"))
+    record, _ = deps.registry.datasets.put_raw_object(RawObject(dataset=dataset, raw=raw, status="ACCEPTED"))
     if record.run_id or record.status != "ACCEPTED":
         return _redelivered(deps, state_machine_arn, record)
     config_object = sync_config_object(deps, bucket, dataset)
@@ -148,13 +152,13 @@ def _ingest(
     except IngestRefused as error:
         return _refuse(deps, dataset, raw, sha, str(error))
 
-    version = deps.registry.find_dataset_version(dataset, sha)
+    version = deps.registry.datasets.find_dataset_version(dataset, sha)
     if version is None:
         try:
             version = _new_version(deps, dataset, sha, raw, frame)
         except RecordTooLarge as error:
             return _refuse(deps, dataset, raw, sha, str(error))
-    current = deps.registry.current_config(dataset)
+    current = deps.registry.datasets.current_config(dataset)
     revision = current.revision if current else None
     run_id = upload_run_id(dataset, sha)
     if (version.raw.bucket, version.raw.key, version.raw.etag) != (raw.bucket, raw.key, raw.etag):
@@ -162,9 +166,9 @@ def _ingest(
             return _duplicate(deps, dataset, raw, sha)
         run_id = upload_run_id(dataset, sha, revision or 0)
 
-    deps.registry.update_raw_object(record.model_copy(update={"sha256": sha, "run_id": run_id}))
+    deps.registry.datasets.update_raw_object(record.model_copy(update={"sha256": sha, "run_id": run_id}))
     run = start_run(deps, state_machine_arn, run_id, dataset, sha, "upload", config_revision=revision)
-    deps.registry.put_stage(
+    deps.registry.runs.put_stage(
         run.run_id,
         StageRecord(
             name="ingest",
@@ -187,7 +191,7 @@ def _ran_under(deps: Deps, dataset: str, sha: str, revision: int | None) -> bool
     """Whether some run already took this content through the pipeline under this config revision."""
     return any(
         run.dataset_version == sha and (run.config_revision or 0) == (revision or 0)
-        for run in deps.registry.list_runs(dataset, limit=500)
+        for run in deps.registry.runs.list_runs(dataset, limit=500)
     )
 
 
@@ -245,8 +249,8 @@ def _new_version(
         uploaded_at=_last_modified(deps, raw),
     )
     version = bounded_version(full, details)
-    if not deps.registry.create_dataset_version(version):
-        return deps.registry.get_dataset_version(dataset, sha)
+    if not deps.registry.datasets.create_dataset_version(version):
+        return deps.registry.datasets.get_dataset_version(dataset, sha)
     return version
 
 
@@ -258,7 +262,7 @@ def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
 def _redelivered(deps: Deps, state_machine_arn: str, record: RawObject) -> IngestOutcome:
     """The same object again: finish what an interrupted first delivery left undone, start nothing new."""
     if record.status == "ACCEPTED" and record.run_id and record.sha256:
-        current = deps.registry.current_config(record.dataset)
+        current = deps.registry.datasets.current_config(record.dataset)
         start_run(
             deps,
             state_machine_arn,
@@ -279,7 +283,7 @@ def _redelivered(deps: Deps, state_machine_arn: str, record: RawObject) -> Inges
 
 def _duplicate(deps: Deps, dataset: str, raw: RawObjectRef, sha: str) -> IngestOutcome:
     reason = f"Content identical to dataset version {sha[:12]}; no training started."
-    deps.registry.update_raw_object(
+    deps.registry.datasets.update_raw_object(
         RawObject(dataset=dataset, raw=raw, status="DUPLICATE", sha256=sha, reason=reason)
     )
     return IngestOutcome(action="duplicate", dataset=dataset, sha256=sha, reason=reason)
@@ -300,14 +304,14 @@ def _refuse(deps: Deps, dataset: str, raw: RawObjectRef, sha: str | None, reason
         failed_stage="ingest",
         error=reason,
     )
-    deps.registry.create_run(run)
-    deps.registry.put_stage(
+    deps.registry.runs.create_run(run)
+    deps.registry.runs.put_stage(
         run_id,
         StageRecord(
             name="ingest", status="FAILED", started_at=now, ended_at=now, duration_s=0.0, error=reason
         ),
     )
-    deps.registry.update_raw_object(
+    deps.registry.datasets.update_raw_object(
         RawObject(dataset=dataset, raw=raw, status="REFUSED", sha256=sha, run_id=run_id, reason=reason)
     )
     return IngestOutcome(action="refused", dataset=dataset, sha256=sha, run_id=run_id, reason=reason)

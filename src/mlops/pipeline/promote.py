@@ -74,10 +74,10 @@ def review(
     if own is None:
         return False, f"The candidate cannot score its own holdout on '{metric}'.", None
     for _ in range(MAX_ATTEMPTS):
-        alias = deps.registry.get_alias(candidate.name)
+        alias = deps.registry.models.get_alias(candidate.name)
         if alias is not None and alias.version == candidate.version:
             return True, "Already the production version.", alias.version
-        production = deps.registry.get_model_version(candidate.name, alias.version) if alias else None
+        production = deps.registry.models.get_model_version(candidate.name, alias.version) if alias else None
         changed = new_model_line(production, config) if production else None
         if production is None or changed is not None:
             baseline = candidate.baseline_metrics.get(metric)
@@ -115,7 +115,7 @@ def review(
         if hold:
             return True, reason, alias.version if alias else None
         try:
-            deps.registry.move_alias(
+            deps.registry.models.move_alias(
                 candidate.name, candidate.version, alias, "promote", candidate.run_id, reason
             )
             return True, reason, alias.version if alias else None
@@ -130,16 +130,16 @@ def _held(
     """A candidate that passed review under manual approval or a canary: (promoted, decision, rollout)."""
     name, version = candidate.name, candidate.version
     if config.deployment.approval == "manual":
-        deps.registry.set_model_status(name, version, "pending_approval", reason)
+        deps.registry.models.set_model_status(name, version, "pending_approval", reason)
         return (
             False,
             f"{reason} Waiting for approval: mlops models approve {name} {version} --reason TEXT "
             "(or reject); production is unchanged.",
             None,
         )
-    alias = deps.registry.get_alias(name)
+    alias = deps.registry.models.get_alias(name)
     if alias is None or starter is None:  # a first model has nothing to canary against
-        deps.registry.move_alias(name, version, alias, "promote", candidate.run_id, reason)
+        deps.registry.models.move_alias(name, version, alias, "promote", candidate.run_id, reason)
         return True, reason, None
     rollout = rollouts.start(
         deps.registry, name, version, config.deployment, starter, run_id=candidate.run_id
@@ -156,9 +156,9 @@ def _held(
 def promote_run(deps: Deps, payload: RunPayload, starter: Starter | None = None) -> RunPayload:
     if payload.conversion is None:
         raise StageOrderError("The run reached promotion without a converted model.")
-    with stage(deps.registry, payload.run_id, "promotion") as log:
+    with stage(deps.registry.runs, payload.run_id, "promotion") as log:
         config = run_config(deps, payload)
-        candidate = deps.registry.get_model_version(payload.dataset, payload.conversion.model_version)
+        candidate = deps.registry.models.get_model_version(payload.dataset, payload.conversion.model_version)
         deployment = config.deployment
         hold = deployment.approval == "manual" or deployment.strategy == "canary"
         promoted, decision, production = review(deps, candidate, config, hold=hold)
@@ -166,7 +166,7 @@ def promote_run(deps: Deps, payload: RunPayload, starter: Starter | None = None)
         if promoted and hold and production != candidate.version:
             promoted, decision, rollout_id = _held(deps, candidate, config, decision, starter)
         elif not promoted:
-            deps.registry.set_model_status(candidate.name, candidate.version, "rejected", decision)
+            deps.registry.models.set_model_status(candidate.name, candidate.version, "rejected", decision)
         log.summary.update(promoted=promoted, decision=decision, compared_with=production)
         if rollout_id:
             log.summary["rollout"] = rollout_id

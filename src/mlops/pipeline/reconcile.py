@@ -49,7 +49,7 @@ def _reason(status: str, error: str | None = None, cause: str | None = None) -> 
 
 
 def _running_stage(deps: Deps, run: Run) -> str:
-    stages = deps.registry.get_run(run.run_id).stages
+    stages = deps.registry.runs.get_run(run.run_id).stages
     running = [s.name for s in stages if s.status == "RUNNING"]
     return running[-1] if running else (stages[-1].name if stages else "pipeline")
 
@@ -67,7 +67,7 @@ def abort_run(deps: Deps, run: Run, reason: str) -> ReconcileOutcome:
 def _run_of(deps: Deps, detail: ExecutionDetail) -> Run | None:
     if detail.input:
         try:
-            return deps.registry.get_run(RunPayload.model_validate_json(detail.input).run_id)
+            return deps.registry.runs.get_run(RunPayload.model_validate_json(detail.input).run_id)
         except (ValidationError, NotFound):
             pass  # not a run's input, or a run never recorded: fall back to the lookup below
     # No usable input (over the event's size limit, or not a run's): look the execution up among runs.
@@ -75,7 +75,7 @@ def _run_of(deps: Deps, detail: ExecutionDetail) -> Run | None:
 
 
 def _running(deps: Deps) -> list[Run]:
-    return [r for r in deps.registry.list_runs(limit=SWEEP_LIMIT) if r.status == "RUNNING"]
+    return [r for r in deps.registry.runs.list_runs(limit=SWEEP_LIMIT) if r.status == "RUNNING"]
 
 
 def reconcile_execution(deps: Deps, detail: ExecutionDetail) -> ReconcileOutcome:

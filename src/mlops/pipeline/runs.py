@@ -34,8 +34,8 @@ def start_run(
         config_revision=config_revision,
         started_at=started_at or utcnow(),
     )
-    if not deps.registry.create_run(run):
-        run = deps.registry.get_run(run_id)
+    if not deps.registry.runs.create_run(run):
+        run = deps.registry.runs.get_run(run_id)
         if run.execution_arn:
             return run
     payload = RunPayload(
@@ -47,7 +47,7 @@ def start_run(
     )
     arn = deps.executions.start(state_machine_arn, execution_name(run_id), payload.model_dump_json())
     run = run.model_copy(update={"execution_arn": arn})
-    deps.registry.save_run(run, expect_status=None if run.status != "RUNNING" else "RUNNING")
+    deps.registry.runs.save_run(run, expect_status=None if run.status != "RUNNING" else "RUNNING")
     return run
 
 
@@ -61,7 +61,7 @@ def finish_run(
     error: str | None = None,
 ) -> Run:
     """End a run once (conditional on RUNNING) and free its dataset's lock."""
-    run = deps.registry.get_run(run_id)
+    run = deps.registry.runs.get_run(run_id)
     if run.status == "RUNNING":
         update: dict[str, object] = {
             "status": status,
@@ -74,8 +74,8 @@ def finish_run(
         }
         run = run.model_copy(update=update)
         try:
-            deps.registry.save_run(run)
+            deps.registry.runs.save_run(run)
         except Conflict:
-            run = deps.registry.get_run(run_id)
-    deps.registry.release_lock(run.dataset, run_id)
+            run = deps.registry.runs.get_run(run_id)
+    deps.registry.datasets.release_lock(run.dataset, run_id)
     return run

@@ -126,7 +126,7 @@ def start(
             raise ConfigError(
                 f"The {key} hyperparameter is {len(value)} characters; SageMaker takes {HYPERPARAMETER_LIMIT}."
             )
-    name = job_name(settings.stage_name, deps.registry.get_run(payload.run_id))
+    name = job_name(settings.stage_name, deps.registry.runs.get_run(payload.run_id))
     prefix = data.key.rsplit("/", 1)[0] + "/"
     request = job_request(
         name,

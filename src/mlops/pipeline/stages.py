@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mlops.models import StageName, StageRecord, utcnow
-from mlops.registry import Registry
+from mlops.pipeline.ports import RunRecords
 
 
 class StageLog:
@@ -16,19 +16,19 @@ class StageLog:
 
 
 @contextmanager
-def stage(registry: Registry, run_id: str, name: StageName) -> Iterator[StageLog]:
+def stage(runs: RunRecords, run_id: str, name: StageName) -> Iterator[StageLog]:
     """Record a stage RUNNING, then SUCCEEDED with its summary, or FAILED with the error raised."""
     started = utcnow()
-    existing = registry.get_stage(run_id, name)
+    existing = runs.get_stage(run_id, name)
     if existing is not None and existing.status == "RUNNING":
         started = existing.started_at  # a polled stage (SageMaker) keeps its first start
-    registry.put_stage(run_id, StageRecord(name=name, status="RUNNING", started_at=started))
+    runs.put_stage(run_id, StageRecord(name=name, status="RUNNING", started_at=started))
     log = StageLog()
     try:
         yield log
     except Exception as error:
         ended = utcnow()
-        registry.put_stage(
+        runs.put_stage(
             run_id,
             StageRecord(
                 name=name,
@@ -43,7 +43,7 @@ def stage(registry: Registry, run_id: str, name: StageName) -> Iterator[StageLog
         raise
     ended = utcnow()
     running = log.summary.pop("_in_progress", False)
-    registry.put_stage(
+    runs.put_stage(
         run_id,
         StageRecord(
             name=name,

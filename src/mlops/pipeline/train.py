@@ -38,7 +38,7 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
 
     if payload.validation is None:
         raise StageOrderError("The run reached training without a validation result.")
-    with stage(deps.registry, payload.run_id, "training") as log:
+    with stage(deps.registry.runs, payload.run_id, "training") as log:
         config = run_config(deps, payload)
         earlier = _already_trained(deps, payload)
         if earlier is not None:
@@ -47,7 +47,7 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
             trained = sagemaker.poll(deps, payload, settings)
             outcome = payload.training if trained is None else _registered(deps, payload, config, trained)
         else:
-            version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
+            version = deps.registry.datasets.get_dataset_version(payload.dataset, payload.dataset_version)
             backend = choose_backend(config, settings, version.rows)
             if backend == "sagemaker":
                 outcome = sagemaker.start(deps, payload, config, settings, version.canonical)
@@ -63,10 +63,10 @@ def train_run(deps: Deps, payload: RunPayload, settings: TrainingSettings) -> Ru
 
 
 def _already_trained(deps: Deps, payload: RunPayload) -> TrainingOutcome | None:
-    run = deps.registry.get_run(payload.run_id)
+    run = deps.registry.runs.get_run(payload.run_id)
     if run.model_version is None:
         return None
-    model = deps.registry.find_model_version(payload.dataset, run.model_version)
+    model = deps.registry.models.find_model_version(payload.dataset, run.model_version)
     if model is None or "sklearn" not in model.artifacts:
         return None
     backend = payload.training.backend if payload.training else "inline"
@@ -95,7 +95,7 @@ def _registered(
     from mlops.ml import dataset as ds
 
     assert payload.training is not None
-    version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
+    version = deps.registry.datasets.get_dataset_version(payload.dataset, payload.dataset_version)
     frame = training_frame(ds.read_parquet_bytes(deps.storage.get_verified(version.canonical)), config)
     model = register_candidate(deps, payload, config, trained, frame)
     return TrainingOutcome(

@@ -41,18 +41,18 @@ def trigger_run(
     event_time: datetime | None = None,
 ) -> TriggerOutcome:
     moment = event_time or utcnow()
-    current = deps.registry.config_revision(dataset, None)
+    current = deps.registry.datasets.config_revision(dataset, None)
     config = current.config
     # The newest version that passed validation once: a rejected upload never becomes what retraining
     # trains. Before any version passed, the newest one (its validation decides again).
-    accepted = deps.registry.latest_accepted_version(dataset)
-    version = accepted[0] if accepted else deps.registry.latest_dataset_version(dataset)
+    accepted = deps.registry.datasets.latest_accepted_version(dataset)
+    version = accepted[0] if accepted else deps.registry.datasets.latest_dataset_version(dataset)
     if version is None:
         raise NotFound(f"Dataset '{dataset}' has no data yet: upload a CSV first.")
     run_id = f"{dataset}-{trigger}-{_stamp(moment)}"
     if trigger in ("drift", "schedule"):
         cooldown = timedelta(minutes=config.retraining.cooldown_minutes)
-        for run in deps.registry.list_runs(dataset, limit=50):
+        for run in deps.registry.runs.list_runs(dataset, limit=50):
             if run.run_id == run_id:
                 return TriggerOutcome(
                     dataset=dataset, trigger=trigger, started=False, run_id=run_id, reason="Already started."
@@ -74,8 +74,8 @@ def trigger_run(
                     reason=f"Cooldown: {run.trigger} run {run.run_id} started less than "
                     f"{config.retraining.cooldown_minutes:g} minutes ago.",
                 )
-        if not deps.registry.acquire_lock(dataset, run_id, LOCK_TTL_S):
-            holder = deps.registry.lock_holder(dataset)
+        if not deps.registry.datasets.acquire_lock(dataset, run_id, LOCK_TTL_S):
+            holder = deps.registry.datasets.lock_holder(dataset)
             return TriggerOutcome(
                 dataset=dataset,
                 trigger=trigger,
@@ -107,20 +107,17 @@ def due_for_retraining(deps: Deps, now: datetime | None = None) -> list[str]:
     """Datasets whose ``retraining.schedule`` has elapsed since their last scheduled run."""
     moment = now or utcnow()
     due: list[str] = []
-    for dataset in deps.registry.list_datasets():
-        config = deps.registry.find_config(dataset)
+    for dataset in deps.registry.datasets.list_datasets():
+        config = deps.registry.datasets.find_config(dataset)
         if config is None or not config.retraining.schedule:
             continue
         try:
             period = parse_rate(config.retraining.schedule)
         except ValueError:
             continue
-        last = next(
-            (r.started_at for r in deps.registry.list_runs(dataset, limit=50) if r.trigger == "schedule"),
-            None,
-        )
+        last = deps.registry.runs.last_run_started(dataset, "schedule")
         if last is None:
-            version = deps.registry.latest_dataset_version(dataset)
+            version = deps.registry.datasets.latest_dataset_version(dataset)
             last = version.created_at if version else moment
         if moment - last >= period:
             due.append(dataset)

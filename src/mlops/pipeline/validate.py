@@ -28,7 +28,7 @@ def accepted_schema(deps: Deps, dataset: str, sha256: str) -> AcceptedSchema | N
     """The schema of the last version accepted before this one (None when there is none)."""
     from mlops.ml.validation import AcceptedSchema
 
-    found = deps.registry.latest_accepted_version(dataset, before=sha256)
+    found = deps.registry.datasets.latest_accepted_version(dataset, before=sha256)
     if found is None:
         return None
     version, verdict = found
@@ -47,10 +47,10 @@ def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
     from mlops.ml import dataset as ds
     from mlops.ml.validation import validate
 
-    with stage(deps.registry, payload.run_id, "validation") as log:
-        revision = deps.registry.config_revision(payload.dataset, payload.config_revision)
+    with stage(deps.registry.runs, payload.run_id, "validation") as log:
+        revision = deps.registry.datasets.config_revision(payload.dataset, payload.config_revision)
         config = revision.config
-        version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
+        version = deps.registry.datasets.get_dataset_version(payload.dataset, payload.dataset_version)
         frame = ds.read_parquet_bytes(deps.storage.get_verified(version.canonical))
         previous = accepted_schema(deps, payload.dataset, payload.dataset_version)
         report = validate(frame, config, previous)
@@ -60,7 +60,7 @@ def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
         )
         warnings = [c.message for c in report.checks if c.status == "warn"]
         schema_fits = fits_inline({"types": report.column_types, "features": report.feature_columns})
-        deps.registry.put_verdict(
+        deps.registry.datasets.put_verdict(
             VersionVerdict(
                 dataset=payload.dataset,
                 sha256=payload.dataset_version,

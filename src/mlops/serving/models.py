@@ -234,19 +234,19 @@ class RegistrySource:
 
     def model_names(self) -> list[str]:
         with aws.unavailable_as("DynamoDB"):
-            return self.registry.list_model_names()
+            return self.registry.models.list_model_names()
 
     def production_alias(self, name: str) -> Alias | None:
         with aws.unavailable_as("DynamoDB"):
-            return self.registry.get_alias(name, consistent=False)
+            return self.registry.models.get_alias(name, consistent=False)
 
     def has_versions(self, name: str) -> bool:
         with aws.unavailable_as("DynamoDB"):
-            return bool(self.registry.list_model_versions(name))
+            return bool(self.registry.models.list_model_versions(name))
 
     def model_version(self, name: str, version: int) -> ModelVersion:
         with aws.unavailable_as("DynamoDB"):
-            return self.registry.get_model_version(name, version)
+            return self.registry.models.get_model_version(name, version)
 
     def artifact(self, ref: ArtifactRef) -> bytes:
         return self.storage.get_verified(ref)

@@ -221,7 +221,9 @@ BUCKETS: tuple[BucketSpec, ...] = (DATA_BUCKET, ARTIFACT_BUCKET, CAPTURE_BUCKET)
 METADATA_TABLE = TableSpec(
     "metadata",
     "datasets, versions, runs, stages, models, aliases, lineage, drift reports",
-    indexes=(("gsi1", "gsi1pk", "gsi1sk"),),
+    # gsi1: the global lists (datasets, runs, batch jobs, model names, a dataset's versions);
+    # gsi2: the runs of one dataset (mlops.registry key layout).
+    indexes=(("gsi1", "gsi1pk", "gsi1sk"), ("gsi2", "gsi2pk", "gsi2sk")),
 )
 TABLES: tuple[TableSpec, ...] = (METADATA_TABLE,)
 

@@ -26,6 +26,10 @@ from mlops.deployments import NotServable, deployment_stack, rollback_target, se
 from mlops.errors import NotFound
 from mlops.models import AliasEvent, ArtifactRef, ModelVersion, Run, StageRecord
 from mlops.registry import Registry
+from mlops.registry.datasets import DatasetStore
+from mlops.registry.models import ModelStore
+from mlops.registry.runs import RunStore
+from mlops.registry.table import Table
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -121,11 +125,11 @@ def test_upload_keys_are_unique_csv_names_under_raw() -> None:
     assert upload_key("iris", "a.csv", T0) != upload_key("iris", "a.csv", T0 + timedelta(microseconds=1))
 
 
-class RunsInMemory(Registry):
+class RunsInMemory(RunStore):
     """Replays a sequence of run snapshots, one per poll, the way the pipeline writes them."""
 
     def __init__(self, snapshots: list[Run]) -> None:
-        super().__init__("in-memory")
+        super().__init__(Table("in-memory"))
         self.snapshots: Iterator[Run] = iter(snapshots)
         self.last = snapshots[0]
 
@@ -133,8 +137,33 @@ class RunsInMemory(Registry):
         self.last = next(self.snapshots, self.last)
         return self.last
 
+
+class ScoredModels(ModelStore):
     def find_model_version(self, name: str, version: int) -> ModelVersion | None:
         return model(version=version, metrics={"f1_macro": 0.93, "accuracy": 0.95})
+
+
+class NoModels(ModelStore):
+    def find_model_version(self, name: str, version: int) -> ModelVersion | None:
+        return None
+
+
+class OneConfig(DatasetStore):
+    def __init__(self, config: DatasetConfig | None) -> None:
+        super().__init__(Table("in-memory"))
+        self.config = config
+
+    def find_config(self, dataset: str) -> DatasetConfig | None:
+        return self.config
+
+
+def registry_of(
+    runs: RunStore, config: DatasetConfig | None = None, models: type[ModelStore] = ScoredModels
+) -> Registry:
+    """A registry whose stores answer from memory (only the methods the CLI calls here)."""
+    registry = Registry("in-memory")
+    registry.runs, registry.datasets, registry.models = runs, OneConfig(config), models(registry.table)
+    return registry
 
 
 class FakeClock:
@@ -193,7 +222,7 @@ def test_wait_prints_each_stage_start_and_end_once_then_the_summary() -> None:
             decision="First model: f1_macro 0.9300 beats the trivial baseline's 0.33.",
         ),
     ]
-    ctx, out, err, _ = make_ctx(RunsInMemory(snapshots))
+    ctx, out, err, _ = make_ctx(registry_of(RunsInMemory(snapshots)))
     run = follow_run(ctx, "iris-upload-1", Deadline(ctx, 60))
     assert err.getvalue().splitlines() == [
         "  ingest      SUCCEEDED    0.4s  1,000 rows, 4 columns",
@@ -216,7 +245,7 @@ def test_wait_on_a_failed_run_names_the_stage_and_exits_1() -> None:
         error="The target column 'y' is missing.",
         ended_at=T0 + timedelta(seconds=1),
     )
-    ctx, out, err, _ = make_ctx(RunsInMemory([failed]))
+    ctx, out, err, _ = make_ctx(registry_of(RunsInMemory([failed])))
     assert report_run(ctx, follow_run(ctx, "iris-upload-1", Deadline(ctx, 60))) == 1
     assert err.getvalue().splitlines()[-1] == (
         "Run iris-upload-1 failed at stage validation after 1.0s: The target column 'y' is missing."
@@ -225,7 +254,7 @@ def test_wait_on_a_failed_run_names_the_stage_and_exits_1() -> None:
 
 
 def test_wait_gives_up_at_the_timeout_with_exit_2() -> None:
-    ctx, _, _, clock = make_ctx(RunsInMemory([running(st("training", "RUNNING"))]))
+    ctx, _, _, clock = make_ctx(registry_of(RunsInMemory([running(st("training", "RUNNING"))])))
     with pytest.raises(CliError, match="still running after 5s") as caught:
         follow_run(ctx, "iris-upload-1", Deadline(ctx, 5))
     assert caught.value.exit_code == 2
@@ -339,23 +368,20 @@ def test_expected_errors_become_one_sentence(
     assert (captured.out, captured.err) == ("", message + "\n")
 
 
-class RecentRuns(Registry):
-    def __init__(self, runs: list[Run], config: DatasetConfig | None) -> None:
-        super().__init__("in-memory")
-        self.runs, self.config = runs, config
+class RecentRuns(RunStore):
+    def __init__(self, runs: list[Run]) -> None:
+        super().__init__(Table("in-memory"))
+        self.recent = runs
 
     def list_runs(self, dataset: str | None = None, limit: int = 100) -> list[Run]:
-        return self.runs
-
-    def find_config(self, dataset: str) -> DatasetConfig | None:
-        return self.config
+        return self.recent
 
 
 def test_drift_wait_knows_when_the_trigger_will_start_nothing() -> None:
     requested = T0 + timedelta(hours=3)
     config = DatasetConfig(target="y")  # cooldown 60 minutes
     old_upload = Run(run_id="u", dataset="d", trigger="upload", status="SUCCEEDED", started_at=T0)
-    ctx, *_ = make_ctx(RecentRuns([old_upload], config))
+    ctx, *_ = make_ctx(registry_of(RecentRuns([old_upload]), config))
     assert retraining_blocked(ctx, "d", [old_upload], requested) is None
 
     recent_drift = Run(
@@ -397,10 +423,7 @@ def test_drift_wait_follows_the_run_the_alarm_starts() -> None:
         def get_run(self, run_id: str) -> Run:
             return started
 
-        def find_model_version(self, name: str, version: int) -> ModelVersion | None:
-            return None
-
-    ctx, out, err, _ = make_ctx(AlarmStartsARun([], DatasetConfig(target="y")))
+    ctx, out, err, _ = make_ctx(registry_of(AlarmStartsARun([]), DatasetConfig(target="y"), NoModels))
     assert wait_for_retraining(ctx, "d", requested, timeout_s=60) == 0
     assert err.getvalue().splitlines()[:2] == [
         "Drift detected: waiting for the alarm to start retraining ...",
@@ -425,9 +448,9 @@ class RecordedLate(RunsInMemory):
 
 def test_wait_tolerates_a_run_recorded_after_it_was_named() -> None:
     done = running(status="SUCCEEDED", ended_at=T0 + timedelta(seconds=1))
-    ctx, *_ = make_ctx(RecordedLate([done], missing_polls=2))
+    ctx, *_ = make_ctx(registry_of(RecordedLate([done], missing_polls=2)))
     assert follow_run(ctx, "iris-upload-1", Deadline(ctx, 60)).status == "SUCCEEDED"
-    ctx, *_ = make_ctx(RecordedLate([done], missing_polls=100))
+    ctx, *_ = make_ctx(registry_of(RecordedLate([done], missing_polls=100)))
     with pytest.raises(CliError, match="was not recorded after 3s"):
         follow_run(ctx, "iris-upload-1", Deadline(ctx, 3))
 
@@ -436,7 +459,7 @@ def test_ctrl_c_stops_waiting_not_the_run() -> None:
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    ctx, *_ = make_ctx(RunsInMemory([running(st("training", "RUNNING"))]))
+    ctx, *_ = make_ctx(registry_of(RunsInMemory([running(st("training", "RUNNING"))])))
     ctx.sleep = interrupt
     with pytest.raises(CliError, match="Stopped waiting; run iris-upload-1 goes on") as caught:
         follow_run(ctx, "iris-upload-1", Deadline(ctx, 60))

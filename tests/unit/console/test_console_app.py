@@ -11,7 +11,8 @@ from mlops.console import charts
 from mlops.console.app import Console, Context, Page, Request, Route, Section, Sources
 from mlops.console.html import Html, h, path
 from mlops.errors import Conflict, NotFound
-from mlops.registry import Registry, _decode_cursor, _encode_cursor
+from mlops.registry import Registry
+from mlops.registry.table import decode_cursor, encode_cursor
 from mlops.storage import Storage
 
 HOST = "127.0.0.1:8090"
@@ -117,13 +118,13 @@ def test_url_segments_are_encoded() -> None:
 
 def test_page_cursors_round_trip_and_reject_forgeries() -> None:
     key = {"pk": {"S": "RUN#r1"}, "sk": {"S": "RUN"}, "gsi1pk": {"S": "RUNS"}, "gsi1sk": {"S": "2025#r1"}}
-    cursor = _encode_cursor(key)
+    cursor = encode_cursor(key)
     assert re.fullmatch(r"[A-Za-z0-9_-]+", cursor)
-    assert _decode_cursor(cursor) == {"pk": "RUN#r1", "sk": "RUN", "gsi1pk": "RUNS", "gsi1sk": "2025#r1"}
+    assert decode_cursor(cursor) == {"pk": "RUN#r1", "sk": "RUN", "gsi1pk": "RUNS", "gsi1sk": "2025#r1"}
     with pytest.raises(NotFound, match="not valid any more"):
-        _decode_cursor("not-a-cursor!")
+        decode_cursor("not-a-cursor!")
     with pytest.raises(NotFound):
-        _decode_cursor(base64.urlsafe_b64encode(b'{"pk": 1}').decode())
+        decode_cursor(base64.urlsafe_b64encode(b'{"pk": 1}').decode())
 
 
 def test_nice_ceiling() -> None:

@@ -95,7 +95,7 @@ def ingest_iris(
     stack: EmbeddedStack, registry: Registry, dataset: str = "iris", frame: Any = None
 ) -> dict[str, Any]:
     """Upload + ingest; returns the state machine input the ingest function started."""
-    registry.put_config(dataset, DatasetConfig(target="species"))
+    registry.datasets.put_config(dataset, DatasetConfig(target="species"))
     body = csv_bytes(iris_frame() if frame is None else frame)
     result = invoke(
         stack, "ingest", s3_event(stack.stack.outputs[out.DATA_BUCKET], f"raw/{dataset}/data.csv", body)
@@ -103,7 +103,7 @@ def ingest_iris(
     assert not result.failed, result.payload
     outcome = result.payload["outcomes"][0]
     assert outcome["action"] == "started", outcome
-    run = registry.get_run(outcome["run_id"])
+    run = registry.runs.get_run(outcome["run_id"])
     return {
         "run_id": run.run_id,
         "dataset": dataset,

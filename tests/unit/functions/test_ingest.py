@@ -20,7 +20,7 @@ def _executions(stack: EmbeddedStack, dataset: str) -> list[dict[str, object]]:
 def test_records_version_and_starts_one_execution(stack: EmbeddedStack, registry: Registry, ds: str) -> None:
     from mlops.config import DatasetConfig
 
-    registry.put_config(ds, DatasetConfig(target="species"))
+    registry.datasets.put_config(ds, DatasetConfig(target="species"))
     bucket = stack.stack.outputs[out.DATA_BUCKET]
     event = s3_event(bucket, f"raw/{ds}/my data.csv", csv_bytes(iris_frame()))
     first = invoke(stack, "ingest", event).payload["outcomes"][0]
@@ -28,7 +28,7 @@ def test_records_version_and_starts_one_execution(stack: EmbeddedStack, registry
     assert first["action"] == "started" and again["action"] == "redelivered"
     assert again["run_id"] == first["run_id"]
     assert len(_executions(stack, ds)) == 1
-    version = registry.get_dataset_version(ds, first["sha256"])
+    version = registry.datasets.get_dataset_version(ds, first["sha256"])
     assert version.raw.key == f"raw/{ds}/my data.csv"  # URL-decoded
     assert version.raw.version_id and version.raw.etag
     assert version.rows == 150 and version.column_types["species"] == "string"
@@ -57,7 +57,7 @@ def test_zero_byte_object_is_refused_with_a_failed_run(
     bucket = stack.stack.outputs[out.DATA_BUCKET]
     outcome = invoke(stack, "ingest", s3_event(bucket, f"raw/{ds}/empty.csv", b"")).payload["outcomes"][0]
     assert outcome["action"] == "refused"
-    run = registry.get_run(outcome["run_id"])
+    run = registry.runs.get_run(outcome["run_id"])
     assert run.status == "FAILED" and run.failed_stage == "ingest" and "empty" in (run.error or "").lower()
     assert _executions(stack, ds) == []
 
@@ -65,7 +65,7 @@ def test_zero_byte_object_is_refused_with_a_failed_run(
 def test_out_of_order_delivery_keeps_upload_order(stack: EmbeddedStack, registry: Registry, ds: str) -> None:
     from mlops.config import DatasetConfig
 
-    registry.put_config(ds, DatasetConfig(target="species"))
+    registry.datasets.put_config(ds, DatasetConfig(target="species"))
     bucket = stack.stack.outputs[out.DATA_BUCKET]
     frame = iris_frame()
     older = s3_event(bucket, f"raw/{ds}/older.csv", csv_bytes(frame.iloc[:120]))
@@ -73,7 +73,7 @@ def test_out_of_order_delivery_keeps_upload_order(stack: EmbeddedStack, registry
     newer = s3_event(bucket, f"raw/{ds}/newer.csv", csv_bytes(frame.iloc[20:]))
     for event in (newer, older):  # delivered in the wrong order
         assert invoke(stack, "ingest", event).payload["outcomes"][0]["action"] == "started"
-    latest = registry.latest_dataset_version(ds)
+    latest = registry.datasets.latest_dataset_version(ds)
     assert latest is not None and latest.raw.key == f"raw/{ds}/newer.csv"
 
 
@@ -85,13 +85,13 @@ def test_a_csv_delivered_before_its_config_object_trains_under_it(
     csv_event = s3_event(bucket, f"raw/{ds}/data.csv", csv_bytes(iris_frame()))
     started = invoke(stack, "ingest", csv_event).payload["outcomes"][0]  # the CSV's event comes first
     assert started["action"] == "started"
-    current = registry.current_config(ds)
+    current = registry.datasets.current_config(ds)
     assert current is not None and (current.revision, current.source) == (1, "s3")
     assert current.config.estimator == "random_forest"
-    assert registry.get_run(started["run_id"]).config_revision == 1
+    assert registry.runs.get_run(started["run_id"]).config_revision == 1
     late = invoke(stack, "ingest", config_event).payload["outcomes"][0]
     assert late["action"] == "configured"
-    assert registry.current_config(ds).revision == 1  # type: ignore[union-attr]
+    assert registry.datasets.current_config(ds).revision == 1  # type: ignore[union-attr]
     assert len(_executions(stack, ds)) == 1  # the YAML itself starts nothing
 
 
@@ -103,15 +103,17 @@ def test_a_config_written_after_the_object_supersedes_it(
     bucket = stack.stack.outputs[out.DATA_BUCKET]
     event = s3_event(bucket, f"raw/{ds}/mlops.yaml", b"target: species\nestimator: random_forest\n")
     time.sleep(1.1)  # S3 LastModified has one-second resolution
-    registry.put_config(ds, DatasetConfig(target="species", estimator="logistic_regression"), source="cli")
+    registry.datasets.put_config(
+        ds, DatasetConfig(target="species", estimator="logistic_regression"), source="cli"
+    )
     outcome = invoke(stack, "ingest", event).payload["outcomes"][0]
     assert outcome["action"] == "configured"
     assert outcome["reason"] == "Superseded by config revision 1 (cli), written after this object."
-    assert registry.get_config(ds).estimator == "logistic_regression"
+    assert registry.datasets.get_config(ds).estimator == "logistic_regression"
     # Changing the object again makes it the latest change: it is applied.
     changed = s3_event(bucket, f"raw/{ds}/mlops.yaml", b"target: species\nestimator: random_forest\n# v2\n")
     assert invoke(stack, "ingest", changed).payload["outcomes"][0]["reason"] == "Config revision 2."
-    assert registry.get_config(ds).estimator == "random_forest"
+    assert registry.datasets.get_config(ds).estimator == "random_forest"
 
 
 def test_identical_content_trains_again_only_under_a_changed_config(
@@ -119,16 +121,16 @@ def test_identical_content_trains_again_only_under_a_changed_config(
 ) -> None:
     from mlops.config import DatasetConfig
 
-    registry.put_config(ds, DatasetConfig(target="species"))
+    registry.datasets.put_config(ds, DatasetConfig(target="species"))
     bucket = stack.stack.outputs[out.DATA_BUCKET]
     body = csv_bytes(iris_frame())
     first = invoke(stack, "ingest", s3_event(bucket, f"raw/{ds}/a.csv", body)).payload["outcomes"][0]
     same = invoke(stack, "ingest", s3_event(bucket, f"raw/{ds}/b.csv", body)).payload["outcomes"][0]
     assert (first["action"], same["action"]) == ("started", "duplicate")
-    registry.put_config(ds, DatasetConfig(target="petal length (cm)", task="regression"))
+    registry.datasets.put_config(ds, DatasetConfig(target="petal length (cm)", task="regression"))
     again = invoke(stack, "ingest", s3_event(bucket, f"raw/{ds}/c.csv", body)).payload["outcomes"][0]
     assert again["action"] == "started" and again["run_id"] == f"{first['run_id']}-c2"
-    assert registry.get_run(again["run_id"]).config_revision == 2
+    assert registry.runs.get_run(again["run_id"]).config_revision == 2
     assert len(_executions(stack, ds)) == 2
 
 

@@ -30,21 +30,21 @@ def test_steps_take_a_run_to_production(stack: EmbeddedStack, registry: Registry
     assert payload["validation"]["passed"] and payload["training"]["status"] == "Completed"
     assert payload["conversion"]["parity"]["passed"]
     assert payload["promotion"]["promoted"] and payload["promotion"].get("production_version") is None
-    run = registry.get_run(payload["run_id"])
+    run = registry.runs.get_run(payload["run_id"])
     assert run.status == "SUCCEEDED" and run.promoted and run.model_version == 1
-    model = registry.get_production(ds)
+    model = registry.models.get_production(ds)
     assert model is not None and model.status == "production" and model.parity["passed"]
     # A redelivered promotion event changes nothing.
     again = invoke(stack, "promotion", payload)
     assert not again.failed and again.payload["promotion"]["promoted"]
-    assert [e.version for e in registry.alias_history(ds)] == [1]
+    assert [e.version for e in registry.models.alias_history(ds)] == [1]
 
 
 def _fail_validation(
     stack: EmbeddedStack, registry: Registry, ds: str, frame: Any, config: DatasetConfig
 ) -> str:
     payload = ingest_iris(stack, registry, ds, frame=frame)
-    registry.put_config(ds, config)
+    registry.datasets.put_config(ds, config)
     result = invoke(stack, "validation", payload)
     assert result.failed and result.error_type == "ValidationFailed"
     message: str = result.payload["errorMessage"]
@@ -83,7 +83,7 @@ def test_schema_mismatch_with_earlier_version_fails(
 
 def test_failure_recorder_ends_the_run(stack: EmbeddedStack, registry: Registry, ds: str) -> None:
     payload = ingest_iris(stack, registry, ds)
-    registry.put_config(ds, DatasetConfig(target="nope"))
+    registry.datasets.put_config(ds, DatasetConfig(target="nope"))
     error = invoke(stack, "validation", payload).payload
     caught = {
         **payload,
@@ -91,10 +91,10 @@ def test_failure_recorder_ends_the_run(stack: EmbeddedStack, registry: Registry,
         "error": {"Error": error["errorType"], "Cause": __import__("json").dumps(error)},
     }
     assert not invoke(stack, "failure", caught).failed
-    run = registry.get_run(payload["run_id"])
+    run = registry.runs.get_run(payload["run_id"])
     assert run.status == "FAILED" and run.failed_stage == "validation" and "'nope'" in (run.error or "")
     assert [s.status for s in run.stages if s.name == "validation"] == ["FAILED"]
-    assert registry.get_alias(ds) is None
+    assert registry.models.get_alias(ds) is None
 
 
 def test_racing_promotions_never_both_win_or_lose(stack: EmbeddedStack, registry: Registry, ds: str) -> None:
@@ -108,16 +108,16 @@ def test_racing_promotions_never_both_win_or_lose(stack: EmbeddedStack, registry
     for rows in (slice(0, 149), slice(1, 150)):
         payload = ingest_iris(stack, registry, ds, frame=iris_frame().iloc[rows])
         candidates.append(run_through(stack, payload, "validation", "training", "conversion"))
-    registry.put_config(ds, DatasetConfig(target="species", promotion={"tolerance": 1.0}))
+    registry.datasets.put_config(ds, DatasetConfig(target="species", promotion={"tolerance": 1.0}))
     deps = build_deps(
-        registry.table, stack.stack.outputs["DataBucketName"], stack.stack.outputs["ArtifactBucketName"]
+        registry.table.name, stack.stack.outputs["DataBucketName"], stack.stack.outputs["ArtifactBucketName"]
     )
-    config = registry.get_config(ds)
+    config = registry.datasets.get_config(ds)
     results: list[tuple[bool, str, int | None]] = []
     barrier = threading.Barrier(len(candidates))
 
     def promote(payload: dict[str, Any]) -> None:
-        candidate = registry.get_model_version(ds, payload["conversion"]["model_version"])
+        candidate = registry.models.get_model_version(ds, payload["conversion"]["model_version"])
         barrier.wait()
         results.append(review(deps, candidate, config))
 
@@ -127,12 +127,12 @@ def test_racing_promotions_never_both_win_or_lose(stack: EmbeddedStack, registry
     for thread in threads:
         thread.join()
     assert all(promoted for promoted, _, _ in results), results  # within tolerance: both promote, in turn
-    history = registry.alias_history(ds)
+    history = registry.models.alias_history(ds)
     assert [e.revision for e in history] == [1, 2, 3]
     assert history[2].from_version == history[1].version  # each move saw the one before it
-    alias = registry.get_alias(ds)
+    alias = registry.models.get_alias(ds)
     assert alias is not None and alias.version == history[2].version
-    statuses = {m.version: m.status for m in registry.list_model_versions(ds)}
+    statuses = {m.version: m.status for m in registry.models.list_model_versions(ds)}
     assert list(statuses.values()).count("production") == 1
 
 
@@ -143,13 +143,13 @@ def test_worse_candidate_is_rejected_and_production_kept(
     # Almost no capacity: a clearly worse model on the same kind of data.
     weak = DatasetConfig(target="species", estimator="logistic_regression", params={"C": 1e-6})
     payload = ingest_iris(stack, registry, ds, frame=iris_frame().iloc[::-1])
-    registry.put_config(ds, weak)
+    registry.datasets.put_config(ds, weak)
     payload = run_through(stack, payload, *STEPS)
     assert (
         not payload["promotion"]["promoted"] and "worse than production" in payload["promotion"]["decision"]
     )
-    assert registry.get_alias(ds).version == 1  # type: ignore[union-attr]
-    rejected = registry.get_model_version(ds, payload["promotion"]["model_version"])
+    assert registry.models.get_alias(ds).version == 1  # type: ignore[union-attr]
+    rejected = registry.models.get_model_version(ds, payload["promotion"]["model_version"])
     assert rejected.status == "rejected" and rejected.decision_reason
 
 
@@ -158,4 +158,4 @@ def test_retried_training_registers_one_candidate(stack: EmbeddedStack, registry
     first = invoke(stack, "training", payload).payload
     again = invoke(stack, "training", payload).payload  # Step Functions retried the task
     assert first["training"]["model_version"] == again["training"]["model_version"] == 1
-    assert [m.version for m in registry.list_model_versions(ds)] == [1]
+    assert [m.version for m in registry.models.list_model_versions(ds)] == [1]

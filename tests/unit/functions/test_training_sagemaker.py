@@ -63,7 +63,7 @@ def test_sagemaker_backend_trains_through_a_training_job(
     stack: EmbeddedStack, registry: Registry, ds: str
 ) -> None:
     payload = ingest_iris(stack, registry, ds)
-    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    registry.datasets.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
     payload = run_through(stack, payload, "validation", "training")
     training = payload["training"]
     assert training["status"] == "InProgress" and training["backend"] == "sagemaker"
@@ -76,7 +76,7 @@ def test_sagemaker_backend_trains_through_a_training_job(
     payload = run_through(stack, payload, "training", "conversion", "promotion")
     assert payload["training"]["status"] == "Completed" and payload["training"]["model_version"] == 1
     assert payload["promotion"]["promoted"]
-    stage = registry.get_stage(payload["run_id"], "training")
+    stage = registry.runs.get_stage(payload["run_id"], "training")
     assert stage is not None and stage.status == "SUCCEEDED" and stage.summary["backend"] == "sagemaker"
 
 
@@ -95,8 +95,8 @@ def test_a_job_of_another_stack_under_the_name_is_refused(
     stack: EmbeddedStack, registry: Registry, ds: str
 ) -> None:
     payload = run_through(stack, ingest_iris(stack, registry, ds), "validation")
-    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
-    name = job_name(LOCAL_STAGE, registry.get_run(payload["run_id"]))
+    registry.datasets.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    name = job_name(LOCAL_STAGE, registry.runs.get_run(payload["run_id"]))
     # Another stack's job already holds the name: SageMaker answers this run's create ResourceInUse.
     aws.sagemaker().create_training_job(
         TrainingJobName=name,
@@ -109,14 +109,14 @@ def test_a_job_of_another_stack_under_the_name_is_refused(
     started = invoke(stack, "training", payload)
     assert started.failed
     assert "belongs to another stack or run" in started.payload["errorMessage"]
-    assert registry.get_run(payload["run_id"]).model_version is None
+    assert registry.runs.get_run(payload["run_id"]).model_version is None
 
 
 def test_a_second_create_under_a_name_is_resource_in_use_as_in_sagemaker(
     stack: EmbeddedStack, registry: Registry, ds: str
 ) -> None:
     payload = run_through(stack, ingest_iris(stack, registry, ds), "validation")
-    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    registry.datasets.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
     started = run_through(stack, payload, "training")
     job = aws.sagemaker().describe_training_job(TrainingJobName=started["training"]["job_name"])
     request = {
@@ -138,7 +138,7 @@ def test_a_request_sagemaker_refuses_fails_the_run_with_its_reason(
     first = run_through(stack, ingest_iris(stack, registry, ds), *PIPELINE)
     assert first["promotion"]["promoted"]
     payload = ingest_iris(stack, registry, ds, frame=iris_frame().iloc[1:])
-    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    registry.datasets.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
     payload = run_through(stack, payload, "validation")
     # The training function's settings name an instance type SageMaker does not offer.
     handler_globals = inspect.unwrap(stack.runtime.handler("training")).__globals__
@@ -157,15 +157,15 @@ def test_a_request_sagemaker_refuses_fails_the_run_with_its_reason(
         "error": {"Error": error.payload["errorType"], "Cause": json.dumps(error.payload)},
     }
     assert not invoke(stack, "failure", caught).failed
-    run = registry.get_run(payload["run_id"])
+    run = registry.runs.get_run(payload["run_id"])
     assert (run.status, run.failed_stage, run.error) == ("FAILED", "training", message)
     assert run.model_version is None
-    alias = registry.get_alias(ds)
+    alias = registry.models.get_alias(ds)
     assert alias is not None and alias.version == first["promotion"]["model_version"]
     # Fixed settings: the next upload trains as a job and reaches production again.
     monkeypatch.setitem(handler_globals, "settings", settings)
     retried = ingest_iris(stack, registry, ds, frame=iris_frame().iloc[2:])
-    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    registry.datasets.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
     retried = run_through(stack, retried, "validation", "training")
     assert ended_job(retried["training"]["job_name"])["TrainingJobStatus"] == "Completed"
     done = run_through(stack, retried, "training", "conversion", "promotion")

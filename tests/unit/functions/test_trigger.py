@@ -26,7 +26,7 @@ def _alarm(dataset: str, minute: int) -> dict[str, object]:
 
 
 def _finish(stack: EmbeddedStack, registry: Registry, run_id: str) -> None:
-    run = registry.get_run(run_id)
+    run = registry.runs.get_run(run_id)
     payload = {
         "run_id": run.run_id,
         "dataset": run.dataset,
@@ -46,7 +46,7 @@ def test_manual_trigger_starts_a_run(stack: EmbeddedStack, registry: Registry, d
     _finish(stack, registry, ingest_iris(stack, registry, ds)["run_id"])
     result = invoke(stack, "trigger", {"dataset": ds}).payload["outcomes"][0]
     assert result["started"] and result["trigger"] == "manual"
-    run = registry.get_run(result["run_id"])
+    run = registry.runs.get_run(result["run_id"])
     assert run.trigger == "manual" and run.execution_arn
 
 
@@ -66,7 +66,7 @@ def test_one_drift_episode_starts_one_run(stack: EmbeddedStack, registry: Regist
     _finish(stack, registry, first["run_id"])
     cooled = invoke(stack, "trigger", _alarm(ds, 2)).payload["outcomes"][0]
     assert not cooled["started"] and "Cooldown" in cooled["reason"]
-    drift_runs = [r for r in registry.list_runs(ds) if r.trigger == "drift"]
+    drift_runs = [r for r in registry.runs.list_runs(ds) if r.trigger == "drift"]
     assert len(drift_runs) == 1
 
 
@@ -89,11 +89,11 @@ def test_schedule_tick_retrains_datasets_that_are_due(
     from mlops.pipeline.trigger import due_for_retraining
 
     _finish(stack, registry, ingest_iris(stack, registry, ds)["run_id"])
-    registry.put_config(
+    registry.datasets.put_config(
         ds, DatasetConfig(target="species", retraining={"schedule": "rate(1 day)", "cooldown_minutes": 0})
     )
     deps = build_deps(
-        registry.table, stack.stack.outputs["DataBucketName"], stack.stack.outputs["ArtifactBucketName"]
+        registry.table.name, stack.stack.outputs["DataBucketName"], stack.stack.outputs["ArtifactBucketName"]
     )
     assert ds not in due_for_retraining(deps)  # the data is minutes old
     assert ds in due_for_retraining(deps, utcnow() + timedelta(days=1, minutes=1))
@@ -107,9 +107,11 @@ def test_due_schedule_starts_a_schedule_run(stack: EmbeddedStack, registry: Regi
     from mlops.pipeline.trigger import run_scheduled
 
     _finish(stack, registry, ingest_iris(stack, registry, ds)["run_id"])
-    registry.put_config(ds, DatasetConfig(target="species", retraining={"schedule": "rate(6 hours)"}))
+    registry.datasets.put_config(
+        ds, DatasetConfig(target="species", retraining={"schedule": "rate(6 hours)"})
+    )
     deps = build_deps(
-        registry.table,
+        registry.table.name,
         stack.stack.outputs["DataBucketName"],
         stack.stack.outputs["ArtifactBucketName"],
         execution_starter=default_execution_starter(),
@@ -117,7 +119,7 @@ def test_due_schedule_starts_a_schedule_run(stack: EmbeddedStack, registry: Regi
     later = utcnow() + timedelta(hours=7)
     started = [o for o in run_scheduled(deps, stack.stack.state_machine_arn, later) if o.dataset == ds]
     assert len(started) == 1 and started[0].started and started[0].trigger == "schedule"
-    assert registry.get_run(started[0].run_id or "").trigger == "schedule"
+    assert registry.runs.get_run(started[0].run_id or "").trigger == "schedule"
     # The next tick, still within the period since that run, starts nothing.
     assert all(
         o.dataset != ds

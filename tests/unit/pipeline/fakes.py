@@ -126,3 +126,14 @@ class MemoryRuns:
     def release_lock(self, dataset: str, run_id: str) -> None:
         if self.locks.get(dataset) == run_id:
             del self.locks[dataset]
+
+
+@dataclass
+class MemoryRegistry:
+    """The registry's stores these flows use: runs, and the dataset lock (kept beside the runs)."""
+
+    runs: MemoryRuns
+
+    @property
+    def datasets(self) -> MemoryRuns:
+        return self.runs

@@ -24,7 +24,13 @@ from mlops.pipeline.promote import promote_run
 from mlops.pipeline.runs import finish_run, start_run
 from mlops.registry import Registry
 from mlops.settings import TrainingSettings
-from tests.unit.pipeline.fakes import MemoryExecutions, MemoryRuns, MemoryStore, MemoryTrainingJobs
+from tests.unit.pipeline.fakes import (
+    MemoryExecutions,
+    MemoryRegistry,
+    MemoryRuns,
+    MemoryStore,
+    MemoryTrainingJobs,
+)
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:mlops-dev-pipeline"
 ROLE = "arn:aws:iam::123456789012:role/mlops-dev-sagemaker"
@@ -64,7 +70,7 @@ def store() -> MemoryStore:
 @pytest.fixture()
 def deps(runs: MemoryRuns, jobs: MemoryTrainingJobs, store: MemoryStore) -> Deps:
     # The runs fake stands in for the registry's runs (the only part these flows read).
-    registry = cast(Registry, runs)
+    registry = cast(Registry, MemoryRegistry(runs))
     executions = MemoryExecutions()
     return Deps(registry, store, "data", "artifacts", executions, executions, jobs)
 
@@ -117,7 +123,7 @@ def test_start_creates_one_job_writing_under_the_run(
 def test_start_refuses_another_stacks_job_under_the_name(
     deps: Deps, payload: RunPayload, jobs: MemoryTrainingJobs
 ) -> None:
-    name = sagemaker.job_name("dev", deps.registry.get_run(payload.run_id))
+    name = sagemaker.job_name("dev", deps.registry.runs.get_run(payload.run_id))
     jobs.create(
         {
             "TrainingJobName": name,
@@ -189,7 +195,7 @@ def test_a_run_starts_its_execution_once_and_ends_once(deps: Deps, runs: MemoryR
 
 
 def test_a_function_built_without_an_adapter_says_so(runs: MemoryRuns, store: MemoryStore) -> None:
-    bare = Deps(cast(Registry, runs), store, "data", "artifacts")
+    bare = Deps(cast(Registry, MemoryRegistry(runs)), store, "data", "artifacts")
     with pytest.raises(ConfigError, match="without Step Functions"):
         start_run(bare, MACHINE, "iris-upload-1", "iris", "a" * 64, "upload")
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from boto3.s3.transfer import S3Transfer
 
-from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import FORMAT_SUFFIXES, BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
 from mlops.cli import render
@@ -94,7 +93,7 @@ def run_score(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _wait(ctx: Context, job_id: str, deadline: Deadline) -> BatchJob:
-    jobs = BatchJobs(ctx.registry)
+    jobs = ctx.registry.batch_jobs
     try:
         while True:
             job = jobs.find(job_id)
@@ -114,7 +113,7 @@ def _wait(ctx: Context, job_id: str, deadline: Deadline) -> BatchJob:
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
-    jobs = BatchJobs(ctx.registry).recent(limit=args.limit)
+    jobs = ctx.registry.batch_jobs.recent(limit=args.limit)
     if args.json:
         ctx.say(render.to_json([job_row(j) for j in jobs]))
         return EXIT_OK
@@ -166,5 +165,5 @@ def _show(ctx: Context, job: BatchJob, as_json: bool) -> None:
 
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
-    _show(ctx, BatchJobs(ctx.registry).get(args.job_id), args.json)
+    _show(ctx, ctx.registry.batch_jobs.get(args.job_id), args.json)
     return EXIT_OK

@@ -30,9 +30,9 @@ LIST_FIELDS = (
 
 def dataset_row(registry: Registry, name: str) -> dict[str, Any]:
     """A dataset as ``datasets list --json`` prints it; versions are sha256s of dataset versions."""
-    current = registry.current_config(name)
-    versions = registry.list_dataset_versions(name)
-    production = registry.get_production(name)
+    current = registry.datasets.current_config(name)
+    versions = registry.datasets.list_dataset_versions(name)
+    production = registry.models.get_production(name)
     return {
         "name": name,
         "target": current.config.target if current else None,
@@ -45,7 +45,7 @@ def dataset_row(registry: Registry, name: str) -> dict[str, Any]:
 
 
 def datasets_list(args: argparse.Namespace, ctx: Context) -> int:
-    rows = [dataset_row(ctx.registry, name) for name in sorted(ctx.registry.list_datasets())]
+    rows = [dataset_row(ctx.registry, name) for name in sorted(ctx.registry.datasets.list_datasets())]
     if args.json:
         ctx.say(render.to_json(rows))
         return EXIT_OK
@@ -67,12 +67,12 @@ def datasets_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def show_document(registry: Registry, name: str, data_bucket: str) -> dict[str, Any]:
-    current = registry.current_config(name)
-    versions = registry.list_dataset_versions(name)
+    current = registry.datasets.current_config(name)
+    versions = registry.datasets.list_dataset_versions(name)
     if current is None and not versions:
         raise CliError(f"No dataset named '{name}'.")
-    verdicts = registry.list_verdicts(name)
-    config_objects = registry.list_raw_objects_at(name, data_bucket, config_object_key(name))
+    verdicts = registry.datasets.list_verdicts(name)
+    config_objects = registry.datasets.list_raw_objects_at(name, data_bucket, config_object_key(name))
     latest_object = max(config_objects, key=lambda r: r.received_at) if config_objects else None
     return {
         "name": name,
@@ -86,7 +86,7 @@ def show_document(registry: Registry, name: str, data_bucket: str) -> dict[str, 
                 "source_uri": r.source_uri,
                 "created_at": r.created_at.isoformat(),
             }
-            for r in registry.list_config_revisions(name)
+            for r in registry.datasets.list_config_revisions(name)
         ],
         "config_object": None
         if latest_object is None
@@ -181,7 +181,7 @@ def render_show(doc: dict[str, Any]) -> str:
 
 
 def datasets_config(args: argparse.Namespace, ctx: Context) -> int:
-    current = ctx.registry.current_config(args.name)
+    current = ctx.registry.datasets.current_config(args.name)
     if current is None:
         raise CliError(f"Dataset '{args.name}' has no config: create one with `mlops datasets configure`.")
     ctx.say(f"# dataset {args.name}, config revision {current.revision} ({current.source})")
@@ -203,7 +203,7 @@ def write_config(
     ctx: Context, name: str, config: DatasetConfig, source: ConfigSource, dry_run: bool = False
 ) -> ConfigRevision | None:
     """Print the diff against the current config and write the new revision (not on a dry run)."""
-    current = ctx.registry.current_config(name)
+    current = ctx.registry.datasets.current_config(name)
     diff = config_diff(current.config if current else None, config, name)
     if not diff:
         ctx.note(f"No change: '{name}' stays at config revision {current.revision if current else 0}.")
@@ -212,7 +212,7 @@ def write_config(
     if dry_run:
         ctx.note("Dry run: nothing written.")
         return None
-    revision = ctx.registry.put_config(name, config, source=source)
+    revision = ctx.registry.datasets.put_config(name, config, source=source)
     ctx.note(f"Wrote config revision {revision.revision} of '{name}'.")
     return revision
 

@@ -71,7 +71,7 @@ def run_drift(args: argparse.Namespace, ctx: Context) -> int:
 
 def wait_for_retraining(ctx: Context, dataset: str, requested: datetime, timeout_s: float) -> int:
     """Follow the run the drift alarm starts, unless the trigger is bound to refuse one."""
-    runs = ctx.registry.list_runs(dataset, limit=20)
+    runs = ctx.registry.runs.list_runs(dataset, limit=20)
     blocked = retraining_blocked(ctx, dataset, runs, requested)
     if blocked:
         ctx.note(f"Drift detected, but no retraining will start now: {blocked}")
@@ -82,7 +82,7 @@ def wait_for_retraining(ctx: Context, dataset: str, requested: datetime, timeout
         run = next(
             (
                 r
-                for r in ctx.registry.list_runs(dataset, limit=20)
+                for r in ctx.registry.runs.list_runs(dataset, limit=20)
                 if r.trigger == "drift" and r.started_at >= requested - CLOCK_SKEW
             ),
             None,
@@ -105,7 +105,7 @@ def retraining_blocked(ctx: Context, dataset: str, runs: list[Run], requested: d
     in_flight = next((r for r in earlier if r.status == "RUNNING"), None)
     if in_flight is not None:
         return f"run {in_flight.run_id} of '{dataset}' is still in flight."
-    config = ctx.registry.find_config(dataset)
+    config = ctx.registry.datasets.find_config(dataset)
     if config is None:
         return f"dataset '{dataset}' has no config."
     cooldown = timedelta(minutes=config.retraining.cooldown_minutes)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mlops.batch.jobs import BatchJobs
 from mlops.cli import render
 from mlops.cli.describe import run_duration
 from mlops.cli.errors import EXIT_OK
@@ -26,14 +25,14 @@ def _artifact(ref: ArtifactRef) -> dict[str, Any]:
 
 
 def lineage_document(registry: Registry, name: str, version: int) -> dict[str, Any]:
-    model = registry.get_model_version(name, version)
-    alias = registry.get_alias(name)
+    model = registry.models.get_model_version(name, version)
+    alias = registry.models.get_alias(name)
     try:
-        run = registry.get_run(model.run_id)
+        run = registry.runs.get_run(model.run_id)
     except NotFound:
         run = None
     dataset = run.dataset if run else name
-    data = registry.find_dataset_version(dataset, model.dataset_version)
+    data = registry.datasets.find_dataset_version(dataset, model.dataset_version)
     validation = next((s for s in run.stages if s.name == "validation"), None) if run else None
 
     document: dict[str, Any] = {
@@ -57,12 +56,12 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
         "artifacts": {key: _artifact(ref) for key, ref in sorted(model.artifacts.items())},
         "deployments": [
             e.model_dump(mode="json")
-            for e in registry.alias_history(name)
+            for e in registry.models.alias_history(name)
             if version in (e.version, e.from_version, e.candidate)
         ],
         "drift_reports": [
             s.model_dump(mode="json", exclude={"model", "version"})
-            for s in registry.list_drift_summaries(name, version)
+            for s in registry.drift.list_drift_summaries(name, version)
         ],
         "batch_jobs": [
             {
@@ -74,7 +73,7 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
                 "output": job.output_uri,
                 "created_at": job.created_at.isoformat(),
             }
-            for job in BatchJobs(registry).for_version(name, version)
+            for job in registry.batch_jobs.for_version(name, version)
         ],
     }
     if data is not None:
@@ -101,7 +100,7 @@ def lineage_document(registry: Registry, name: str, version: int) -> dict[str, A
         revision = validation.summary["config_revision"]
     if revision is not None:
         try:
-            used = registry.config_revision(dataset, revision)
+            used = registry.datasets.config_revision(dataset, revision)
             document["config"] = {
                 "revision": used.revision,
                 "source": used.source,

@@ -21,10 +21,15 @@ def model_row(model: ModelVersion) -> dict[str, Any]:
 
 
 def models_list(args: argparse.Namespace, ctx: Context) -> int:
-    models = ctx.registry.list_model_versions(args.name)
-    if args.name and not models:
-        raise CliError(f"No model named '{args.name}'.")
-    models.sort(key=lambda m: (m.name, -m.version))
+    if args.name:
+        page, _ = ctx.registry.models.page_model_versions(args.name, limit=args.limit + 1)
+        if not page:
+            raise CliError(f"No model named '{args.name}'.")
+        models, more = page[: args.limit], len(page) > args.limit
+    else:
+        models, more = ctx.registry.models.newest_versions(args.limit)
+    if more:
+        ctx.note(f"Showing the first {args.limit} versions (by name, newest first); --limit N shows more.")
     if args.json:
         ctx.say(render.to_json([model_row(m) for m in models]))
         return EXIT_OK

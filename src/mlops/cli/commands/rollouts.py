@@ -50,7 +50,7 @@ def bake_duration(text: str) -> float:
 
 
 def _deployment(ctx: Context, name: str) -> DeploymentConfig:
-    config = ctx.registry.find_config(name)
+    config = ctx.registry.datasets.find_config(name)
     return config.deployment if config is not None else DeploymentConfig()
 
 
@@ -95,7 +95,7 @@ def models_reject(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def models_rollout(args: argparse.Namespace, ctx: Context) -> int:
-    model = ctx.registry.get_model_version(args.name, args.version)
+    model = ctx.registry.models.get_model_version(args.name, args.version)
     if model.status == "pending_approval":
         raise CliError(f"'{args.name}' v{args.version} waits for approval; approve it first.")
     ctx.say(_starter(ctx, args.canary, args.bake)(model))
@@ -108,9 +108,9 @@ def rollout_document(rollout: Rollout) -> dict[str, Any]:
 
 
 def rollouts_show(args: argparse.Namespace, ctx: Context) -> int:
-    rollout = ctx.registry.get_rollout(args.name)
+    rollout = ctx.registry.models.get_rollout(args.name)
     if rollout is None:
-        if not ctx.registry.list_model_versions(args.name):
+        if not ctx.registry.models.list_model_versions(args.name):
             raise CliError(f"No model named '{args.name}'.")
         raise CliError(f"'{args.name}' has had no rollout yet; start one with `mlops models rollout`.")
     if args.json:

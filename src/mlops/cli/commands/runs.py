@@ -32,7 +32,7 @@ def run_row(run: Run) -> dict[str, Any]:
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
-    runs = ctx.registry.list_runs(args.dataset, limit=args.limit)
+    runs = ctx.registry.runs.list_runs(args.dataset, limit=args.limit)
     if args.json:
         ctx.say(render.to_json([run_row(r) for r in runs]))
         return EXIT_OK
@@ -82,7 +82,7 @@ def show_document(run: Run) -> dict[str, Any]:
 
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
-    run = ctx.registry.get_run(args.run_id)
+    run = ctx.registry.runs.get_run(args.run_id)
     if args.json:
         ctx.say(render.to_json(show_document(run)))
         return EXIT_OK

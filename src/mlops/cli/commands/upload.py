@@ -42,11 +42,11 @@ class ConfigStore(Protocol):
     def put_config(self, dataset: str, config: DatasetConfig, source: ConfigSource = "api") -> object: ...
 
 
-def configure(registry: ConfigStore, dataset: str, target: str | None, task: str | None) -> DatasetConfig:
+def configure(datasets: ConfigStore, dataset: str, target: str | None, task: str | None) -> DatasetConfig:
     """The dataset's config after applying --target/--task (only those fields change)."""
     if target is not None and not target.strip():
         raise CliError("--target must name a column, not be blank.")
-    existing = registry.find_config(dataset)
+    existing = datasets.find_config(dataset)
     if existing is None and target is None:
         raise CliError(
             f"Dataset '{dataset}' has no config yet: pass --target COLUMN (and --task) to create it."
@@ -64,7 +64,7 @@ def configure(registry: ConfigStore, dataset: str, target: str | None, task: str
     except ValidationError as error:
         raise CliError(f"Invalid config for '{dataset}': {validation_sentence(error)}") from error
     if config != existing:
-        registry.put_config(dataset, config, source="upload")
+        datasets.put_config(dataset, config, source="upload")
     return config
 
 
@@ -79,7 +79,7 @@ def run_upload(args: argparse.Namespace, ctx: Context) -> int:
         overrides = {k: v for k, v in (("target", args.target), ("task", args.task)) if v is not None}
         write_config(ctx, dataset, read_config_file(args.config, overrides), "upload")
     else:
-        configure(ctx.registry, dataset, args.target, args.task)
+        configure(ctx.registry.datasets, dataset, args.target, args.task)
 
     bucket, key = ctx.outputs.data_bucket, upload_key(dataset, path.name, utcnow())
     s3 = ctx.client("s3")

@@ -32,7 +32,7 @@ def wait_for_raw_object(
     its last retry, an ingest that keeps failing is one)."""
     noted = 0
     while True:
-        record = ctx.registry.get_raw_object(dataset, bucket, key, etag)
+        record = ctx.registry.datasets.get_raw_object(dataset, bucket, key, etag)
         if record is not None and (record.run_id or record.status != "ACCEPTED"):
             return record
         if record is not None and record.attempts > noted:
@@ -65,7 +65,7 @@ def _follow(ctx: Context, run_id: str, deadline: Deadline) -> Run:
     shown: dict[str, str] = {}
     while True:
         try:
-            run = ctx.registry.get_run(run_id)
+            run = ctx.registry.runs.get_run(run_id)
         except NotFound:
             # Ingest names the run on the raw object a moment before it creates the run record.
             run = None
@@ -105,7 +105,7 @@ def report_run(ctx: Context, run: Run) -> int:
         return EXIT_OK
     verdict = "promoted to production" if run.promoted else "not promoted"
     ctx.say(f"Run {run.run_id} succeeded in {took}: model {run.dataset} v{run.model_version} {verdict}.")
-    model = ctx.registry.find_model_version(run.dataset, run.model_version)
+    model = ctx.registry.models.find_model_version(run.dataset, run.model_version)
     details = render.fields(
         [
             ("decision", run.decision),

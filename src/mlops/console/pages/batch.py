@@ -1,12 +1,11 @@
 """Batch jobs: the list (all, or one model's), and one job's manifest.
 
-Reads through ``mlops.batch.jobs.BatchJobs``, as ``mlops batch list|show`` do: the jobs index
+Reads through the registry's batch-jobs store, as ``mlops batch list|show`` do: the jobs index
 (newest first) or the model's lineage links, then one GetItem per job.
 """
 
 from __future__ import annotations
 
-from mlops.batch.jobs import BatchJobs
 from mlops.batch.models import BatchJob
 from mlops.cli import render
 from mlops.console.app import Context, Page, Route, Section
@@ -41,7 +40,7 @@ def job_row(job: BatchJob) -> tuple[object, ...]:
 
 
 def index(ctx: Context, _: dict[str, str]) -> Page:
-    jobs = BatchJobs(ctx.registry)
+    jobs = ctx.registry.batch_jobs
     model = ctx.optional("model")
     after = ctx.optional("after")
     if model:
@@ -59,7 +58,7 @@ def index(ctx: Context, _: dict[str, str]) -> Page:
 
 
 def show(ctx: Context, params: dict[str, str]) -> Page:
-    job = BatchJobs(ctx.registry).get(params["job_id"])
+    job = ctx.registry.batch_jobs.get(params["job_id"])
     took = (job.ended_at - job.created_at).total_seconds() if job.ended_at else None
     error = notice(f"Failed: {job.error}", "error") if job.error else Html("")
     summary = fields(

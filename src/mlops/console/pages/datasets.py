@@ -17,10 +17,10 @@ _NAME = r"(?P<name>[^/]+)"
 
 
 def index(ctx: Context, _: dict[str, str]) -> Page:
-    names = ctx.registry.list_datasets()
+    names = ctx.registry.datasets.list_datasets()
     rows = []
     for name in names:
-        versions, _cursor = ctx.registry.page_dataset_versions(name, limit=1)
+        versions, _cursor = ctx.registry.datasets.page_dataset_versions(name, limit=1)
         latest = versions[0] if versions else None
         rows.append(
             (
@@ -39,9 +39,9 @@ def index(ctx: Context, _: dict[str, str]) -> Page:
 
 def dataset(ctx: Context, params: dict[str, str]) -> Page:
     name = params["name"]
-    config = ctx.registry.find_config(name)
-    versions, cursor = ctx.registry.page_dataset_versions(name, PAGE_SIZE, ctx.optional("after"))
-    uploads = ctx.registry.list_raw_objects(name)
+    config = ctx.registry.datasets.find_config(name)
+    versions, cursor = ctx.registry.datasets.page_dataset_versions(name, PAGE_SIZE, ctx.optional("after"))
+    uploads = ctx.registry.datasets.list_raw_objects(name)
     if config is None and not versions and not uploads:
         raise NotFound(f"No dataset named '{name}'.")
     by_sha: dict[str, RawObject] = {u.sha256: u for u in uploads if u.sha256 and u.status == "ACCEPTED"}
@@ -105,9 +105,13 @@ def _run_link(upload: RawObject | None) -> Html | None:
 
 def version(ctx: Context, params: dict[str, str]) -> Page:
     name, sha = params["name"], params["sha"]
-    data = ctx.registry.get_dataset_version(name, sha)
-    upload = next((u for u in ctx.registry.list_raw_objects(name) if u.sha256 == sha and u.run_id), None)
-    validation = ctx.registry.get_stage(upload.run_id, "validation") if upload and upload.run_id else None
+    data = ctx.registry.datasets.get_dataset_version(name, sha)
+    upload = next(
+        (u for u in ctx.registry.datasets.list_raw_objects(name) if u.sha256 == sha and u.run_id), None
+    )
+    validation = (
+        ctx.registry.runs.get_stage(upload.run_id, "validation") if upload and upload.run_id else None
+    )
     body = join(
         [
             fields(

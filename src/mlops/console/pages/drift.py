@@ -32,8 +32,8 @@ def verdict(summary: DriftSummary) -> Html:
 
 def index(ctx: Context, _: dict[str, str]) -> Page:
     rows = []
-    for name in sorted(ctx.registry.model_version_counts()):
-        latest = ctx.registry.recent_drift_summaries(name, limit=1)
+    for name in sorted(ctx.registry.models.model_version_counts()):
+        latest = ctx.registry.drift.recent_drift_summaries(name, limit=1)
         last = latest[0] if latest else None
         rows.append(
             (
@@ -66,8 +66,8 @@ def _features(ctx: Context, summary: DriftSummary) -> dict[str, dict[str, Any]]:
 
 def show(ctx: Context, params: dict[str, str]) -> Page:
     name = params["name"]
-    summaries = ctx.registry.recent_drift_summaries(name, HISTORY)
-    if not summaries and not ctx.registry.list_model_versions(name):
+    summaries = ctx.registry.drift.recent_drift_summaries(name, HISTORY)
+    if not summaries and not ctx.registry.models.list_model_versions(name):
         raise NotFound(f"No model named '{name}'.")
     ordered = sorted(summaries, key=lambda s: s.evaluated_at)
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
@@ -151,7 +151,7 @@ def _summary(ctx: Context, params: dict[str, str]) -> DriftSummary:
         at = datetime.fromisoformat(params["at"])
     except ValueError:
         raise BadRequest(f"'{params['at']}' is not a time.") from None
-    summary = ctx.registry.find_drift_summary(params["name"], at)
+    summary = ctx.registry.drift.find_drift_summary(params["name"], at)
     if summary is None:
         raise NotFound(f"No drift evaluation of '{params['name']}' at {params['at']}.")
     return summary

@@ -20,8 +20,8 @@ _VERSIONS_LISTED = 10
 
 def index(ctx: Context, _: dict[str, str]) -> Page:
     rows = []
-    for name in sorted(ctx.registry.model_version_counts()):
-        versions, _cursor = ctx.registry.page_model_versions(name, _VERSIONS_LISTED)
+    for name in sorted(ctx.registry.models.model_version_counts()):
+        versions, _cursor = ctx.registry.models.page_model_versions(name, _VERSIONS_LISTED)
         links = join([link(path("lineage", name, m.version), f"v{m.version}") for m in versions], " ")
         rows.append((name, links))
     return Page(

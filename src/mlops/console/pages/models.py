@@ -19,10 +19,10 @@ def index(ctx: Context, _: dict[str, str]) -> Page:
 
 
 def models_table(ctx: Context) -> Html:
-    counts = ctx.registry.model_version_counts()
+    counts = ctx.registry.models.model_version_counts()
     rows = []
     for name in sorted(counts):
-        alias = ctx.registry.get_alias(name, consistent=False)
+        alias = ctx.registry.models.get_alias(name, consistent=False)
         rows.append(
             (
                 link(path("models", name), name),
@@ -62,11 +62,11 @@ def promote_link(model: ModelVersion, alias: Alias | None) -> Html | None:
 
 def show(ctx: Context, params: dict[str, str]) -> Page:
     name = params["name"]
-    versions, cursor = ctx.registry.page_model_versions(name, PAGE_SIZE, ctx.optional("after"))
+    versions, cursor = ctx.registry.models.page_model_versions(name, PAGE_SIZE, ctx.optional("after"))
     if not versions and not ctx.optional("after"):
         raise NotFound(f"No model named '{name}'.")
-    alias = ctx.registry.get_alias(name)
-    history = ctx.registry.alias_history(name)
+    alias = ctx.registry.models.get_alias(name)
+    history = ctx.registry.models.alias_history(name)
     candidate = next((v for v in versions if v.status == "candidate"), None)
     production = fields(
         [
@@ -90,7 +90,7 @@ def show(ctx: Context, params: dict[str, str]) -> Page:
         rollback = path("actions", "rollback", query={"model": name})
         label = f"Stop the canary of v{alias.candidate}" if alias.candidate else "Roll back production"
         actions.append(f'<a class="button" href="{rollback}">{label}</a>')
-    if ctx.registry.get_rollout(name) is not None:
+    if ctx.registry.models.get_rollout(name) is not None:
         actions.append(f'<a class="button secondary" href="{path("rollouts", name)}">Rollout</a>')
     actions.append(
         f'<a class="button secondary" href="{path("batch", query={"model": name})}">Batch jobs</a>'

@@ -15,8 +15,8 @@ RECENT_RUNS = 10
 
 
 def overview(ctx: Context, _: dict[str, str]) -> Page:
-    runs, _cursor = ctx.registry.page_runs(RECENT_RUNS)
-    datasets = ctx.registry.list_datasets()
+    runs, _cursor = ctx.registry.runs.page_runs(RECENT_RUNS)
+    datasets = ctx.registry.datasets.list_datasets()
     body = join(
         [
             section("Models", models_table(ctx)),

@@ -10,8 +10,8 @@ from mlops.errors import NotFound
 
 def index(ctx: Context, _: dict[str, str]) -> Page:
     rows = []
-    for name in sorted(ctx.registry.model_version_counts()):
-        rollout = ctx.registry.get_rollout(name)
+    for name in sorted(ctx.registry.models.model_version_counts()):
+        rollout = ctx.registry.models.get_rollout(name)
         if rollout is not None:
             rows.append(
                 (
@@ -29,7 +29,7 @@ def index(ctx: Context, _: dict[str, str]) -> Page:
 
 def show(ctx: Context, params: dict[str, str]) -> Page:
     name = params["name"]
-    rollout = ctx.registry.get_rollout(name)
+    rollout = ctx.registry.models.get_rollout(name)
     if rollout is None:
         raise NotFound(f"'{name}' has had no rollout yet.")
     summary = fields(

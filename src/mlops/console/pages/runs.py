@@ -34,9 +34,9 @@ def run_label(run: Run) -> str:
 
 
 def index(ctx: Context, _: dict[str, str]) -> Page:
-    runs, cursor = ctx.registry.page_runs(PAGE_SIZE, ctx.optional("after"))
+    runs, cursor = ctx.registry.runs.page_runs(PAGE_SIZE, ctx.optional("after"))
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
-        stages = list(pool.map(lambda r: ctx.registry.run_stages(r.run_id), runs))
+        stages = list(pool.map(lambda r: ctx.registry.runs.run_stages(r.run_id), runs))
     rows = [
         charts.GanttRow(
             run_label(run),
@@ -86,7 +86,7 @@ def run_row(run: Run) -> tuple[object, ...]:
 
 
 def show(ctx: Context, params: dict[str, str]) -> Page:
-    run = ctx.registry.get_run(params["run_id"])
+    run = ctx.registry.runs.get_run(params["run_id"])
     rows = [charts.GanttRow(bar.name, None, [bar]) for bar in stage_bars(run, run.stages)]
     failure = (
         notice(
