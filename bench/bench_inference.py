@@ -853,6 +853,8 @@ def main() -> None:
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
+    # Before training imports mlops.observability: its Metrics reads the namespace when it is built.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Mlops/bench")
     results: dict[str, Any] = {
         "cpu": os.cpu_count(),
         "load_average_before": os.getloadavg(),
