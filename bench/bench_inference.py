@@ -629,7 +629,11 @@ print(json.dumps({"imports_s": imported - started, "first_request_s": done - imp
 
 def bench_cold_start(models: dict[str, Model], runs: int) -> list[dict[str, Any]]:
     out = []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    from mlops.stack.description import API_FUNCTION, function
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PYDANTIC_"))}
+    # The inference function's own settings (log level, pydantic plugins off), as deployed.
+    env.update({k: v for k, v in function(API_FUNCTION).env.items() if isinstance(v, str)})
     env.update(AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_METRICS_NAMESPACE="Mlops")
     for name, model in models.items():
         with tempfile.TemporaryDirectory() as folder:
@@ -820,14 +824,17 @@ def main() -> None:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument(
         "--only",
-        choices=["capture", "cold-start"],
-        help="one section alone: capture on against off (handler and HTTP), or the cold starts",
+        choices=["capture", "cold-start", "throughput"],
+        help="one section alone: capture on against off (handler and HTTP), the cold starts, or the "
+        "rows per second of both handlers",
     )
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     parser.add_argument("--only-routing", action="store_true", help="only the canary routing figures")
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 
+    # Before training imports mlops.observability: its Metrics reads the namespace when it is built.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Mlops/bench")
     results: dict[str, Any] = {
         "cpu": os.cpu_count(),
         "load_average_before": os.getloadavg(),
@@ -841,6 +848,10 @@ def main() -> None:
             with inference_function(models) as function:
                 results["canary_routing"] = bench_routing(models, function.handler, n)
             return _report(results, args.json)
+        if args.only == "throughput":
+            with inference_function(models) as function:
+                sklearn = sklearn_function(models)
+                results["throughput"] = bench_throughput(models, function.handler, sklearn, args.quick)
         if args.only in (None, "capture"):
             with inference_function(models) as function:
                 handler = function.handler

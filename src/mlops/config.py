@@ -177,18 +177,20 @@ class ValidationConfig(_Strict):
     """The rules a dataset version is checked against; see docs/dataset-config.md for each one."""
 
     min_rows: int = Field(default=50, ge=2, description="Fewer rows with a target always fail.")
-    target_missing: TargetMissingRule = TargetMissingRule()
-    feature_missing: FeatureMissingRule = FeatureMissingRule()
-    duplicate_rows: DuplicateRowsRule = DuplicateRowsRule()
-    conflicting_labels: ConflictingLabelsRule = ConflictingLabelsRule()
-    constant_column: ConstantColumnRule = ConstantColumnRule()
-    identifier_column: IdentifierColumnRule = IdentifierColumnRule()
-    numeric_parsing: NumericParsingRule = NumericParsingRule()
-    infinite_values: InfiniteValuesRule = InfiniteValuesRule()
-    rare_class: RareClassRule = RareClassRule()
-    column_removed: ColumnRemovedRule = ColumnRemovedRule()
-    column_retyped: ColumnRetypedRule = ColumnRetypedRule()
-    column_added: ColumnAddedRule = ColumnAddedRule()
+    # Defaults made with model_construct: calling the model would build its validator on import, in
+    # every function's cold start (the inference function never validates a config).
+    target_missing: TargetMissingRule = TargetMissingRule.model_construct()
+    feature_missing: FeatureMissingRule = FeatureMissingRule.model_construct()
+    duplicate_rows: DuplicateRowsRule = DuplicateRowsRule.model_construct()
+    conflicting_labels: ConflictingLabelsRule = ConflictingLabelsRule.model_construct()
+    constant_column: ConstantColumnRule = ConstantColumnRule.model_construct()
+    identifier_column: IdentifierColumnRule = IdentifierColumnRule.model_construct()
+    numeric_parsing: NumericParsingRule = NumericParsingRule.model_construct()
+    infinite_values: InfiniteValuesRule = InfiniteValuesRule.model_construct()
+    rare_class: RareClassRule = RareClassRule.model_construct()
+    column_removed: ColumnRemovedRule = ColumnRemovedRule.model_construct()
+    column_retyped: ColumnRetypedRule = ColumnRetypedRule.model_construct()
+    column_added: ColumnAddedRule = ColumnAddedRule.model_construct()
 
     @model_validator(mode="before")
     @classmethod
@@ -315,8 +317,8 @@ class DeploymentConfig(_Strict):
         description="manual: a candidate that passes review waits as pending_approval until "
         "`mlops models approve` or `reject`.",
     )
-    canary: CanaryConfig = CanaryConfig()
-    guardrails: GuardrailConfig = GuardrailConfig()
+    canary: CanaryConfig = CanaryConfig.model_construct()
+    guardrails: GuardrailConfig = GuardrailConfig.model_construct()
 
 
 class DatasetConfig(_Strict):
@@ -328,7 +330,7 @@ class DatasetConfig(_Strict):
     params: dict[str, float | int | str | bool | None] = Field(
         default_factory=dict, description="Estimator hyperparameters overriding the defaults."
     )
-    search: SearchConfig = SearchConfig()
+    search: SearchConfig = SearchConfig.model_construct()
     holdout_fraction: float = Field(
         default=0.2, gt=0, lt=0.9, description="Share of rows held out for metrics and promotion."
     )
@@ -336,11 +338,11 @@ class DatasetConfig(_Strict):
     training_backend: Literal["default", "inline", "sagemaker"] = Field(
         default="default", description="Where training runs."
     )
-    promotion: PromotionConfig = PromotionConfig()
-    validation: ValidationConfig = ValidationConfig()
-    drift: DriftConfig = DriftConfig()
-    retraining: RetrainingConfig = RetrainingConfig()
-    deployment: DeploymentConfig = DeploymentConfig()
+    promotion: PromotionConfig = PromotionConfig.model_construct()
+    validation: ValidationConfig = ValidationConfig.model_construct()
+    drift: DriftConfig = DriftConfig.model_construct()
+    retraining: RetrainingConfig = RetrainingConfig.model_construct()
+    deployment: DeploymentConfig = DeploymentConfig.model_construct()
 
     @model_validator(mode="after")
     def _fits_the_task(self) -> DatasetConfig:

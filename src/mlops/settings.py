@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 
 class FunctionSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built when a function first reads its settings: each function reads one class of the dozen.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     metadata_table: str
     stage_name: str = "dev"

@@ -25,11 +25,12 @@ transport. A capture failure is logged and counted (``CaptureFailure``) and neve
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
 
 from mlops import aws
 from mlops.bounds import bound_row
@@ -114,19 +115,31 @@ def capture_lines(
     predictions: list[Any],
     probabilities: list[list[float]] | None,
 ) -> list[bytes]:
-    # The fields every row shares are encoded once; allow_nan=False keeps every line strict JSON.
-    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode
-    stamp = timestamp.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    head = dumps({"request_id": request_id, "model": model, "version": version, "timestamp": stamp})[:-1]
+    # orjson writes each line in one call, several times faster than the standard encoder; it writes
+    # UTF-8 as is, and a non-finite float as null, so every line stays strict JSON.
+    t = timestamp.astimezone(UTC)
+    # ISO-8601 in milliseconds: %-formatting takes half of isoformat's time (format specifiers in
+    # an f-string take longer than isoformat).
+    fields = (t.year, t.month, t.day, t.hour, t.minute, t.second, t.microsecond // 1000)
+    stamp = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % fields  # noqa: UP031
+    dumps = orjson.dumps
     lines = []
     for row, values in enumerate(features):
         bounded, shortened = bound_row(values)
-        line = f'{head},"row":{row},"features":{dumps(bounded)},"prediction":{dumps(predictions[row])}'
+        line: dict[str, Any] = {
+            "request_id": request_id,
+            "model": model,
+            "version": version,
+            "timestamp": stamp,
+            "row": row,
+            "features": bounded,
+            "prediction": predictions[row],
+        }
         if probabilities is not None:
-            line += f',"probabilities":{dumps(probabilities[row])}'
+            line["probabilities"] = probabilities[row]
         if shortened:
-            line += f',"shortened":{shortened}'
-        lines.append((line + "}").encode("utf-8"))
+            line["shortened"] = shortened
+        lines.append(dumps(line))
     return lines
 
 

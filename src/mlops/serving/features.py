@@ -101,6 +101,12 @@ class FeatureLayout:
         self.categorical_checks: list[tuple[FeatureSpec, frozenset[str] | None]] = [
             (f, self.known_categories[f.name]) for f in self.categorical
         ]
+        # For captured rows: a row's values listed numeric first, then categorical, put back in
+        # signature order (None when that is already the order).
+        listed = [*self.numeric_names, *self.categorical_names]
+        self.capture_order: Callable[[Sequence[Any]], tuple[Any, ...]] | None = (
+            None if listed == self.names else _getter([listed.index(name) for name in self.names])
+        )
 
 
 @dataclass(frozen=True)
@@ -115,19 +121,22 @@ class FeatureBatch:
 
     def feature_rows(self, layout: FeatureLayout) -> list[dict[str, Any]]:
         """One ``{feature: value}`` per row (JSON-ready: None for missing), in signature order."""
-        numeric_rows = self.numeric.tolist()
-        position = {name: j for j, name in enumerate(layout.numeric_names)}
-        out: list[dict[str, Any]] = []
-        for i in range(self.rows):
-            row: dict[str, Any] = {}
-            for spec in layout.features:
-                if spec.kind == "numeric":
-                    value = numeric_rows[i][position[spec.name]]
-                    row[spec.name] = None if value != value else value  # NaN is missing
-                else:
-                    row[spec.name] = self.categorical[spec.name][i]
-            out.append(row)
-        return out
+        numeric_rows: list[list[Any]] = self.numeric.tolist() if layout.numeric else [[]] * self.rows
+        # A row's sum is NaN exactly when one of its values is (the values are finite and within
+        # float32, so the sum cannot overflow): cheaper than numpy's isnan on a request's few rows.
+        if any(total != total for total in map(sum, numeric_rows)):
+            numeric_rows = [[None if v != v else v for v in values] for values in numeric_rows]
+        columns = [self.categorical[name] for name in layout.categorical_names]
+        names, order = layout.names, layout.capture_order
+        if not columns:
+            if order is None:
+                return [dict(zip(names, values)) for values in numeric_rows]  # noqa: B905 - same length
+            return [dict(zip(names, order(values))) for values in numeric_rows]  # noqa: B905
+        # Each row's values as numeric then categorical, put in signature order by one C-level call.
+        rows = map(list.__add__, numeric_rows, map(list, zip(*columns)))  # noqa: B905 - same length
+        if order is None:
+            return [dict(zip(names, values)) for values in rows]  # noqa: B905
+        return [dict(zip(names, order(values))) for values in rows]  # noqa: B905
 
 
 # ---- the predict body ---------------------------------------------------------------------------

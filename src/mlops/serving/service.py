@@ -27,7 +27,11 @@ from mlops.serving.spool import writer_for
 from mlops.settings import InferenceSettings
 from mlops.storage import Storage
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+def _dumps(document: Any) -> str:
+    """The response as compact JSON: orjson writes a 10,000-row answer several times faster than the
+    standard encoder, and a non-finite float as null (the standard one writes NaN, which is not JSON)."""
+    return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 @dataclass(frozen=True)

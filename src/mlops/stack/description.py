@@ -304,6 +304,9 @@ _COMMON: dict[str, EnvValue] = {
     "METADATA_TABLE": Ref("table", "metadata"),
     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     "POWERTOOLS_LOG_LEVEL": "INFO",
+    # No pydantic plugins: without this, building the first model scans every installed package's
+    # entry points for one, in every function's cold start.
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
 }
 _PIPELINE: dict[str, EnvValue] = {
     **_COMMON,

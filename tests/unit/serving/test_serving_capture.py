@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 
 import pytest
@@ -55,6 +56,15 @@ def test_one_line_per_row_in_the_documented_format() -> None:
         },
     ]
     assert all(b"\n" not in line for line in lines)
+
+
+def test_a_non_finite_value_is_written_as_null_so_every_line_stays_strict_json() -> None:
+    (line,) = capture_lines("r", "churn", 1, WHEN, [{"a": 1.0}], ["no"], [[math.nan, math.inf]])
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in a captured line")
+
+    assert json.loads(line, parse_constant=refuse)["probabilities"] == [None, None]
 
 
 def test_regressors_have_no_probabilities() -> None:

@@ -104,6 +104,17 @@ def test_feature_rows_are_json_ready() -> None:
     assert batch.feature_rows(LAYOUT) == [{"age": None, "income": 1200.5, "city": None, "plan": "a"}]
 
 
+@pytest.mark.parametrize("order", [["city", "age", "plan", "income"], ["age", "income"], ["plan", "city"]])
+def test_feature_rows_keep_the_signature_order_whatever_the_kinds(order: list[str]) -> None:
+    by_name = {f.name: f for f in SIGNATURE.features}
+    signature = SIGNATURE.model_copy(update={"features": [by_name[name] for name in order]})
+    layout = FeatureLayout(signature)
+    rows = [{name: record(age=None)[name] for name in order}, {name: record()[name] for name in order}]
+    batch = parse_predict_body(layout, {"records": rows}, 10)
+    assert batch.feature_rows(layout) == rows
+    assert [list(row) for row in batch.feature_rows(layout)] == [order, order]
+
+
 # ---- the body ---------------------------------------------------------------------------------
 
 
