@@ -1,4 +1,7 @@
-"""Validation: the dataset version against its config and earlier versions; writes the report."""
+"""Validation: the dataset version against its config and earlier versions; writes the report.
+
+For an upload past PROCESSING_MIN_BYTES it starts and polls the SageMaker Processing job that
+ingests and validates it (the state machine's StartProcessing and CheckProcessing)."""
 
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ import mlops.ml.validation  # noqa: F401  (the heavy ML stack loads in the init 
 from mlops.observability import inject_context, invocation_keys, metrics, tracer
 from mlops.pipeline.deps import build_deps
 from mlops.pipeline.payload import RunPayload
+from mlops.pipeline.processing import ingest_and_validate
 from mlops.pipeline.validate import validate_run
-from mlops.settings import PipelineSettings, load_settings
+from mlops.settings import ValidationSettings, load_settings
 
-settings = load_settings(PipelineSettings)
+settings = load_settings(ValidationSettings)
 
 
 @inject_context
@@ -25,6 +29,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=RunPayload)
     invocation_keys(run_id=payload.run_id, dataset=payload.dataset)
     deps = build_deps(settings.metadata_table, settings.data_bucket, settings.artifact_bucket)
-    result = validate_run(deps, payload)
-    metrics.add_metric(name="DatasetsValidated", unit=MetricUnit.Count, value=1)
+    if payload.ingest is not None:
+        result = ingest_and_validate(deps, payload, settings)
+    else:
+        result = validate_run(deps, payload)
+    if result.validation is not None:
+        metrics.add_metric(name="DatasetsValidated", unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -19,7 +19,7 @@ from mlops.stack import description as d
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {
     "ingest": s.IngestSettings,
-    "validation": s.PipelineSettings,
+    "validation": s.ValidationSettings,
     "training": s.TrainingSettings,
     "conversion": s.PipelineSettings,
     "promotion": s.PromotionSettings,

@@ -10,6 +10,7 @@ config object (``mlops.pipeline.config_object``), never a CSV.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,11 +19,21 @@ from urllib.parse import unquote_plus
 from pydantic import BaseModel
 
 from mlops.errors import IngestRefused, NotFound, RecordTooLarge
-from mlops.models import DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
+from mlops.models import (
+    ArtifactRef,
+    DatasetVersion,
+    RawObject,
+    RawObjectRef,
+    Run,
+    StageRecord,
+    utcnow,
+)
 from mlops.pipeline.config_object import apply_config_object, is_config_object, sync_config_object
 from mlops.pipeline.deps import Deps
+from mlops.pipeline.payload import IngestRequest
 from mlops.pipeline.runs import start_run
 from mlops.records import bounded_version, details_document
+from mlops.stack.description import PROCESSING_MIN_BYTES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,11 +79,17 @@ def ingest_object(
     version_id: str | None = None,
     sequencer: str | None = None,
     max_bytes: int = 2 * 1024**3,
+    processing_min_bytes: int = PROCESSING_MIN_BYTES,
 ) -> IngestOutcome:
     """Ingest one object; an unexpected failure is recorded on its raw record (and re-raised, so Lambda
-    retries), and the last attempt's failure refuses the upload with a FAILED run naming it."""
+    retries), and the last attempt's failure refuses the upload with a FAILED run naming it.
+
+    An object of at least ``processing_min_bytes`` is not read here: its run starts at once, and the
+    state machine ingests and validates it as a SageMaker Processing job (``mlops.pipeline.processing``).
+    """
+    limits = (max_bytes, processing_min_bytes)
     try:
-        return _ingest(deps, state_machine_arn, bucket, key, etag, size, version_id, sequencer, max_bytes)
+        return _ingest(deps, state_machine_arn, bucket, key, etag, size, version_id, sequencer, limits)
     except Exception as error:
         dataset = dataset_from_key(unquote_plus(key))
         raw_key, raw_etag = unquote_plus(key), etag.strip('"')
@@ -98,10 +115,11 @@ def _ingest(
     size: int,
     version_id: str | None,
     sequencer: str | None,
-    max_bytes: int,
+    limits: tuple[int, int],
 ) -> IngestOutcome:
     from mlops.ml import dataset as ds  # heavy (pandas): only the ingest image needs it
 
+    max_bytes, processing_min_bytes = limits
     started = utcnow()
     key = unquote_plus(key)
     if is_config_object(key):
@@ -125,7 +143,7 @@ def _ingest(
 
     record, _ = deps.registry.put_raw_object(RawObject(dataset=dataset, raw=raw, status="ACCEPTED"))
     if record.run_id or record.status != "ACCEPTED":
-        return _redelivered(deps, state_machine_arn, record)
+        return _redelivered(deps, state_machine_arn, record, limits)
     config_object = sync_config_object(deps, bucket, dataset)
     if config_object is not None and config_object.status == "REFUSED":
         reason = f"The dataset's config object {config_object.raw.uri} is invalid ({config_object.reason})"
@@ -134,6 +152,10 @@ def _ingest(
         )
     # A new object, or one whose first delivery stopped early: (re)do the work; every write below is
     # conditional or idempotent, so two deliveries racing end in one version and one run.
+    if size > max_bytes:  # refused before a byte is read: the event says how big it is
+        return _refuse(deps, dataset, raw, None, _too_large(size, max_bytes))
+    if size >= processing_min_bytes:
+        return _start_processing_run(deps, state_machine_arn, record, limits, started)
 
     try:
         data = deps.storage.get(bucket, key, version_id)
@@ -142,7 +164,7 @@ def _ingest(
     sha = ds.content_sha256(data)
     try:
         if len(data) > max_bytes:
-            raise IngestRefused(f"The file is {len(data)} bytes; uploads are limited to {max_bytes} bytes.")
+            raise IngestRefused(_too_large(len(data), max_bytes))
         frame = ds.read_csv_bytes(data)
     except IngestRefused as error:
         return _refuse(deps, dataset, raw, sha, str(error))
@@ -187,6 +209,97 @@ def _ran_under(deps: Deps, dataset: str, sha: str, revision: int | None) -> bool
     return any(
         run.dataset_version == sha and (run.config_revision or 0) == (revision or 0)
         for run in deps.registry.list_runs(dataset, limit=500)
+    )
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"The file is {size} bytes; uploads are limited to {max_bytes} bytes."
+
+
+def _ingest_request(raw: RawObjectRef, limits: tuple[int, int]) -> IngestRequest:
+    return IngestRequest(
+        bucket=raw.bucket,
+        key=raw.key,
+        etag=raw.etag,
+        version_id=raw.version_id,
+        size=raw.size or 0,
+        max_bytes=limits[0],
+        processing_min_bytes=limits[1],
+    )
+
+
+def processing_run_id(dataset: str, raw: RawObjectRef) -> str:
+    """A run whose content is hashed later, by its processing job: keyed by the object, not the content."""
+    digest = hashlib.sha256(f"{raw.bucket}\n{raw.key}\n{raw.etag}\n{raw.version_id}".encode()).hexdigest()
+    return f"{dataset}-upload-{digest[:16]}-job"
+
+
+def _start_processing_run(
+    deps: Deps, state_machine_arn: str, record: RawObject, limits: tuple[int, int], started: datetime
+) -> IngestOutcome:
+    """Start the run of an upload too big for the functions; its ingest stage stays RUNNING until the
+    processing job the state machine starts has hashed and read it."""
+    run_id = processing_run_id(record.dataset, record.raw)
+    deps.registry.update_raw_object(record.model_copy(update={"run_id": run_id}))
+    current = deps.registry.current_config(record.dataset)
+    deps.registry.put_stage(
+        run_id,
+        StageRecord(
+            name="ingest",
+            status="RUNNING",
+            started_at=started,
+            summary={"backend": "processing", "raw": record.raw.uri, "bytes": record.raw.size},
+        ),
+    )
+    run = start_run(
+        deps,
+        state_machine_arn,
+        run_id,
+        record.dataset,
+        "",
+        "upload",
+        config_revision=current.revision if current else None,
+        ingest=_ingest_request(record.raw, limits),
+    )
+    return IngestOutcome(action="started", dataset=record.dataset, run_id=run.run_id)
+
+
+def register_version(
+    deps: Deps,
+    dataset: str,
+    sha: str,
+    raw: RawObjectRef,
+    rows: int,
+    column_types: dict[str, str],
+    canonical: ArtifactRef,
+    details: ArtifactRef,
+) -> DatasetVersion:
+    """Record a version whose canonical copy and details are already stored (by a processing job);
+    the version an earlier upload of the same content made, when there is one."""
+    existing = deps.registry.find_dataset_version(dataset, sha)
+    if existing is not None:
+        return existing
+    full = DatasetVersion(
+        dataset=dataset,
+        sha256=sha,
+        rows=rows,
+        columns=list(column_types),
+        column_types=column_types,
+        canonical=canonical,
+        raw=raw,
+        uploaded_at=_last_modified(deps, raw),
+    )
+    version = bounded_version(full, details)
+    if not deps.registry.create_dataset_version(version):
+        return deps.registry.get_dataset_version(dataset, sha)
+    return version
+
+
+def refuse_processed(deps: Deps, raw: RawObjectRef, dataset: str, run_id: str, reason: str) -> None:
+    """The processing job could not ingest the upload: its raw object is refused with the reason (the
+    run itself ends FAILED at stage ingest through the state machine's failure recorder)."""
+    deps.registry.update_raw_object(
+        RawObject(dataset=dataset, raw=raw, status="REFUSED", run_id=run_id, reason=reason)
     )
 
 
@@ -254,18 +367,22 @@ def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
     return modified if isinstance(modified, datetime) else utcnow()
 
 
-def _redelivered(deps: Deps, state_machine_arn: str, record: RawObject) -> IngestOutcome:
+def _redelivered(
+    deps: Deps, state_machine_arn: str, record: RawObject, limits: tuple[int, int]
+) -> IngestOutcome:
     """The same object again: finish what an interrupted first delivery left undone, start nothing new."""
-    if record.status == "ACCEPTED" and record.run_id and record.sha256:
+    processing = record.run_id == processing_run_id(record.dataset, record.raw)
+    if record.status == "ACCEPTED" and record.run_id and (record.sha256 or processing):
         current = deps.registry.current_config(record.dataset)
         start_run(
             deps,
             state_machine_arn,
             record.run_id,
             record.dataset,
-            record.sha256,
+            record.sha256 or "",
             "upload",
             config_revision=current.revision if current else None,
+            ingest=_ingest_request(record.raw, limits) if processing else None,
         )
     return IngestOutcome(
         action="redelivered",

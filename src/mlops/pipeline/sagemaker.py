@@ -30,7 +30,7 @@ from mlops.models import ArtifactRef, Run
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, TrainingOutcome
 from mlops.settings import TrainingSettings
-from mlops.stack.description import TRAINING_JOB_PREFIX
+from mlops.stack.description import TRAINING_JOB_PREFIX, Staged
 
 HYPERPARAMETER_LIMIT = 2500  # SageMaker's limit on one hyperparameter value
 JOB_NAME_LIMIT = 63
@@ -41,10 +41,11 @@ JOB_NAME_LIMIT = 63
 ENTRYPOINT = ("/var/lang/bin/python3.12", "-m", "mlops.ml.sagemaker_entry")
 
 
-def job_name(stage: str, run: Run) -> str:
-    """1-63 characters of [a-zA-Z0-9-]: the stage's prefix, the run id, and a digest of the run's id
-    and start time (a run id that recurs after a redeploy starts again, at another time)."""
-    prefix = TRAINING_JOB_PREFIX.for_stage(stage)
+def job_name(stage: str, run: Run, kind: Staged = TRAINING_JOB_PREFIX) -> str:
+    """1-63 characters of [a-zA-Z0-9-]: the stage's prefix for this kind of job, the run id, and a
+    digest of the run's id and start time (a run id that recurs after a redeploy starts again, at
+    another time)."""
+    prefix = kind.for_stage(stage)
     digest = hashlib.sha256(f"{run.run_id}\n{run.started_at.isoformat()}".encode()).hexdigest()[:12]
     room = JOB_NAME_LIMIT - len(prefix) - len(digest) - 1
     stem = "".join(c if c.isalnum() else "-" for c in run.run_id)[: max(room, 0)].strip("-")
