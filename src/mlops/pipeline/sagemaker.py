@@ -167,8 +167,8 @@ def _refuse_replaced(deps: Deps, bucket: str, key: str) -> None:
 def poll(
     deps: Deps, payload: RunPayload, config: DatasetConfig, settings: TrainingSettings
 ) -> TrainingOutcome:
-    from mlops.ml import dataset as ds
     from mlops.ml.artifacts import read_training_output
+    from mlops.ml.sampling import BASELINE_ROWS, read_parquet_sample
     from mlops.pipeline.train import register_candidate, training_frame
 
     assert payload.training is not None and payload.training.job_name
@@ -189,7 +189,9 @@ def poll(
         tar.extractall(tmp, filter="data")
         trained = read_training_output(Path(tmp))
     version = deps.registry.get_dataset_version(payload.dataset, payload.dataset_version)
-    frame = training_frame(ds.read_parquet_bytes(deps.storage.get_verified(version.canonical)), config)
+    # The rows only feed the drift baseline, which profiles a bounded sample: read just that sample.
+    sample = read_parquet_sample(deps.storage.get_verified(version.canonical), BASELINE_ROWS)
+    frame = training_frame(sample, config)
     model = register_candidate(deps, payload, config, trained, frame)
     return TrainingOutcome(
         status="Completed",
