@@ -42,6 +42,7 @@ EXTRA_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("dynamodb", "TransactWriteItems"): ("dynamodb:PutItem", "dynamodb:ConditionCheckItem"),
     # Creating a training job passes its execution role.
     ("sagemaker", "CreateTrainingJob"): ("sagemaker:CreateTrainingJob", "iam:PassRole"),
+    ("sagemaker", "CreateProcessingJob"): ("sagemaker:CreateProcessingJob", "iam:PassRole"),
 }
 # Keyword arguments that make a call need one more action.
 KEYWORD_ACTIONS: dict[tuple[str, str, str], str] = {

@@ -20,7 +20,6 @@ from pydantic import BaseModel
 
 from mlops.errors import IngestRefused, NotFound, RecordTooLarge
 from mlops.models import (
-    ArtifactRef,
     DatasetVersion,
     RawObject,
     RawObjectRef,
@@ -262,45 +261,6 @@ def _start_processing_run(
         ingest=_ingest_request(record.raw, limits),
     )
     return IngestOutcome(action="started", dataset=record.dataset, run_id=run.run_id)
-
-
-def register_version(
-    deps: Deps,
-    dataset: str,
-    sha: str,
-    raw: RawObjectRef,
-    rows: int,
-    column_types: dict[str, str],
-    canonical: ArtifactRef,
-    details: ArtifactRef,
-) -> DatasetVersion:
-    """Record a version whose canonical copy and details are already stored (by a processing job);
-    the version an earlier upload of the same content made, when there is one."""
-    existing = deps.registry.find_dataset_version(dataset, sha)
-    if existing is not None:
-        return existing
-    full = DatasetVersion(
-        dataset=dataset,
-        sha256=sha,
-        rows=rows,
-        columns=list(column_types),
-        column_types=column_types,
-        canonical=canonical,
-        raw=raw,
-        uploaded_at=_last_modified(deps, raw),
-    )
-    version = bounded_version(full, details)
-    if not deps.registry.create_dataset_version(version):
-        return deps.registry.get_dataset_version(dataset, sha)
-    return version
-
-
-def refuse_processed(deps: Deps, raw: RawObjectRef, dataset: str, run_id: str, reason: str) -> None:
-    """The processing job could not ingest the upload: its raw object is refused with the reason (the
-    run itself ends FAILED at stage ingest through the state machine's failure recorder)."""
-    deps.registry.update_raw_object(
-        RawObject(dataset=dataset, raw=raw, status="REFUSED", run_id=run_id, reason=reason)
-    )
 
 
 def _configure(

@@ -15,19 +15,20 @@ Job names follow ``mlops.pipeline.sagemaker.job_name`` (stage prefix, run id, di
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mlops import aws
 from mlops.errors import ConfigError, IngestRefused
-from mlops.models import ArtifactRef, RawObjectRef
+from mlops.models import ArtifactRef, DatasetVersion, RawObject, RawObjectRef, utcnow
 from mlops.pipeline.deps import Deps
-from mlops.pipeline.ingest import refuse_processed, register_version
+from mlops.pipeline.jobs import job_name
 from mlops.pipeline.payload import IngestRequest, ProcessingOutcome, RunPayload
-from mlops.pipeline.sagemaker import job_name
 from mlops.pipeline.stages import stage
 from mlops.pipeline.validate import accepted_schema, record_validation
+from mlops.records import bounded_version
 from mlops.settings import ValidationSettings
 from mlops.stack.description import PROCESSING_JOB_PREFIX
 
@@ -233,6 +234,51 @@ def poll(
         "details": ref(DETAILS_FILE),
         "report": ref(REPORT_FILE),
     }
+
+
+def register_version(
+    deps: Deps,
+    dataset: str,
+    sha: str,
+    raw: RawObjectRef,
+    rows: int,
+    column_types: dict[str, str],
+    canonical: ArtifactRef,
+    details: ArtifactRef,
+) -> DatasetVersion:
+    """Record a version whose canonical copy and details are already stored (by a processing job);
+    the version an earlier upload of the same content made, when there is one."""
+    existing = deps.registry.find_dataset_version(dataset, sha)
+    if existing is not None:
+        return existing
+    full = DatasetVersion(
+        dataset=dataset,
+        sha256=sha,
+        rows=rows,
+        columns=list(column_types),
+        column_types=column_types,
+        canonical=canonical,
+        raw=raw,
+        uploaded_at=_last_modified(deps, raw),
+    )
+    version = bounded_version(full, details)
+    if not deps.registry.create_dataset_version(version):
+        return deps.registry.get_dataset_version(dataset, sha)
+    return version
+
+
+def refuse_processed(deps: Deps, raw: RawObjectRef, dataset: str, run_id: str, reason: str) -> None:
+    """The processing job could not ingest the upload: its raw object is refused with the reason (the
+    run itself ends FAILED at stage ingest through the state machine's failure recorder)."""
+    deps.registry.update_raw_object(
+        RawObject(dataset=dataset, raw=raw, status="REFUSED", run_id=run_id, reason=reason)
+    )
+
+
+def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
+    head = deps.storage.head(raw.bucket, raw.key) or {}
+    modified = head.get("LastModified")
+    return modified if isinstance(modified, datetime) else utcnow()
 
 
 def _raw_ref(ingest: IngestRequest) -> RawObjectRef:
