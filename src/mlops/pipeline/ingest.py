@@ -31,7 +31,8 @@ from mlops.pipeline.config_object import apply_config_object, is_config_object, 
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import IngestRequest
 from mlops.pipeline.runs import start_run
-from mlops.records import bounded_version, details_document
+from mlops.pipeline.versions import record_version
+from mlops.records import details_document
 from mlops.stack.description import PROCESSING_MIN_BYTES
 
 if TYPE_CHECKING:
@@ -305,26 +306,7 @@ def _new_version(
         details_document(columns, column_types, ds.profile(frame, column_types)),
         "application/json",
     )
-    full = DatasetVersion(
-        dataset=dataset,
-        sha256=sha,
-        rows=len(frame),
-        columns=columns,
-        column_types=column_types,
-        canonical=canonical,
-        raw=raw,
-        uploaded_at=_last_modified(deps, raw),
-    )
-    version = bounded_version(full, details)
-    if not deps.registry.create_dataset_version(version):
-        return deps.registry.get_dataset_version(dataset, sha)
-    return version
-
-
-def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
-    head = deps.storage.s3.head_object(Bucket=raw.bucket, Key=raw.key)
-    modified = head.get("LastModified")
-    return modified if isinstance(modified, datetime) else utcnow()
+    return record_version(deps, dataset, sha, raw, len(frame), columns, column_types, (canonical, details))
 
 
 def _redelivered(

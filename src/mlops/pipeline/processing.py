@@ -15,20 +15,19 @@ Job names follow ``mlops.pipeline.sagemaker.job_name`` (stage prefix, run id, di
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mlops import aws
 from mlops.errors import ConfigError, IngestRefused
-from mlops.models import ArtifactRef, DatasetVersion, RawObject, RawObjectRef, utcnow
+from mlops.models import ArtifactRef, DatasetVersion, RawObject, RawObjectRef
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.jobs import job_name
 from mlops.pipeline.payload import IngestRequest, ProcessingOutcome, RunPayload
 from mlops.pipeline.stages import stage
 from mlops.pipeline.validate import accepted_schema, record_validation
-from mlops.records import bounded_version
+from mlops.pipeline.versions import record_version
 from mlops.settings import ValidationSettings
 from mlops.stack.description import PROCESSING_JOB_PREFIX
 
@@ -251,20 +250,8 @@ def register_version(
     existing = deps.registry.find_dataset_version(dataset, sha)
     if existing is not None:
         return existing
-    full = DatasetVersion(
-        dataset=dataset,
-        sha256=sha,
-        rows=rows,
-        columns=list(column_types),
-        column_types=column_types,
-        canonical=canonical,
-        raw=raw,
-        uploaded_at=_last_modified(deps, raw),
-    )
-    version = bounded_version(full, details)
-    if not deps.registry.create_dataset_version(version):
-        return deps.registry.get_dataset_version(dataset, sha)
-    return version
+    stored = (canonical, details)
+    return record_version(deps, dataset, sha, raw, rows, list(column_types), column_types, stored)
 
 
 def refuse_processed(deps: Deps, raw: RawObjectRef, dataset: str, run_id: str, reason: str) -> None:
@@ -273,12 +260,6 @@ def refuse_processed(deps: Deps, raw: RawObjectRef, dataset: str, run_id: str, r
     deps.registry.update_raw_object(
         RawObject(dataset=dataset, raw=raw, status="REFUSED", run_id=run_id, reason=reason)
     )
-
-
-def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
-    head = deps.storage.head(raw.bucket, raw.key) or {}
-    modified = head.get("LastModified")
-    return modified if isinstance(modified, datetime) else utcnow()
 
 
 def _raw_ref(ingest: IngestRequest) -> RawObjectRef:
