@@ -189,8 +189,8 @@ def _work(job: LocalJob, root: Path) -> tuple[tuple[str, str | None, str | None]
 def _upload_directory(directory: Path, uri: str) -> None:
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     prefix = prefix.rstrip("/")
-    transfer = S3Transfer(aws.s3())
+    s3 = aws.s3()
     for path in sorted(directory.rglob("*")):
         if path.is_file():
             key = f"{prefix}/{path.relative_to(directory)}" if prefix else str(path.relative_to(directory))
-            transfer.upload_file(str(path), bucket, key)
+            S3Transfer(s3).upload_file(str(path), bucket, key)
