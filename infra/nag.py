@@ -20,6 +20,7 @@ from constructs import IConstruct
 from mlops.stack.description import (
     BATCH_PREFIX,
     DRIFT_ALARM_PREFIX,
+    PROCESSING_JOB_PREFIX,
     QUALITY_ALARM_PREFIX,
     ROLLOUT_ALARM_PREFIX,
     STAGE_FIELD,
@@ -80,6 +81,12 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
         "stops its own stage's jobs.",
     ),
     (
+        rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:processing-job/"
+        rf"{any_stage(PROCESSING_JOB_PREFIX)}\*",
+        "Processing jobs (ingest and validation of big uploads) are named per run with the stage's prefix; "
+        "the validation step starts, polls and stops its own stage's jobs.",
+    ),
+    (
         rf"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{any_stage(DRIFT_ALARM_PREFIX)}\*",
         "The drift function keeps one drift alarm per model, all named with the stage's drift alarm prefix.",
     ),
@@ -107,6 +114,11 @@ REVIEWED_WILDCARDS: tuple[tuple[str, str], ...] = (
         r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"
         r"TrainingJobs:\*",
         "SageMaker training jobs write their logs to this fixed log group, one stream per job.",
+    ),
+    (
+        r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"
+        r"ProcessingJobs:\*",
+        "SageMaker processing jobs write their logs to this fixed log group, one stream per job.",
     ),
 )
 

@@ -41,6 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             version_id=obj.versionId,
             sequencer=obj.sequencer,
             max_bytes=settings.max_upload_bytes,
+            processing_min_bytes=settings.processing_min_bytes,
         )
         logger.info("Ingested object", extra={"key": obj.key, **outcome.model_dump(exclude_none=True)})
         metrics.add_metric(name=f"Uploads{outcome.action.capitalize()}", unit=MetricUnit.Count, value=1)

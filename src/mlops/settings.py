@@ -14,6 +14,8 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from mlops.stack.description import PROCESSING_MIN_BYTES
+
 
 class FunctionSettings(BaseModel):
     # Built when a function first reads its settings: each function reads one class of the dozen.
@@ -31,6 +33,17 @@ class PipelineSettings(FunctionSettings):
 class IngestSettings(PipelineSettings):
     state_machine_arn: str
     max_upload_bytes: int = 2 * 1024**3
+    processing_min_bytes: int = PROCESSING_MIN_BYTES
+
+
+class ValidationSettings(PipelineSettings):
+    """Validation, and the processing job that ingests and validates uploads past a function's reach."""
+
+    sagemaker_role_arn: str = ""
+    sagemaker_image_uri: str = ""
+    processing_instance_type: str = "ml.m5.4xlarge"
+    processing_volume_gb: int = 30
+    processing_max_runtime_s: int = 3600
 
 
 class TrainingSettings(PipelineSettings):

@@ -47,6 +47,7 @@ EXTRA_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     # Creating a training job passes its execution role.
     ("sagemaker", "CreateTrainingJob"): ("sagemaker:CreateTrainingJob", "iam:PassRole"),
+    ("sagemaker", "CreateProcessingJob"): ("sagemaker:CreateProcessingJob", "iam:PassRole"),
 }
 # Keyword arguments that make a call need one more action.
 KEYWORD_ACTIONS: dict[tuple[str, str, str], str] = {

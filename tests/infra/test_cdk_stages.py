@@ -19,12 +19,13 @@ import pytest
 from infra.constants import ACCOUNT_STACK_NAME, stage_config
 from mlops.drift.monitoring import drift_alarm_name, quality_alarm_name
 from mlops.models import Run
-from mlops.pipeline.sagemaker import job_name
+from mlops.pipeline.jobs import job_name
 from mlops.rollout_adapters import alarm_name as rollout_alarm
 from mlops.stack.description import (
     ALARM_RULES,
     FUNCTIONS,
     METRICS_NAMESPACE,
+    PROCESSING_JOB_PREFIX,
     ROLLOUT_ALARM_PREFIX,
     FunctionSpec,
     Staged,
@@ -337,12 +338,15 @@ class RoleReach:
     synthesized: Synthesized
     environment: dict[str, Any]
     alarm_arns: tuple[str, ...]
-    job_arn: str
+    training_job_arn: str
+    processing_job_arn: str
 
     @classmethod
     def of(cls, synthesized: Synthesized, stage: str, props: dict[str, Any]) -> RoleReach:
         # SageMaker writes resource names in ARNs in lower case.
-        job = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{job_name(stage, SAMPLE_RUN)}".lower()
+        jobs = "arn:aws:sagemaker:us-east-1:123456789012"
+        training = f"{jobs}:training-job/{job_name(stage, SAMPLE_RUN)}".lower()
+        processing = f"{jobs}:processing-job/{job_name(stage, SAMPLE_RUN, PROCESSING_JOB_PREFIX)}".lower()
         if props["FunctionName"] == resource_name(stage, "rollout"):
             alarms: tuple[str, ...] = (alarm_arn(rollout_alarm_name(stage, "iris")),)
         else:
@@ -350,7 +354,7 @@ class RoleReach:
                 alarm_arn(drift_alarm_name(stage, "iris")),
                 alarm_arn(quality_alarm_name(stage, "iris")),
             )
-        return cls(synthesized, props["Environment"]["Variables"], alarms, job)
+        return cls(synthesized, props["Environment"]["Variables"], alarms, training, processing)
 
     def allows(self, call: ClientCall, action: str, statement: dict[str, Any]) -> bool:
         if not any(fnmatch(action, pattern) for pattern in as_list(statement["Action"])):
@@ -367,7 +371,8 @@ class RoleReach:
         if action.startswith("cloudwatch:"):
             return all(any(fnmatch(arn, flatten(r)) for r in resources) for arn in self.alarm_arns)
         if action.startswith("sagemaker:"):
-            return any(fnmatch(self.job_arn, flatten(r)) for r in resources)
+            job = self.processing_job_arn if "ProcessingJob" in action else self.training_job_arn
+            return any(fnmatch(job, flatten(r)) for r in resources)
         reached = referenced_ids(resources) & referenced_ids(self.environment)
         if action == "iam:PassRole":
             return reached != set()

@@ -1,4 +1,4 @@
-"""SageMaker training jobs that really run, on the embedded stack.
+"""SageMaker training jobs that really run, on the embedded stack (processing jobs: ``mlops.local.processing``).
 
 moto records a training job and reports it ``Completed`` at once, running nothing, so a table past
 ``INLINE_MAX_ROWS`` failed locally when its run looked for the model the job never wrote. Here a job
@@ -52,12 +52,12 @@ LOG_LINE_CHARS = 16_000
 STOP_GRACE_S = 5.0
 
 _original_create: Any = None
-_jobs: dict[str, LocalTrainingJob] = {}
+_jobs: dict[str, LocalJob] = {}
 _lock = threading.Lock()
 
 
 @dataclass
-class LocalTrainingJob:
+class LocalJob:
     """One running job: moto's record of it, and the thread and process that do its work."""
 
     record: Any  # moto's FakeTrainingJob; its attributes are what DescribeTrainingJob returns
@@ -73,6 +73,8 @@ def install() -> None:
 
     if _original_create is not None:
         return
+    from mlops.local import processing  # its jobs run the same way (it imports this module)
+
     _original_create = SageMakerModelBackend.create_training_job
 
     def create_training_job(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -83,6 +85,7 @@ def install() -> None:
         return record
 
     SageMakerModelBackend.create_training_job = create_training_job  # type: ignore[method-assign]
+    processing.install()
 
 
 def refuse_as_sagemaker_does(backend: Any, request: dict[str, Any]) -> None:
@@ -143,6 +146,9 @@ def uninstall() -> None:
     global _original_create
     from moto.sagemaker.models import SageMakerModelBackend
 
+    from mlops.local import processing
+
+    processing.uninstall()
     with _lock:
         running = list(_jobs.values())
     for job in running:
@@ -157,7 +163,7 @@ def uninstall() -> None:
         _original_create = None
 
 
-def start(record: Any) -> LocalTrainingJob:
+def start(record: Any) -> LocalJob:
     """Mark moto's job InProgress and run it on a thread of its own."""
     record.training_job_status = "InProgress"
     record.secondary_status = "Starting"
@@ -165,7 +171,7 @@ def start(record: Any) -> LocalTrainingJob:
     record.model_artifacts = None  # SageMaker names the archive only once the job has written it
     record.final_metric_data_list = None
     record.secondary_status_transitions = []
-    job = LocalTrainingJob(record=record)
+    job = LocalJob(record=record)
     job.thread = threading.Thread(target=_run, args=(job,), name=f"sagemaker-{record.training_job_name}")
     with _lock:
         _jobs[record.training_job_name] = job
@@ -173,7 +179,7 @@ def start(record: Any) -> LocalTrainingJob:
     return job
 
 
-def _now() -> Any:
+def now() -> Any:
     from moto.core.utils import utcnow  # the clock moto stamps its own records with
 
     return utcnow()
@@ -183,7 +189,7 @@ class JobFailed(Exception):
     """The job ends Failed with this ``FailureReason``."""
 
 
-def _run(job: LocalTrainingJob) -> None:
+def _run(job: LocalJob) -> None:
     record = job.record
     name = record.training_job_name
     ending: tuple[str, str, str | None]
@@ -197,7 +203,7 @@ def _run(job: LocalTrainingJob) -> None:
         logger.exception("The local SageMaker training job failed", extra={"job": name})
         ending = ("Failed", "Failed", f"InternalServerError: {type(error).__name__}: {error}")
     # Logs first: whoever sees the job end finds its logs, as on SageMaker.
-    _keep_logs(name, log_lines)
+    keep_logs(TRAINING_LOG_GROUP, name, log_lines)
     if not job.stopping.is_set():
         _end(record, *ending)
     with _lock:
@@ -205,7 +211,7 @@ def _run(job: LocalTrainingJob) -> None:
             del _jobs[name]
 
 
-def _work(job: LocalTrainingJob, job_dir: Path) -> tuple[tuple[str, str, str | None], list[str]]:
+def _work(job: LocalJob, job_dir: Path) -> tuple[tuple[str, str, str | None], list[str]]:
     """Download, train, upload: the job's ending (status, secondary status, failure reason) and output."""
     record = job.record
     _advance(record, "Downloading", "Downloading input data")
@@ -225,26 +231,24 @@ def _work(job: LocalTrainingJob, job_dir: Path) -> tuple[tuple[str, str, str | N
 
 
 def _advance(record: Any, secondary: str, message: str) -> None:
-    now = _now()
+    at = now()
     transitions = record.secondary_status_transitions
     if transitions:
-        transitions[-1]["EndTime"] = now
-    transitions.append({"Status": secondary, "StartTime": now, "StatusMessage": message})
+        transitions[-1]["EndTime"] = at
+    transitions.append({"Status": secondary, "StartTime": at, "StatusMessage": message})
     record.secondary_status = secondary
 
 
 def _end(record: Any, status: str, secondary: str, failure_reason: str | None) -> None:
     _advance(record, secondary, failure_reason or status)
-    record.secondary_status_transitions[-1]["EndTime"] = _now()
+    record.secondary_status_transitions[-1]["EndTime"] = now()
     if failure_reason:
         record.failure_reason = failure_reason
-    record.training_end_time = _now()
+    record.training_end_time = now()
     record.training_job_status = status
 
 
 def _download_inputs(record: Any, job_dir: Path) -> None:
-    from botocore.exceptions import ClientError
-
     config_dir = job_dir / "input" / "config"
     config_dir.mkdir(parents=True)
     (config_dir / "hyperparameters.json").write_text(json.dumps(record.hyper_parameters or {}))
@@ -253,40 +257,46 @@ def _download_inputs(record: Any, job_dir: Path) -> None:
             {c["ChannelName"]: {"ContentType": c.get("ContentType", "")} for c in record.input_data_config}
         )
     )
-    s3 = aws.s3()
     for channel in record.input_data_config:
         source = channel["DataSource"]["S3DataSource"]
-        bucket, _, prefix = str(source["S3Uri"]).removeprefix("s3://").partition("/")
-        target = job_dir / "input" / "data" / channel["ChannelName"]
-        target.mkdir(parents=True)
-        try:
-            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
-            if not keys:
-                raise JobFailed(
-                    f'ClientError: No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data source.'
-                )
-            for key in keys:
-                relative = key[len(prefix) :].lstrip("/") or Path(key).name
-                destination = target / relative
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                S3Transfer(s3).download_file(bucket, key, str(destination))
-        except ClientError as error:
-            raise JobFailed(f"ClientError: Data download failed: {error}") from error
+        download_prefix(str(source["S3Uri"]), job_dir / "input" / "data" / channel["ChannelName"])
 
 
-def _command(record: Any) -> list[str]:
+def download_prefix(uri: str, target: Path) -> None:
+    """Every object under an ``S3Prefix`` input into ``target``, as SageMaker's File mode copies them."""
+    from botocore.exceptions import ClientError
+
+    s3 = aws.s3()
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        if not keys:
+            raise JobFailed(
+                f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source.'
+            )
+        for key in keys:
+            relative = key[len(prefix) :].lstrip("/") or Path(key).name
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            S3Transfer(s3).download_file(bucket, key, str(destination))
+    except ClientError as error:
+        raise JobFailed(f"ClientError: Data download failed: {error}") from error
+
+
+def entrypoint_command(entrypoint: list[str] | None, arguments: list[str]) -> list[str]:
     """The container's entry point, with this installation's interpreter for the image's."""
-    entrypoint = list(record.algorithm_specification.get("ContainerEntrypoint") or [])
+    entrypoint = list(entrypoint or [])
     if len(entrypoint) < 3 or entrypoint[1] != "-m" or "python" not in Path(entrypoint[0]).name:
         raise JobFailed(
             "ClientError: The embedded stack runs only a Python module entry point "
             f"(ContainerEntrypoint [python, -m, module]), not {entrypoint}."
         )
-    return [sys.executable, *entrypoint[1:], *record.algorithm_specification.get("ContainerArguments", [])]
+    return [sys.executable, *entrypoint[1:], *arguments]
 
 
-def _train(job: LocalTrainingJob, job_dir: Path) -> tuple[int | None, list[str]]:
+def _train(job: LocalJob, job_dir: Path) -> tuple[int | None, list[str]]:
     """Run the entry point; its exit code (None when it outran its time limit) and its output lines."""
     record = job.record
     env = {
@@ -302,12 +312,26 @@ def _train(job: LocalTrainingJob, job_dir: Path) -> tuple[int | None, list[str]]
             job_dir / "input" / "data" / channel["ChannelName"]
         )
     (job_dir / "model").mkdir()
-    limit = float((record.stopping_condition or {}).get("MaxRuntimeInSeconds", 86400))
+    command = entrypoint_command(
+        record.algorithm_specification.get("ContainerEntrypoint"),
+        record.algorithm_specification.get("ContainerArguments", []),
+    )
+    return run_process(job, command, env, job_dir, record.stopping_condition)
+
+
+def run_process(
+    job: LocalJob,
+    command: list[str],
+    env: dict[str, str],
+    job_dir: Path,
+    stopping_condition: dict[str, Any] | None,
+) -> tuple[int | None, list[str]]:
+    """Run a job's process in its directory: its exit code (None when it outran
+    ``MaxRuntimeInSeconds``) and its output lines."""
+    limit = float((stopping_condition or {}).get("MaxRuntimeInSeconds", 86400))
     log_path = job_dir / "output.log"
     with log_path.open("wb") as log:
-        job.process = subprocess.Popen(
-            _command(record), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=job_dir
-        )
+        job.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=job_dir)
         try:
             code: int | None = job.process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
@@ -334,7 +358,7 @@ def _upload_model(record: Any, model_dir: Path) -> str:
     return uri
 
 
-def _keep_logs(name: str, lines: list[str]) -> None:
+def keep_logs(group: str, name: str, lines: list[str]) -> None:
     """The process's output in CloudWatch Logs where SageMaker puts it."""
     from botocore.exceptions import ClientError
 
@@ -344,13 +368,13 @@ def _keep_logs(name: str, lines: list[str]) -> None:
     stream = f"{name}/algo-1-{int(time.time())}"
     try:
         with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-            logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
-        logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
+            logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
         now_ms = int(time.time() * 1000)
         for start_line in range(0, len(lines), LOG_BATCH_LINES):
             batch = lines[start_line : start_line + LOG_BATCH_LINES]
             logs.put_log_events(
-                logGroupName=TRAINING_LOG_GROUP,
+                logGroupName=group,
                 logStreamName=stream,
                 logEvents=[{"timestamp": now_ms, "message": line[:LOG_LINE_CHARS] or " "} for line in batch],
             )

@@ -36,12 +36,16 @@ def register_candidate(
     from mlops.ml import dataset as ds
     from mlops.ml.artifacts import pipeline_to_bytes
     from mlops.ml.features import prepare_features
+    from mlops.ml.sampling import BASELINE_ROWS, HOLDOUT_ROWS, sample_frame
 
     name = payload.dataset
     number = deps.registry.models.next_model_version(name)
     signature = trained.signature
-    features = prepare_features(frame, signature)
-    holdout_features = prepare_features(trained.holdout, signature)
+    # Bounded on big data: the baseline profiles an evenly spaced sample of the training rows, and the
+    # stored holdout (which parity and promotion score) is one of the holdout (mlops.ml.sampling).
+    features = prepare_features(sample_frame(frame, BASELINE_ROWS), signature)
+    holdout = sample_frame(trained.holdout, HOLDOUT_ROWS)
+    holdout_features = prepare_features(holdout, signature)
     predictions = trained.pipeline.predict(holdout_features)
     baseline = build_baseline(
         numeric={f.name: features[f.name].to_numpy() for f in signature.features if f.kind == "numeric"},
@@ -67,7 +71,7 @@ def register_candidate(
         "holdout": put(
             deps.artifact_bucket,
             model_key(name, number, "holdout.parquet"),
-            ds.to_parquet_bytes(trained.holdout),
+            ds.to_parquet_bytes(holdout),
         ),
         "baseline": put(
             deps.artifact_bucket,

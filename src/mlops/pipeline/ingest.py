@@ -10,6 +10,7 @@ config object (``mlops.pipeline.config_object``), never a CSV.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -19,11 +20,21 @@ from pydantic import BaseModel
 
 from mlops.artifact_keys import dataset_key
 from mlops.errors import IngestRefused, NotFound, RecordTooLarge
-from mlops.models import DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
+from mlops.models import (
+    DatasetVersion,
+    RawObject,
+    RawObjectRef,
+    Run,
+    StageRecord,
+    utcnow,
+)
 from mlops.pipeline.config_object import apply_config_object, is_config_object, sync_config_object
 from mlops.pipeline.deps import Deps
+from mlops.pipeline.payload import IngestRequest
 from mlops.pipeline.runs import start_run
-from mlops.records import bounded_version, details_document
+from mlops.pipeline.versions import record_version
+from mlops.records import details_document
+from mlops.stack.description import PROCESSING_MIN_BYTES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,11 +80,17 @@ def ingest_object(
     version_id: str | None = None,
     sequencer: str | None = None,
     max_bytes: int = 2 * 1024**3,
+    processing_min_bytes: int = PROCESSING_MIN_BYTES,
 ) -> IngestOutcome:
     """Ingest one object; an unexpected failure is recorded on its raw record (and re-raised, so Lambda
-    retries), and the last attempt's failure refuses the upload with a FAILED run naming it."""
+    retries), and the last attempt's failure refuses the upload with a FAILED run naming it.
+
+    An object of at least ``processing_min_bytes`` is not read here: its run starts at once, and the
+    state machine ingests and validates it as a SageMaker Processing job (``mlops.pipeline.processing``).
+    """
+    limits = (max_bytes, processing_min_bytes)
     try:
-        return _ingest(deps, state_machine_arn, bucket, key, etag, size, version_id, sequencer, max_bytes)
+        return _ingest(deps, state_machine_arn, bucket, key, etag, size, version_id, sequencer, limits)
     except Exception as error:
         dataset = dataset_from_key(unquote_plus(key))
         raw_key, raw_etag = unquote_plus(key), etag.strip('"')
@@ -103,10 +120,11 @@ def _ingest(
     size: int,
     version_id: str | None,
     sequencer: str | None,
-    max_bytes: int,
+    limits: tuple[int, int],
 ) -> IngestOutcome:
     from mlops.ml import dataset as ds  # heavy (pandas): only the ingest image needs it
 
+    max_bytes, processing_min_bytes = limits
     started = utcnow()
     key = unquote_plus(key)
     if is_config_object(key):
@@ -130,7 +148,7 @@ def _ingest(
 
     record, _ = deps.registry.datasets.put_raw_object(RawObject(dataset=dataset, raw=raw, status="ACCEPTED"))
     if record.run_id or record.status != "ACCEPTED":
-        return _redelivered(deps, state_machine_arn, record)
+        return _redelivered(deps, state_machine_arn, record, limits)
     config_object = sync_config_object(deps, bucket, dataset)
     if config_object is not None and config_object.status == "REFUSED":
         reason = f"The dataset's config object {config_object.raw.uri} is invalid ({config_object.reason})"
@@ -139,6 +157,10 @@ def _ingest(
         )
     # A new object, or one whose first delivery stopped early: (re)do the work; every write below is
     # conditional or idempotent, so two deliveries racing end in one version and one run.
+    if size > max_bytes:  # refused before a byte is read: the event says how big it is
+        return _refuse(deps, dataset, raw, None, _too_large(size, max_bytes))
+    if size >= processing_min_bytes:
+        return _start_processing_run(deps, state_machine_arn, record, limits, started)
 
     try:
         data = deps.storage.get(bucket, key, version_id)
@@ -147,7 +169,7 @@ def _ingest(
     sha = ds.content_sha256(data)
     try:
         if len(data) > max_bytes:
-            raise IngestRefused(f"The file is {len(data)} bytes; uploads are limited to {max_bytes} bytes.")
+            raise IngestRefused(_too_large(len(data), max_bytes))
         frame = ds.read_csv_bytes(data)
     except IngestRefused as error:
         return _refuse(deps, dataset, raw, sha, str(error))
@@ -195,6 +217,58 @@ def _ran_under(deps: Deps, dataset: str, sha: str, revision: int | None) -> bool
     )
 
 
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"The file is {size} bytes; uploads are limited to {max_bytes} bytes."
+
+
+def _ingest_request(raw: RawObjectRef, limits: tuple[int, int]) -> IngestRequest:
+    return IngestRequest(
+        bucket=raw.bucket,
+        key=raw.key,
+        etag=raw.etag,
+        version_id=raw.version_id,
+        size=raw.size or 0,
+        max_bytes=limits[0],
+        processing_min_bytes=limits[1],
+    )
+
+
+def processing_run_id(dataset: str, raw: RawObjectRef) -> str:
+    """A run whose content is hashed later, by its processing job: keyed by the object, not the content."""
+    digest = hashlib.sha256(f"{raw.bucket}\n{raw.key}\n{raw.etag}\n{raw.version_id}".encode()).hexdigest()
+    return f"{dataset}-upload-{digest[:16]}-job"
+
+
+def _start_processing_run(
+    deps: Deps, state_machine_arn: str, record: RawObject, limits: tuple[int, int], started: datetime
+) -> IngestOutcome:
+    """Start the run of an upload too big for the functions; its ingest stage stays RUNNING until the
+    processing job the state machine starts has hashed and read it."""
+    run_id = processing_run_id(record.dataset, record.raw)
+    deps.registry.datasets.update_raw_object(record.model_copy(update={"run_id": run_id}))
+    current = deps.registry.datasets.current_config(record.dataset)
+    deps.registry.runs.put_stage(
+        run_id,
+        StageRecord(
+            name="ingest",
+            status="RUNNING",
+            started_at=started,
+            summary={"backend": "processing", "raw": record.raw.uri, "bytes": record.raw.size},
+        ),
+    )
+    run = start_run(
+        deps,
+        state_machine_arn,
+        run_id,
+        record.dataset,
+        "",
+        "upload",
+        config_revision=current.revision if current else None,
+        ingest=_ingest_request(record.raw, limits),
+    )
+    return IngestOutcome(action="started", dataset=record.dataset, run_id=run.run_id)
+
+
 def _configure(
     deps: Deps,
     bucket: str,
@@ -238,39 +312,25 @@ def _new_version(
         details_document(columns, column_types, ds.profile(frame, column_types)),
         "application/json",
     )
-    full = DatasetVersion(
-        dataset=dataset,
-        sha256=sha,
-        rows=len(frame),
-        columns=columns,
-        column_types=column_types,
-        canonical=canonical,
-        raw=raw,
-        uploaded_at=_last_modified(deps, raw),
-    )
-    version = bounded_version(full, details)
-    if not deps.registry.datasets.create_dataset_version(version):
-        return deps.registry.datasets.get_dataset_version(dataset, sha)
-    return version
+    return record_version(deps, dataset, sha, raw, len(frame), columns, column_types, (canonical, details))
 
 
-def _last_modified(deps: Deps, raw: RawObjectRef) -> datetime:
-    head = deps.storage.head(raw.bucket, raw.key)
-    return head.last_modified if head and head.last_modified else utcnow()
-
-
-def _redelivered(deps: Deps, state_machine_arn: str, record: RawObject) -> IngestOutcome:
+def _redelivered(
+    deps: Deps, state_machine_arn: str, record: RawObject, limits: tuple[int, int]
+) -> IngestOutcome:
     """The same object again: finish what an interrupted first delivery left undone, start nothing new."""
-    if record.status == "ACCEPTED" and record.run_id and record.sha256:
+    processing = record.run_id == processing_run_id(record.dataset, record.raw)
+    if record.status == "ACCEPTED" and record.run_id and (record.sha256 or processing):
         current = deps.registry.datasets.current_config(record.dataset)
         start_run(
             deps,
             state_machine_arn,
             record.run_id,
             record.dataset,
-            record.sha256,
+            record.sha256 or "",
             "upload",
             config_revision=current.revision if current else None,
+            ingest=_ingest_request(record.raw, limits) if processing else None,
         )
     return IngestOutcome(
         action="redelivered",

@@ -46,6 +46,24 @@ class StepError(BaseModel):
         return self.error
 
 
+class IngestRequest(BaseModel):
+    """An upload the run ingests itself, as a SageMaker Processing job: set by the ingest function when
+    the object is at least ``processing_min_bytes``, which the state machine's ``Route`` compares."""
+
+    bucket: str
+    key: str
+    etag: str
+    version_id: str | None = None
+    size: int
+    processing_min_bytes: int
+    max_bytes: int
+
+
+class ProcessingOutcome(BaseModel):
+    status: str  # "InProgress" | "Completed"
+    job_name: str
+
+
 class ValidationOutcome(BaseModel):
     passed: bool
     report_uri: str
@@ -81,9 +99,11 @@ class RunPayload(BaseModel):
 
     run_id: str
     dataset: str
-    dataset_version: str
+    dataset_version: str  # "" until a processing job has hashed the upload
     trigger: Trigger
     config_revision: int | None = None
+    ingest: IngestRequest | None = None
+    processing: ProcessingOutcome | None = None
     validation: ValidationOutcome | None = None
     training: TrainingOutcome | None = None
     conversion: ConversionOutcome | None = None

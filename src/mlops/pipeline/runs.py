@@ -8,7 +8,7 @@ from datetime import datetime
 from mlops.errors import Conflict
 from mlops.models import Run, RunStatus, Trigger, utcnow
 from mlops.pipeline.deps import Deps
-from mlops.pipeline.payload import RunPayload, execution_name
+from mlops.pipeline.payload import IngestRequest, RunPayload, execution_name
 
 
 def start_run(
@@ -20,17 +20,19 @@ def start_run(
     trigger: Trigger,
     started_at: datetime | None = None,
     config_revision: int | None = None,
+    ingest: IngestRequest | None = None,
 ) -> Run:
     """Create the run (once) and start its execution (once: the execution name is the run id).
 
     Safe to call again for the same run id: a redelivered event finds the run and the execution
-    already there and changes nothing.
+    already there and changes nothing. ``ingest`` names an upload the run ingests itself (a
+    processing job), whose ``dataset_version`` is "" until then.
     """
     run = Run(
         run_id=run_id,
         dataset=dataset,
         trigger=trigger,
-        dataset_version=dataset_version,
+        dataset_version=dataset_version or None,
         config_revision=config_revision,
         started_at=started_at or utcnow(),
     )
@@ -44,8 +46,11 @@ def start_run(
         dataset_version=dataset_version,
         trigger=trigger,
         config_revision=run.config_revision,
+        ingest=ingest,
     )
-    arn = deps.executions.start(state_machine_arn, execution_name(run_id), payload.model_dump_json())
+    arn = deps.executions.start(
+        state_machine_arn, execution_name(run_id), payload.model_dump_json(exclude_none=True)
+    )
     run = run.model_copy(update={"execution_arn": arn})
     deps.registry.runs.save_run(run, expect_status=None if run.status != "RUNNING" else "RUNNING")
     return run

@@ -13,7 +13,6 @@ is used only when it writes to this run's output path with this stack's role.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
@@ -24,36 +23,22 @@ from typing import TYPE_CHECKING, Any
 from mlops.artifact_keys import training_output_prefix
 from mlops.config import DatasetConfig
 from mlops.errors import ConfigError, TrainingFailed
-from mlops.models import ArtifactRef, Run
+from mlops.models import ArtifactRef
 from mlops.pipeline.deps import Deps
+from mlops.pipeline.jobs import job_name
 from mlops.pipeline.payload import RunPayload, TrainingOutcome
 from mlops.settings import TrainingSettings
-from mlops.stack.description import TRAINING_JOB_PREFIX
 from mlops.training_jobs import TrainingJob
 
 if TYPE_CHECKING:
     from mlops.ml.training import TrainedModel
 
 HYPERPARAMETER_LIMIT = 2500  # SageMaker's limit on one hyperparameter value
-JOB_NAME_LIMIT = 63
 # The job runs the ML image (FROM public.ecr.aws/lambda/python:3.12) with its own entrypoint instead of
 # the Lambda one. The interpreter by absolute path: the base image puts /var/lang/bin first on PATH and
 # installs python3.12 there, but whether a bare ``python`` exists is the image's detail, not a contract.
 # layers/ml/Dockerfile runs this exact command at build time, so an image without it does not build.
 ENTRYPOINT = ("/var/lang/bin/python3.12", "-m", "mlops.ml.sagemaker_entry")
-
-
-def job_name(stage: str, run: Run) -> str:
-    """1-63 characters of [a-zA-Z0-9-]: the stage's prefix, the run id, and a digest of the run's id
-    and start time (a run id that recurs after a redeploy starts again, at another time)."""
-    prefix = TRAINING_JOB_PREFIX.for_stage(stage)
-    digest = hashlib.sha256(f"{run.run_id}\n{run.started_at.isoformat()}".encode()).hexdigest()[:12]
-    room = JOB_NAME_LIMIT - len(prefix) - len(digest) - 1
-    stem = "".join(c if c.isalnum() else "-" for c in run.run_id)[: max(room, 0)].strip("-")
-    name = f"{prefix}{stem}-{digest}" if stem else f"{prefix}{digest}"
-    if len(name) > JOB_NAME_LIMIT:
-        raise ConfigError(f"The stage name {stage!r} is too long for SageMaker job names ({name}).")
-    return name
 
 
 def output_path(deps: Deps, payload: RunPayload) -> str:

@@ -92,11 +92,13 @@ def _registered(
     deps: Deps, payload: RunPayload, config: DatasetConfig, trained: TrainedModel
 ) -> TrainingOutcome:
     """A completed training job's model, registered against the frame the job trained on."""
-    from mlops.ml import dataset as ds
+    from mlops.ml.sampling import BASELINE_ROWS, read_parquet_sample
 
     assert payload.training is not None
     version = deps.registry.datasets.get_dataset_version(payload.dataset, payload.dataset_version)
-    frame = training_frame(ds.read_parquet_bytes(deps.storage.get_verified(version.canonical)), config)
+    # The rows only feed the drift baseline, which profiles a bounded sample: read just that sample.
+    sample = read_parquet_sample(deps.storage.get_verified(version.canonical), BASELINE_ROWS)
+    frame = training_frame(sample, config)
     model = register_candidate(deps, payload, config, trained, frame)
     return TrainingOutcome(
         status="Completed",

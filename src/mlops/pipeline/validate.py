@@ -14,11 +14,12 @@ from mlops.errors import ValidationFailed
 from mlops.models import VersionVerdict
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, ValidationOutcome
-from mlops.pipeline.stages import stage
+from mlops.pipeline.stages import StageLog, stage
 from mlops.records import fits_inline, version_schema
 
 if TYPE_CHECKING:
-    from mlops.ml.validation import AcceptedSchema
+    from mlops.ml.validation import AcceptedSchema, ValidationReport
+    from mlops.models import ConfigRevision
 
 MAX_RECORDED_WARNINGS = 20
 MAX_SUMMARY_CHECKS = 50
@@ -49,54 +50,62 @@ def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
 
     with stage(deps.registry.runs, payload.run_id, "validation") as log:
         revision = deps.registry.datasets.config_revision(payload.dataset, payload.config_revision)
-        config = revision.config
         version = deps.registry.datasets.get_dataset_version(payload.dataset, payload.dataset_version)
         frame = ds.read_parquet_bytes(deps.storage.get_verified(version.canonical))
         previous = accepted_schema(deps, payload.dataset, payload.dataset_version)
-        report = validate(frame, config, previous)
-        key = validation_report_key(payload.dataset, payload.run_id)
-        ref = deps.storage.put(
-            deps.artifact_bucket, key, report.model_dump_json(indent=2).encode(), "application/json"
-        )
-        warnings = [c.message for c in report.checks if c.status == "warn"]
-        schema_fits = fits_inline({"types": report.column_types, "features": report.feature_columns})
-        deps.registry.datasets.put_verdict(
-            VersionVerdict(
-                dataset=payload.dataset,
-                sha256=payload.dataset_version,
-                status="accepted" if report.passed else "rejected",
-                run_id=payload.run_id,
-                config_revision=revision.revision,
-                reason=report.failure,
-                warnings=warnings[:MAX_RECORDED_WARNINGS],
-                column_types=report.column_types if schema_fits else {},
-                feature_columns=list(report.feature_columns) if schema_fits else [],
-                report=ref,
-                target=config.target,
-            )
-        )
-        log.summary.update(
-            passed=report.passed,
-            report=ref.uri,
-            report_sha256=ref.sha256,
+        report = validate(frame, revision.config, previous)
+        outcome = record_validation(deps, payload, revision, report, log)
+    return payload.model_copy(update={"validation": outcome})
+
+
+def record_validation(
+    deps: Deps, payload: RunPayload, revision: ConfigRevision, report: ValidationReport, log: StageLog
+) -> ValidationOutcome:
+    """Store the report, put the verdict on the version, summarise the stage; a failing report raises
+    ``ValidationFailed``. Shared by the function's own validation and the processing job's."""
+    config = revision.config
+    key = validation_report_key(payload.dataset, payload.run_id)
+    ref = deps.storage.put(
+        deps.artifact_bucket, key, report.model_dump_json(indent=2).encode(), "application/json"
+    )
+    warnings = [c.message for c in report.checks if c.status == "warn"]
+    schema_fits = fits_inline({"types": report.column_types, "features": report.feature_columns})
+    deps.registry.datasets.put_verdict(
+        VersionVerdict(
+            dataset=payload.dataset,
+            sha256=payload.dataset_version,
+            status="accepted" if report.passed else "rejected",
+            run_id=payload.run_id,
             config_revision=revision.revision,
-            rows=report.rows,
-            warnings=len(warnings),
-            failures=sum(1 for c in report.checks if c.status == "fail"),
-            excluded_columns=report.excluded_columns,
-            # What a reader needs first: warnings and failures, then passes, within the item's bound.
-            checks=json.loads(
-                json.dumps(
-                    [
-                        c.model_dump(mode="json")
-                        for c in sorted(report.checks, key=lambda c: c.status == "pass")
-                    ][:MAX_SUMMARY_CHECKS]
-                )
-            ),
+            reason=report.failure,
+            warnings=warnings[:MAX_RECORDED_WARNINGS],
+            column_types=report.column_types if schema_fits else {},
+            feature_columns=list(report.feature_columns) if schema_fits else [],
+            report=ref,
+            target=config.target,
         )
-        if not report.passed:
-            raise ValidationFailed(report.failure or "The dataset failed validation.")
-    outcome = ValidationOutcome(
+    )
+    log.summary.update(
+        passed=report.passed,
+        report=ref.uri,
+        report_sha256=ref.sha256,
+        config_revision=revision.revision,
+        rows=report.rows,
+        warnings=len(warnings),
+        failures=sum(1 for c in report.checks if c.status == "fail"),
+        excluded_columns=report.excluded_columns,
+        # What a reader needs first: warnings and failures, then passes, within the item's bound.
+        checks=json.loads(
+            json.dumps(
+                [c.model_dump(mode="json") for c in sorted(report.checks, key=lambda c: c.status == "pass")][
+                    :MAX_SUMMARY_CHECKS
+                ]
+            )
+        ),
+    )
+    if not report.passed:
+        raise ValidationFailed(report.failure or "The dataset failed validation.")
+    return ValidationOutcome(
         passed=True,
         report_uri=ref.uri,
         feature_columns=list(report.feature_columns),
@@ -104,4 +113,3 @@ def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
         rows=report.rows,
         warnings=len(warnings),
     )
-    return payload.model_copy(update={"validation": outcome})

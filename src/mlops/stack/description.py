@@ -242,12 +242,20 @@ ROLLOUT_ALARM_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-rollout-")
 METRICS_NAMESPACE = Staged(f"Mlops/{STAGE_FIELD}")
 # SageMaker training jobs (names are unique per account and region, for ever).
 TRAINING_JOB_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-job-")
+# SageMaker Processing jobs: ingest and validation of uploads past PROCESSING_MIN_BYTES.
+# Past this size an upload is ingested and validated by a processing job, not by the functions. The
+# whole-file path holds about 6x the file (docs/performance.md) in the functions' 3,008 MB, so ~500 MiB
+# would run out of memory; half of that leaves room for wide tables. At the measured ~15 MiB/s it takes
+# ~20 s, well inside the functions' 300 s. A stage lowers or raises it with the variable.
+PROCESSING_MIN_BYTES = 256 * 1024**2
+PROCESSING_JOB_PREFIX = Staged(f"{APP_NAME}-{STAGE_FIELD}-ingest-")
 RUN_TIME_NAMES: tuple[Staged, ...] = (
     DRIFT_ALARM_PREFIX,
     QUALITY_ALARM_PREFIX,
     ROLLOUT_ALARM_PREFIX,
     METRICS_NAMESPACE,
     TRAINING_JOB_PREFIX,
+    PROCESSING_JOB_PREFIX,
 )
 
 
@@ -267,13 +275,18 @@ def account_arn(service: str, resource: str) -> str:
 SAGEMAKER_ROLE = RoleSpec(
     "sagemaker",
     service="sagemaker.amazonaws.com",
-    purpose="the execution role of SageMaker training jobs, which run the ML image",
+    purpose="the execution role of SageMaker training and processing jobs, which run the ML image",
     access=(Ref("bucket", "data"), Ref("bucket", "artifacts"), Ref("image", "ml", "uri")),
     permissions=(
         Permission(
             ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
             account_arn("logs", "log-group:/aws/sagemaker/TrainingJobs:*"),
             why="SageMaker writes the training job's output to this fixed log group",
+        ),
+        Permission(
+            ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
+            account_arn("logs", "log-group:/aws/sagemaker/ProcessingJobs:*"),
+            why="SageMaker writes the processing job's output to this fixed log group",
         ),
         Permission(
             ("cloudwatch:PutMetricData",),
@@ -358,19 +371,42 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         construct="pipeline",
         packaging="image",
         layers=("ml",),
-        env=dict(_STARTS_RUNS),
+        # PROCESSING_MIN_BYTES follows from this memory (see its definition).
+        env={**_STARTS_RUNS, "PROCESSING_MIN_BYTES": str(PROCESSING_MIN_BYTES)},
         memory_mb=3008,
         timeout_s=300,
     ),
     FunctionSpec(
         "validation",
-        "checks a dataset version against its config and earlier versions; writes the report",
+        "checks a dataset version against its config and earlier versions; writes the report; ingests "
+        "and validates an upload past PROCESSING_MIN_BYTES as a SageMaker Processing job",
         construct="pipeline",
         packaging="image",
         layers=("ml",),
-        env=dict(_PIPELINE),
+        env={
+            **_PIPELINE,
+            "SAGEMAKER_ROLE_ARN": Ref("role", "sagemaker", "arn"),
+            "SAGEMAKER_IMAGE_URI": Ref("image", "ml", "uri"),
+        },
         memory_mb=3008,
         timeout_s=300,
+        permissions=(
+            Permission(
+                (
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                ),
+                account_arn("sagemaker", f"processing-job/{PROCESSING_JOB_PREFIX.pattern}*"),
+                why="past PROCESSING_MIN_BYTES ingest and validation run as a processing job it polls",
+            ),
+            Permission(
+                ("iam:PassRole",),
+                Ref("role", "sagemaker", "arn"),
+                why="hands the processing job its execution role",
+                condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        ),
     ),
     FunctionSpec(
         "training",
