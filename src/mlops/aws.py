@@ -14,7 +14,7 @@ by botocore itself, which is how every command and function reaches the embedded
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import botocore.session
@@ -81,31 +81,31 @@ def reset_clients() -> None:
 
 
 def s3() -> S3Client:
-    return client("s3")
+    return cast("S3Client", client("s3"))
 
 
 def dynamodb() -> DynamoDBClient:
-    return client("dynamodb")
+    return cast("DynamoDBClient", client("dynamodb"))
 
 
 def stepfunctions() -> SFNClient:
-    return client("stepfunctions")
+    return cast("SFNClient", client("stepfunctions"))
 
 
 def lambda_() -> LambdaClient:
-    return client("lambda")
+    return cast("LambdaClient", client("lambda"))
 
 
 def firehose() -> FirehoseClient:
-    return client("firehose")
+    return cast("FirehoseClient", client("firehose"))
 
 
 def cloudwatch() -> CloudWatchClient:
-    return client("cloudwatch")
+    return cast("CloudWatchClient", client("cloudwatch"))
 
 
 def sagemaker() -> SageMakerClient:
-    return client("sagemaker")
+    return cast("SageMakerClient", client("sagemaker"))
 
 
 def caller_identity() -> str:
