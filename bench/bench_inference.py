@@ -137,6 +137,7 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
     from mlops import aws
     from mlops.local.extensions import ExecutionEnvironment
     from mlops.local.firehose import delivery_stream_config, install_firehose_partitioning
+    from mlops.local.resources import create_table
     from mlops.settings import load_settings
     from mlops.stack import description as d
 
@@ -161,29 +162,7 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
         aws.reset_clients()
         load_settings.cache_clear()
         install_firehose_partitioning()
-        spec = d.METADATA_TABLE
-        aws.dynamodb().create_table(
-            TableName="mlops-metadata",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk", "gsi1pk", "gsi1sk")
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": name,
-                    "KeySchema": [
-                        {"AttributeName": pk, "KeyType": "HASH"},
-                        {"AttributeName": sk, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for name, pk, sk in spec.indexes
-            ],
-        )
+        create_table(d.METADATA_TABLE, "mlops-metadata")
         for bucket in ("mlops-artifacts", "mlops-capture"):
             aws.s3().create_bucket(Bucket=bucket)
         aws.firehose().create_delivery_stream(

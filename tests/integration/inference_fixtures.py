@@ -42,8 +42,8 @@ from mlops.signature import Signature
 from mlops.stack import description as d
 from mlops.stack.description import project_root
 from mlops.storage import Storage
+from tests.factories import TABLE, create_metadata_table, model_version
 
-TABLE = "mlops-metadata"
 ARTIFACTS = "mlops-artifacts"
 CAPTURE = "mlops-capture"
 STREAM = "mlops-capture"
@@ -99,6 +99,21 @@ class Trained:
     frame: pd.DataFrame
 
 
+def trained_version(
+    name: str, version: int, model: Trained, artifacts: dict[str, ArtifactRef], **fields: Any
+) -> ModelVersion:
+    """The registry record of a trained model: its task, metrics and signature, with ``artifacts``."""
+    return model_version(
+        name,
+        version,
+        task=model.signature.task,
+        metrics=model.metrics,
+        artifacts=artifacts,
+        signature=model.signature,
+        **fields,
+    )
+
+
 def train_model(frame: pd.DataFrame, config: DatasetConfig, features: list[str]) -> Trained:
     trained = train(frame, config, features)
     return Trained(
@@ -132,30 +147,6 @@ def train_diabetes() -> Trained:
 # ---- the function's surroundings in moto --------------------------------------------------------
 
 
-def create_table(name: str = TABLE, spec: d.TableSpec = d.METADATA_TABLE) -> None:
-    keys = {spec.partition_key, spec.sort_key} | {k for _, pk, sk in spec.indexes for k in (pk, sk)}
-    aws.dynamodb().create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in sorted(keys)],
-        KeySchema=[
-            {"AttributeName": spec.partition_key, "KeyType": "HASH"},
-            {"AttributeName": spec.sort_key, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": pk, "KeyType": "HASH"},
-                    {"AttributeName": sk, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index, pk, sk in spec.indexes
-        ],
-    )
-
-
 def publish_model(
     registry: Registry, storage: Storage, name: str, model: Trained, promote: bool = True
 ) -> ModelVersion:
@@ -171,16 +162,8 @@ def publish_model(
             "application/json",
         ),
     }
-    record = ModelVersion(
-        name=name,
-        version=version,
-        task=model.signature.task,
-        metrics=model.metrics,
-        dataset_version="0" * 64,
-        run_id=f"run-{uuid.uuid4().hex[:8]}",
-        artifacts=artifacts,
-        signature=model.signature,
-        trained_at=utcnow(),
+    record = trained_version(
+        name, version, model, artifacts, run_id=f"run-{uuid.uuid4().hex[:8]}", trained_at=utcnow()
     )
     registry.put_model_version(record)
     if promote:
@@ -268,7 +251,7 @@ def inference_stack(**settings: str) -> Iterator[InferenceStack]:
             aws.reset_clients()
             load_settings.cache_clear()
             install_firehose_partitioning()
-            create_table()
+            create_metadata_table()
             for bucket in (ARTIFACTS, CAPTURE):
                 aws.s3().create_bucket(Bucket=bucket)
             stream = d.CAPTURE_STREAM

@@ -3,44 +3,25 @@ a key a user can make long is stored under its digest and found again."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
-from moto import mock_aws
 
-from mlops import aws
 from mlops.errors import RecordTooLarge
-from mlops.models import ArtifactRef, ModelVersion, RawObject, RawObjectRef
+from mlops.models import ArtifactRef, RawObject, RawObjectRef
 from mlops.registry import Registry
-from tests.integration.inference_fixtures import TABLE, create_table
+from tests.factories import model_version, moto_registry
 
 
 @pytest.fixture()
 def registry() -> Iterator[Registry]:
-    saved = dict(os.environ)
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        with mock_aws():
-            aws.reset_clients()
-            create_table()
-            yield Registry(TABLE)
-    finally:
-        aws.reset_clients()
-        os.environ.clear()
-        os.environ.update(saved)
+    with moto_registry() as registry:
+        yield registry
 
 
 def test_a_record_past_the_item_limit_is_refused_with_a_sentence(registry: Registry) -> None:
-    model = ModelVersion(
-        name="big",
-        version=1,
-        task="classification",
-        dataset_version="0" * 64,
-        run_id="big-upload-1",
+    model = model_version(
+        "big",
         params={"notes": "p" * 500_000},
         artifacts={"onnx": ArtifactRef(bucket="b", key="k", sha256="0" * 64, size=1)},
     )

@@ -146,40 +146,46 @@ def _create_buckets() -> None:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
 
-def _create_tables() -> None:
+def create_table(table: d.TableSpec, name: str) -> None:
+    """One table of the description, with its indexes and TTL, as ``name`` (tests and benches that
+    need only the metadata table call this too, so the table has one shape everywhere)."""
     db = aws.dynamodb()
+    attributes = {table.partition_key, table.sort_key}
+    gsis = []
+    for index, pk, sk in table.indexes:
+        attributes |= {pk, sk}
+        gsis.append(
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": pk, "KeyType": "HASH"},
+                    {"AttributeName": sk, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        )
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        "KeySchema": [
+            {"AttributeName": table.partition_key, "KeyType": "HASH"},
+            {"AttributeName": table.sort_key, "KeyType": "RANGE"},
+        ],
+    }
+    if gsis:
+        kwargs["GlobalSecondaryIndexes"] = gsis
+    db.create_table(**kwargs)
+    if table.ttl_attribute:
+        db.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+        )
+
+
+def _create_tables() -> None:
     for table in d.TABLES:
-        attributes = {table.partition_key, table.sort_key}
-        gsis = []
-        for index, pk, sk in table.indexes:
-            attributes |= {pk, sk}
-            gsis.append(
-                {
-                    "IndexName": index,
-                    "KeySchema": [
-                        {"AttributeName": pk, "KeyType": "HASH"},
-                        {"AttributeName": sk, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            )
-        kwargs: dict[str, Any] = {
-            "TableName": physical_name(table.name),
-            "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
-            "KeySchema": [
-                {"AttributeName": table.partition_key, "KeyType": "HASH"},
-                {"AttributeName": table.sort_key, "KeyType": "RANGE"},
-            ],
-        }
-        if gsis:
-            kwargs["GlobalSecondaryIndexes"] = gsis
-        db.create_table(**kwargs)
-        if table.ttl_attribute:
-            db.update_time_to_live(
-                TableName=physical_name(table.name),
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
-            )
+        create_table(table, physical_name(table.name))
 
 
 def _create_role() -> None:

@@ -20,7 +20,7 @@ from mlops.models import Run
 from mlops.pipeline.sagemaker import ENTRYPOINT, JOB_NAME_LIMIT, job_name
 from mlops.registry import Registry
 from mlops.stack.description import TRAINING_JOB_PREFIX, project_root
-from tests.unit.functions.conftest import ingest_iris, invoke, run_through
+from tests.integration.functions.conftest import ingest_iris, invoke, run_through
 
 
 def _run_job_locally(job: dict[str, object], tmp: Path) -> bytes:
