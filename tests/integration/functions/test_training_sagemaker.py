@@ -53,12 +53,17 @@ def ended_job(name: str, timeout_s: float = 120.0) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+def start_sagemaker_training(stack: EmbeddedStack, registry: Registry, ds: str) -> dict[str, Any]:
+    """Ingest iris, configure the SageMaker backend and run up to the training step's job start."""
+    payload = ingest_iris(stack, registry, ds)
+    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    return run_through(stack, payload, "validation", "training")
+
+
 def test_sagemaker_backend_trains_through_a_training_job(
     stack: EmbeddedStack, registry: Registry, ds: str
 ) -> None:
-    payload = ingest_iris(stack, registry, ds)
-    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
-    payload = run_through(stack, payload, "validation", "training")
+    payload = start_sagemaker_training(stack, registry, ds)
     training = payload["training"]
     assert training["status"] == "InProgress" and training["backend"] == "sagemaker"
     assert training["job_name"].startswith(TRAINING_JOB_PREFIX.for_stage(LOCAL_STAGE))
@@ -88,9 +93,7 @@ def test_job_names_differ_per_stage_and_per_start_of_a_recurring_run_id() -> Non
 def test_a_job_of_another_stack_under_the_name_is_refused(
     stack: EmbeddedStack, registry: Registry, ds: str
 ) -> None:
-    payload = ingest_iris(stack, registry, ds)
-    registry.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
-    started = run_through(stack, payload, "validation", "training")
+    started = start_sagemaker_training(stack, registry, ds)
     name = started["training"]["job_name"]
     # Another stack's job under the name (SageMaker would have refused this run's create; moto lets the
     # second create replace the first, which stands in for finding the other job when polling).
