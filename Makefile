@@ -18,9 +18,13 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/python -m mlops.demo
 
+# The workflows cannot run here: actionlint checks them offline, with its shellcheck and pyflakes
+# passes off so the result does not depend on what else a machine has installed.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
+	$(BIN)/actionlint -shellcheck= -pyflakes= .github/workflows/*.yml
 
 typecheck: install
 	$(BIN)/mypy src functions infra bench

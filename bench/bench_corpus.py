@@ -50,7 +50,7 @@ def _sklearn(loader: str, target: str, names: bool = False) -> Callable[[], pd.D
         import sklearn.datasets as sk
 
         bunch = getattr(sk, loader)(as_frame=True)
-        frame = bunch.frame.copy()
+        frame: pd.DataFrame = bunch.frame.copy()
         if "target" in frame.columns:
             values = frame.pop("target")
             frame[target] = [str(bunch.target_names[int(v)]) for v in values] if names else values
@@ -63,7 +63,8 @@ def _linnerud() -> pd.DataFrame:
     from sklearn.datasets import load_linnerud
 
     bunch = load_linnerud(as_frame=True)
-    return pd.concat([bunch.data, bunch.target], axis=1)
+    frame: pd.DataFrame = pd.concat([bunch.data, bunch.target], axis=1)
+    return frame
 
 
 def _statsmodels(name: str) -> Callable[[], pd.DataFrame]:

@@ -137,7 +137,7 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
     from mlops import aws
     from mlops.local.extensions import ExecutionEnvironment
     from mlops.local.firehose import delivery_stream_config, install_firehose_partitioning
-    from mlops.local.resources import table_definition
+    from mlops.local.resources import create_table
     from mlops.settings import load_settings
     from mlops.stack import description as d
 
@@ -162,8 +162,7 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
         aws.reset_clients()
         load_settings.cache_clear()
         install_firehose_partitioning()
-        spec = d.METADATA_TABLE
-        aws.dynamodb().create_table(**table_definition(spec, "mlops-metadata"))
+        create_table(d.METADATA_TABLE, "mlops-metadata")
         for bucket in ("mlops-artifacts", "mlops-capture"):
             aws.s3().create_bucket(Bucket=bucket)
         aws.firehose().create_delivery_stream(

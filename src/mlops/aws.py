@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mlops.errors import DependencyUnavailable
 
@@ -143,31 +143,31 @@ def unavailable_as(service: str) -> Iterator[None]:
 
 
 def s3() -> S3Client:
-    return client("s3")
+    return cast("S3Client", client("s3"))
 
 
 def dynamodb() -> DynamoDBClient:
-    return client("dynamodb")
+    return cast("DynamoDBClient", client("dynamodb"))
 
 
 def stepfunctions() -> SFNClient:
-    return client("stepfunctions")
+    return cast("SFNClient", client("stepfunctions"))
 
 
 def lambda_() -> LambdaClient:
-    return client("lambda")
+    return cast("LambdaClient", client("lambda"))
 
 
 def firehose() -> FirehoseClient:
-    return client("firehose")
+    return cast("FirehoseClient", client("firehose"))
 
 
 def cloudwatch() -> CloudWatchClient:
-    return client("cloudwatch")
+    return cast("CloudWatchClient", client("cloudwatch"))
 
 
 def sagemaker() -> SageMakerClient:
-    return client("sagemaker")
+    return cast("SageMakerClient", client("sagemaker"))
 
 
 def caller_identity() -> str:

@@ -131,7 +131,9 @@ class LocalStack:
 
 def wine_frame() -> pd.DataFrame:
     data = load_wine(as_frame=True)
-    frame = data.frame.rename(columns={"target": TARGET, "od280/od315_of_diluted_wines": "od280_od315"})
+    frame: pd.DataFrame = data.frame.rename(
+        columns={"target": TARGET, "od280/od315_of_diluted_wines": "od280_od315"}
+    )
     frame[TARGET] = [f"cultivar_{i}" for i in data.target]
     return frame
 

@@ -23,8 +23,8 @@ from mlops.stack import outputs as out
 from tests.events import load_event
 from tests.faults.conftest import assert_one_sentence, frozen_stack, state_store, upload
 from tests.integration.conftest import wait_for
+from tests.integration.functions.conftest import ingest_iris, invoke, run_through
 from tests.integration.test_pipeline import iris_csv
-from tests.unit.functions.conftest import ingest_iris, invoke, run_through
 
 STEPS = ("validation", "training", "conversion", "promotion")
 

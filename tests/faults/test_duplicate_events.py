@@ -9,7 +9,7 @@ from mlops.local.stack import EmbeddedStack
 from mlops.models import Run
 from mlops.registry import Registry
 from tests.faults.conftest import assert_one_sentence, frozen_stack
-from tests.unit.functions.conftest import ingest_iris, invoke, run_through
+from tests.integration.functions.conftest import ingest_iris, invoke, run_through
 
 STEPS = ("validation", "training", "conversion", "promotion")
 

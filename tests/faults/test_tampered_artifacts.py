@@ -23,8 +23,8 @@ from mlops.local.stack import EmbeddedStack
 from mlops.ml.artifacts import PIPELINE_FILE
 from mlops.registry import Registry
 from tests.faults.conftest import assert_one_sentence, frozen_stack
-from tests.unit.functions.conftest import ingest_iris, invoke, iris_frame, run_through
-from tests.unit.functions.test_training_sagemaker import _run_job_locally, ended_job
+from tests.integration.functions.conftest import ingest_iris, invoke, iris_frame, run_through
+from tests.integration.functions.test_training_sagemaker import _run_job_locally, ended_job
 
 
 class _Tripwire:

@@ -32,7 +32,6 @@ from mlops.local.firehose import (
     install_firehose_partitioning,
     uninstall_firehose_partitioning,
 )
-from mlops.local.resources import table_definition
 from mlops.ml.convert import to_onnx
 from mlops.ml.training import train
 from mlops.models import ArtifactRef, ModelVersion, utcnow
@@ -43,8 +42,8 @@ from mlops.signature import Signature
 from mlops.stack import description as d
 from mlops.stack.description import project_root
 from mlops.storage import Storage
+from tests.factories import TABLE, create_metadata_table, model_version
 
-TABLE = "mlops-metadata"
 ARTIFACTS = "mlops-artifacts"
 CAPTURE = "mlops-capture"
 STREAM = "mlops-capture"
@@ -100,6 +99,21 @@ class Trained:
     frame: pd.DataFrame
 
 
+def trained_version(
+    name: str, version: int, model: Trained, artifacts: dict[str, ArtifactRef], **fields: Any
+) -> ModelVersion:
+    """The registry record of a trained model: its task, metrics and signature, with ``artifacts``."""
+    return model_version(
+        name,
+        version,
+        task=model.signature.task,
+        metrics=model.metrics,
+        artifacts=artifacts,
+        signature=model.signature,
+        **fields,
+    )
+
+
 def train_model(frame: pd.DataFrame, config: DatasetConfig, features: list[str]) -> Trained:
     trained = train(frame, config, features)
     return Trained(
@@ -133,10 +147,6 @@ def train_diabetes() -> Trained:
 # ---- the function's surroundings in moto --------------------------------------------------------
 
 
-def create_table(name: str = TABLE, spec: d.TableSpec = d.METADATA_TABLE) -> None:
-    aws.dynamodb().create_table(**table_definition(spec, name))
-
-
 def publish_model(
     registry: Registry, storage: Storage, name: str, model: Trained, promote: bool = True
 ) -> ModelVersion:
@@ -152,16 +162,8 @@ def publish_model(
             "application/json",
         ),
     }
-    record = ModelVersion(
-        name=name,
-        version=version,
-        task=model.signature.task,
-        metrics=model.metrics,
-        dataset_version="0" * 64,
-        run_id=f"run-{uuid.uuid4().hex[:8]}",
-        artifacts=artifacts,
-        signature=model.signature,
-        trained_at=utcnow(),
+    record = trained_version(
+        name, version, model, artifacts, run_id=f"run-{uuid.uuid4().hex[:8]}", trained_at=utcnow()
     )
     registry.models.create_model_version(record)
     if promote:
@@ -249,7 +251,7 @@ def inference_stack(**settings: str) -> Iterator[InferenceStack]:
             aws.reset_clients()
             load_settings.cache_clear()
             install_firehose_partitioning()
-            create_table()
+            create_metadata_table()
             for bucket in (ARTIFACTS, CAPTURE):
                 aws.s3().create_bucket(Bucket=bucket)
             stream = d.CAPTURE_STREAM

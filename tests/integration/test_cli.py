@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 from mlops import aws
+from mlops.cli.commands.local import environment
 from mlops.cli.main import main
 from mlops.config import DatasetConfig
 from mlops.deployments import move
@@ -27,13 +29,13 @@ from mlops.models import (
     ArtifactRef,
     DatasetVersion,
     DriftSummary,
-    ModelVersion,
     RawObjectRef,
     Run,
     StageRecord,
 )
 from mlops.registry import Registry
 from mlops.stack.outputs import API_URL
+from tests.factories import model_version
 from tests.integration.conftest import Outcome, run_cli
 from tests.servers import serving
 
@@ -146,43 +148,36 @@ def seed(registry: Registry, name: str) -> None:
         "sklearn": artifact("b1", f"models/{name}/v1/model.joblib"),
     }
     versions = [
-        ModelVersion(
-            name=name,
-            version=1,
-            task="classification",
+        model_version(
+            name,
+            1,
             metrics={"f1_macro": 0.91},
             dataset_version=SHA,
-            run_id=f"{name}-r1",
             artifacts=onnx,
             parity={"passed": True},
             created_at=T0,
         ),
-        ModelVersion(
-            name=name,
-            version=2,
-            task="classification",
+        model_version(
+            name,
+            2,
             metrics={"f1_macro": 0.93},
             dataset_version=SHA,
-            run_id=f"{name}-r2",
             artifacts=onnx,
             parity={"passed": True},
             created_at=T0 + timedelta(hours=1),
         ),
-        ModelVersion(
-            name=name,
-            version=3,
+        model_version(
+            name,
+            3,
             status="rejected",
-            task="classification",
             dataset_version=SHA,
-            run_id=f"{name}-r3",
             decision_reason="conversion: unsupported estimator.",
             created_at=T0 + timedelta(hours=2),
         ),
-        ModelVersion(
-            name=name,
-            version=4,
+        model_version(
+            name,
+            4,
             status="rejected",
-            task="classification",
             dataset_version=SHA,
             run_id=f"{name}-r3",
             artifacts=onnx,
@@ -526,3 +521,30 @@ def test_drift_run(churn_upload: Outcome) -> None:
     unknown = run_cli("drift", "run", "no-such-model")
     assert unknown.code == 1 and unknown.out == ""
     assert len(unknown.err.strip().splitlines()) == 1 and "no-such-model" in unknown.err
+
+
+# A real TCP connection refused by a closed port: the network, so not the unit tier.
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_unreachable_endpoint_is_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = closed_port()
+    for key, value in environment("127.0.0.1", port).items():
+        monkeypatch.setenv(key, value)
+    aws.reset_clients()
+    try:
+        assert main(["runs", "list"]) == 1
+    finally:
+        aws.reset_clients()
+    captured = capsys.readouterr()
+    assert (
+        captured.err.strip()
+        == f"Cannot reach AWS at http://127.0.0.1:{port}: is `mlops local up` running (or the network up)?"
+    )
+    assert "Traceback" not in captured.err and captured.out == ""

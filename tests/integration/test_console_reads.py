@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from mlops.batch.models import BatchJob, S3Location
 from mlops.cli.main import main
 from mlops.local.stack import EmbeddedStack
-from mlops.models import DriftSummary, ModelVersion, Run, StageRecord
+from mlops.models import DriftSummary, Run, StageRecord
 from mlops.registry import Registry
+from tests.factories import model_version
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -73,11 +74,7 @@ def test_batch_jobs_page_newest_first_all_and_per_model(registry: Registry) -> N
 
 def test_model_versions_and_drift_summaries_page_newest_first(registry: Registry) -> None:
     for version in range(1, 8):
-        registry.models.create_model_version(
-            ModelVersion(
-                name="paged", version=version, task="classification", dataset_version="0" * 64, run_id="r"
-            )
-        )
+        registry.models.create_model_version(model_version("paged", version, run_id="r"))
     first, cursor = registry.models.page_model_versions("paged", limit=4)
     assert [m.version for m in first] == [7, 6, 5, 4] and cursor is not None
     rest, cursor = registry.models.page_model_versions("paged", limit=4, cursor=cursor)
@@ -121,11 +118,7 @@ def test_partition_reads_answer_as_moto_does(registry: Registry) -> None:
     from mlops.local import dynamodb
 
     for version in range(1, 5):
-        registry.models.create_model_version(
-            ModelVersion(
-                name="parts", version=version, task="classification", dataset_version="0" * 64, run_id="r"
-            )
-        )
+        registry.models.create_model_version(model_version("parts", version, run_id="r"))
     for i in range(6):
         run = Run(run_id=f"parts-{i}", dataset="parts", trigger="upload", started_at=T0 + timedelta(hours=i))
         registry.runs.create_run(run)

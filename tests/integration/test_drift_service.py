@@ -27,6 +27,7 @@ from mlops.stack import outputs as out
 from mlops.stack.description import DRIFT_ALARM_PREFIX, METRICS_NAMESPACE
 from mlops.storage import Storage
 from tests.events import load_event
+from tests.factories import model_version
 from tests.unit.drift.drift_testdata import CATEGORICAL, NUMERIC, baseline_of, make_columns, predictions
 
 NAMESPACE = METRICS_NAMESPACE.for_stage(LOCAL_STAGE)
@@ -55,12 +56,9 @@ def deploy(
     registry.datasets.put_config(
         name, DatasetConfig.model_construct(**{**DatasetConfig(target="churned").__dict__, "drift": drift})
     )
-    model = ModelVersion(
-        name=name,
-        version=1,
-        task="classification",
+    model = model_version(
+        name,
         metrics={"accuracy": 0.9, "f1_macro": 0.85},
-        dataset_version="0" * 64,
         run_id=f"{name}-upload-1",
         artifacts={"baseline": ref},
         signature=_signature(),

@@ -36,7 +36,7 @@ def nice_ceiling(value: float) -> float:
     """The smallest of 1, 2, 2.5 or 5 times a power of ten that is at least ``value``."""
     if not math.isfinite(value) or value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power: float = 10 ** math.floor(math.log10(value))  # an int above 1, a float below
     return next(m * power for m in (1, 2, 2.5, 5, 10) if value <= m * power * (1 + 1e-9))
 
 

@@ -231,7 +231,7 @@ def feature_alpha(alpha: float, features: int, required: int) -> float:
     """Per-feature p-value threshold keeping P(noise drifts ``required`` of ``features``) <= ``alpha``."""
     if features <= 0:
         return alpha
-    return min(alpha, (alpha / math.comb(features, required)) ** (1.0 / required))
+    return min(alpha, math.pow(alpha / math.comb(features, required), 1.0 / required))
 
 
 # ---- numeric -----------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def psi(expected: ArrayLike, actual: ArrayLike, epsilon: float = PSI_EPSILON) ->
 
 def _normalized(values: ArrayLike) -> FloatArray:
     array = np.asarray(values, dtype=np.float64)
-    total = array.sum()
+    total = float(array.sum())
     if array.ndim != 1 or total <= 0 or np.any(array < 0):
         raise ValueError("A distribution needs non-negative values with a positive sum.")
     return array / total

@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
+
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job import (
+    Job,
+    JobClosed,
+    JobPool,
+)
 
 from mlops.observability import logger
 
@@ -70,39 +77,32 @@ def batch_items(batcher: dict[str, Any], items: list[Any], data: Any) -> list[di
     return [{"BatchInput": shared, "Items": items[i : i + size]} for i in range(0, len(items), size)]
 
 
-def _tolerant_pool(job_pool_class: type, respawn: Any) -> type:
-    class TolerantJobPool(job_pool_class):
-        """Counts failed items instead of stopping at the first, and replaces the worker a failure ends."""
+class TolerantJobPool(JobPool):
+    """Counts failed items instead of stopping at the first, and replaces the worker a failure ends
+    (by calling ``respawn`` with this pool)."""
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.failures: list[Exception] = []
+    def __init__(self, job_program: Any, job_inputs: list[Any], respawn: Callable[[JobPool], None]) -> None:
+        super().__init__(job_program=job_program, job_inputs=job_inputs)
+        self.respawn = respawn
+        self.failures: list[Exception] = []
 
-        def _is_terminated(self) -> bool:
-            return len(self._closed_jobs) + len(self.failures) >= self._jobs_number
+    def _is_terminated(self) -> bool:
+        return len(self._closed_jobs) + len(self.failures) >= self._jobs_number
 
-        def close_job(self, job: Any) -> None:
-            with self._mutex:
-                if isinstance(job.job_output, Exception):
-                    self.failures.append(job.job_output)
-                    replace = bool(self._open_jobs)
-                else:
-                    self._closed_jobs.add(job_closed(job))
-                    replace = False
-                self._notify_on_termination()
-            if replace:
-                respawn(self)
-
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job import JobClosed
-
-    def job_closed(job: Any) -> Any:
-        return JobClosed(job_index=job.job_index, job_output=job.job_output)
-
-    return TolerantJobPool
+    def close_job(self, job: Job) -> None:
+        with self._mutex:
+            if isinstance(job.job_output, Exception):
+                self.failures.append(job.job_output)
+                replace = bool(self._open_jobs)
+            else:
+                self._closed_jobs.add(JobClosed(job_index=job.job_index, job_output=job.job_output))
+                replace = False
+            self._notify_on_termination()
+        if replace:
+            self.respawn(self)
 
 
 def _map_run(self: Any, env: Any, eval_input: Any) -> None:
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import job as job_module
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.max_concurrency import (
         DEFAULT_MAX_CONCURRENCY_VALUE,
     )
@@ -111,10 +111,11 @@ def _map_run(self: Any, env: Any, eval_input: Any) -> None:
     batcher = _batchers.get(eval_input.state_name)
     if batcher is not None:
         items = batch_items(batcher, items, env.states.get_input())
-    pool_class = _tolerant_pool(
-        job_module.JobPool, lambda pool: self._launch_worker(env=env, eval_input=eval_input, job_pool=pool)
+    pool = TolerantJobPool(
+        self._get_iteration_program(),
+        items,
+        lambda pool: self._launch_worker(env=env, eval_input=eval_input, job_pool=pool),
     )
-    pool = pool_class(job_program=self._get_iteration_program(), job_inputs=items)
     max_concurrency = eval_input.map_run_record.max_concurrency
     workers = len(items) if max_concurrency == DEFAULT_MAX_CONCURRENCY_VALUE else max_concurrency
     for _ in range(max(1, min(workers, len(items)))):

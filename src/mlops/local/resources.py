@@ -176,15 +176,21 @@ def table_definition(table: d.TableSpec, name: str) -> dict[str, Any]:
     return kwargs
 
 
-def _create_tables() -> None:
+def create_table(table: d.TableSpec, name: str) -> None:
+    """One table of the description, with its indexes and TTL, as ``name`` (tests and benches that
+    need only the metadata table call this too, so the table has one shape everywhere)."""
     db = aws.dynamodb()
+    db.create_table(**table_definition(table, name))
+    if table.ttl_attribute:
+        db.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+        )
+
+
+def _create_tables() -> None:
     for table in d.TABLES:
-        db.create_table(**table_definition(table, physical_name(table.name)))
-        if table.ttl_attribute:
-            db.update_time_to_live(
-                TableName=physical_name(table.name),
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
-            )
+        create_table(table, physical_name(table.name))
 
 
 def _create_role() -> None:

@@ -265,11 +265,9 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
         error = RouteNotFound(f"No route {method} {path}; see GET /openapi.json.")
         return error_response(error.status, error.code, error.message)
 
-    @app.exception_handler(ServingError)
     def serving_error(error: ServingError) -> Response[Any]:
         return error_response(error.status, error.code, error.message, error.headers or None)
 
-    @app.exception_handler(DependencyUnavailable)
     def unavailable(_: DependencyUnavailable) -> Response[Any]:
         logger.exception("An AWS dependency failed while serving a request")
         return error_response(
@@ -279,11 +277,15 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
             {"Retry-After": "1"},
         )
 
-    @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[Any]:
         logger.exception("Unexpected error while serving a request")
         return error_response(
             500, "internal_error", "The request failed unexpectedly; see the function's logs."
         )
 
+    # Registered by call, not as decorators: Powertools' exception_handler is unannotated, and as a
+    # decorator it would erase these handlers' types.
+    app.exception_handler(ServingError)(serving_error)
+    app.exception_handler(DependencyUnavailable)(unavailable)
+    app.exception_handler(Exception)(unexpected)
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,10 +10,8 @@ from pathlib import Path
 import pytest
 from botocore import exceptions as aws_errors
 
-from mlops import aws
 from mlops.cli import stack as cli_stack
 from mlops.cli.commands.functions import retraining_blocked, wait_for_retraining
-from mlops.cli.commands.local import environment
 from mlops.cli.commands.predict import error_message, read_json_input
 from mlops.cli.commands.upload import configure, upload_key
 from mlops.cli.commands.wait import Deadline, follow_run, report_run
@@ -30,6 +27,7 @@ from mlops.registry.datasets import DatasetStore
 from mlops.registry.models import ModelStore
 from mlops.registry.runs import RunStore
 from mlops.registry.table import Table
+from tests.factories import model_version
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -60,9 +58,8 @@ def test_rollback_without_history_trusts_the_alias() -> None:
     assert rollback_target([], current=4) is None
 
 
-def model(**update: object) -> ModelVersion:
-    base = ModelVersion(name="m", version=3, task="classification", dataset_version="ab" * 32, run_id="r")
-    return base.model_copy(update=update)
+def model(version: int = 3, **update: object) -> ModelVersion:
+    return model_version("m", version, **update)
 
 
 def test_only_converted_versions_that_passed_parity_can_serve() -> None:
@@ -271,32 +268,6 @@ def test_missing_file_fails_before_any_aws_call(capsys: pytest.CaptureFixture[st
 def test_bad_dataset_name_fails_before_any_aws_call(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["upload", __file__, "--dataset", "no spaces"]) == 1
     assert "must be 1-64 letters" in capsys.readouterr().err
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def test_unreachable_endpoint_is_one_sentence(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    port = closed_port()
-    for key, value in environment("127.0.0.1", port).items():
-        monkeypatch.setenv(key, value)
-    aws.reset_clients()
-    try:
-        assert main(["runs", "list"]) == 1
-    finally:
-        aws.reset_clients()
-    captured = capsys.readouterr()
-    assert (
-        captured.err.strip()
-        == f"Cannot reach AWS at http://127.0.0.1:{port}: is `mlops local up` running (or the network up)?"
-    )
-    assert "Traceback" not in captured.err and captured.out == ""
 
 
 def test_local_env_prints_exports(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ from mlops.errors import NotFound
 from mlops.models import Alias, ArtifactRef, ModelVersion
 from mlops.serving.models import LoadedModel, ModelStore
 from mlops.storage import IntegrityError
-from tests.integration.inference_fixtures import Trained
+from tests.integration.inference_fixtures import Trained, trained_version
 
 
 class MemorySource:
@@ -30,16 +30,7 @@ class MemorySource:
         ref = ArtifactRef(
             bucket="artifacts", key=key, sha256=hashlib.sha256(model.onnx).hexdigest(), size=len(model.onnx)
         )
-        record = ModelVersion(
-            name=name,
-            version=version,
-            task=model.signature.task,
-            metrics=model.metrics,
-            dataset_version="0" * 64,
-            run_id="run",
-            artifacts={"onnx": ref},
-            signature=model.signature,
-        )
+        record = trained_version(name, version, model, {"onnx": ref}, run_id="run")
         self.versions[(name, version)] = record
         if promote:
             self.promote(name, version)

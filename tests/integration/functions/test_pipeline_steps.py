@@ -11,7 +11,7 @@ from mlops.config import DatasetConfig
 from mlops.local.stack import EmbeddedStack
 from mlops.registry import Registry
 from tests.events import load_event
-from tests.unit.functions.conftest import ingest_iris, invoke, iris_frame, run_through
+from tests.integration.functions.conftest import ingest_iris, invoke, iris_frame, run_through
 
 STEPS = ("validation", "training", "conversion", "promotion")
 

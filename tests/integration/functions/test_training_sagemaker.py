@@ -25,7 +25,7 @@ from mlops.pipeline.jobs import JOB_NAME_LIMIT, job_name
 from mlops.pipeline.sagemaker import ENTRYPOINT
 from mlops.registry import Registry
 from mlops.stack.description import TRAINING_JOB_PREFIX, project_root
-from tests.unit.functions.conftest import ingest_iris, invoke, iris_frame, run_through
+from tests.integration.functions.conftest import ingest_iris, invoke, iris_frame, run_through
 
 PIPELINE = ("validation", "training", "conversion", "promotion")
 
@@ -60,12 +60,17 @@ def ended_job(name: str, timeout_s: float = 120.0) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+def start_sagemaker_training(stack: EmbeddedStack, registry: Registry, ds: str) -> dict[str, Any]:
+    """Ingest iris, configure the SageMaker backend and run up to the training step's job start."""
+    payload = ingest_iris(stack, registry, ds)
+    registry.datasets.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
+    return run_through(stack, payload, "validation", "training")
+
+
 def test_sagemaker_backend_trains_through_a_training_job(
     stack: EmbeddedStack, registry: Registry, ds: str
 ) -> None:
-    payload = ingest_iris(stack, registry, ds)
-    registry.datasets.put_config(ds, DatasetConfig(target="species", training_backend="sagemaker"))
-    payload = run_through(stack, payload, "validation", "training")
+    payload = start_sagemaker_training(stack, registry, ds)
     training = payload["training"]
     assert training["status"] == "InProgress" and training["backend"] == "sagemaker"
     assert training["job_name"].startswith(TRAINING_JOB_PREFIX.for_stage(LOCAL_STAGE))

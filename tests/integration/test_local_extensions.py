@@ -10,7 +10,7 @@ import pytest
 from mlops.local.extensions import ExecutionEnvironment
 from mlops.stack.description import ExtensionSpec
 
-SLOW = ExtensionSpec("slow-extension", layer="test", module="tests.unit.serving.slow_extension")
+SLOW = ExtensionSpec("slow-extension", layer="test", module="tests.integration.slow_extension")
 
 
 def test_an_extension_overrunning_the_shutdown_grace_does_not_hold_the_stack(

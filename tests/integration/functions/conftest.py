@@ -1,50 +1,35 @@
-"""Each function on its own: moto in-process (no network), the stack's resources created from the
+"""Each function on its own: the embedded stack in in-process moto, its resources created from the
 description but not wired, so a test hands one function its event and looks at what it did."""
 
 from __future__ import annotations
 
 import io
 import itertools
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
-from moto import mock_aws
 from sklearn.datasets import load_iris
 
 from mlops import aws
 from mlops.config import DatasetConfig
-from mlops.local import patches
 from mlops.local.runtime import InvocationResult
-from mlops.local.stack import EmbeddedStack, configure_environment, start_embedded
+from mlops.local.stack import EmbeddedStack
 from mlops.registry import Registry
 from mlops.stack import outputs as out
 from tests.events import load_event
+from tests.integration.conftest import embedded_stack
 
 _SEQUENCER = itertools.count(1)
-MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": False}}
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[EmbeddedStack]:
-    saved = dict(os.environ)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    configure_environment(None)
-    with mock_aws(config=MOTO_CONFIG):
-        aws.reset_clients()
-        # Executions are recorded but not run: each test drives the one function it is about.
-        embedded = start_embedded(wire=False, execute_state_machines=False)
-        try:
-            yield embedded
-        finally:
-            embedded.runtime.shutdown()
-            patches.uninstall()
-    aws.reset_clients()
-    os.environ.clear()
-    os.environ.update(saved)
+    # Executions are recorded but not run: each test drives the one function it is about.
+    with embedded_stack(execute=False, wire=False) as embedded:
+        yield embedded
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from mlops.pipeline.events import AlarmStateChange
 from mlops.registry import Registry
 from mlops.stack.description import DRIFT_ALARM_PREFIX
 from tests.events import load_event
-from tests.unit.functions.conftest import ingest_iris, invoke, run_through
+from tests.integration.functions.conftest import ingest_iris, invoke, run_through
 
 STEPS = ("validation", "training", "conversion", "promotion")
 

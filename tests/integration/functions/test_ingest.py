@@ -8,7 +8,7 @@ from mlops.local.stack import EmbeddedStack
 from mlops.registry import Registry
 from mlops.stack import outputs as out
 from tests.events import load_event
-from tests.unit.functions.conftest import csv_bytes, invoke, iris_frame, s3_event
+from tests.integration.functions.conftest import csv_bytes, invoke, iris_frame, s3_event
 
 
 def _executions(stack: EmbeddedStack, dataset: str) -> list[dict[str, object]]:
