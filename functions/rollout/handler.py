@@ -1,4 +1,4 @@
-"""Rollout: the canary machine's checks (arm, check) and the candidate alarms' rollback."""
+"""Rollout: the rollout machine's checks (arm, check; canary and shadow) and the candidate alarms' rollback."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from mlops.observability import logger, metrics, tracer
 from mlops.registry import Registry
 from mlops.rollout_adapters import RolloutEvent, handle_event
 from mlops.settings import RolloutSettings, load_settings
+from mlops.shadow import CapturedEvidence
 
 settings = load_settings(RolloutSettings)
 registry = Registry(settings.metadata_table)
+evidence = CapturedEvidence(registry, settings.capture_bucket)
 
 
 @logger.inject_lambda_context
@@ -21,6 +23,6 @@ registry = Registry(settings.metadata_table)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=RolloutEvent).event
-    result = handle_event(parsed, registry, settings)
+    result = handle_event(parsed, registry, settings, evidence)
     logger.info("Rollout step", extra=result)
     return result
