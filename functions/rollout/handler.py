@@ -24,5 +24,5 @@ evidence = CapturedEvidence(registry, settings.capture_bucket)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = parse(event={"event": event}, model=RolloutEvent).event
     result = handle_event(parsed, registry, settings, evidence)
-    logger.info("Rollout step", extra=result)
+    logger.info("Rollout step", extra={"rollout": result})  # "name" is a LogRecord attribute
     return result

@@ -178,7 +178,7 @@ class CapturedEvidence:
     def captured(self, name: str, versions: set[int], since: datetime, until: datetime) -> list[Captured]:
         """The captured requests of ``versions`` with since <= timestamp <= until, oldest first."""
         s3 = self.reader.s3
-        found: dict[tuple[str, int], tuple[datetime, list[tuple[int, dict[str, Any], Any]]]] = {}
+        found: dict[tuple[str, int, str], tuple[datetime, list[tuple[int, dict[str, Any], Any]]]] = {}
         for key in self.reader.list_keys(name, since, until):
             text = s3.get_object(Bucket=self.reader.bucket, Key=key)["Body"].read().decode("utf-8", "replace")
             for record in iter_records(text):
@@ -198,10 +198,13 @@ class CapturedEvidence:
                     or not isinstance(row, int)
                 ):
                     continue
-                _, rows = found.setdefault((request_id, int(record["version"])), (at, []))
+                # One request's rows share its id and timestamp; the timestamp also keeps apart requests
+                # that reuse an id (clients that send their own).
+                request = (request_id, int(record["version"]), str(record.get("timestamp")))
+                _, rows = found.setdefault(request, (at, []))
                 rows.append((row, features, record.get("prediction")))
         requests = []
-        for (request_id, version), (at, rows) in sorted(
+        for (request_id, version, _), (at, rows) in sorted(
             found.items(), key=lambda item: (item[1][0], item[0])
         ):
             rows.sort(key=lambda entry: entry[0])
