@@ -275,3 +275,46 @@ def test_approving_under_a_canary_strategy_starts_the_canary(stack: InferenceSta
     assert approved.status == "candidate" and approved.approval is not None
     alias = stack.registry.get_alias(NAME)
     assert alias is not None and alias.version == 1 and alias.candidate == waiting.version
+
+
+def infer_v2(stack: InferenceStack, key: str) -> tuple[dict[str, Any], dict[str, str]]:
+    sample = load_event("inference/v2_infer")
+    sample["path"] = f"/v2/models/{NAME}/infer"
+    sample["headers"] = {**(sample.get("headers") or {}), "X-Routing-Key": key}
+    sample.pop("multiValueHeaders", None)
+    response = stack(sample)
+    assert response["statusCode"] == 200, response["body"]
+    headers = dict(response.get("headers") or {})
+    headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()})
+    return json.loads(response["body"]), headers
+
+
+def test_open_inference_protocol_requests_follow_the_same_sticky_canary_routing(
+    stack: InferenceStack, churn: Trained, churn_with_region: Trained
+) -> None:
+    candidate = stack.publish(NAME, churn, promote=False)
+    rollouts.start(stack.registry, NAME, candidate.version, deployment(), no_machine)
+    for i in range(20):
+        key = f"client-{i}"
+        body, headers = infer_v2(stack, key)
+        predicted, _ = predict(stack, key)
+        # The same key gets the same variant on both routes; v2 names it in the headers only.
+        assert headers["X-Model-Variant"] == predicted["variant"]
+        assert body["model_version"] == headers["X-Model-Version"] == str(predicted["version"])
+        assert "variant" not in body
+    variants = {infer_v2(stack, f"client-{i}")[1]["X-Model-Variant"] for i in range(40)}
+    assert variants == {"production", "candidate"}
+
+
+def test_a_v2_request_the_candidate_refuses_is_answered_by_production(
+    stack: InferenceStack, churn_with_region: Trained
+) -> None:
+    candidate = stack.publish(NAME, churn_with_region, promote=False)
+    rollout = rollouts.start(
+        stack.registry, NAME, candidate.version, deployment(max_error_rate=0.05), no_machine
+    )
+    for i in range(20):
+        body, headers = infer_v2(stack, f"client-{i}")
+        assert body["model_version"] == "1" and headers["X-Model-Variant"] == "production"
+    result = check(stack, rollout)
+    assert result.status == "rolled_back" and "error rate 100.00%" in (result.reason or "")

@@ -220,7 +220,14 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
     )
     def v2_infer(name: ModelName, body: V2Body = None) -> Response[Any]:
         event = app.current_event
-        return _json(service.infer(unquote(name), event.body, bool(event.is_base64_encoded), request_id()))
+        text, headers = service.infer_routed(
+            unquote(name),
+            event.body,
+            bool(event.is_base64_encoded),
+            request_id(),
+            event.get_header_value("x-routing-key", case_sensitive=False),
+        )
+        return _json(text, headers=headers)
 
     @route(
         "POST",

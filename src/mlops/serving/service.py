@@ -11,8 +11,9 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -28,6 +29,7 @@ from mlops.settings import InferenceSettings
 from mlops.storage import Storage
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+Parsed = TypeVar("Parsed")
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,12 @@ class InferenceService:
         payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
         model, variant = self.store.route(name, routing_key or request_id)
         if variant == CANDIDATE:
-            model, variant, batch, prediction = self._candidate_or_production(name, model, payload)
+            model, variant, batch, prediction = self._candidate_or_production(
+                name,
+                model,
+                lambda m: parse_predict_body(m.layout, payload, self.limits.max_batch_rows),
+                _itself,
+            )
         else:
             batch = parse_predict_body(model.layout, payload, self.limits.max_batch_rows)
             prediction = model.predict(batch)
@@ -142,32 +149,64 @@ class InferenceService:
         return text, headers
 
     def _candidate_or_production(
-        self, name: str, candidate: LoadedModel, payload: Any
-    ) -> tuple[LoadedModel, str, FeatureBatch, Prediction]:
+        self,
+        name: str,
+        candidate: LoadedModel,
+        parse: Callable[[LoadedModel], Parsed],
+        batch_of: Callable[[Parsed], FeatureBatch],
+    ) -> tuple[LoadedModel, str, Parsed, Prediction]:
         try:
-            batch = parse_predict_body(candidate.layout, payload, self.limits.max_batch_rows)
-            return candidate, CANDIDATE, batch, candidate.predict(batch)
+            parsed = parse(candidate)
+            return candidate, CANDIDATE, parsed, candidate.predict(batch_of(parsed))
         except Exception as error:
             production = self.store.get(name)
             # Input production refuses too is the client's error, not the candidate's.
-            batch = parse_predict_body(production.layout, payload, self.limits.max_batch_rows)
-            prediction = production.predict(batch)
+            parsed = parse(production)
+            prediction = production.predict(batch_of(parsed))
             if self.stats is not None:
                 self.stats.record(name, CANDIDATE, candidate.version, None, True)
             if not isinstance(error, ServingError):
                 telemetry.load_failure(name, candidate.version, f"the candidate failed: {error}")
-            return production, PRODUCTION, batch, prediction
+            return production, PRODUCTION, parsed, prediction
 
     def infer(self, name: str, body: str | bytes | None, base64_encoded: bool, request_id: str) -> str:
+        """The production version's answer (the route that names a version)."""
+        return self.infer_routed(name, body, base64_encoded, request_id, routed=False)[0]
+
+    def infer_routed(
+        self,
+        name: str,
+        body: str | bytes | None,
+        base64_encoded: bool,
+        request_id: str,
+        routing_key: str | None = None,
+        routed: bool = True,
+    ) -> tuple[str, dict[str, str]]:
+        """Open Inference Protocol inference, routed during a canary like ``predict_routed`` (the
+        protocol's body has no variant field: the headers name it)."""
         started = time.perf_counter()
         payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
-        model = self.store.get(name)
-        request = v2.parse_infer_request(model, payload, self.limits.max_batch_rows)
-        prediction = model.predict(request.batch)
+        if routed:
+            model, variant = self.store.route(name, routing_key or request_id)
+        else:
+            model, variant = self.store.get(name), None
+
+        def parse(m: LoadedModel) -> v2.InferRequest:
+            return v2.parse_infer_request(m, payload, self.limits.max_batch_rows)
+
+        if variant == CANDIDATE:
+            model, variant, request, prediction = self._candidate_or_production(
+                name, model, parse, _batch_of_request
+            )
+        else:
+            request = parse(model)
+            prediction = model.predict(request.batch)
         predictions = prediction.prediction_list()
         text = _dumps(v2.infer_response(model, request, prediction, predictions))
         batch = request.batch
         self._done(model, batch.rows, started, sum(map(len, batch.unseen.values())))
+        if variant is not None and self.stats is not None:
+            self.stats.record(name, variant, model.version, (time.perf_counter() - started) * 1000, False)
         self.capture.capture(
             request_id,
             name,
@@ -176,12 +215,20 @@ class InferenceService:
             predictions,
             _probability_rows(prediction),
         )
-        return text
+        return text, {"X-Model-Version": str(model.version), "X-Model-Variant": variant or PRODUCTION}
 
     @staticmethod
     def _done(model: LoadedModel, rows: int, started: float, unseen: int) -> None:
         latency_ms = (time.perf_counter() - started) * 1000
         telemetry.prediction(model.name, model.version, rows, latency_ms, unseen)
+
+
+def _itself(batch: FeatureBatch) -> FeatureBatch:
+    return batch
+
+
+def _batch_of_request(request: v2.InferRequest) -> FeatureBatch:
+    return request.batch
 
 
 def _probability_rows(prediction: Prediction) -> list[list[float]] | None:
