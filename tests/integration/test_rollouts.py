@@ -3,10 +3,11 @@ and the approval gate."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -65,9 +66,11 @@ def stack(churn: Trained) -> Iterator[InferenceStack]:
         yield running
 
 
-def predict(stack: InferenceStack, key: str) -> tuple[dict[str, Any], dict[str, str]]:
-    sample = load_event("inference/predict_records")
-    sample["path"] = f"/models/{NAME}/predict"
+def predict(
+    stack: InferenceStack, key: str, event: str = "predict_records", path: str = f"/models/{NAME}/predict"
+) -> tuple[dict[str, Any], dict[str, str]]:
+    sample = load_event(f"inference/{event}")
+    sample["path"] = path
     sample["headers"] = {**(sample.get("headers") or {}), "X-Routing-Key": key}
     sample.pop("multiValueHeaders", None)
     response = stack(sample)
@@ -82,6 +85,22 @@ def check(stack: InferenceStack, rollout: Rollout, later_s: float = 0.0) -> roll
     return rollouts.check(
         stack.registry, metrics, NAME, rollout.rollout_id, now=utcnow() + timedelta(seconds=later_s)
     )
+
+
+def race(*calls: Callable[[], object]) -> None:
+    """Run the calls at the same moment, each in its thread; a Conflict is one of the allowed outcomes."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], object]) -> None:
+        barrier.wait()
+        with contextlib.suppress(Conflict):
+            call()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def production_versions(stack: InferenceStack) -> list[int]:
@@ -190,28 +209,10 @@ def test_a_promote_racing_a_rollout_leaves_exactly_one_production_version(
     other = stack.publish(NAME, churn, promote=False)
     rollout = rollouts.start(stack.registry, NAME, candidate.version, deployment(), no_machine)
     predict(stack, "one")
-    barrier = threading.Barrier(2)
-    errors: list[Exception] = []
-
-    def promote() -> None:
-        barrier.wait()
-        try:
-            deployments.promote(stack.registry, NAME, other.version)
-        except Conflict as error:
-            errors.append(error)
-
-    def step() -> None:
-        barrier.wait()
-        try:
-            check(stack, rollout, later_s=2)
-        except Conflict as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=promote), threading.Thread(target=step)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race(
+        lambda: deployments.promote(stack.registry, NAME, other.version),
+        lambda: check(stack, rollout, later_s=2),
+    )
     current = stack.registry.get_rollout(NAME)
     assert current is not None
     if current.status == "running":
@@ -278,15 +279,7 @@ def test_approving_under_a_canary_strategy_starts_the_canary(stack: InferenceSta
 
 
 def infer_v2(stack: InferenceStack, key: str) -> tuple[dict[str, Any], dict[str, str]]:
-    sample = load_event("inference/v2_infer")
-    sample["path"] = f"/v2/models/{NAME}/infer"
-    sample["headers"] = {**(sample.get("headers") or {}), "X-Routing-Key": key}
-    sample.pop("multiValueHeaders", None)
-    response = stack(sample)
-    assert response["statusCode"] == 200, response["body"]
-    headers = dict(response.get("headers") or {})
-    headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()})
-    return json.loads(response["body"]), headers
+    return predict(stack, key, "v2_infer", f"/v2/models/{NAME}/infer")
 
 
 def test_open_inference_protocol_requests_follow_the_same_sticky_canary_routing(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,7 +16,6 @@ import pytest
 
 from mlops import aws, deployments, rollouts
 from mlops.config import CanaryConfig, DatasetConfig, DeploymentConfig, GuardrailConfig, ShadowConfig
-from mlops.errors import Conflict
 from mlops.models import Rollout, utcnow
 from mlops.rollout_adapters import CloudWatchVariantMetrics
 from mlops.shadow import CapturedEvidence
@@ -35,6 +33,7 @@ from .inference_fixtures import (
     train_diabetes,
     train_model,
 )
+from .test_rollouts import race
 
 NAMESPACE = METRICS_NAMESPACE.for_stage("local")
 NAME = "churn"
@@ -226,28 +225,7 @@ def test_a_promote_racing_a_shadow_leaves_exactly_one_production_version(
     for i in range(3):
         predict(stack, i)
     stack.shipped()
-    barrier = threading.Barrier(2)
-    errors: list[Exception] = []
-
-    def promote() -> None:
-        barrier.wait()
-        try:
-            deployments.promote(stack.registry, NAME, other.version)
-        except Conflict as error:
-            errors.append(error)
-
-    def gate() -> None:
-        barrier.wait()
-        try:
-            check(stack, rollout)
-        except Conflict as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=promote), threading.Thread(target=gate)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race(lambda: deployments.promote(stack.registry, NAME, other.version), lambda: check(stack, rollout))
     current = stack.registry.get_rollout(NAME)
     assert current is not None
     if current.status == "running":

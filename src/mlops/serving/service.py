@@ -134,19 +134,7 @@ class InferenceService:
         if variant is not None:
             response["variant"] = variant
         text = _dumps(response)
-        self._done(model, batch.rows, started, sum(map(len, batch.unseen.values())))
-        if variant is not None and self.stats is not None:
-            self.stats.record(name, variant, model.version, (time.perf_counter() - started) * 1000, False)
-        self.capture.capture(
-            request_id,
-            name,
-            model.version,
-            lambda: batch.feature_rows(model.layout),
-            predictions,
-            probabilities,
-        )
-        headers = {"X-Model-Version": str(model.version), "X-Model-Variant": variant or PRODUCTION}
-        return text, headers
+        return text, self._served(model, variant, batch, started, request_id, predictions, probabilities)
 
     def _candidate_or_production(
         self,
@@ -203,19 +191,36 @@ class InferenceService:
             prediction = model.predict(request.batch)
         predictions = prediction.prediction_list()
         text = _dumps(v2.infer_response(model, request, prediction, predictions))
-        batch = request.batch
+        probabilities = _probability_rows(prediction)
+        return text, self._served(
+            model, variant, request.batch, started, request_id, predictions, probabilities
+        )
+
+    def _served(
+        self,
+        model: LoadedModel,
+        variant: str | None,
+        batch: FeatureBatch,
+        started: float,
+        request_id: str,
+        predictions: list[Any],
+        probabilities: list[list[float]] | None,
+    ) -> dict[str, str]:
+        """After the answer is built: telemetry, the variant's figures, capture; the response headers."""
         self._done(model, batch.rows, started, sum(map(len, batch.unseen.values())))
         if variant is not None and self.stats is not None:
-            self.stats.record(name, variant, model.version, (time.perf_counter() - started) * 1000, False)
+            self.stats.record(
+                model.name, variant, model.version, (time.perf_counter() - started) * 1000, False
+            )
         self.capture.capture(
             request_id,
-            name,
+            model.name,
             model.version,
             lambda: batch.feature_rows(model.layout),
             predictions,
-            _probability_rows(prediction),
+            probabilities,
         )
-        return text, {"X-Model-Version": str(model.version), "X-Model-Variant": variant or PRODUCTION}
+        return {"X-Model-Version": str(model.version), "X-Model-Variant": variant or PRODUCTION}
 
     @staticmethod
     def _done(model: LoadedModel, rows: int, started: float, unseen: int) -> None:
