@@ -325,7 +325,11 @@ class ShadowConfig(_Strict):
     """The shadow gate: the candidate scores production's captured requests without answering them."""
 
     requests: int = Field(
-        default=200, ge=1, description="Production requests the candidate scores before the gate decides."
+        default=200,
+        ge=1,
+        le=5000,
+        description="Production requests the candidate scores before the gate decides (at most 5,000: "
+        "each check replays them all).",
     )
     min_agreement: float = _share(
         0.95, "Classification: the share of rows where the candidate predicts what production answered."

@@ -11,6 +11,9 @@ from typing import Protocol
 
 from mlops.models import Rollout
 
+# Each replayed request is scored alone, as it was served; the cap keeps one check within its timeout.
+MAX_REPLAYED_REQUESTS = 5_000
+
 
 @dataclass(frozen=True)
 class ShadowFigures:

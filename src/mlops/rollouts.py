@@ -28,7 +28,13 @@ from mlops.deployments import servable
 from mlops.errors import Conflict, MlopsError, NotFound
 from mlops.models import Alias, Rollout, utcnow
 from mlops.registry import Registry
-from mlops.rollout_gates import Evidence, ground_truth_breach, ground_truth_status, shadow_breach
+from mlops.rollout_gates import (
+    MAX_REPLAYED_REQUESTS,
+    Evidence,
+    ground_truth_breach,
+    ground_truth_status,
+    shadow_breach,
+)
 
 CANDIDATE = "candidate"
 PRODUCTION = "production"
@@ -155,7 +161,9 @@ def start(
         version=version,
         baseline=alias.version,
         strategy="shadow" if shadow else "canary",
-        shadow_requests=(shadow_requests or deployment.shadow.requests) if shadow else 0,
+        shadow_requests=min(shadow_requests or deployment.shadow.requests, MAX_REPLAYED_REQUESTS)
+        if shadow
+        else 0,
         steps=chosen,
         current_weight=0.0 if shadow else float(chosen[0]),
         bake_seconds=bake_seconds if bake_seconds is not None else canary.bake_seconds,
@@ -300,13 +308,16 @@ def _check_shadow(
     if evidence is None:
         raise MlopsError("A shadow rollout is judged on captured traffic; no capture bucket was given.")
     figures, truth = evidence.shadow(rollout, moment)
+    gathered = figures.requests >= rollout.shadow_requests
     rollout = rollout.model_copy(
         update={
             "observed": {**figures.as_dict(), **(truth.as_dict() if truth else {})},
-            "ground_truth": ground_truth_status(truth, rollout.guardrails),
+            "ground_truth": ground_truth_status(truth, rollout.guardrails)
+            if gathered
+            else f"ground truth: weighed at the gate, after {rollout.shadow_requests} requests",
         }
     )
-    if figures.requests < rollout.shadow_requests:
+    if not gathered:
         stored = registry.save_rollout(rollout, expected=registry.get_rollout(rollout.name))
         return _result(stored, check_interval(rollout.bake_seconds))
     broken = shadow_breach(figures, rollout.guardrails) or ground_truth_breach(truth, rollout.guardrails)

@@ -27,7 +27,7 @@ from mlops.drift.baseline import class_key
 from mlops.drift.capture import CaptureReader, iter_records, parse_timestamp
 from mlops.models import Rollout
 from mlops.registry import Registry
-from mlops.rollout_gates import GroundTruth, ShadowFigures
+from mlops.rollout_gates import MAX_REPLAYED_REQUESTS, GroundTruth, ShadowFigures
 from mlops.serving.features import parse_predict_body
 from mlops.serving.routing import p99 as routing_p99
 from mlops.signature import Signature
@@ -37,8 +37,6 @@ if TYPE_CHECKING:  # onnxruntime loads only where a candidate is scored (the rol
     from mlops.serving.models import LoadedModel
 
 FEEDBACK_PREFIX = "feedback/"
-# Each replayed request is scored alone, as it was served; the cap keeps one check within its timeout.
-MAX_REPLAYED_REQUESTS = 5_000
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     how = p.add_mutually_exclusive_group()
     how.add_argument("--canary", type=rollouts.canary_steps, metavar="STEPS", help="percents, e.g. 10,50,100")
     how.add_argument(
-        "--shadow", type=_positive_int, metavar="N", help="score N production requests without answering"
+        "--shadow",
+        type=_positive_int,
+        metavar="N",
+        help="score N production requests (at most 5000) without answering",
     )
     p.add_argument(
         "--bake", type=rollouts.bake_duration, metavar="DURATION", help="per canary step: 30s, 10m, 1h"
