@@ -662,11 +662,11 @@ def test_batch_scoring_is_a_distributed_map_scoped_to_batch_and_alarmed(synthesi
     assert failed["AlarmName"] == "mlops-dev-BatchFailed" and failed["Threshold"] == 1
 
 
-def test_the_rollout_function_only_reads_captured_traffic_labels_and_models(synthesized: Synthesized) -> None:
-    """A shadow's replay reads the capture bucket (captured requests, feedback labels) and the
-    artifact bucket (the candidate's ONNX); it writes to neither."""
+def test_the_rollout_function_only_reads_captured_traffic_and_labels(synthesized: Synthesized) -> None:
+    """A shadow's replay reads the capture bucket (captured requests, feedback labels); it never
+    writes there."""
     role_id = single_reference(function_props(synthesized, "rollout")["Role"])
-    buckets = {ref_id(synthesized, Ref("bucket", name)) for name in ("capture", "artifacts")}
+    buckets = {ref_id(synthesized, Ref("bucket", "capture"))}
     actions_on_buckets: set[str] = set()
     for statement in role_statements(synthesized, role_id):
         if referenced_ids(statement.get("Resource", [])) & buckets:

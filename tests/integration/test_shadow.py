@@ -9,6 +9,7 @@ import math
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 
 from mlops import aws, deployments, rollouts
 from mlops.config import CanaryConfig, DatasetConfig, DeploymentConfig, GuardrailConfig, ShadowConfig
+from mlops.console.pages import rollouts as rollouts_page
 from mlops.models import Rollout, utcnow
 from mlops.rollout_adapters import CloudWatchVariantMetrics
 from mlops.shadow import CapturedEvidence
@@ -190,6 +192,11 @@ def test_a_shadow_that_disagrees_is_refused_with_its_figure(stack: InferenceStac
     assert event.action == "rollback" and event.reason == done.reason
     _, body, _ = predict(stack, 0)
     assert body["version"] == 1  # the loop goes on with production
+    # The console's Rollouts page says why, with the figure beside its gate.
+    page = rollouts_page.show(SimpleNamespace(registry=stack.registry), {"name": NAME})  # type: ignore[arg-type]
+    assert page.title == f"Shadow of {NAME} v{candidate.version}"
+    html = str(page.body)
+    assert "below the gate 95.00%" in html and "agreement with production" in html
 
 
 def test_a_regression_shadow_is_judged_on_relative_error() -> None:
