@@ -23,6 +23,7 @@ from mlops.rollout_adapters import CloudWatchVariantMetrics
 from mlops.shadow import CapturedEvidence
 from mlops.stack.description import METRICS_NAMESPACE
 from tests.events import load_event
+from tests.integration.conftest import wait_for
 
 from .inference_fixtures import (
     CAPTURE,
@@ -171,8 +172,8 @@ def test_a_shadow_that_agrees_is_promoted_and_never_answers(stack: InferenceStac
     history = stack.registry.alias_history(NAME)
     assert [e.action for e in history[-2:]] == ["shadow", "shadow"]  # started, promoted
     assert history[-1].reason == done.reason
-    _, body, _ = predict(stack, 0)
-    assert body["version"] == candidate.version
+    # Served once the function's alias cache (ALIAS_TTL_SECONDS, 0.2 s here) expires.
+    wait_for(lambda: predict(stack, 0)[1]["version"] == candidate.version, 10)
 
 
 def test_a_shadow_that_disagrees_is_refused_with_its_figure(stack: InferenceStack, flipped: Trained) -> None:
