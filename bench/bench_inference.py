@@ -24,7 +24,8 @@ number is set against what a user would deploy instead, measured in the same run
   as the embedded stack runs it);
 - canary routing: one row through the handler for a model with no canary, against the same model
   with a canary at 10% (a request production answers: the routing decision and the per-variant
-  counting), interleaved in the same run; and a request the candidate answers.
+  counting), interleaved in the same run; a request the candidate answers; and the same model with
+  an active shadow rollout (its candidate in the alias at weight 0).
 
 The handler runs against moto (registry, artifacts, capture) only to load the model; with the alias
 TTL set to an hour the measured path never calls AWS. Capture is off in the latency and throughput
@@ -349,18 +350,29 @@ def bench_latency(
 
 
 def bench_routing(models: dict[str, Model], handler: Callable[..., Any], n: int) -> list[dict[str, Any]]:
-    """What a canary adds to a request: the same model with and without a candidate beside it."""
+    """What a canary or a shadow rollout adds to a request: the same model with and without a candidate
+    beside it (a shadow's candidate answers nothing: it is scored later from captured requests)."""
     from mlops.registry import Registry
     from mlops.serving.routing import to_candidate
 
     registry = Registry("mlops-metadata")
     model = models["logistic_regression"]
-    plain, routed = "plain", "canary"
-    for name, promote in ((plain, True), (routed, True), (routed, False)):
+    plain, routed, shadowed = "plain", "canary", "shadowed"
+    for name, promote in (
+        (plain, True),
+        (routed, True),
+        (routed, False),
+        (shadowed, True),
+        (shadowed, False),
+    ):
         publish(name, model, promote)
     alias = registry.models.get_alias(routed)
     assert alias is not None
     registry.models.set_candidate(alias, 2, 10.0, "canary", "bench")
+    # A shadow rollout's alias: the candidate at weight 0, judged later by replaying captured requests.
+    shadow_alias = registry.models.get_alias(shadowed)
+    assert shadow_alias is not None
+    registry.models.set_candidate(shadow_alias, 2, 0.0, "shadow", "bench")
     keys = [f"client-{i}" for i in range(1000)]
     to_production = next(k for k in keys if not to_candidate(k, 2, 10.0))
     to_canary = next(k for k in keys if to_candidate(k, 2, 10.0))
@@ -370,6 +382,7 @@ def bench_routing(models: dict[str, Model], handler: Callable[..., Any], n: int)
         ("none", plain, None),
         ("production", routed, to_production),
         ("candidate", routed, to_canary),
+        ("shadow", shadowed, to_production),
     ):
         event = predict_event(name, rows)
         if key is not None:
@@ -383,7 +396,7 @@ def bench_routing(models: dict[str, Model], handler: Callable[..., Any], n: int)
             response = handler(event, ctx)
             assert response["statusCode"] == 200, response["body"][:200]
             variant = json.loads(response["body"]).get("variant")
-            assert variant == (None if label == "none" else label), (label, variant)
+            assert variant == (None if label in ("none", "shadow") else label), (label, variant)
         for _ in range(5):  # interleaved rounds
             for label, event in events.items():
                 samples[label] += samples_us(partial(handler, event, ctx), n // 5)
@@ -828,7 +841,9 @@ def main() -> None:
         "rows per second of both handlers",
     )
     parser.add_argument("--json", type=Path, help="also write every result to this file")
-    parser.add_argument("--only-routing", action="store_true", help="only the canary routing figures")
+    parser.add_argument(
+        "--only-routing", action="store_true", help="only the canary and shadow routing figures"
+    )
     args = parser.parse_args()
     from threadpoolctl import threadpool_limits
 

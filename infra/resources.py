@@ -108,6 +108,12 @@ class StackResources:
         else:
             raise UnresolvedReference(f"The stack grants no access to {ref.kind} references ({ref!r}).")
 
+    def grant_read(self, ref: Ref, grantee: iam.IGrantable) -> None:
+        """Read access only to the resource a Ref names (a bucket: get and list, with its key)."""
+        if ref.kind != "bucket":
+            raise UnresolvedReference(f"The stack grants read-only access to buckets only ({ref!r}).")
+        self.bucket(ref.name).grant_read(grantee)
+
     def grant_permission(self, permission: Permission, role: iam.IRole) -> None:
         """Add a described permission to a role; on a bucket, with the bucket's key to read and write."""
         role.add_to_principal_policy(self.permission_statement(permission))

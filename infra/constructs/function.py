@@ -144,9 +144,12 @@ class SpecFunction(Construct):
             )
         # The explicit log group replaces the managed AWSLambdaBasicExecutionRole policy.
         self.log_group.grant_write(self.role)
-        for ref in environment_refs(spec):
-            if ref.kind not in HANDED_ON_KINDS:
-                resources.grant(ref, self.function)
+        for variable, value in spec.env.items():
+            if isinstance(value, Ref) and value.kind not in HANDED_ON_KINDS:
+                if variable in spec.read_only:
+                    resources.grant_read(value, self.function)
+                else:
+                    resources.grant(value, self.function)
         for permission in spec.permissions:
             resources.grant_permission(permission.for_stage(stage.name), self.role)
         resources.functions[spec.name] = self.function

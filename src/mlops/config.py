@@ -288,6 +288,23 @@ class GuardrailConfig(_Strict):
     min_requests: int = Field(
         default=20, ge=1, description="Requests the candidate must have served before a step advances."
     )
+    max_accuracy_drop: float = _share(
+        0.05,
+        "Ground truth (classification): the candidate's live accuracy on labelled requests may fall at "
+        "most this far below production's before it is rolled back.",
+    )
+    max_rmse_increase: float = Field(
+        default=0.1,
+        ge=0,
+        description="Ground truth (regression): the candidate's live RMSE on labelled requests may exceed "
+        "production's by at most this share before it is rolled back.",
+    )
+    min_labels: int = Field(
+        default=20,
+        ge=1,
+        description="Labelled rows each side needs before the ground-truth guardrail applies (inactive "
+        "below).",
+    )
 
 
 class CanaryConfig(_Strict):
@@ -306,11 +323,32 @@ class CanaryConfig(_Strict):
         return self
 
 
+class ShadowConfig(_Strict):
+    """The shadow gate: the candidate scores production's captured requests without answering them."""
+
+    requests: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="Production requests the candidate scores before the gate decides (at most 5,000: "
+        "each check replays them all).",
+    )
+    min_agreement: float = _share(
+        0.95, "Classification: the share of rows where the candidate predicts what production answered."
+    )
+    max_relative_error: float = Field(
+        default=0.1,
+        ge=0,
+        description="Regression: the mean of |candidate - production| / max(|production|, 1e-9) over rows.",
+    )
+
+
 class DeploymentConfig(_Strict):
-    strategy: Literal["direct", "canary"] = Field(
+    strategy: Literal["direct", "canary", "shadow"] = Field(
         default="direct",
         description="direct: a candidate that passes review replaces production at once; canary: it "
-        "takes canary.steps percent of the requests, each step held for canary.bake.",
+        "takes canary.steps percent of the requests, each step held for canary.bake; shadow: it scores "
+        "shadow.requests of production's requests without answering and is promoted if the gate holds.",
     )
     approval: Literal["auto", "manual"] = Field(
         default="auto",
@@ -318,6 +356,7 @@ class DeploymentConfig(_Strict):
         "`mlops models approve` or `reject`.",
     )
     canary: CanaryConfig = CanaryConfig.model_construct()
+    shadow: ShadowConfig = ShadowConfig.model_construct()
     guardrails: GuardrailConfig = GuardrailConfig.model_construct()
 
 

@@ -4,8 +4,9 @@ Starts ``mlops local up`` (fresh state, free ports), then: upload scikit-learn's
 and follow the run stage by stage; show the model and its lineage; predict over HTTP; send traffic
 like the training data (no drift) and shifted traffic (drift on the shifted features), whose alarm
 starts a retraining run that puts a new version in production; upload the same bytes again (no
-training) and a broken file (refused, production untouched); run a canary that completes, and one
-that is rolled back by itself (a candidate that requires a column clients do not send yet). Ends
+training) and a broken file (refused, production untouched); run a canary that completes, one
+that is rolled back by itself (a candidate that requires a column clients do not send yet), and a
+shadow of the retrained version that is promoted once it agrees with production. Ends
 with a summary; exits non-zero if any step does not do what it should.
 """
 
@@ -277,6 +278,15 @@ def run_demo(workdir: Path) -> dict[str, Any]:
     now = next(m for m in cli_json("models", "list", DATASET) if m["status"] == "production")
     expect(now["version"] == first, "A rolled-back candidate changed production.")
     summary["canary_rolled_back"] = {**rolled, "seconds": round(took, 1), "previous": serving}
+
+    heading("10. A shadow: the retrained version scores 10 live requests without answering, then serves")
+    started = time.monotonic()
+    code, _ = cli("models", "rollout", DATASET, str(serving), "--shadow", "10", "--bake", "2s")
+    expect(code == 0, "The shadow did not start.")
+    shadowed = _canary(predict, frame, 60)
+    expect(shadowed["status"] == "completed", f"The shadow was not promoted: {shadowed['reason']}")
+    cli("rollouts", "show", DATASET)
+    summary["shadow_promoted"] = {**shadowed, "seconds": round(time.monotonic() - started, 1)}
     return summary
 
 
@@ -353,6 +363,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     say(f"canary of v{summary['canary_completed']['version']}: {summary['canary_completed']['status']}")
     rolled = summary["canary_rolled_back"]
     say(f"canary of v{rolled['version']}: {rolled['status']} after {rolled['seconds']}s ({rolled['reason']})")
+    shadowed = summary["shadow_promoted"]
+    say(
+        f"shadow of v{shadowed['version']}: {shadowed['status']} in {shadowed['seconds']}s ({shadowed['reason']})"
+    )
 
 
 def main() -> int:

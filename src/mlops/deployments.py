@@ -178,10 +178,11 @@ def end_rollout(registry: Registry, name: str, status: str, reason: str) -> None
 
 
 def _stop_canary(registry: Registry, alias: Alias, reason: str | None) -> AliasMove:
-    """``rollback`` during a canary: the candidate gets no more traffic; production stays."""
+    """``rollback`` during a canary or shadow: the candidate gets no more traffic; production stays."""
     candidate = alias.candidate
     assert candidate is not None
-    why = reason or f"Canary of v{candidate} rolled back by hand."
+    kind = "Shadow" if alias.candidate_weight <= 0 else "Canary"
+    why = reason or f"{kind} of v{candidate} rolled back by hand."
     try:
         registry.models.set_candidate(alias, None, 0.0, "rollback", why, status="rolled_back")
     except Conflict as error:
@@ -192,7 +193,7 @@ def _stop_canary(registry: Registry, alias: Alias, reason: str | None) -> AliasM
         alias.version,
         alias.version,
         True,
-        f"Stopped the canary of '{alias.name}' v{candidate}; v{alias.version} answers every request.",
+        f"Stopped the {kind.lower()} of '{alias.name}' v{candidate}; v{alias.version} answers every request.",
     )
 
 

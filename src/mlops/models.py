@@ -21,7 +21,7 @@ Message = Annotated[str, AfterValidator(bound_message)]
 Summary = Annotated[dict[str, Any], AfterValidator(bound_document)]
 ModelStatus = Literal["candidate", "pending_approval", "production", "archived", "rejected", "rolled_back"]
 # What moved (or touched) the production alias: the pipeline, a person, or a rollout step.
-AliasAction = Literal["promote", "rollback", "manual", "approve", "canary", "abort"]
+AliasAction = Literal["promote", "rollback", "manual", "approve", "canary", "shadow", "abort"]
 RolloutStatus = Literal["running", "completed", "rolled_back", "aborted"]
 TrainingBackend = Literal["inline", "sagemaker"]
 TrainingStatus = Literal["Completed", "InProgress"]
@@ -233,7 +233,9 @@ class Rollout(Record):
     name: str
     version: int
     baseline: int | None
-    strategy: Literal["canary"] = "canary"
+    strategy: Literal["canary", "shadow"] = "canary"
+    # Shadow: production requests the candidate scores before the gate decides (0 for a canary).
+    shadow_requests: int = 0
     status: RolloutStatus = "running"
     steps: list[int] = Field(default_factory=list)
     step: int = 0
@@ -241,6 +243,8 @@ class Rollout(Record):
     bake_seconds: float = 600.0
     guardrails: dict[str, float] = Field(default_factory=dict)
     observed: dict[str, float] = Field(default_factory=dict)
+    # Whether the ground-truth guardrail applied at the last check, and if not, why.
+    ground_truth: Message | None = None
     started_at: datetime = Field(default_factory=utcnow)
     step_started_at: datetime = Field(default_factory=utcnow)
     ended_at: datetime | None = None

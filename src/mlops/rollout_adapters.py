@@ -14,6 +14,7 @@ from mlops.pipeline.events import AlarmStateChange
 from mlops.registry import Registry
 from mlops.rollouts import Observed, check, on_alarm
 from mlops.settings import RolloutSettings
+from mlops.shadow import CapturedEvidence
 from mlops.stack.description import ROLLOUT_ALARM_PREFIX
 from mlops.variant_metrics import (
     CANDIDATE,
@@ -137,9 +138,13 @@ class RolloutEvent(BaseModel):
 
 
 def handle_event(
-    event: RolloutStep | AlarmStateChange, registry: Registry, settings: RolloutSettings
+    event: RolloutStep | AlarmStateChange,
+    registry: Registry,
+    settings: RolloutSettings,
+    evidence: CapturedEvidence | None = None,
 ) -> dict[str, Any]:
-    """The rollout function: arm or check for the machine, roll back on a candidate alarm."""
+    """The rollout function: arm or check for the machine, roll back on a candidate alarm. ``evidence``
+    (kept across invocations, so a shadow's ONNX sessions load once) judges shadows and ground truth."""
     alarms = CloudWatchAlarms(settings.metrics_namespace, ROLLOUT_ALARM_PREFIX.for_stage(settings.stage_name))
     if isinstance(event, AlarmStateChange):
         name = model_of_alarm(alarms.prefix, event.detail.alarm_name)
@@ -149,7 +154,11 @@ def handle_event(
         return {"rolled_back": bool(rolled and rolled.status == "rolled_back"), "name": name}
     if event.action == "arm":
         rollout = registry.models.get_rollout(event.name)
-        if rollout is not None and rollout.rollout_id == event.rollout_id and rollout.status == "running":
+        running = (
+            rollout is not None and rollout.rollout_id == event.rollout_id and rollout.status == "running"
+        )
+        if rollout is not None and running and rollout.strategy == "canary":
             alarms.arm(rollout)
     metrics = CloudWatchVariantMetrics(settings.metrics_namespace)
-    return check(registry, metrics, event.name, event.rollout_id, alarms).as_dict()
+    evidence = evidence or CapturedEvidence(registry, settings.capture_bucket)
+    return check(registry, metrics, event.name, event.rollout_id, alarms, evidence=evidence).as_dict()

@@ -1,4 +1,5 @@
-"""Canary rollouts: a candidate answers a growing share of requests and is rolled back by itself.
+"""Rollouts: a candidate answers a growing share of requests (canary), or scores production's captured
+requests without answering (shadow), and is promoted or rolled back by itself.
 
 A rollout lives in two records: the production alias carries the candidate and its weight (what the
 inference function routes on, ``mlops.serving.routing``), and the ``ROLLOUT`` record carries the
@@ -8,7 +9,9 @@ version remains: a promote or rollback rewrites the alias without a candidate, a
 that and records the rollout as aborted.
 
 ``check`` is the rollout state machine's Task (``rollout.asl.json``): it rolls back on a breach,
-advances a step once its bake time passed with enough requests, and says how long to wait next.
+advances a step once its bake time passed with enough requests, and says how long to wait next. A
+shadow rollout's candidate sits in the alias at weight 0 (nothing routes to it; ``models rollback``
+and ``promote`` stop it like a canary), and its check replays captured traffic (``mlops.shadow``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ from mlops.deployments import servable
 from mlops.errors import Conflict, MlopsError, NotFound
 from mlops.models import Alias, Rollout, utcnow
 from mlops.registry import Registry
+from mlops.rollout_gates import (
+    MAX_REPLAYED_REQUESTS,
+    Evidence,
+    ground_truth_breach,
+    ground_truth_status,
+    shadow_breach,
+)
 
 CANDIDATE = "candidate"
 PRODUCTION = "production"
@@ -121,8 +131,11 @@ def start(
     bake_seconds: float | None = None,
     actor: str | None = None,
     run_id: str | None = None,
+    shadow_requests: int | None = None,
 ) -> Rollout:
-    """Give ``version`` the first canary step of the traffic and start the rollout's checks."""
+    """Give ``version`` the first canary step of the traffic (or, for a shadow, production's captured
+    requests to score) and start the rollout's checks. ``shadow_requests`` makes it a shadow of that
+    many requests whatever the config says; else the config's strategy decides."""
     model = registry.models.get_model_version(name, version)
     servable(model)
     alias = registry.models.get_alias(name)
@@ -133,17 +146,28 @@ def start(
     if alias.version == version:
         raise Conflict(f"'{name}' v{version} is already the production version.")
     canary = deployment.canary
-    chosen = list(steps or canary.steps)
+    shadow = shadow_requests is not None or (deployment.strategy == "shadow" and not steps)
+    chosen = [] if shadow else list(steps or canary.steps)
     guardrails: GuardrailConfig = deployment.guardrails
+    gate = {k: float(v) for k, v in guardrails.model_dump().items()}
+    if shadow:
+        gate.update(
+            min_agreement=deployment.shadow.min_agreement,
+            max_relative_error=deployment.shadow.max_relative_error,
+        )
     rollout = Rollout(
         rollout_id=uuid.uuid4().hex[:12],
         name=name,
         version=version,
         baseline=alias.version,
+        strategy="shadow" if shadow else "canary",
+        shadow_requests=min(shadow_requests or deployment.shadow.requests, MAX_REPLAYED_REQUESTS)
+        if shadow
+        else 0,
         steps=chosen,
-        current_weight=float(chosen[0]),
+        current_weight=0.0 if shadow else float(chosen[0]),
         bake_seconds=bake_seconds if bake_seconds is not None else canary.bake_seconds,
-        guardrails={k: float(v) for k, v in guardrails.model_dump().items()},
+        guardrails=gate,
         actor=actor,
         run_id=run_id,
     )
@@ -155,17 +179,30 @@ def start(
         raise Conflict(
             f"'{name}' already has a rollout running{detail}; wait for it or roll back."
         ) from error
-    reason = f"Canary of v{version} started at {chosen[0]}% beside v{alias.version}."
+    if shadow:
+        reason = (
+            f"Shadow of v{version} started beside v{alias.version}: it scores the next "
+            f"{rollout.shadow_requests} production requests without answering."
+        )
+    else:
+        reason = f"Canary of v{version} started at {chosen[0]}% beside v{alias.version}."
     try:
         registry.models.set_candidate(
-            alias, version, float(chosen[0]), "canary", reason, run_id=run_id, actor=actor, status="candidate"
+            alias,
+            version,
+            rollout.current_weight,
+            rollout.strategy,
+            reason,
+            run_id=run_id,
+            actor=actor,
+            status="candidate",
         )
     except Conflict:
         _end(registry, rollout, "aborted", "The production alias moved while the rollout started.")
         raise
     rollout = _log(rollout, "started", reason)
     rollout = registry.models.save_rollout(rollout, expected=registry.models.get_rollout(name))
-    if alarms is not None:
+    if alarms is not None and not shadow:  # a shadow candidate answers nothing: no live figures to alarm on
         alarms.arm(rollout)
     execution = starter(rollout)
     if execution:
@@ -204,8 +241,11 @@ def check(
     rollout_id: str,
     alarms: Alarms | None = None,
     now: datetime | None = None,
+    evidence: Evidence | None = None,
 ) -> CheckResult:
-    """One step of the rollout machine: roll back, advance, complete, or wait."""
+    """One step of the rollout machine: roll back, advance, complete, or wait. ``evidence`` (captured
+    traffic and labels) judges a shadow and the ground-truth guardrail; without it that guardrail is
+    inactive and a shadow cannot be judged."""
     moment = now or utcnow()
     rollout = registry.models.get_rollout(name)
     if rollout is None or rollout.rollout_id != rollout_id:
@@ -223,9 +263,17 @@ def check(
         )
         _disarm(alarms, name)
         return _result(ended)
+    if rollout.strategy == "shadow":
+        return _check_shadow(registry, rollout, alias, moment, evidence)
     observed = metrics.candidate(name, rollout.version, rollout.step_started_at, moment)
-    rollout = rollout.model_copy(update={"observed": observed.as_dict()})
-    broken = breach(observed, rollout.guardrails)
+    truth = evidence.ground_truth(rollout, moment) if evidence is not None else None
+    rollout = rollout.model_copy(
+        update={
+            "observed": {**observed.as_dict(), **(truth.as_dict() if truth else {})},
+            "ground_truth": ground_truth_status(truth, rollout.guardrails),
+        }
+    )
+    broken = breach(observed, rollout.guardrails) or ground_truth_breach(truth, rollout.guardrails)
     if broken is not None:
         return _result(
             roll_back(registry, name, f"The candidate's {broken}.", alarms=alarms, rollout=rollout)
@@ -254,10 +302,49 @@ def check(
     return _result(stored, interval)
 
 
-def _complete(registry: Registry, rollout: Rollout, alias: Alias, alarms: Alarms | None) -> Rollout:
-    reason = f"Canary of v{rollout.version} completed: every step held within the guardrails."
+def _check_shadow(
+    registry: Registry, rollout: Rollout, alias: Alias, moment: datetime, evidence: Evidence | None
+) -> CheckResult:
+    """Replay what production answered since the shadow began; at ``shadow_requests`` requests, promote
+    the candidate if the gate holds, else end the rollout saying which figure failed."""
+    if evidence is None:
+        raise MlopsError("A shadow rollout is judged on captured traffic; no capture bucket was given.")
+    figures, truth = evidence.shadow(rollout, moment)
+    gathered = figures.requests >= rollout.shadow_requests
+    rollout = rollout.model_copy(
+        update={
+            "observed": {**figures.as_dict(), **(truth.as_dict() if truth else {})},
+            "ground_truth": ground_truth_status(truth, rollout.guardrails)
+            if gathered
+            else f"ground truth: weighed at the gate, after {rollout.shadow_requests} requests",
+        }
+    )
+    if not gathered:
+        stored = registry.models.save_rollout(rollout, expected=registry.models.get_rollout(rollout.name))
+        return _result(stored, check_interval(rollout.bake_seconds))
+    broken = shadow_breach(figures, rollout.guardrails) or ground_truth_breach(truth, rollout.guardrails)
+    if broken is not None:
+        return _result(
+            roll_back(registry, rollout.name, f"The shadow candidate's {broken}.", rollout=rollout)
+        )
+    held = (
+        f"agreement {figures.agreement:.2%}"
+        if figures.agreement is not None
+        else f"mean relative error {figures.relative_error or 0:.2%}"
+    )
+    reason = (
+        f"Shadow of v{rollout.version} promoted: over {figures.requests} replayed requests ({figures.rows} rows) "
+        f"{held}, error rate {figures.error_rate:.2%}, p99 {figures.p99_ms or 0:.1f} ms, within the gate."
+    )
+    return _result(_complete(registry, rollout, alias, None, reason))
+
+
+def _complete(
+    registry: Registry, rollout: Rollout, alias: Alias, alarms: Alarms | None, reason: str | None = None
+) -> Rollout:
+    reason = reason or f"Canary of v{rollout.version} completed: every step held within the guardrails."
     registry.models.move_alias(
-        rollout.name, rollout.version, alias, "canary", rollout.run_id, reason, rollout.actor
+        rollout.name, rollout.version, alias, rollout.strategy, rollout.run_id, reason, rollout.actor
     )
     _disarm(alarms, rollout.name)
     return _end(registry, rollout, "completed", reason)

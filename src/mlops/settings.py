@@ -83,6 +83,8 @@ class PromotionSettings(PipelineSettings):
 
 class RolloutSettings(FunctionSettings):
     metrics_namespace: str
+    capture_bucket: str
+    artifact_bucket: str
 
 
 class DriftSettings(FunctionSettings):

@@ -671,3 +671,17 @@ def test_batch_scoring_is_a_distributed_map_scoped_to_batch_and_alarmed(synthesi
         if a["MetricName"] == "ExecutionsFailed" and machine_id in referenced_ids(a["Dimensions"])
     ]
     assert failed["AlarmName"] == "mlops-dev-BatchFailed" and failed["Threshold"] == 1
+
+
+def test_the_rollout_function_only_reads_captured_traffic_and_labels(synthesized: Synthesized) -> None:
+    """A shadow's replay reads the capture bucket (captured requests, feedback labels); it never
+    writes there."""
+    role_id = single_reference(function_props(synthesized, "rollout")["Role"])
+    buckets = {ref_id(synthesized, Ref("bucket", "capture"))}
+    actions_on_buckets: set[str] = set()
+    for statement in role_statements(synthesized, role_id):
+        if referenced_ids(statement.get("Resource", [])) & buckets:
+            actions_on_buckets |= set(as_list(statement["Action"]))
+    assert actions_on_buckets, "the rollout function cannot read captured traffic"
+    assert all(action.startswith(("s3:Get", "s3:List")) for action in actions_on_buckets), actions_on_buckets
+    assert "s3:GetObject*" in actions_on_buckets or "s3:GetObject" in actions_on_buckets

@@ -32,6 +32,7 @@ EXPECTED = {
     "trigger": [],
     "failure": [],
     "batchtrigger": [],
+    "rollout": ["numpy"],  # onnxruntime only once a shadow's candidate is scored
 }
 
 

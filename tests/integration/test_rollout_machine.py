@@ -218,3 +218,44 @@ def test_the_candidate_alarm_rolls_back_through_eventbridge(embedded: EmbeddedSt
     assert done.status == "rolled_back"
     assert alarm in (done.reason or "")
     assert models.registry.models.get_alias(NAME).candidate is None  # type: ignore[union-attr]
+
+
+def test_the_machine_promotes_a_shadow_that_agrees(embedded: EmbeddedStack, churn: Trained) -> None:
+    models = publisher(embedded)
+    models.publish(NAME, churn)
+    candidate = models.publish(NAME, churn, promote=False)
+    started = run_cli("models", "rollout", NAME, str(candidate.version), "--shadow", "5", "--bake", "2s")
+    assert started.code == 0, started.err
+    assert "Started shadow" in started.out
+    done = ended(embedded, models.registry)
+    assert done.status == "completed", done.reason
+    document = json.loads(run_cli("rollouts", "show", NAME, "--json").out)
+    assert document["strategy"] == "shadow" and document["shadow_requests"] == 5
+    assert document["observed"]["agreement"] == 1.0
+    assert "inactive" in document["ground_truth"]
+    assert models.registry.models.get_alias(NAME).version == candidate.version  # type: ignore[union-attr]
+
+
+def test_a_restart_mid_shadow_resumes_it_and_it_ends_with_one_production_version(
+    tmp_path: Path, churn: Trained
+) -> None:
+    with embedded_stack(_store(tmp_path)) as first:
+        models = publisher(first)
+        models.publish(NAME, churn)
+        candidate = models.publish(NAME, churn, promote=False)
+        deployment = DeploymentConfig(strategy="shadow", canary=CanaryConfig(bake="2s"))
+        start(models.registry, NAME, candidate.version, deployment, starter(first), shadow_requests=6)
+        for i in range(3):
+            assert "variant" not in predict(first, f"before-{i}")
+        _store(tmp_path).snapshot()
+
+    with embedded_stack(_store(tmp_path)) as second:
+        registry = Registry(second.stack.outputs[out.METADATA_TABLE])
+        alias = registry.models.get_alias(NAME)
+        assert alias is not None and alias.version == 1 and alias.candidate == candidate.version
+        assert resume_rollouts(registry, starter(second)) == [NAME]
+        done = ended(second, registry)
+        assert done.status == "completed", done.reason
+        assert [m.version for m in registry.models.list_model_versions(NAME) if m.status == "production"] == [
+            candidate.version
+        ]

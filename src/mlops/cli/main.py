@@ -180,14 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("version", type=_positive_int, metavar="VERSION")
         p.add_argument("--reason", required=True, help="recorded with your AWS identity")
         p.set_defaults(handler=getattr(rollouts, f"models_{action}"))
-    p = models_commands.add_parser("rollout", parents=common, help="start a canary of a version")
+    p = models_commands.add_parser("rollout", parents=common, help="start a canary or shadow of a version")
     p.add_argument("name", metavar="NAME")
     p.add_argument("version", type=_positive_int, metavar="VERSION")
-    p.add_argument("--canary", type=rollouts.canary_steps, metavar="STEPS", help="percents, e.g. 10,50,100")
-    p.add_argument("--bake", type=rollouts.bake_duration, metavar="DURATION", help="per step: 30s, 10m, 1h")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--canary", type=rollouts.canary_steps, metavar="STEPS", help="percents, e.g. 10,50,100")
+    how.add_argument(
+        "--shadow",
+        type=_positive_int,
+        metavar="N",
+        help="score N production requests (at most 5000) without answering",
+    )
+    p.add_argument(
+        "--bake", type=rollouts.bake_duration, metavar="DURATION", help="per canary step: 30s, 10m, 1h"
+    )
     p.set_defaults(handler=rollouts.models_rollout)
 
-    rollouts_parser = commands.add_parser("rollouts", parents=common, help="canary rollouts")
+    rollouts_parser = commands.add_parser("rollouts", parents=common, help="canary and shadow rollouts")
     rollouts_commands = rollouts_parser.add_subparsers(
         dest="rollouts_command", metavar="COMMAND", required=True
     )

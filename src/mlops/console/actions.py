@@ -151,9 +151,10 @@ def _decision(ctx: Context, verb: str, after: str) -> Confirmation:
 
 def confirm_approve(ctx: Context) -> Confirmation:
     config = ctx.registry.datasets.find_config(ctx.param("model"))
-    canary = config is not None and config.deployment.strategy == "canary"
+    strategy = config.deployment.strategy if config is not None else "direct"
     version = _version(ctx)
-    return _decision(ctx, "approve", f"a canary of v{version} starts" if canary else f"v{version} serves")
+    outcome = f"a {strategy} of v{version} starts" if strategy != "direct" else f"v{version} serves"
+    return _decision(ctx, "approve", outcome)
 
 
 def _reason(ctx: Context) -> str:
@@ -167,7 +168,7 @@ def perform_approve(ctx: Context) -> str:
     model = _pending(ctx)
     config = ctx.registry.datasets.find_config(model.name)
     starter = None
-    if config is not None and config.deployment.strategy == "canary":
+    if config is not None and config.deployment.strategy != "direct":
         machine = StepFunctionsStarter(read_outputs(ctx.sources.stack).rollout_state_machine_arn)
 
         def starter(candidate: ModelVersion) -> str:
@@ -179,7 +180,7 @@ def perform_approve(ctx: Context) -> str:
                 machine,
                 actor=caller_identity(),
             )
-            return f"Started canary {rollout.rollout_id} of '{rollout.name}' v{rollout.version}."
+            return f"Started {rollout.strategy} {rollout.rollout_id} of '{rollout.name}' v{rollout.version}."
 
     return deployments.approve(
         ctx.registry, model.name, model.version, _reason(ctx), caller_identity(), starter

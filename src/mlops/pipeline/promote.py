@@ -145,10 +145,15 @@ def _held(
         deps.registry, name, version, config.deployment, starter, run_id=candidate.run_id
     )
     steps = " -> ".join(f"{s}%" for s in rollout.steps)
+    plan = (
+        f"scoring {rollout.shadow_requests} production requests without answering"
+        if rollout.strategy == "shadow"
+        else f"{steps}, {config.deployment.canary.bake} each"
+    )
     return (
         False,
-        f"{reason} Started canary rollout {rollout.rollout_id} of v{version} ({steps}, "
-        f"{config.deployment.canary.bake} each); see mlops rollouts show {name}.",
+        f"{reason} Started {rollout.strategy} rollout {rollout.rollout_id} of v{version} ({plan}); "
+        f"see mlops rollouts show {name}.",
         rollout.rollout_id,
     )
 
@@ -160,7 +165,7 @@ def promote_run(deps: Deps, payload: RunPayload, starter: Starter | None = None)
         config = run_config(deps, payload)
         candidate = deps.registry.models.get_model_version(payload.dataset, payload.conversion.model_version)
         deployment = config.deployment
-        hold = deployment.approval == "manual" or deployment.strategy == "canary"
+        hold = deployment.approval == "manual" or deployment.strategy != "direct"
         promoted, decision, production = review(deps, candidate, config, hold=hold)
         rollout_id = None
         if promoted and hold and production != candidate.version:

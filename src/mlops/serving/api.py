@@ -111,6 +111,18 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
     def request_id() -> str:
         return request_id_of(app.current_event.raw_event, app.lambda_context)
 
+    def routed(answer: Callable[..., tuple[str, dict[str, str]]], name: str) -> Response[Any]:
+        """A predict or v2 infer request, routed by ``X-Routing-Key`` (else the request id) during a canary."""
+        event = app.current_event
+        text, headers = answer(
+            unquote(name),
+            event.body,
+            bool(event.is_base64_encoded),
+            request_id(),
+            event.get_header_value("x-routing-key", case_sensitive=False),
+        )
+        return _json(text, headers=headers)
+
     # ---- the project's routes ----------------------------------------------------------------
 
     @route(
@@ -129,15 +141,7 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
         name: ModelName,
         body: PredictBody = None,
     ) -> Response[Any]:
-        event = app.current_event
-        text, headers = service.predict_routed(
-            unquote(name),
-            event.body,
-            bool(event.is_base64_encoded),
-            request_id(),
-            event.get_header_value("x-routing-key", case_sensitive=False),
-        )
-        return _json(text, headers=headers)
+        return routed(service.predict_routed, name)
 
     @route(
         "GET",
@@ -219,8 +223,7 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
         RouteDoc("Inference", OIP, "V2InferResponse", invalid, True, validated=False),
     )
     def v2_infer(name: ModelName, body: V2Body = None) -> Response[Any]:
-        event = app.current_event
-        return _json(service.infer(unquote(name), event.body, bool(event.is_base64_encoded), request_id()))
+        return routed(service.infer_routed, name)
 
     @route(
         "POST",

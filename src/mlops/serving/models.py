@@ -352,7 +352,8 @@ class ModelStore:
             assert entry is not None
             return self._remember(name, _Entry(serving, None, fresh_until, entry.candidate, entry.weight))
         fresh = self._refresh_production(name, alias, serving, fresh_until)
-        if alias is None or alias.candidate is None or fresh.model is None:
+        # A shadow's candidate sits in the alias at weight 0: it answers nothing, so it is not loaded.
+        if alias is None or alias.candidate is None or alias.candidate_weight <= 0 or fresh.model is None:
             return fresh
         candidate = self._version(name, alias.candidate, alias, fresh.model)
         if candidate is not None:

@@ -11,8 +11,9 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -32,6 +33,9 @@ def _dumps(document: Any) -> str:
     """The response as compact JSON: orjson writes a 10,000-row answer several times faster than the
     standard encoder, and a non-finite float as null (the standard one writes NaN, which is not JSON)."""
     return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+Parsed = TypeVar("Parsed")
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,12 @@ class InferenceService:
         payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
         model, variant = self.store.route(name, routing_key or request_id)
         if variant == CANDIDATE:
-            model, variant, batch, prediction = self._candidate_or_production(name, model, payload)
+            model, variant, batch, prediction = self._candidate_or_production(
+                name,
+                model,
+                lambda m: parse_predict_body(m.layout, payload, self.limits.max_batch_rows),
+                _itself,
+            )
         else:
             batch = parse_predict_body(model.layout, payload, self.limits.max_batch_rows)
             prediction = model.predict(batch)
@@ -131,61 +140,106 @@ class InferenceService:
         if variant is not None:
             response["variant"] = variant
         text = _dumps(response)
+        return text, self._served(model, variant, batch, started, request_id, predictions, probabilities)
+
+    def _candidate_or_production(
+        self,
+        name: str,
+        candidate: LoadedModel,
+        parse: Callable[[LoadedModel], Parsed],
+        batch_of: Callable[[Parsed], FeatureBatch],
+    ) -> tuple[LoadedModel, str, Parsed, Prediction]:
+        try:
+            parsed = parse(candidate)
+            return candidate, CANDIDATE, parsed, candidate.predict(batch_of(parsed))
+        except Exception as error:
+            production = self.store.get(name)
+            # Input production refuses too is the client's error, not the candidate's.
+            parsed = parse(production)
+            prediction = production.predict(batch_of(parsed))
+            if self.stats is not None:
+                self.stats.record(name, CANDIDATE, candidate.version, None, True)
+            if not isinstance(error, ServingError):
+                telemetry.load_failure(name, candidate.version, f"the candidate failed: {error}")
+            return production, PRODUCTION, parsed, prediction
+
+    def infer(self, name: str, body: str | bytes | None, base64_encoded: bool, request_id: str) -> str:
+        """The production version's answer (the route that names a version)."""
+        return self.infer_routed(name, body, base64_encoded, request_id, routed=False)[0]
+
+    def infer_routed(
+        self,
+        name: str,
+        body: str | bytes | None,
+        base64_encoded: bool,
+        request_id: str,
+        routing_key: str | None = None,
+        routed: bool = True,
+    ) -> tuple[str, dict[str, str]]:
+        """Open Inference Protocol inference, routed during a canary like ``predict_routed`` (the
+        protocol's body has no variant field: the headers name it)."""
+        started = time.perf_counter()
+        payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
+        if routed:
+            model, variant = self.store.route(name, routing_key or request_id)
+        else:
+            model, variant = self.store.get(name), None
+
+        def parse(m: LoadedModel) -> v2.InferRequest:
+            return v2.parse_infer_request(m, payload, self.limits.max_batch_rows)
+
+        if variant == CANDIDATE:
+            model, variant, request, prediction = self._candidate_or_production(
+                name, model, parse, _batch_of_request
+            )
+        else:
+            request = parse(model)
+            prediction = model.predict(request.batch)
+        predictions = prediction.prediction_list()
+        text = _dumps(v2.infer_response(model, request, prediction, predictions))
+        probabilities = _probability_rows(prediction)
+        return text, self._served(
+            model, variant, request.batch, started, request_id, predictions, probabilities
+        )
+
+    def _served(
+        self,
+        model: LoadedModel,
+        variant: str | None,
+        batch: FeatureBatch,
+        started: float,
+        request_id: str,
+        predictions: list[Any],
+        probabilities: list[list[float]] | None,
+    ) -> dict[str, str]:
+        """After the answer is built: telemetry, the variant's figures, capture; the response headers."""
         self._done(model, batch.rows, started, sum(map(len, batch.unseen.values())))
         if variant is not None and self.stats is not None:
-            self.stats.record(name, variant, model.version, (time.perf_counter() - started) * 1000, False)
+            self.stats.record(
+                model.name, variant, model.version, (time.perf_counter() - started) * 1000, False
+            )
         self.capture.capture(
             request_id,
-            name,
+            model.name,
             model.version,
             lambda: batch.feature_rows(model.layout),
             predictions,
             probabilities,
         )
-        headers = {"X-Model-Version": str(model.version), "X-Model-Variant": variant or PRODUCTION}
-        return text, headers
-
-    def _candidate_or_production(
-        self, name: str, candidate: LoadedModel, payload: Any
-    ) -> tuple[LoadedModel, str, FeatureBatch, Prediction]:
-        try:
-            batch = parse_predict_body(candidate.layout, payload, self.limits.max_batch_rows)
-            return candidate, CANDIDATE, batch, candidate.predict(batch)
-        except Exception as error:
-            production = self.store.get(name)
-            # Input production refuses too is the client's error, not the candidate's.
-            batch = parse_predict_body(production.layout, payload, self.limits.max_batch_rows)
-            prediction = production.predict(batch)
-            if self.stats is not None:
-                self.stats.record(name, CANDIDATE, candidate.version, None, True)
-            if not isinstance(error, ServingError):
-                telemetry.load_failure(name, candidate.version, f"the candidate failed: {error}")
-            return production, PRODUCTION, batch, prediction
-
-    def infer(self, name: str, body: str | bytes | None, base64_encoded: bool, request_id: str) -> str:
-        started = time.perf_counter()
-        payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
-        model = self.store.get(name)
-        request = v2.parse_infer_request(model, payload, self.limits.max_batch_rows)
-        prediction = model.predict(request.batch)
-        predictions = prediction.prediction_list()
-        text = _dumps(v2.infer_response(model, request, prediction, predictions))
-        batch = request.batch
-        self._done(model, batch.rows, started, sum(map(len, batch.unseen.values())))
-        self.capture.capture(
-            request_id,
-            name,
-            model.version,
-            lambda: batch.feature_rows(model.layout),
-            predictions,
-            _probability_rows(prediction),
-        )
-        return text
+        return {"X-Model-Version": str(model.version), "X-Model-Variant": variant or PRODUCTION}
 
     @staticmethod
     def _done(model: LoadedModel, rows: int, started: float, unseen: int) -> None:
         latency_ms = (time.perf_counter() - started) * 1000
         telemetry.prediction(model.name, model.version, rows, latency_ms, unseen)
+
+
+def _itself(batch: FeatureBatch) -> FeatureBatch:
+    return batch
+
+
+def _batch_of_request(request: v2.InferRequest) -> FeatureBatch:
+    return request.batch
 
 
 def _probability_rows(prediction: Prediction) -> list[list[float]] | None:

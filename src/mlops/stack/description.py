@@ -150,6 +150,8 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     handler: str = "handler.handler"
     permissions: tuple[Permission, ...] = ()
+    # Environment variables naming resources the function only reads (granted read, not read-write).
+    read_only: tuple[str, ...] = ()
     # Published as a version with SnapStart, served through an alias (zip functions on Python 3.12+).
     snap_start: bool = False
 
@@ -529,12 +531,22 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "rollout",
-        "runs a canary: arms the candidate's alarms, checks its guardrails, advances, completes, rolls back",
+        "runs a canary or shadow: arms the candidate's alarms, checks its guardrails (replaying captured "
+        "traffic for a shadow), advances, completes, rolls back",
         construct="pipeline",
         packaging="zip",
-        layers=("core",),
-        env={**_COMMON, "METRICS_NAMESPACE": METRICS_NAMESPACE},
-        memory_mb=256,
+        layers=("core", "inference"),
+        env={
+            **_COMMON,
+            "METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "CAPTURE_BUCKET": Ref("bucket", "capture"),
+            "ARTIFACT_BUCKET": Ref("bucket", "artifacts"),
+        },
+        # Reads captured requests and labels, and writes nothing there. The artifact bucket keeps the
+        # read-write grant every function naming it has: the storage module the replay loads models
+        # through also writes (the call check in tests/infra reads every call a function can reach).
+        read_only=("CAPTURE_BUCKET",),
+        memory_mb=1024,
         timeout_s=60,
         permissions=(
             Permission(

@@ -21,6 +21,8 @@ SHOW_FIELDS = (
     "steps",
     "current_weight",
     "guardrails",
+    "shadow_requests",
+    "ground_truth",
     "reason",
     "baseline",
     "observed",
@@ -54,7 +56,9 @@ def _deployment(ctx: Context, name: str) -> DeploymentConfig:
     return config.deployment if config is not None else DeploymentConfig()
 
 
-def _starter(ctx: Context, steps: list[int] | None = None, bake_s: float | None = None) -> Any:
+def _starter(
+    ctx: Context, steps: list[int] | None = None, bake_s: float | None = None, shadow: int | None = None
+) -> Any:
     def start(model: ModelVersion) -> str:
         rollout = rollouts.start(
             ctx.registry,
@@ -66,6 +70,7 @@ def _starter(ctx: Context, steps: list[int] | None = None, bake_s: float | None 
             bake_seconds=bake_s,
             actor=caller_identity(),
             run_id=model.run_id,
+            shadow_requests=shadow,
         )
         return started_message(rollout)
 
@@ -73,6 +78,12 @@ def _starter(ctx: Context, steps: list[int] | None = None, bake_s: float | None 
 
 
 def started_message(rollout: Rollout) -> str:
+    if rollout.strategy == "shadow":
+        return (
+            f"Started shadow {rollout.rollout_id} of '{rollout.name}' v{rollout.version} beside "
+            f"v{rollout.baseline}: it scores the next {rollout.shadow_requests} production requests without "
+            f"answering; follow it with `mlops rollouts show {rollout.name}`."
+        )
     steps = " -> ".join(f"{s}%" for s in rollout.steps)
     return (
         f"Started canary {rollout.rollout_id} of '{rollout.name}' v{rollout.version} beside v{rollout.baseline}: "
@@ -81,8 +92,8 @@ def started_message(rollout: Rollout) -> str:
 
 
 def models_approve(args: argparse.Namespace, ctx: Context) -> int:
-    canary = _deployment(ctx, args.name).strategy == "canary"
-    starter = _starter(ctx) if canary else None
+    gradual = _deployment(ctx, args.name).strategy != "direct"
+    starter = _starter(ctx) if gradual else None
     ctx.say(
         deployments.approve(ctx.registry, args.name, args.version, args.reason, caller_identity(), starter)
     )
@@ -98,7 +109,7 @@ def models_rollout(args: argparse.Namespace, ctx: Context) -> int:
     model = ctx.registry.models.get_model_version(args.name, args.version)
     if model.status == "pending_approval":
         raise CliError(f"'{args.name}' v{args.version} waits for approval; approve it first.")
-    ctx.say(_starter(ctx, args.canary, args.bake)(model))
+    ctx.say(_starter(ctx, args.canary, args.bake, args.shadow)(model))
     return EXIT_OK
 
 
@@ -117,14 +128,19 @@ def rollouts_show(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(render.to_json(rollout_document(rollout)))
         return EXIT_OK
     steps = " -> ".join(f"{s}%" for s in rollout.steps)
+    if rollout.strategy == "shadow":
+        plan = ("shadow", f"{rollout.shadow_requests} production requests scored, none answered")
+    else:
+        plan = ("steps", f"{steps}, {rollout.bake_seconds:g} s each")
     rows = [
         ("model", f"{rollout.name} v{rollout.version} (beside v{rollout.baseline})"),
         ("rollout", rollout.rollout_id),
         ("status", rollout.status),
-        ("steps", f"{steps}, {rollout.bake_seconds:g} s each"),
+        plan,
         ("weight", f"{rollout.current_weight:g}%"),
         ("guardrails", ", ".join(f"{k} {v:g}" for k, v in rollout.guardrails.items())),
         ("observed", ", ".join(f"{k} {v:g}" for k, v in rollout.observed.items()) or "nothing yet"),
+        ("ground truth", rollout.ground_truth or "-"),
         ("started", rollout.started_at),
         ("ended", rollout.ended_at or "-"),
         ("reason", rollout.reason or "-"),

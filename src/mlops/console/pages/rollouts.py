@@ -1,4 +1,4 @@
-"""Rollouts: each model's active or last canary, its steps, guardrails, figures and history."""
+"""Rollouts: each model's active or last canary or shadow, its steps, guardrails, figures and history."""
 
 from __future__ import annotations
 
@@ -6,6 +6,16 @@ from mlops.cli import render
 from mlops.console.app import Context, Page, Route, Section
 from mlops.console.html import fields, join, link, path, section, table, when
 from mlops.errors import NotFound
+
+# Shown when the rollout measured them: the shadow gate and the ground-truth figures.
+GATE_ROWS = (
+    ("agreement with production", "min_agreement", "agreement"),
+    ("relative error against production", "max_relative_error", "relative_error"),
+    ("live accuracy (candidate; max drop)", "max_accuracy_drop", "candidate_accuracy"),
+    ("live accuracy (production)", "max_accuracy_drop", "production_accuracy"),
+    ("live RMSE (candidate; max increase)", "max_rmse_increase", "candidate_rmse"),
+    ("live RMSE (production)", "max_rmse_increase", "production_rmse"),
+)
 
 
 def index(ctx: Context, _: dict[str, str]) -> Page:
@@ -32,16 +42,29 @@ def show(ctx: Context, params: dict[str, str]) -> Page:
     rollout = ctx.registry.models.get_rollout(name)
     if rollout is None:
         raise NotFound(f"'{name}' has had no rollout yet.")
+    if rollout.strategy == "shadow":
+        plan = ("shadow", f"{rollout.shadow_requests} production requests scored, none answered")
+        title = f"Shadow of {name} v{rollout.version}"
+    else:
+        plan = ("steps", " → ".join(f"{s}%" for s in rollout.steps) + f", {rollout.bake_seconds:g} s each")
+        title = f"Rollout of {name} v{rollout.version} ({render.plural(len(rollout.steps), 'step')})"
+    gate = [
+        (label, rollout.guardrails.get(limit), rollout.observed.get(figure))
+        for label, limit, figure in GATE_ROWS
+        if limit in rollout.guardrails and figure in rollout.observed
+    ]
     summary = fields(
         [
             ("candidate", link(path("lineage", name, rollout.version), f"v{rollout.version}")),
             ("beside", f"v{rollout.baseline}" if rollout.baseline else None),
+            ("strategy", rollout.strategy),
             ("status", rollout.status),
-            ("steps", " → ".join(f"{s}%" for s in rollout.steps) + f", {rollout.bake_seconds:g} s each"),
+            plan,
             ("weight now", f"{rollout.current_weight:g}%"),
             ("started", when(rollout.started_at)),
             ("ended", when(rollout.ended_at) if rollout.ended_at else None),
             ("reason", rollout.reason),
+            ("ground truth", rollout.ground_truth),
         ]
     )
     guardrails = table(
@@ -58,6 +81,7 @@ def show(ctx: Context, params: dict[str, str]) -> Page:
                 rollout.guardrails.get("min_requests"),
                 rollout.observed.get("requests"),
             ),
+            *gate,
         ],
         "The candidate's figures in its current step",
     )
@@ -70,7 +94,7 @@ def show(ctx: Context, params: dict[str, str]) -> Page:
         "Every step of the rollout",
     )
     body = join([summary, section("Guardrails", guardrails), section("History", history)])
-    return Page(f"Rollout of {name} v{rollout.version} ({render.plural(len(rollout.steps), 'step')})", body)
+    return Page(title, body)
 
 
 SECTION = Section(

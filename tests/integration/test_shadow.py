@@ -1,0 +1,279 @@
+"""Shadow rollouts and the ground-truth guardrail against the real inference function in moto: the
+candidate scores production's captured requests without answering them, and labels sent under
+``feedback/<model>/`` judge a canary's live accuracy."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlops import aws, deployments, rollouts
+from mlops.config import CanaryConfig, DatasetConfig, DeploymentConfig, GuardrailConfig, ShadowConfig
+from mlops.console.pages import rollouts as rollouts_page
+from mlops.models import Rollout, utcnow
+from mlops.rollout_adapters import CloudWatchVariantMetrics
+from mlops.shadow import CapturedEvidence
+from mlops.stack.description import METRICS_NAMESPACE
+from tests.events import load_event
+from tests.integration.conftest import wait_for
+
+from .inference_fixtures import (
+    CAPTURE,
+    CHURN_FEATURES,
+    InferenceStack,
+    Trained,
+    churn_frame,
+    inference_stack,
+    train_churn,
+    train_diabetes,
+    train_model,
+)
+from .test_rollouts import race
+
+NAMESPACE = METRICS_NAMESPACE.for_stage("local")
+NAME = "churn"
+FRAME = churn_frame(rows=120, seed=11)
+
+
+def no_machine(rollout: Rollout) -> None:
+    """Tests drive ``check`` themselves instead of the rollout state machine."""
+    return None
+
+
+def shadow(requests: int, **gate: float) -> DeploymentConfig:
+    return DeploymentConfig(
+        strategy="shadow",
+        shadow=ShadowConfig(requests=requests, **gate),
+        canary=CanaryConfig(bake="1s"),
+        guardrails=GuardrailConfig(min_requests=1, min_labels=10),
+    )
+
+
+def canary() -> DeploymentConfig:
+    return DeploymentConfig(
+        strategy="canary",
+        canary=CanaryConfig(steps=(50, 100), bake="1s"),
+        guardrails=GuardrailConfig(min_requests=1, min_labels=10),
+    )
+
+
+@pytest.fixture(scope="module")
+def churn() -> Trained:
+    return train_churn()
+
+
+@pytest.fixture(scope="module")
+def flipped() -> Trained:
+    """A candidate trained with the target mapping reversed: it predicts the opposite class."""
+    frame = churn_frame()
+    frame["churned"] = np.where(frame["churned"] == "yes", "no", "yes")
+    return train_model(
+        frame, DatasetConfig(target="churned", estimator="logistic_regression"), CHURN_FEATURES
+    )
+
+
+@pytest.fixture
+def stack(churn: Trained) -> Iterator[InferenceStack]:
+    with inference_stack(
+        POWERTOOLS_METRICS_NAMESPACE=NAMESPACE, VARIANT_METRICS_INTERVAL_SECONDS="0"
+    ) as running:
+        running.publish(NAME, churn)
+        yield running
+
+
+def record(i: int) -> dict[str, Any]:
+    row = FRAME.iloc[i % len(FRAME)]
+    return {
+        column: (None if isinstance(row[column], float) and math.isnan(row[column]) else row[column])
+        for column in CHURN_FEATURES
+    }
+
+
+def predict(
+    stack: InferenceStack, i: int, name: str = NAME, body: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """Request ``i`` (one row of FRAME, its own request id): (request id, body, headers)."""
+    sample = load_event("inference/predict_records")
+    request_id = str(uuid.uuid4())
+    sample["path"] = f"/models/{name}/predict"
+    sample["requestContext"]["requestId"] = request_id
+    sample["headers"] = {**(sample.get("headers") or {}), "X-Routing-Key": f"client-{i}"}
+    sample.pop("multiValueHeaders", None)
+    sample["body"] = json.dumps(body or {"records": [record(i)]}, default=_plain)
+    response = stack(sample)
+    assert response["statusCode"] == 200, response["body"]
+    headers = dict(response.get("headers") or {})
+    headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()})
+    return request_id, json.loads(response["body"]), headers
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def check(
+    stack: InferenceStack, rollout: Rollout, later_s: float = 0.0, name: str = NAME
+) -> rollouts.CheckResult:
+    stack.shipped()
+    return rollouts.check(
+        stack.registry,
+        CloudWatchVariantMetrics(NAMESPACE),
+        name,
+        rollout.rollout_id,
+        now=utcnow() + timedelta(seconds=later_s),
+        evidence=CapturedEvidence(stack.registry, CAPTURE),
+    )
+
+
+def production_versions(stack: InferenceStack, name: str = NAME) -> list[int]:
+    return [m.version for m in stack.registry.models.list_model_versions(name) if m.status == "production"]
+
+
+def send_labels(request_ids: list[str], labels: list[Any], name: str = NAME) -> None:
+    lines = "".join(
+        json.dumps({"request_id": rid, "row": 0, "label": label}) + "\n"
+        for rid, label in zip(request_ids, labels, strict=True)
+    )
+    aws.s3().put_object(Bucket=CAPTURE, Key=f"feedback/{name}/{uuid.uuid4().hex}.jsonl", Body=lines.encode())
+
+
+def test_a_shadow_that_agrees_is_promoted_and_never_answers(stack: InferenceStack, churn: Trained) -> None:
+    candidate = stack.publish(NAME, churn, promote=False)
+    rollout = rollouts.start(stack.registry, NAME, candidate.version, shadow(12), no_machine)
+    assert rollout.strategy == "shadow" and rollout.current_weight == 0
+    alias = stack.registry.models.get_alias(NAME)
+    assert alias is not None and alias.candidate == candidate.version and alias.candidate_weight == 0
+    for i in range(8):
+        _, body, headers = predict(stack, i)
+        # The candidate answers nothing: production's version, no variant in the body or the header.
+        assert body["version"] == 1 and "variant" not in body
+        assert headers["X-Model-Version"] == "1" and headers["X-Model-Variant"] == "production"
+    waiting = check(stack, rollout)
+    assert waiting.status == "running"
+    assert stack.registry.models.get_rollout(NAME).observed["requests"] == 8  # type: ignore[union-attr]
+    for i in range(8, 14):
+        predict(stack, i)
+    assert {line["version"] for line in stack.captured(NAME)} == {1}  # every answer was production's
+    done = check(stack, rollout)
+    assert done.status == "completed", done.reason
+    assert done.reason is not None and "agreement 100.00%" in done.reason
+    stored = stack.registry.models.get_rollout(NAME)
+    assert stored is not None and stored.observed["requests"] == 12 and stored.observed["agreement"] == 1.0
+    assert "inactive, no labels" in (stored.ground_truth or "")
+    assert production_versions(stack) == [candidate.version]
+    history = stack.registry.models.alias_history(NAME)
+    assert [e.action for e in history[-2:]] == ["shadow", "shadow"]  # started, promoted
+    assert history[-1].reason == done.reason
+    # Served once the function's alias cache (ALIAS_TTL_SECONDS, 0.2 s here) expires.
+    wait_for(lambda: predict(stack, 0)[1]["version"] == candidate.version, 10)
+
+
+def test_a_shadow_that_disagrees_is_refused_with_its_figure(stack: InferenceStack, flipped: Trained) -> None:
+    candidate = stack.publish(NAME, flipped, promote=False)
+    rollout = rollouts.start(stack.registry, NAME, candidate.version, shadow(10), no_machine)
+    for i in range(10):
+        predict(stack, i)
+    done = check(stack, rollout)
+    assert done.status == "rolled_back"
+    assert done.reason is not None
+    assert "agreement with production" in done.reason and "below the gate 95.00%" in done.reason
+    assert stack.registry.models.get_model_version(NAME, candidate.version).status == "rolled_back"
+    alias = stack.registry.models.get_alias(NAME)
+    assert alias is not None and alias.version == 1 and alias.candidate is None
+    assert production_versions(stack) == [1]
+    event = stack.registry.models.alias_history(NAME)[-1]
+    assert event.action == "rollback" and event.reason == done.reason
+    _, body, _ = predict(stack, 0)
+    assert body["version"] == 1  # the loop goes on with production
+    # The console's Rollouts page says why, with the figure beside its gate.
+    page = rollouts_page.show(SimpleNamespace(registry=stack.registry), {"name": NAME})  # type: ignore[arg-type]
+    assert page.title == f"Shadow of {NAME} v{candidate.version}"
+    html = str(page.body)
+    assert "below the gate 95.00%" in html and "agreement with production" in html
+
+
+def test_a_regression_shadow_is_judged_on_relative_error() -> None:
+    diabetes = train_diabetes()
+    with inference_stack() as running:
+        running.publish("diabetes", diabetes)
+        candidate = running.publish("diabetes", diabetes, promote=False)
+        rollout = rollouts.start(running.registry, "diabetes", candidate.version, shadow(5), no_machine)
+        rows = diabetes.frame.drop(columns=["target"]).head(5).to_dict("records")
+        for i, row in enumerate(rows):
+            predict(running, i, "diabetes", {"records": [row]})
+        done = check(running, rollout, name="diabetes")
+        assert done.status == "completed", done.reason
+        assert "mean relative error 0.00%" in (done.reason or "")
+
+
+def test_rollback_stops_a_shadow_and_keeps_production(stack: InferenceStack, churn: Trained) -> None:
+    candidate = stack.publish(NAME, churn, promote=False)
+    rollout = rollouts.start(stack.registry, NAME, candidate.version, shadow(100), no_machine)
+    move = deployments.rollback(stack.registry, NAME, None)
+    assert move.after == 1 and "Stopped the shadow" in move.message
+    assert check(stack, rollout).status == "aborted"
+    assert production_versions(stack) == [1]
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_promote_racing_a_shadow_leaves_exactly_one_production_version(
+    stack: InferenceStack, churn: Trained, attempt: int
+) -> None:
+    candidate = stack.publish(NAME, churn, promote=False)
+    other = stack.publish(NAME, churn, promote=False)
+    relaxed = shadow(3).model_copy(update={"guardrails": GuardrailConfig(max_p99_latency_ms=600_000)})
+    rollout = rollouts.start(stack.registry, NAME, candidate.version, relaxed, no_machine)
+    for i in range(3):
+        predict(stack, i)
+    stack.shipped()
+    race(lambda: deployments.promote(stack.registry, NAME, other.version), lambda: check(stack, rollout))
+    current = stack.registry.models.get_rollout(NAME)
+    assert current is not None
+    if current.status == "running":
+        check(stack, current)
+    alias = stack.registry.models.get_alias(NAME)
+    assert alias is not None and alias.candidate is None
+    assert production_versions(stack) == [alias.version]
+    assert stack.registry.models.get_rollout(NAME).status in {"aborted", "completed"}  # type: ignore[union-attr]
+
+
+def test_a_canary_is_rolled_back_on_live_accuracy_from_ground_truth(
+    stack: InferenceStack, flipped: Trained
+) -> None:
+    candidate = stack.publish(NAME, flipped, promote=False)
+    rollout = rollouts.start(stack.registry, NAME, candidate.version, canary(), no_machine)
+    sent = [predict(stack, i) for i in range(60)]
+    assert {body["variant"] for _, body, _ in sent} == {"production", "candidate"}
+    truth = [FRAME.iloc[i]["churned"] for i in range(60)]
+    send_labels([rid for rid, _, _ in sent], truth)
+    done = check(stack, rollout)
+    assert done.status == "rolled_back"
+    assert done.reason is not None and "live accuracy" in done.reason and "below production's" in done.reason
+    stored = stack.registry.models.get_rollout(NAME)
+    assert stored is not None
+    assert stored.observed["candidate_accuracy"] < stored.observed["production_accuracy"] - 0.05
+    assert production_versions(stack) == [1]
+    assert stack.registry.models.get_alias(NAME).candidate is None  # type: ignore[union-attr]
+
+
+def test_without_labels_the_ground_truth_guardrail_is_inactive_and_says_so(
+    stack: InferenceStack, flipped: Trained
+) -> None:
+    candidate = stack.publish(NAME, flipped, promote=False)
+    rollout = rollouts.start(stack.registry, NAME, candidate.version, canary(), no_machine)
+    for i in range(30):
+        predict(stack, i)
+    result = check(stack, rollout, later_s=2)
+    assert result.status == "running"  # advanced, not rolled back: nothing says it is wrong
+    stored = stack.registry.models.get_rollout(NAME)
+    assert stored is not None and stored.current_weight == 100
+    assert stored.ground_truth is not None and "inactive, no labels arrived" in stored.ground_truth
+    assert "candidate_accuracy" not in stored.observed
