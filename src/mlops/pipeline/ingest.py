@@ -10,7 +10,9 @@ config object (``mlops.pipeline.config_object``), never a CSV.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
@@ -18,14 +20,15 @@ from urllib.parse import unquote_plus
 from pydantic import BaseModel
 
 from mlops.errors import IngestRefused, NotFound, RecordTooLarge
-from mlops.models import DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
+from mlops.models import ArtifactRef, DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
 from mlops.pipeline.config_object import apply_config_object, is_config_object, sync_config_object
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.runs import start_run
 from mlops.records import bounded_version, details_document
+from mlops.storage import MultipartUpload, Storage
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from mlops.ml.csvstream import StreamedTable
 
 RAW_PREFIX = "raw/"
 # Lambda's first try and its two asynchronous retries (infra and the embedded runtime retry twice):
@@ -100,8 +103,6 @@ def _ingest(
     sequencer: str | None,
     max_bytes: int,
 ) -> IngestOutcome:
-    from mlops.ml import dataset as ds  # heavy (pandas): only the ingest image needs it
-
     started = utcnow()
     key = unquote_plus(key)
     if is_config_object(key):
@@ -135,24 +136,25 @@ def _ingest(
     # A new object, or one whose first delivery stopped early: (re)do the work; every write below is
     # conditional or idempotent, so two deliveries racing end in one version and one run.
 
+    if size > max_bytes:
+        return _refuse(
+            deps, dataset, raw, None, f"The file is {size} bytes; uploads are limited to {max_bytes} bytes."
+        )
     try:
-        data = deps.storage.get(bucket, key, version_id)
+        upload = read_upload(deps.storage, raw, deps.data_bucket, dataset, max_bytes)
     except NotFound:
         return _refuse(deps, dataset, raw, None, f"s3://{bucket}/{key} was deleted before it could be read.")
-    sha = ds.content_sha256(data)
-    try:
-        if len(data) > max_bytes:
-            raise IngestRefused(f"The file is {len(data)} bytes; uploads are limited to {max_bytes} bytes.")
-        frame = ds.read_csv_bytes(data)
     except IngestRefused as error:
+        return _refuse(deps, dataset, raw, None, str(error))
+    sha = upload.table.sha256
+    try:
+        version = deps.registry.find_dataset_version(dataset, sha)
+        if version is None:
+            version = _new_version(deps, dataset, raw, upload)
+    except RecordTooLarge as error:
         return _refuse(deps, dataset, raw, sha, str(error))
-
-    version = deps.registry.find_dataset_version(dataset, sha)
-    if version is None:
-        try:
-            version = _new_version(deps, dataset, sha, raw, frame)
-        except RecordTooLarge as error:
-            return _refuse(deps, dataset, raw, sha, str(error))
+    finally:
+        deps.storage.delete(upload.staged.bucket, upload.staged.key)
     current = deps.registry.current_config(dataset)
     revision = current.revision if current else None
     run_id = upload_run_id(dataset, sha)
@@ -216,35 +218,73 @@ def _configure(
     return IngestOutcome(action=action, dataset=dataset, reason=record.reason)
 
 
-def _new_version(
-    deps: Deps, dataset: str, sha: str, raw: RawObjectRef, frame: pd.DataFrame
-) -> DatasetVersion:
-    """Store the version: its Parquet copy and details (profile, every column) in S3, a bounded item."""
-    from mlops.ml import dataset as ds
+@dataclass(frozen=True)
+class ReadUpload:
+    """An upload read: what it holds, and its Parquet copy under a staging key until it is recorded."""
 
-    prefix = f"datasets/{dataset}/{sha}"
-    canonical = deps.storage.put(deps.data_bucket, f"{prefix}/data.parquet", ds.to_parquet_bytes(frame))
-    columns = [str(c) for c in frame.columns]
-    column_types = ds.infer_schema(frame)
+    table: StreamedTable
+    staged: ArtifactRef
+
+
+def read_upload(
+    storage: Storage, raw: RawObjectRef, data_bucket: str, dataset: str, max_bytes: int
+) -> ReadUpload:
+    """Stream a raw CSV into Parquet (a multipart upload), hashing, typing and profiling it on the way.
+
+    Memory stays bounded whatever the file's size (``mlops.ml.csvstream``); a refused or failed read
+    aborts its upload, leaving nothing behind. Raises ``IngestRefused`` (one sentence) or ``NotFound``.
+    """
+    from mlops.ml.csvstream import stream_csv  # heavy (pyarrow, pandas): only the ingest image needs it
+
+    identity = hashlib.sha256(f"{raw.uri}#{raw.etag}#{raw.version_id or ''}".encode()).hexdigest()[:24]
+    uploads: list[MultipartUpload] = []
+
+    def open_output() -> MultipartUpload:
+        upload = MultipartUpload(storage, data_bucket, f"datasets/{dataset}/staging/{identity}.parquet")
+        uploads.append(upload)
+        return upload
+
+    try:
+        table = stream_csv(lambda: storage.open(raw.bucket, raw.key, raw.version_id), open_output, max_bytes)
+        uploads[-1].close()
+    except BaseException:
+        for upload in uploads:
+            upload.abort()
+        raise
+    staged = uploads[-1].ref
+    if staged is None:  # close() sets it; a failed close raised above
+        raise IngestRefused("The file's Parquet copy could not be written.")
+    return ReadUpload(table, staged)
+
+
+def _new_version(deps: Deps, dataset: str, raw: RawObjectRef, upload: ReadUpload) -> DatasetVersion:
+    """Store the version: its Parquet copy and details (profile, every column) in S3, a bounded item."""
+    table = upload.table
+    prefix = f"datasets/{dataset}/{table.sha256}"
+    canonical = deps.storage.copy(
+        deps.data_bucket,
+        upload.staged.key,
+        upload.staged.model_copy(update={"key": f"{prefix}/data.parquet"}),
+    )
     details = deps.storage.put(
         deps.data_bucket,
         f"{prefix}/details.json",
-        details_document(columns, column_types, ds.profile(frame, column_types)),
+        details_document(table.columns, table.column_types, table.profile),
         "application/json",
     )
     full = DatasetVersion(
         dataset=dataset,
-        sha256=sha,
-        rows=len(frame),
-        columns=columns,
-        column_types=column_types,
+        sha256=table.sha256,
+        rows=table.rows,
+        columns=table.columns,
+        column_types=table.column_types,
         canonical=canonical,
         raw=raw,
         uploaded_at=_last_modified(deps, raw),
     )
     version = bounded_version(full, details)
     if not deps.registry.create_dataset_version(version):
-        return deps.registry.get_dataset_version(dataset, sha)
+        return deps.registry.get_dataset_version(dataset, table.sha256)
     return version
 
 
