@@ -54,6 +54,7 @@ TRUE_VALUES = pa.array(["True", "TRUE", "true"])
 BOOLEAN_VALUES = pa.array(["True", "TRUE", "true", "False", "FALSE", "false"])
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MAX_PASSES = 3
+_RAGGED = re.compile(r"Row #(\d+): Expected (\d+) columns, got (\d+)")
 
 Kind = Literal["null", "integer", "float", "boolean", "string"]
 _ARROW_TYPES: dict[Kind, pa.DataType] = {
@@ -288,20 +289,12 @@ def _sniff(prefix: bytes, complete: bool, encoding: str | None) -> tuple[str, st
 def _batches(
     reader: HashingReader, header: list[str], delimiter: str, encoding: str, block_size: int
 ) -> Iterator[pa.RecordBatch]:
-    def invalid_row(row: Any) -> str:
-        raise IngestRefused(
-            f"The file is not a well-formed CSV: line {row.number} has {row.actual_columns} fields where "
-            f"the header has {row.expected_columns}."
-        )
-
     stream = pcsv.open_csv(
         reader,
         read_options=pcsv.ReadOptions(
             block_size=block_size, column_names=header, skip_rows=1, encoding=encoding, use_threads=False
         ),
-        parse_options=pcsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=invalid_row
-        ),
+        parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
         convert_options=pcsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
             strings_can_be_null=False,
@@ -317,6 +310,14 @@ def _refusal(reader: HashingReader, error: pa.ArrowInvalid) -> Exception:
         return reader.failure
     if "invalid UTF8" in message:
         return _Retype(encoding="cp1252")
+    ragged = _RAGGED.search(message)
+    if ragged is not None:
+        line, expected, saw = ragged.groups()
+        return IngestRefused(
+            f"The file is not a well-formed CSV: line {line} has {saw} fields where the header has {expected}."
+        )
+    if "Could not skip initial" in message:
+        return IngestRefused("The file has a header but no data rows.")
     first = message.strip().splitlines()[0].removeprefix("CSV parse error: ").rstrip(".")
     return IngestRefused(f"The file is not a well-formed CSV: {first}.")
 
