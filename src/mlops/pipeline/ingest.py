@@ -25,7 +25,7 @@ from mlops.pipeline.config_object import apply_config_object, is_config_object, 
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.runs import start_run
 from mlops.records import bounded_version, details_document
-from mlops.storage import MultipartUpload, Storage
+from mlops.storage import PART_BYTES, MultipartUpload, Storage
 
 if TYPE_CHECKING:
     from mlops.ml.csvstream import StreamedTable
@@ -227,25 +227,37 @@ class ReadUpload:
 
 
 def read_upload(
-    storage: Storage, raw: RawObjectRef, data_bucket: str, dataset: str, max_bytes: int
+    storage: Storage,
+    raw: RawObjectRef,
+    data_bucket: str,
+    dataset: str,
+    max_bytes: int,
+    block_size: int | None = None,
+    part_bytes: int = PART_BYTES,
 ) -> ReadUpload:
     """Stream a raw CSV into Parquet (a multipart upload), hashing, typing and profiling it on the way.
 
     Memory stays bounded whatever the file's size (``mlops.ml.csvstream``); a refused or failed read
     aborts its upload, leaving nothing behind. Raises ``IngestRefused`` (one sentence) or ``NotFound``.
     """
-    from mlops.ml.csvstream import stream_csv  # heavy (pyarrow, pandas): only the ingest image needs it
+    from mlops.ml.csvstream import BLOCK_SIZE, stream_csv  # heavy (pyarrow, pandas): the ingest image only
 
     identity = hashlib.sha256(f"{raw.uri}#{raw.etag}#{raw.version_id or ''}".encode()).hexdigest()[:24]
     uploads: list[MultipartUpload] = []
 
     def open_output() -> MultipartUpload:
-        upload = MultipartUpload(storage, data_bucket, f"datasets/{dataset}/staging/{identity}.parquet")
+        key = f"datasets/{dataset}/staging/{identity}.parquet"
+        upload = MultipartUpload(storage, data_bucket, key, part_bytes=part_bytes)
         uploads.append(upload)
         return upload
 
     try:
-        table = stream_csv(lambda: storage.open(raw.bucket, raw.key, raw.version_id), open_output, max_bytes)
+        table = stream_csv(
+            lambda: storage.open(raw.bucket, raw.key, raw.version_id),
+            open_output,
+            max_bytes,
+            block_size or BLOCK_SIZE,
+        )
         uploads[-1].close()
     except BaseException:
         for upload in uploads:
