@@ -333,12 +333,15 @@ def _write(
     rows = 0
     try:
         for raw in batches:
-            values = _clean(raw)
+            clean = [
+                _clean_numbers(array, column.kind) for array, column in zip(raw.columns, columns, strict=True)
+            ]
+            values = _clean(raw, clean)
             if values is None:
                 continue
             converted: list[pa.Array] = []
-            for column, array in zip(columns, values, strict=True):
-                kind, typed = _convert(array, column.kind)
+            for column, array, numbers in zip(columns, values, clean, strict=True):
+                kind, typed = (column.kind, numbers) if numbers is not None else _convert(array, column.kind)
                 column.kind = join(column.kind, kind)
                 if column.arrow is None:
                     column.arrow = column.kind
@@ -352,7 +355,9 @@ def _write(
             if writer is None:
                 output = open_output()
                 schema = pa.schema([(c.name, _ARROW_TYPES[c.arrow or "null"]) for c in columns])
-                writer = pq.ParquetWriter(output, schema)
+                # Dictionaries pay off for text and flags; for measurements they are built and dropped.
+                texts = [c.name for c in columns if c.arrow in ("string", "boolean")]
+                writer = pq.ParquetWriter(output, schema, use_dictionary=texts)
             writer.write_batch(pa.record_batch(converted, schema=writer.schema))
         if typing_only:
             raise _Retype(kinds={column.name: column.kind for column in columns})
@@ -366,18 +371,41 @@ def _write(
         raise
 
 
-def _clean(batch: pa.RecordBatch) -> list[pa.Array] | None:
-    """Trimmed fields with pandas' missing markers as nulls; rows of nothing but missing dropped."""
+def _clean_numbers(array: pa.Array, kind: Kind) -> pa.Array | None:
+    """A block of a number column cast as it is, when every field is a number (the common case)."""
+    if kind not in ("integer", "float"):
+        return None
+    try:
+        numbers = pc.cast(array, pa.int64() if kind == "integer" else pa.float64())
+    except pa.ArrowInvalid:
+        return None  # spaces, gaps, markers or signs: the general path sorts them out
+    if kind == "float" and pc.any(pc.is_nan(numbers)).as_py():
+        return None  # "nan" is pandas' missing marker, not a number
+    return numbers
+
+
+def _clean(batch: pa.RecordBatch, clean: list[pa.Array | None]) -> list[pa.Array] | None:
+    """Trimmed fields with pandas' missing markers as nulls; rows of nothing but missing dropped.
+
+    Columns in ``clean`` (all numbers) are passed as they are: no row with a number is empty.
+    """
     cleaned: list[pa.Array] = []
     all_missing: pa.Array | None = None
-    for array in batch.columns:
+    for array, numbers in zip(batch.columns, clean, strict=True):
+        if numbers is not None:
+            cleaned.append(array)
+            continue
         trimmed = pc.utf8_trim_whitespace(array)
         missing = pc.is_in(trimmed, value_set=NA_VALUES)
         cleaned.append(pc.if_else(missing, pa.scalar(None, pa.string()), trimmed))
         all_missing = missing if all_missing is None else pc.and_(all_missing, missing)
-    if all_missing is None or len(all_missing) == 0:
+    if batch.num_rows == 0:
         return None
-    if pc.any(all_missing).as_py():
+    if (
+        all_missing is not None
+        and len(cleaned) == sum(1 for n in clean if n is None)
+        and pc.any(all_missing).as_py()
+    ):
         keep = pc.invert(all_missing)
         cleaned = [pc.filter(array, keep) for array in cleaned]
         if len(cleaned[0]) == 0:
@@ -440,8 +468,7 @@ def _as_arrow(raw: pa.Array, typed: pa.Array | None, kind: Kind, column: _Column
         return flags
     numbers = typed if typed is not None else pa.nulls(len(raw), pa.float64())
     present = numbers.drop_null().cast(pa.float64()).to_numpy(zero_copy_only=False)
-    distinct = pc.unique(numbers.drop_null()).cast(pa.float64()).to_numpy(zero_copy_only=False)
-    summary.add_numbers(present, distinct)
+    summary.add_numbers(present)
     if column.whole and len(present):
         column.whole = bool(np.isfinite(present).all()) and bool((present == np.round(present)).all())
     return numbers.cast(_ARROW_TYPES[target])

@@ -76,18 +76,31 @@ class Moments:
 class QuantileSketch:
     capacity: int = EXACT_VALUES
     levels: list[FloatArray] = field(default_factory=list)
+    seen: int = 0
     _parity: int = 0
+    _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     def add(self, values: FloatArray) -> None:
         if len(values) == 0:
             return
         if not self.levels:
             self.levels.append(np.empty(0, dtype=np.float64))
-        self.levels[0] = np.concatenate([self.levels[0], values.astype(np.float64, copy=False)])
+        self.seen += len(values)
+        height = 0
+        if len(values) > self.capacity:
+            # A batch bigger than a level enters as a uniform sample of at most a quarter of a level,
+            # each item standing for 2**height values: no sort of the whole batch.
+            height = max(1, (len(values) - 1).bit_length() - (self.capacity - 1).bit_length() + 2)
+            picked = self._rng.integers(0, len(values), size=len(values) >> height)
+            values = values[picked]
+        while len(self.levels) <= height:
+            self.levels.append(np.empty(0, dtype=np.float64))
+        self.levels[height] = np.concatenate([self.levels[height], values.astype(np.float64, copy=False)])
         self._compact()
 
     def merge(self, other: QuantileSketch) -> QuantileSketch:
-        merged = QuantileSketch(self.capacity, [level.copy() for level in self.levels], self._parity)
+        levels = [level.copy() for level in self.levels]
+        merged = QuantileSketch(self.capacity, levels, self.seen + other.seen, self._parity, self._rng)
         for height, level in enumerate(other.levels):
             while len(merged.levels) <= height:
                 merged.levels.append(np.empty(0, dtype=np.float64))
@@ -101,7 +114,8 @@ class QuantileSketch:
 
     @property
     def count(self) -> int:
-        return sum(len(level) << height for height, level in enumerate(self.levels))
+        """Values added (the levels' weights sum to about this)."""
+        return self.seen
 
     def _compact(self) -> None:
         height = 0
@@ -121,7 +135,7 @@ class QuantileSketch:
             height += 1
 
     def quantiles(self, qs: tuple[float, ...]) -> list[float]:
-        if not self.levels or self.count == 0:
+        if not self.levels or not any(len(level) for level in self.levels):
             return []
         if self.exact:
             return [float(v) for v in np.quantile(self.levels[0], qs)]
@@ -140,12 +154,28 @@ class DistinctSketch:
     capacity: int = DISTINCT_EXACT
     hashes: HashArray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
 
+    @property
+    def full(self) -> bool:
+        return len(self.hashes) >= self.capacity
+
     def add_hashes(self, hashes: HashArray) -> None:
         if len(self.hashes) >= self.capacity:
             hashes = hashes[hashes < self.hashes[-1]]
             if len(hashes) == 0:
                 return
-        self.hashes = np.union1d(self.hashes, hashes)[: self.capacity]
+        if len(hashes) * 8 < len(self.hashes):  # a few new ones: insert them, the kept ones stay sorted
+            fresh = np.unique(hashes)
+            at = np.searchsorted(self.hashes, fresh)
+            known = self.hashes[np.minimum(at, len(self.hashes) - 1)] == fresh
+            self.hashes = np.insert(self.hashes, at[~known], fresh[~known])[: self.capacity]
+            return
+        merged = np.concatenate([self.hashes, hashes])
+        if len(merged) > 2 * self.capacity:  # only the smallest can stay: select them, then sort those
+            merged = np.partition(merged, self.capacity)[: self.capacity + 1]
+        merged.sort()
+        if len(merged):
+            merged = merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
+        self.hashes = merged[: self.capacity]
 
     def add(self, values: npt.NDArray[Any]) -> None:
         """Distinct values of one batch (numbers, or strings as an object array)."""
@@ -207,13 +237,15 @@ class ColumnSummary:
     text_min: str | None = None
     text_max: str | None = None
 
-    def add_numbers(self, present: FloatArray, distinct: FloatArray) -> None:
-        """One batch's present values as floats, and their distinct values."""
+    def add_numbers(self, present: FloatArray) -> None:
+        """One batch's present values, as floats."""
         finite = present[np.isfinite(present)]
         self.infinite += len(present) - len(finite)
         self.moments = self.moments.merge(Moments.of(finite))
         self.quantiles.add(finite)
-        self.distinct.add(distinct)
+        # Once the sketch is full, hashing every value and keeping the few below its threshold is
+        # cheaper than finding the batch's distinct values first.
+        self.distinct.add(present if self.distinct.full else pd.unique(present))
 
     def add_text(self, values: list[str], counts: list[int], low: str | None, high: str | None) -> None:
         """One batch's distinct present values with their counts (first-seen order), and its min/max."""
