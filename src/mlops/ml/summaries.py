@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 EXACT_VALUES = 32_768
-DISTINCT_EXACT = 65_536
+DISTINCT_EXACT = 16_384
 CATEGORY_CAPACITY = 1_000
 
 FloatArray = npt.NDArray[np.float64]
