@@ -54,15 +54,7 @@ class Storage:
         return ArtifactRef(bucket=bucket, key=key, sha256=digest, size=len(data))
 
     def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
-        try:
-            if version_id:
-                out = self.s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
-            else:
-                out = self.s3.get_object(Bucket=bucket, Key=key)
-        except ClientError as error:
-            _raise_not_found(error, bucket, key)
-            raise
-        return out["Body"].read()
+        return self.open(bucket, key, version_id).read()
 
     def open(self, bucket: str, key: str, version_id: str | None = None) -> BinaryIO:
         """The object's body, to be read as it arrives (``NotFound`` when it is gone)."""

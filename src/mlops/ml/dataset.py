@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import math
 import re
 from typing import Any, Literal
 
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mlops.errors import IngestRefused
+from mlops.ml.summaries import numeric_stats
 
 LogicalType = Literal["integer", "float", "boolean", "string", "datetime"]
 NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "float", "boolean"})
@@ -274,25 +274,10 @@ def _numeric_stats(series: pd.Series) -> dict[str, Any]:
     finite = values[np.isfinite(values)]
     infinite = int(np.isinf(values).sum())
     if len(finite) == 0:
-        return {
-            "min": None,
-            "max": None,
-            "mean": None,
-            "std": None,
-            "quantiles": {},
-            "infinite": infinite,
-        }
-    quantiles = np.quantile(finite, QUANTILES)
-    return {
-        "min": _json_float(finite.min()),
-        "max": _json_float(finite.max()),
-        "mean": _json_float(finite.mean()),
-        "std": _json_float(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
-        "quantiles": {
-            f"p{round(q * 100):02d}": _json_float(v) for q, v in zip(QUANTILES, quantiles, strict=True)
-        },
-        "infinite": infinite,
-    }
+        return numeric_stats(None, QUANTILES, [], infinite)
+    std = float(finite.std(ddof=1)) if len(finite) > 1 else 0.0
+    figures = (float(finite.min()), float(finite.max()), float(finite.mean()), std)
+    return numeric_stats(figures, QUANTILES, [float(v) for v in np.quantile(finite, QUANTILES)], infinite)
 
 
 def _top_categories(series: pd.Series) -> dict[str, Any]:
@@ -302,11 +287,6 @@ def _top_categories(series: pd.Series) -> dict[str, Any]:
         "top": [{"value": str(value), "count": int(count)} for value, count in top.items()],
         "other_count": int(counts.iloc[TOP_CATEGORIES:].sum()),
     }
-
-
-def _json_float(value: float | np.floating[Any]) -> float | None:
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def to_parquet_bytes(df: pd.DataFrame) -> bytes:

@@ -221,7 +221,28 @@ class TopCategories:
 
 
 def json_float(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def numeric_stats(
+    figures: tuple[float, float, float, float] | None,
+    qs: tuple[float, ...],
+    quantiles: list[float],
+    infinite: int,
+) -> dict[str, Any]:
+    """A numeric column's profile entry from its (min, max, mean, std) over finite values, if any."""
+    if figures is None:
+        return {"min": None, "max": None, "mean": None, "std": None, "quantiles": {}, "infinite": infinite}
+    minimum, maximum, mean, std = figures
+    return {
+        "min": json_float(minimum),
+        "max": json_float(maximum),
+        "mean": json_float(mean),
+        "std": json_float(std),
+        "quantiles": {f"p{round(q * 100):02d}": json_float(v) for q, v in zip(qs, quantiles, strict=True)},
+        "infinite": infinite,
+    }
 
 
 @dataclass
@@ -291,26 +312,9 @@ class ColumnSummary:
         return stats
 
     def _numbers(self, qs: tuple[float, ...]) -> dict[str, Any]:
-        if self.moments.count == 0:
-            return {
-                "min": None,
-                "max": None,
-                "mean": None,
-                "std": None,
-                "quantiles": {},
-                "infinite": self.infinite,
-            }
-        return {
-            "min": json_float(self.moments.minimum),
-            "max": json_float(self.moments.maximum),
-            "mean": json_float(self.moments.mean),
-            "std": json_float(self.moments.std),
-            "quantiles": {
-                f"p{round(q * 100):02d}": json_float(v)
-                for q, v in zip(qs, self.quantiles.quantiles(qs), strict=True)
-            },
-            "infinite": self.infinite,
-        }
+        moments = self.moments
+        figures = (moments.minimum, moments.maximum, moments.mean, moments.std) if moments.count else None
+        return numeric_stats(figures, qs, self.quantiles.quantiles(qs), self.infinite)
 
     def _top(self, n: int, present: int) -> dict[str, Any]:
         top = self.categories.top(n)
