@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_ingest.py [--mib 100] [--mib 1024] [--mib 2048]
 
 For each size a CSV of mixed numeric and categorical columns (20 columns: 8 floats, 4 integers,
-6 categories, a boolean, a float label) is generated into a temporary directory, deleted afterwards.
+6 categories, a boolean, a float label) is generated into a temporary directory (the first 256 MiB;
+the rows then repeat to the size asked), deleted afterwards.
 Each measurement runs in a child process; its peak resident set is that child's own ``ru_maxrss``
 (``os.wait4``: the child's rusage, as ``RUSAGE_CHILDREN`` gives it for one child), imports included.
 
@@ -38,16 +39,20 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CHUNK_ROWS = 200_000
+GENERATED_BYTES = 256 * 1024**2
 MIB = 1024**2
 
 
 def generate_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
-    """Append chunks of generated rows until the file holds ``target_bytes``; returns the row count."""
+    """Append chunks of generated rows until the file holds ``target_bytes``; returns the row count.
+
+    Past ``GENERATED_BYTES`` the generated rows repeat (formatting CSV with pandas is the slow part).
+    """
     rng = np.random.default_rng(seed)
     rows = 0
     with path.open("w") as out:
         header = True
-        while out.tell() < target_bytes:
+        while out.tell() < min(target_bytes, GENERATED_BYTES):
             n = CHUNK_ROWS
             frame = pd.DataFrame(
                 {
@@ -63,6 +68,14 @@ def generate_csv(path: Path, target_bytes: int, seed: int = 0) -> int:
             frame.to_csv(out, index=False, header=header)
             header = False
             rows += n
+    generated = rows
+    with path.open("rb") as source:
+        source.readline()
+        body = source.read()
+    with path.open("ab") as out:
+        while out.tell() < target_bytes:
+            out.write(body)
+            rows += generated
     return rows
 
 
