@@ -38,6 +38,10 @@ IAM_PREFIX = {
 EXTRA_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("s3", "HeadObject"): ("s3:GetObject",),
     ("s3", "ListObjectsV2"): ("s3:ListBucket",),
+    ("s3", "CreateMultipartUpload"): ("s3:PutObject",),
+    ("s3", "UploadPart"): ("s3:PutObject",),
+    ("s3", "CompleteMultipartUpload"): ("s3:PutObject",),
+    ("s3", "CopyObject"): ("s3:GetObject", "s3:PutObject"),
     # Each item of a transaction needs its own action; the registry's transactions put items.
     ("dynamodb", "TransactWriteItems"): ("dynamodb:PutItem", "dynamodb:ConditionCheckItem"),
     # Creating a training job passes its execution role.

@@ -42,6 +42,8 @@ from mlops.ml import dataset as ds
 from mlops.ml.summaries import ColumnSummary
 
 BLOCK_SIZE = 8 * 1024**2
+READ_BLOCK_SIZE = 2 * 1024**2
+MAX_ROW_BYTES = 128 * 1024**2
 PREFIX_BYTES = 1 << 16
 # pandas.read_csv's default missing-value markers, compared after trimming.
 NA_VALUES = pa.array(
@@ -53,7 +55,7 @@ NA_VALUES = pa.array(
 TRUE_VALUES = pa.array(["True", "TRUE", "true"])
 BOOLEAN_VALUES = pa.array(["True", "TRUE", "true", "False", "FALSE", "false"])
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_MAX_PASSES = 3
+_MAX_PASSES = 8
 _RAGGED = re.compile(r"Row #(\d+): Expected (\d+) columns, got (\d+)")
 
 Kind = Literal["null", "integer", "float", "boolean", "string"]
@@ -202,10 +204,13 @@ class _Column:
 class _Retype(Exception):
     """A block does not fit the Parquet types written so far: read again with these kinds."""
 
-    def __init__(self, kinds: dict[str, Kind] | None = None, encoding: str | None = None) -> None:
+    def __init__(
+        self, kinds: dict[str, Kind] | None = None, encoding: str | None = None, read_block: int | None = None
+    ) -> None:
         super().__init__("retype")
         self.kinds = kinds
         self.encoding = encoding
+        self.read_block = read_block
 
 
 def stream_csv(
@@ -221,20 +226,22 @@ def stream_csv(
     """
     kinds: dict[str, Kind] | None = None
     encoding: str | None = None
+    read_block = min(block_size, READ_BLOCK_SIZE)
     for _ in range(_MAX_PASSES):
         try:
-            return _read(open_body, open_output, max_bytes, block_size, kinds, encoding)
+            return _read(open_body, open_output, max_bytes, (block_size, read_block), kinds, encoding)
         except _Retype as retype:
             kinds = retype.kinds or kinds
             encoding = retype.encoding or encoding
-    raise IngestRefused("The file's column types could not be settled in three reads.")
+            read_block = retype.read_block or read_block
+    raise IngestRefused(f"The file's column types could not be settled in {_MAX_PASSES} reads.")
 
 
 def _read(
     open_body: Callable[[], BinaryIO],
     open_output: Callable[[], Output],
     max_bytes: int,
-    block_size: int,
+    blocks: tuple[int, int],
     forced: dict[str, Kind] | None,
     forced_encoding: str | None,
 ) -> StreamedTable:
@@ -245,11 +252,13 @@ def _read(
         if forced:
             for column in columns:
                 column.arrow = column.kind
-        batches = _batches(reader, header, delimiter, encoding, block_size)
+        block_size, read_block = blocks
+        read_block = max(read_block, 2 * len(reader.prefix))  # the header fits in one block
+        batches = _batches(reader, header, delimiter, encoding, (block_size, read_block))
         rows = _write(batches, columns, open_output, typing_only=False)
         reader.drain()
     except pa.ArrowInvalid as error:
-        raise _refusal(reader, error) from error
+        raise _refusal(reader, error, read_block) from error
     except UnicodeDecodeError as error:
         raise IngestRefused(
             "The file is neither UTF-8 nor Windows-1252 text; save it as a UTF-8 CSV."
@@ -287,12 +296,17 @@ def _sniff(prefix: bytes, complete: bool, encoding: str | None) -> tuple[str, st
 
 
 def _batches(
-    reader: HashingReader, header: list[str], delimiter: str, encoding: str, block_size: int
+    reader: HashingReader, header: list[str], delimiter: str, encoding: str, blocks: tuple[int, int]
 ) -> Iterator[pa.RecordBatch]:
+    block_size, read_block = blocks
     stream = pcsv.open_csv(
         reader,
         read_options=pcsv.ReadOptions(
-            block_size=block_size, column_names=header, skip_rows=1, encoding=encoding, use_threads=False
+            block_size=read_block,
+            column_names=header,
+            skip_rows=1,
+            encoding=encoding,
+            use_threads=False,
         ),
         parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
         convert_options=pcsv.ConvertOptions(
@@ -301,15 +315,34 @@ def _batches(
             quoted_strings_can_be_null=False,
         ),
     )
-    yield from stream
+    # Arrow reads ahead up to 32 blocks on a background thread, so its block is small (memory is 32
+    # times it); the blocks are then joined into batches of about ``block_size`` for the per-column work.
+    pending: list[pa.RecordBatch] = []
+    pending_bytes = 0
+    for batch in stream:
+        pending.append(batch)
+        pending_bytes += batch.nbytes
+        if pending_bytes >= block_size:
+            yield _joined(pending)
+            pending, pending_bytes = [], 0
+    if pending:
+        yield _joined(pending)
 
 
-def _refusal(reader: HashingReader, error: pa.ArrowInvalid) -> Exception:
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def _refusal(reader: HashingReader, error: pa.ArrowInvalid, read_block: int) -> Exception:
     message = str(error)
     if reader.failure is not None:
         return reader.failure
     if "invalid UTF8" in message:
         return _Retype(encoding="cp1252")
+    if "straddl" in message and read_block < MAX_ROW_BYTES:  # a row longer than a read block
+        return _Retype(read_block=read_block * 4)
     ragged = _RAGGED.search(message)
     if ragged is not None:
         line, expected, saw = ragged.groups()

@@ -19,13 +19,15 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel
 
+from mlops import multipart
 from mlops.errors import IngestRefused, NotFound, RecordTooLarge
 from mlops.models import ArtifactRef, DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
+from mlops.multipart import PART_BYTES, MultipartUpload
 from mlops.pipeline.config_object import apply_config_object, is_config_object, sync_config_object
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.runs import start_run
 from mlops.records import bounded_version, details_document
-from mlops.storage import PART_BYTES, MultipartUpload, Storage
+from mlops.storage import Storage
 
 if TYPE_CHECKING:
     from mlops.ml.csvstream import StreamedTable
@@ -154,7 +156,7 @@ def _ingest(
     except RecordTooLarge as error:
         return _refuse(deps, dataset, raw, sha, str(error))
     finally:
-        deps.storage.delete(upload.staged.bucket, upload.staged.key)
+        multipart.delete(deps.storage, upload.staged.bucket, upload.staged.key)
     current = deps.registry.current_config(dataset)
     revision = current.revision if current else None
     run_id = upload_run_id(dataset, sha)
@@ -273,7 +275,8 @@ def _new_version(deps: Deps, dataset: str, raw: RawObjectRef, upload: ReadUpload
     """Store the version: its Parquet copy and details (profile, every column) in S3, a bounded item."""
     table = upload.table
     prefix = f"datasets/{dataset}/{table.sha256}"
-    canonical = deps.storage.copy(
+    canonical = multipart.copy(
+        deps.storage,
         deps.data_bucket,
         upload.staged.key,
         upload.staged.model_copy(update={"key": f"{prefix}/data.parquet"}),

@@ -253,3 +253,9 @@ def test_a_many_valued_column_keeps_its_profile_within_sketch_error() -> None:
         rank = np.searchsorted(values, quantile) / len(values)
         assert abs(rank - int(name[1:]) / 100) < 0.01, name
     assert table.profile["columns"]["k"]["unique"] == 50
+
+
+def test_a_row_longer_than_a_read_block_is_read_with_a_bigger_block() -> None:
+    data = b"a,b\n1," + b"x" * (5 * 1024**2) + b"\n2,y\n"
+    table, _ = stream(data, csvstream.BLOCK_SIZE)
+    assert (table.rows, table.column_types) == (2, {"a": "integer", "b": "string"})
