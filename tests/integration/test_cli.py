@@ -436,10 +436,12 @@ def test_upload_wait_runs_the_pipeline(churn_upload: Outcome, registry: Registry
 
 
 def test_a_corrupt_line_past_the_first_block_fails_the_upload_and_production_stays(
-    churn_upload: Outcome, registry: Registry, data_bucket: str, tmp_path: Path
+    embedded: EmbeddedStack, churn_csv: Path, registry: Registry, data_bucket: str, tmp_path: Path
 ) -> None:
     """A file past one streamed block (8 MiB) whose last line has a field too many."""
-    production = registry.get_production("churn")
+    first = run_cli("upload", str(churn_csv), "--dataset", "corrupt", "--target", "label", "--wait")
+    assert first.code == 0, first.err
+    production = registry.get_production("corrupt")
     rows = 400_000
     rng = np.random.default_rng(5)
     frame = pd.DataFrame(
@@ -453,17 +455,17 @@ def test_a_corrupt_line_past_the_first_block_fails_the_upload_and_production_sta
     corrupt = tmp_path / "corrupt.csv"
     corrupt.write_text(frame.to_csv(index=False) + "1,2,red,a,extra\n")
     assert corrupt.stat().st_size > 8 * 1024**2
-    outcome = run_cli("upload", str(corrupt), "--dataset", "churn", "--wait", "--timeout", "300")
+    outcome = run_cli("upload", str(corrupt), "--dataset", "corrupt", "--wait", "--timeout", "300")
     assert outcome.code == 1, outcome.err
     assert outcome.err.splitlines()[-1].endswith(
         f"failed at stage ingest after 0.0s: The file is not a well-formed CSV: line {rows + 2} has 5 "
         "fields where the header has 4."
     ), outcome.err
-    after = registry.get_production("churn")
+    after = registry.get_production("corrupt")
     assert production is not None and after is not None and after.version == production.version
     s3 = aws.s3()
-    assert s3.list_multipart_uploads(Bucket=data_bucket, Prefix="datasets/churn/").get("Uploads", []) == []
-    assert s3.list_objects_v2(Bucket=data_bucket, Prefix="datasets/churn/staging/")["KeyCount"] == 0
+    assert s3.list_multipart_uploads(Bucket=data_bucket, Prefix="datasets/corrupt/").get("Uploads", []) == []
+    assert s3.list_objects_v2(Bucket=data_bucket, Prefix="datasets/corrupt/staging/")["KeyCount"] == 0
 
 
 def test_identical_content_trains_nothing(churn_upload: Outcome, churn_csv: Path, registry: Registry) -> None:
