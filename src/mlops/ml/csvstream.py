@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal, Protocol
@@ -44,6 +45,7 @@ from mlops.ml.summaries import ColumnSummary
 BLOCK_SIZE = 8 * 1024**2
 READ_BLOCK_SIZE = 2 * 1024**2
 MAX_ROW_BYTES = 128 * 1024**2
+READ_AHEAD_BYTES = 32 * 1024**2
 PREFIX_BYTES = 1 << 16
 # pandas.read_csv's default missing-value markers, compared after trimming.
 NA_VALUES = pa.array(
@@ -123,6 +125,10 @@ class HashingReader:
         self.failure: IngestRefused | None = None
         self.closed = False
         self.exhausted = False
+        # Arrow reads on a background thread as fast as the body gives bytes: reads wait while they
+        # are more than READ_AHEAD_BYTES ahead of what the blocks handed on have consumed.
+        self.consumed = 0
+        self._progress = threading.Condition()
         prefix = self._take(PREFIX_BYTES)
         # The header is the first line, however long (up to a block): read on until it ends.
         while (
@@ -173,10 +179,22 @@ class HashingReader:
             head = self._replay if n < 0 else self._replay[:n]
             self._replay = self._replay[len(head) :]
             return head
+        with self._progress:
+            while not self.closed and self.size - self.consumed > READ_AHEAD_BYTES:
+                self._progress.wait(0.5)
+        if self.closed:
+            return b""
         return self._take(n if n >= 0 else 1 << 30)
+
+    def advance(self, consumed: int) -> None:
+        """The reader of the blocks has taken ``consumed`` more bytes: reading may go on."""
+        with self._progress:
+            self.consumed += consumed
+            self._progress.notify_all()
 
     def drain(self) -> None:
         """Read what is left, so the hash covers the whole object."""
+        self.advance(1 << 62)
         while self.read(BLOCK_SIZE):
             pass
 
@@ -187,7 +205,9 @@ class HashingReader:
         return False
 
     def close(self) -> None:
-        self.closed = True
+        with self._progress:
+            self.closed = True
+            self._progress.notify_all()
         self._body.close()
 
 
@@ -320,6 +340,7 @@ def _batches(
     pending: list[pa.RecordBatch] = []
     pending_bytes = 0
     for batch in stream:
+        reader.advance(read_block)
         pending.append(batch)
         pending_bytes += batch.nbytes
         if pending_bytes >= block_size:
