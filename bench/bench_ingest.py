@@ -5,8 +5,10 @@
 For each size a CSV of mixed numeric and categorical columns (20 columns: 8 floats, 4 integers,
 6 categories, a boolean, a float label) is generated into a temporary directory (the first 256 MiB;
 the rows then repeat to the size asked), deleted afterwards.
-Each measurement runs in a child process; its peak resident set is that child's own ``ru_maxrss``
-(``os.wait4``: the child's rusage, as ``RUSAGE_CHILDREN`` gives it for one child), imports included.
+Each measurement runs in a child process; its peak resident set is the child's own high-water mark
+(``VmHWM`` of its address space after ``exec``, imports included). The child's ``ru_maxrss`` (from
+``os.wait4``, as ``RUSAGE_CHILDREN`` gives it) is not used: Linux carries the forked parent's resident
+set into it, and the parent here holds the generated CSV's frames.
 
 - ``stream``: streaming ingest's domain work (``mlops.ml.csvstream.stream_csv``): read, sha256, type,
   profile, and write the canonical Parquet, here to a local file instead of a multipart upload
@@ -134,7 +136,11 @@ def run_mode(mode: str, path: Path) -> dict[str, float]:
     child = subprocess.Popen(
         [sys.executable, __file__, "--worker", mode, str(path)],
         env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    assert child.stdout is not None
+    report = json.loads(child.stdout.read().strip().splitlines()[-1])
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
@@ -142,7 +148,7 @@ def run_mode(mode: str, path: Path) -> dict[str, float]:
     return {
         "seconds": time.perf_counter() - started,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_mib": usage.ru_maxrss / 1024,  # KiB on Linux
+        "peak_mib": report["peak_kib"] / 1024,
     }
 
 
@@ -154,6 +160,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         MODES[args.worker[0]](Path(args.worker[1]))
+        status = Path("/proc/self/status").read_text()
+        peak_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        print(json.dumps({"peak_kib": peak_kib}))
         return
     print(
         f"{'size':>9} {'rows':>11} {'mode':>8} {'seconds':>8} {'MiB/s':>7} {'CPU s':>7} "
