@@ -17,6 +17,11 @@ def dataset_key(dataset: str, sha256: str, file: str) -> str:
     return f"datasets/{dataset}/{sha256}/{file}"
 
 
+def dataset_staging_key(dataset: str, upload_id: str) -> str:
+    """Where an upload's Parquet copy is written while it is read, before its sha256 names it."""
+    return f"datasets/{dataset}/staging/{upload_id}.parquet"
+
+
 def validation_report_key(dataset: str, run_id: str) -> str:
     return f"reports/validation/{dataset}/{run_id}.json"
 

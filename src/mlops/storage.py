@@ -3,6 +3,7 @@
 S3's errors become the domain's: a missing object is ``NotFound`` (or None from ``head``), a throttled,
 failing or unreachable S3 is ``DependencyUnavailable``; anything else is a bug or a misconfiguration
 and passes unchanged.
+``open`` returns an object's body to read as it arrives; ``mlops.multipart`` writes big objects.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from mlops import aws
 from mlops.errors import MlopsError, NotFound
@@ -63,17 +64,21 @@ class Storage:
         return ArtifactRef(bucket=bucket, key=key, sha256=digest, size=len(data))
 
     def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        return self.open(bucket, key, version_id).read()
+
+    def open(self, bucket: str, key: str, version_id: str | None = None) -> BinaryIO:
+        """The object's body, to be read as it arrives (``NotFound`` when it is gone)."""
         try:
             with aws.unavailable_as("S3"):
                 if version_id:
                     out = self.s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
                 else:
                     out = self.s3.get_object(Bucket=bucket, Key=key)
-                return out["Body"].read()
         except Exception as error:
             if aws.error_code(error) in MISSING_CODES:
                 raise NotFound(f"s3://{bucket}/{key} does not exist.") from error
             raise
+        return cast("BinaryIO", out["Body"])
 
     def head(self, bucket: str, key: str) -> ObjectHead | None:
         """The object's metadata, or None when there is no such object."""

@@ -15,7 +15,7 @@ import pytest
 from mlops.cli.errors import EXIT_FAILED
 from mlops.cli.main import main
 from mlops.local.stack import EmbeddedStack
-from mlops.ml import dataset
+from mlops.ml.summaries import ColumnSummary
 from mlops.registry import Registry
 from tests.faults.conftest import assert_one_sentence, good_upload_trains
 from tests.integration.test_pipeline import iris_csv
@@ -41,7 +41,7 @@ def test_an_ingest_failing_every_attempt_ends_the_wait_with_its_reason(
     def broken_profile(*args: object, **kwargs: object) -> dict[str, object]:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(dataset, "profile", broken_profile)  # the fault: every ingest attempt fails
+    monkeypatch.setattr(ColumnSummary, "profile", broken_profile)  # the fault: every ingest attempt fails
     path = tmp_path / "iris.csv"
     path.write_bytes(iris_csv())
     code, err = _upload_wait(path, "ingest-fails")

@@ -45,6 +45,10 @@ EXTRA_ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "dynamodb:UpdateItem",
         "dynamodb:ConditionCheckItem",
     ),
+    ("s3", "CreateMultipartUpload"): ("s3:PutObject",),
+    ("s3", "UploadPart"): ("s3:PutObject",),
+    ("s3", "CompleteMultipartUpload"): ("s3:PutObject",),
+    ("s3", "CopyObject"): ("s3:GetObject", "s3:PutObject"),
     # Creating a training job passes its execution role.
     ("sagemaker", "CreateTrainingJob"): ("sagemaker:CreateTrainingJob", "iam:PassRole"),
     ("sagemaker", "CreateProcessingJob"): ("sagemaker:CreateProcessingJob", "iam:PassRole"),

@@ -430,6 +430,39 @@ def test_upload_wait_runs_the_pipeline(churn_upload: Outcome, registry: Registry
     assert (config.target, config.task) == ("label", "classification")
 
 
+def test_a_corrupt_line_past_the_first_block_fails_the_upload_and_production_stays(
+    embedded: EmbeddedStack, churn_csv: Path, registry: Registry, data_bucket: str, tmp_path: Path
+) -> None:
+    """A file past one streamed block (8 MiB) whose last line has a field too many."""
+    first = run_cli("upload", str(churn_csv), "--dataset", "corrupt", "--target", "label", "--wait")
+    assert first.code == 0, first.err
+    production = registry.models.get_production("corrupt")
+    rows = 400_000
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "x1": rng.normal(size=rows).round(4),
+            "x2": rng.normal(size=rows).round(4),
+            "colour": rng.choice(["red", "green"], rows),
+            "label": rng.choice(["a", "b"], rows),
+        }
+    )
+    corrupt = tmp_path / "corrupt.csv"
+    corrupt.write_text(frame.to_csv(index=False) + "1,2,red,a,extra\n")
+    assert corrupt.stat().st_size > 8 * 1024**2
+    outcome = run_cli("upload", str(corrupt), "--dataset", "corrupt", "--wait", "--timeout", "300")
+    assert outcome.code == 1, outcome.err
+    assert outcome.err.splitlines()[-1].endswith(
+        f"failed at stage ingest after 0.0s: The file is not a well-formed CSV: line {rows + 2} has 5 "
+        "fields where the header has 4."
+    ), outcome.err
+    after = registry.models.get_production("corrupt")
+    assert production is not None and after is not None and after.version == production.version
+    s3 = aws.s3()
+    assert s3.list_multipart_uploads(Bucket=data_bucket, Prefix="datasets/corrupt/").get("Uploads", []) == []
+    assert s3.list_objects_v2(Bucket=data_bucket, Prefix="datasets/corrupt/staging/")["KeyCount"] == 0
+
+
 def test_identical_content_trains_nothing(churn_upload: Outcome, churn_csv: Path, registry: Registry) -> None:
     again = run_cli("upload", str(churn_csv), "--dataset", "churn", "--wait", "--timeout", "120")
     assert again.code == 0, again.err

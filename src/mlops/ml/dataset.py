@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import math
 import re
 from typing import Any, Literal
 
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from mlops.errors import IngestRefused
+from mlops.ml.summaries import numeric_stats
 
 LogicalType = Literal["integer", "float", "boolean", "string", "datetime"]
 NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "float", "boolean"})
@@ -35,12 +35,12 @@ NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "float", "boolean"})
 DELIMITERS = (",", ";", "\t", "|")
 TOP_CATEGORIES = 20
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-_DATETIME_SAMPLE = 1000
+DATETIME_SAMPLE = 1000
 
 # Control bytes other than tab, LF and CR never occur in a text CSV; they mean binary.
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _HEADER_PREFIX = 1 << 16
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _PARSER_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "gzip-compressed; upload the uncompressed CSV"),
@@ -59,8 +59,8 @@ def content_sha256(data: bytes) -> str:
 
 def read_csv_bytes(data: bytes) -> pd.DataFrame:
     """Parse an uploaded CSV, or raise ``IngestRefused`` saying in one sentence why it is not a table."""
-    text, encoding = _decode(data)
-    delimiter, header = _read_header(text)
+    text, encoding = decode_text(data)
+    delimiter, header = read_header(text)
     try:
         frame = pd.read_csv(
             io.BytesIO(data),
@@ -83,7 +83,8 @@ def read_csv_bytes(data: bytes) -> pd.DataFrame:
     return _normalize_booleans(frame)
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def refuse_binary(data: bytes) -> None:
+    """Refuse bytes that are empty, a known binary format, or hold NUL or other control bytes."""
     if not data:
         raise IngestRefused("The file is empty (0 bytes).")
     for magic, what in _MAGIC:
@@ -93,6 +94,11 @@ def _decode(data: bytes) -> tuple[str, str]:
         raise IngestRefused("The file contains NUL bytes, so it is binary, not a CSV text file.")
     if len(data.translate(None, _CONTROL_BYTES)) != len(data):
         raise IngestRefused("The file contains control characters, so it is binary, not a CSV text file.")
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """The text and its encoding (UTF-8, else Windows-1252), or ``IngestRefused`` saying why not."""
+    refuse_binary(data)
     encoding = "utf-8-sig"
     try:
         text = data.decode(encoding)
@@ -109,7 +115,8 @@ def _decode(data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
-def _read_header(text: str) -> tuple[str, list[str]]:
+def read_header(text: str) -> tuple[str, list[str]]:
+    """The delimiter and the stripped column names, or ``IngestRefused`` naming what is wrong."""
     # The header is the first record; parsing a prefix spares copying the whole file per delimiter.
     prefix = text[:_HEADER_PREFIX]
     if len(prefix) < len(text) and "\n" not in prefix and "\r" not in prefix:
@@ -212,12 +219,16 @@ def _logical_type(series: pd.Series) -> LogicalType:
         return "string"
     if all(isinstance(value, bool | np.bool_) for value in present):
         return "boolean"
-    sample = pd.Series(present.unique()[:_DATETIME_SAMPLE]).astype(str)
-    if bool(sample.str.match(_ISO_DATETIME).all()):
-        parsed = pd.to_datetime(sample, format="ISO8601", errors="coerce", utc=True)
-        if not bool(parsed.isna().any()):
-            return "datetime"
-    return "string"
+    return "datetime" if is_datetime_sample(list(present.unique()[:DATETIME_SAMPLE])) else "string"
+
+
+def is_datetime_sample(values: list[Any]) -> bool:
+    """Whether a text column's first distinct values (``DATETIME_SAMPLE`` of them) are all ISO 8601."""
+    sample = pd.Series(values, dtype=object).astype(str)
+    if len(sample) == 0 or not bool(sample.str.match(ISO_DATETIME).all()):
+        return False
+    parsed = pd.to_datetime(sample, format="ISO8601", errors="coerce", utc=True)
+    return not bool(parsed.isna().any())
 
 
 def profile(df: pd.DataFrame, schema: dict[str, str] | None = None) -> dict[str, Any]:
@@ -263,25 +274,10 @@ def _numeric_stats(series: pd.Series) -> dict[str, Any]:
     finite = values[np.isfinite(values)]
     infinite = int(np.isinf(values).sum())
     if len(finite) == 0:
-        return {
-            "min": None,
-            "max": None,
-            "mean": None,
-            "std": None,
-            "quantiles": {},
-            "infinite": infinite,
-        }
-    quantiles = np.quantile(finite, QUANTILES)
-    return {
-        "min": _json_float(finite.min()),
-        "max": _json_float(finite.max()),
-        "mean": _json_float(finite.mean()),
-        "std": _json_float(finite.std(ddof=1)) if len(finite) > 1 else 0.0,
-        "quantiles": {
-            f"p{round(q * 100):02d}": _json_float(v) for q, v in zip(QUANTILES, quantiles, strict=True)
-        },
-        "infinite": infinite,
-    }
+        return numeric_stats(None, QUANTILES, [], infinite)
+    std = float(finite.std(ddof=1)) if len(finite) > 1 else 0.0
+    figures = (float(finite.min()), float(finite.max()), float(finite.mean()), std)
+    return numeric_stats(figures, QUANTILES, [float(v) for v in np.quantile(finite, QUANTILES)], infinite)
 
 
 def _top_categories(series: pd.Series) -> dict[str, Any]:
@@ -293,11 +289,6 @@ def _top_categories(series: pd.Series) -> dict[str, Any]:
     }
 
 
-def _json_float(value: float | np.floating[Any]) -> float | None:
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def to_parquet_bytes(df: pd.DataFrame) -> bytes:
     """The canonical copy of a dataset version (pyarrow Parquet, no index)."""
     buffer = io.BytesIO()
@@ -306,5 +297,9 @@ def to_parquet_bytes(df: pd.DataFrame) -> bytes:
 
 
 def read_parquet_bytes(data: bytes) -> pd.DataFrame:
-    """Read back what ``to_parquet_bytes`` wrote, with the same columns and dtypes."""
-    return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+    """Read back what ``to_parquet_bytes`` or streaming ingest wrote, with the same columns and dtypes.
+
+    Streaming ingest writes no pandas metadata: a boolean column with gaps comes back as objects,
+    made the nullable boolean ``read_csv_bytes`` gives.
+    """
+    return _normalize_booleans(pd.read_parquet(io.BytesIO(data), engine="pyarrow"))

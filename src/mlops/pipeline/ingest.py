@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel
 
-from mlops.artifact_keys import dataset_key
-from mlops.errors import IngestRefused, NotFound, RecordTooLarge
-from mlops.models import (
-    DatasetVersion,
-    RawObject,
-    RawObjectRef,
-    Run,
-    StageRecord,
-    utcnow,
-)
+from mlops import multipart
+from mlops.artifact_keys import dataset_key, dataset_staging_key
+from mlops.errors import ConfigError, IngestRefused, NotFound, RecordTooLarge
+from mlops.models import ArtifactRef, DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
+from mlops.multipart import PART_BYTES, MultipartUpload
 from mlops.pipeline.config_object import apply_config_object, is_config_object, sync_config_object
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import IngestRequest
@@ -35,9 +31,10 @@ from mlops.pipeline.runs import start_run
 from mlops.pipeline.versions import record_version
 from mlops.records import details_document
 from mlops.stack.description import PROCESSING_MIN_BYTES
+from mlops.storage import Storage
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from mlops.ml.csvstream import StreamedTable
 
 RAW_PREFIX = "raw/"
 # Lambda's first try and its two asynchronous retries (infra and the embedded runtime retry twice):
@@ -122,8 +119,6 @@ def _ingest(
     sequencer: str | None,
     limits: tuple[int, int],
 ) -> IngestOutcome:
-    from mlops.ml import dataset as ds  # heavy (pandas): only the ingest image needs it
-
     max_bytes, processing_min_bytes = limits
     started = utcnow()
     key = unquote_plus(key)
@@ -163,23 +158,20 @@ def _ingest(
         return _start_processing_run(deps, state_machine_arn, record, limits, started)
 
     try:
-        data = deps.storage.get(bucket, key, version_id)
+        upload = read_upload(_s3(deps), raw, deps.data_bucket, dataset, max_bytes)
     except NotFound:
         return _refuse(deps, dataset, raw, None, f"s3://{bucket}/{key} was deleted before it could be read.")
-    sha = ds.content_sha256(data)
-    try:
-        if len(data) > max_bytes:
-            raise IngestRefused(_too_large(len(data), max_bytes))
-        frame = ds.read_csv_bytes(data)
     except IngestRefused as error:
+        return _refuse(deps, dataset, raw, None, str(error))
+    sha = upload.table.sha256
+    try:
+        version = deps.registry.datasets.find_dataset_version(dataset, sha)
+        if version is None:
+            version = _new_version(deps, dataset, raw, upload)
+    except RecordTooLarge as error:
         return _refuse(deps, dataset, raw, sha, str(error))
-
-    version = deps.registry.datasets.find_dataset_version(dataset, sha)
-    if version is None:
-        try:
-            version = _new_version(deps, dataset, sha, raw, frame)
-        except RecordTooLarge as error:
-            return _refuse(deps, dataset, raw, sha, str(error))
+    finally:
+        multipart.delete(_s3(deps), upload.staged.bucket, upload.staged.key)
     current = deps.registry.datasets.current_config(dataset)
     revision = current.revision if current else None
     run_id = upload_run_id(dataset, sha)
@@ -295,24 +287,83 @@ def _configure(
     return IngestOutcome(action=action, dataset=dataset, reason=record.reason)
 
 
-def _new_version(
-    deps: Deps, dataset: str, sha: str, raw: RawObjectRef, frame: pd.DataFrame
-) -> DatasetVersion:
-    """Store the version: its Parquet copy and details (profile, every column) in S3, a bounded item."""
-    from mlops.ml import dataset as ds
+@dataclass(frozen=True)
+class ReadUpload:
+    """An upload read: what it holds, and its Parquet copy under a staging key until it is recorded."""
 
-    canonical = deps.storage.put(
-        deps.data_bucket, dataset_key(dataset, sha, "data.parquet"), ds.to_parquet_bytes(frame)
+    table: StreamedTable
+    staged: ArtifactRef
+
+
+def read_upload(
+    storage: Storage,
+    raw: RawObjectRef,
+    data_bucket: str,
+    dataset: str,
+    max_bytes: int,
+    block_size: int | None = None,
+    part_bytes: int = PART_BYTES,
+) -> ReadUpload:
+    """Stream a raw CSV into Parquet (a multipart upload), hashing, typing and profiling it on the way.
+
+    Memory stays bounded whatever the file's size (``mlops.ml.csvstream``); a refused or failed read
+    aborts its upload, leaving nothing behind. Raises ``IngestRefused`` (one sentence) or ``NotFound``.
+    """
+    from mlops.ml.csvstream import BLOCK_SIZE, stream_csv  # heavy (pyarrow, pandas): the ingest image only
+
+    identity = hashlib.sha256(f"{raw.uri}#{raw.etag}#{raw.version_id or ''}".encode()).hexdigest()[:24]
+    uploads: list[MultipartUpload] = []
+
+    def open_output() -> MultipartUpload:
+        key = dataset_staging_key(dataset, identity)
+        upload = MultipartUpload(storage, data_bucket, key, part_bytes=part_bytes)
+        uploads.append(upload)
+        return upload
+
+    try:
+        table = stream_csv(
+            lambda: storage.open(raw.bucket, raw.key, raw.version_id),
+            open_output,
+            max_bytes,
+            block_size or BLOCK_SIZE,
+        )
+        uploads[-1].close()
+    except BaseException:
+        for upload in uploads:
+            upload.abort()
+        raise
+    staged = uploads[-1].ref
+    if staged is None:  # close() sets it; a failed close raised above
+        raise IngestRefused("The file's Parquet copy could not be written.")
+    return ReadUpload(table, staged)
+
+
+def _s3(deps: Deps) -> Storage:
+    """Streaming ingest writes multipart uploads and copies, which only the S3 adapter offers."""
+    if not isinstance(deps.storage, Storage):
+        raise ConfigError("Streaming ingest needs the S3 adapter (mlops.storage.Storage) as its storage.")
+    return deps.storage
+
+
+def _new_version(deps: Deps, dataset: str, raw: RawObjectRef, upload: ReadUpload) -> DatasetVersion:
+    """Store the version: its Parquet copy and details (profile, every column) in S3, a bounded item."""
+    table = upload.table
+    canonical = multipart.copy(
+        _s3(deps),
+        deps.data_bucket,
+        upload.staged.key,
+        upload.staged.model_copy(update={"key": dataset_key(dataset, table.sha256, "data.parquet")}),
     )
-    columns = [str(c) for c in frame.columns]
-    column_types = ds.infer_schema(frame)
     details = deps.storage.put(
         deps.data_bucket,
-        dataset_key(dataset, sha, "details.json"),
-        details_document(columns, column_types, ds.profile(frame, column_types)),
+        dataset_key(dataset, table.sha256, "details.json"),
+        details_document(table.columns, table.column_types, table.profile),
         "application/json",
     )
-    return record_version(deps, dataset, sha, raw, len(frame), columns, column_types, (canonical, details))
+    stored = (canonical, details)
+    return record_version(
+        deps, dataset, table.sha256, raw, table.rows, table.columns, table.column_types, stored
+    )
 
 
 def _redelivered(

@@ -3,10 +3,19 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
+import pandas as pd
+import pytest
+
 from mlops import aws
+from mlops.errors import IngestRefused
 from mlops.local.stack import EmbeddedStack
+from mlops.models import RawObjectRef
+from mlops.multipart import MultipartUpload
+from mlops.pipeline.ingest import read_upload
 from mlops.registry import Registry
 from mlops.stack import outputs as out
+from mlops.storage import Storage
 from tests.events import load_event
 from tests.integration.functions.conftest import csv_bytes, invoke, iris_frame, s3_event
 
@@ -144,3 +153,63 @@ def test_execution_names_stay_unique_past_the_80_character_limit() -> None:
     assert all(len(name) <= 80 and name.replace("-", "").isalnum() for name in names)
     assert execution_name("iris-upload-0123") == "iris-upload-0123"  # short, safe ids are kept
     assert execution_name("a.b-manual-1") != execution_name("a_b-manual-1")
+
+
+def _uploads(bucket: str, ds: str) -> list[str]:
+    found = aws.s3().list_multipart_uploads(Bucket=bucket, Prefix=f"datasets/{ds}/")
+    return [upload["Key"] for upload in found.get("Uploads", [])]
+
+
+def _failing_csv(rows: int) -> bytes:
+    """Numbers enough for several Parquet parts, then a last line with a field too many."""
+    rng = np.random.default_rng(0)
+    body = pd.DataFrame(rng.normal(size=(rows, 4)), columns=["a", "b", "c", "label"]).to_csv(index=False)
+    return (body + "1,2,3,4,5\n").encode()
+
+
+def test_a_read_failing_midway_aborts_its_multipart_upload(stack: EmbeddedStack, ds: str) -> None:
+    bucket = stack.stack.outputs[out.DATA_BUCKET]
+    data = _failing_csv(200_000)
+    put = aws.s3().put_object(Bucket=bucket, Key=f"raw/{ds}/big.csv", Body=data)
+    raw = RawObjectRef(
+        bucket=bucket, key=f"raw/{ds}/big.csv", etag=put["ETag"].strip('"'), size=len(data), version_id=None
+    )
+    storage = Storage()
+    with pytest.raises(IngestRefused, match=r"line 200002 has 5 fields where the header has 4\.$"):
+        read_upload(storage, raw, bucket, ds, 2**30, block_size=1 << 20, part_bytes=5 * 1024**2)
+    assert _uploads(bucket, ds) == []
+    assert aws.s3().list_objects_v2(Bucket=bucket, Prefix=f"datasets/{ds}/")["KeyCount"] == 0
+
+
+def test_an_aborted_multipart_upload_leaves_no_parts(stack: EmbeddedStack, ds: str) -> None:
+    bucket = stack.stack.outputs[out.DATA_BUCKET]
+    storage = Storage()
+    upload = MultipartUpload(storage, bucket, f"datasets/{ds}/part.bin", part_bytes=5 * 1024**2)
+    upload.write(b"x" * (6 * 1024**2))
+    assert _uploads(bucket, ds) == [f"datasets/{ds}/part.bin"]
+    upload.abort()
+    assert _uploads(bucket, ds) == []
+    done = MultipartUpload(storage, bucket, f"datasets/{ds}/whole.bin", part_bytes=5 * 1024**2)
+    done.write(b"y" * (6 * 1024**2))
+    done.write(b"z")
+    done.close()
+    assert done.ref is not None and done.ref.size == 6 * 1024**2 + 1
+    assert storage.get_verified(done.ref)[-2:] == b"yz"
+
+
+def test_a_corrupt_line_past_the_first_block_refuses_the_upload_naming_it(
+    stack: EmbeddedStack, registry: Registry, ds: str
+) -> None:
+    from mlops.config import DatasetConfig
+
+    registry.datasets.put_config(ds, DatasetConfig(target="label"))
+    bucket = stack.stack.outputs[out.DATA_BUCKET]
+    outcome = invoke(stack, "ingest", s3_event(bucket, f"raw/{ds}/bad.csv", _failing_csv(120_000)))
+    refused = outcome.payload["outcomes"][0]
+    assert refused["action"] == "refused"
+    assert refused["reason"] == (
+        "The file is not a well-formed CSV: line 120002 has 5 fields where the header has 4."
+    )
+    assert registry.runs.get_run(refused["run_id"]).status == "FAILED"
+    assert registry.datasets.latest_dataset_version(ds) is None and _executions(stack, ds) == []
+    assert _uploads(bucket, ds) == []

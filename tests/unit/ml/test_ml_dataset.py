@@ -12,49 +12,55 @@ from mlops.errors import IngestRefused
 from mlops.ml import dataset as ds
 from tests.unit.ml.ml_testdata import make_frame
 
+REFUSALS = [
+    pytest.param(b"", "The file is empty (0 bytes).", id="zero-bytes"),
+    pytest.param(
+        b"  \r\n\t\n  ", "The file contains only whitespace: no header and no data.", id="whitespace"
+    ),
+    pytest.param(
+        b"a,b\n1,\x002\n",
+        "The file contains NUL bytes, so it is binary, not a CSV text file.",
+        id="nul-bytes",
+    ),
+    pytest.param(
+        gzip.compress(b"a,b\n1,2\n"), "The file is gzip-compressed; upload the uncompressed CSV.", id="gzip"
+    ),
+    pytest.param(
+        b"PK\x03\x04rest-of-a-workbook", "The file is a ZIP archive (an Excel workbook is one)", id="zip"
+    ),
+    pytest.param(b"PAR1\x15\x04", "The file is a Parquet file; upload a CSV.", id="parquet"),
+    pytest.param(
+        bytes(range(1, 40)) * 3, "The file contains control characters, so it is binary", id="control-chars"
+    ),
+    pytest.param(
+        b"a,b\n\x81\x8d\x8f,\xff\n", "The file is neither UTF-8 nor Windows-1252 text", id="undecodable"
+    ),
+    pytest.param(b"a,b\n", "The file has a header but no data rows.", id="header-only"),
+    pytest.param(b"a,b\n,\n , \n\n", "The file has a header but no data rows.", id="only-empty-rows"),
+    pytest.param(
+        b"just one column\nx\ny\n",
+        "The file's header has a single column ('just one column')",
+        id="single-column",
+    ),
+    pytest.param(b'{"records": [1, 2, 3]}', "The file has a header but no data rows.", id="json"),
+    pytest.param(
+        b"a,,c\n1,2,3\n", "Column 2 of the header has no name; every column needs one.", id="empty-name"
+    ),
+    pytest.param(b"a,b,   \n1,2,3\n", "Column 3 of the header has no name", id="blank-name"),
+    pytest.param(
+        b"a, b ,b\n1,2,3\n",
+        "Column name 'b' appears 2 times in the header; column names must be unique.",
+        id="duplicate-name",
+    ),
+    pytest.param(
+        b"a,b\n1,2\n3,4,5\n",
+        "The file is not a well-formed CSV: line 3 has 3 fields where the header has 2.",
+        id="ragged-row",
+    ),
+]
 
-@pytest.mark.parametrize(
-    ("data", "expected"),
-    [
-        (b"", "The file is empty (0 bytes)."),
-        (b"  \r\n\t\n  ", "The file contains only whitespace: no header and no data."),
-        (b"a,b\n1,\x002\n", "The file contains NUL bytes, so it is binary, not a CSV text file."),
-        (gzip.compress(b"a,b\n1,2\n"), "The file is gzip-compressed; upload the uncompressed CSV."),
-        (b"PK\x03\x04rest-of-a-workbook", "The file is a ZIP archive (an Excel workbook is one)"),
-        (b"PAR1\x15\x04", "The file is a Parquet file; upload a CSV."),
-        (bytes(range(1, 40)) * 3, "The file contains control characters, so it is binary"),
-        (b"a,b\n\x81\x8d\x8f,\xff\n", "The file is neither UTF-8 nor Windows-1252 text"),
-        (b"a,b\n", "The file has a header but no data rows."),
-        (b"a,b\n,\n , \n\n", "The file has a header but no data rows."),
-        (b"just one column\nx\ny\n", "The file's header has a single column ('just one column')"),
-        (b'{"records": [1, 2, 3]}', "The file has a header but no data rows."),
-        (b"a,,c\n1,2,3\n", "Column 2 of the header has no name; every column needs one."),
-        (b"a,b,   \n1,2,3\n", "Column 3 of the header has no name"),
-        (b"a, b ,b\n1,2,3\n", "Column name 'b' appears 2 times in the header; column names must be unique."),
-        (
-            b"a,b\n1,2\n3,4,5\n",
-            "The file is not a well-formed CSV: line 3 has 3 fields where the header has 2.",
-        ),
-    ],
-    ids=[
-        "zero-bytes",
-        "whitespace",
-        "nul-bytes",
-        "gzip",
-        "zip",
-        "parquet",
-        "control-chars",
-        "undecodable",
-        "header-only",
-        "only-empty-rows",
-        "single-column",
-        "json",
-        "empty-name",
-        "blank-name",
-        "duplicate-name",
-        "ragged-row",
-    ],
-)
+
+@pytest.mark.parametrize(("data", "expected"), REFUSALS)
 def test_refused_files_say_why_in_one_sentence(data: bytes, expected: str) -> None:
     with pytest.raises(IngestRefused) as caught:
         ds.read_csv_bytes(data)
