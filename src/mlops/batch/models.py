@@ -23,7 +23,7 @@ FORMAT_SUFFIXES: dict[str, BatchFormat] = {
 
 
 class S3Location(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     bucket: str
     key: str

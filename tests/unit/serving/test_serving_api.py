@@ -231,11 +231,14 @@ def test_the_openapi_document(app: APIGatewayRestResolver) -> None:
 
 
 def test_the_registry_source_says_a_throttled_table_is_unavailable(churn: Trained) -> None:
-    class ThrottledRegistry:
+    class ThrottledModels:
         def get_alias(self, name: str, consistent: bool = True) -> Alias | None:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "GetItem"
             )
+
+    class ThrottledRegistry:
+        models = ThrottledModels()
 
     source = RegistrySource(cast(Registry, ThrottledRegistry()), Storage())
     with pytest.raises(DependencyUnavailable, match="DynamoDB is unavailable"):
