@@ -35,7 +35,7 @@ from mlops.signature import MISSING_CATEGORY, Signature
 from mlops.storage import IntegrityError
 
 if TYPE_CHECKING:
-    from mlops.registry import Registry
+    from mlops.registry.models import ModelStore as ModelRecords
     from mlops.storage import Storage
 
 ONNX_TO_V2 = {
@@ -225,28 +225,29 @@ class ModelSource(Protocol):
 
 
 class RegistrySource:
-    """The cloud's ``ModelSource``: the metadata table and the artifacts bucket. A throttled, failing or
+    """The cloud's ``ModelSource``: the registry's model records (``Registry.models``, built alone so the
+    function's init imports no other store) and the artifacts bucket. A throttled, failing or
     unreachable table is ``DependencyUnavailable`` (the storage adapter says so of S3 itself)."""
 
-    def __init__(self, registry: Registry, storage: Storage) -> None:
-        self.registry = registry
+    def __init__(self, records: ModelRecords, storage: Storage) -> None:
+        self.records = records
         self.storage = storage
 
     def model_names(self) -> list[str]:
         with aws.unavailable_as("DynamoDB"):
-            return self.registry.models.list_model_names()
+            return self.records.list_model_names()
 
     def production_alias(self, name: str) -> Alias | None:
         with aws.unavailable_as("DynamoDB"):
-            return self.registry.models.get_alias(name, consistent=False)
+            return self.records.get_alias(name, consistent=False)
 
     def has_versions(self, name: str) -> bool:
         with aws.unavailable_as("DynamoDB"):
-            return bool(self.registry.models.list_model_versions(name))
+            return bool(self.records.list_model_versions(name))
 
     def model_version(self, name: str, version: int) -> ModelVersion:
         with aws.unavailable_as("DynamoDB"):
-            return self.registry.models.get_model_version(name, version)
+            return self.records.get_model_version(name, version)
 
     def artifact(self, ref: ArtifactRef) -> bytes:
         return self.storage.get_verified(ref)

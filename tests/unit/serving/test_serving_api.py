@@ -15,7 +15,7 @@ from mlops.errors import DependencyUnavailable
 from mlops.local.context import LocalContext
 from mlops.models import Alias
 from mlops.observability import metrics
-from mlops.registry import Registry
+from mlops.registry.models import ModelStore as ModelRecords
 from mlops.serving.api import create_app
 from mlops.serving.capture import Capture
 from mlops.serving.models import ModelStore, RegistrySource
@@ -231,13 +231,13 @@ def test_the_openapi_document(app: APIGatewayRestResolver) -> None:
 
 
 def test_the_registry_source_says_a_throttled_table_is_unavailable(churn: Trained) -> None:
-    class ThrottledRegistry:
+    class ThrottledRecords:
         def get_alias(self, name: str, consistent: bool = True) -> Alias | None:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "GetItem"
             )
 
-    source = RegistrySource(cast(Registry, ThrottledRegistry()), Storage())
+    source = RegistrySource(cast(ModelRecords, ThrottledRecords()), Storage())
     with pytest.raises(DependencyUnavailable, match="DynamoDB is unavailable"):
         source.production_alias("churn")
     service = InferenceService(ModelStore(source, 60), Capture(None, 0), Limits(10, 10_000))
