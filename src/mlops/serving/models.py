@@ -30,6 +30,7 @@ from mlops.models import Alias, ArtifactRef, ModelVersion
 from mlops.serving import telemetry
 from mlops.serving.errors import ModelNotFound, ModelUnavailable, NoProductionModel, ServingError
 from mlops.serving.features import FeatureBatch, FeatureLayout
+from mlops.serving.records import alias_from_json, model_version_from_json, signature_from_json
 from mlops.serving.routing import CANDIDATE, PRODUCTION, to_candidate
 from mlops.signature import MISSING_CATEGORY, Signature
 from mlops.storage import IntegrityError
@@ -239,7 +240,8 @@ class RegistrySource:
 
     def production_alias(self, name: str) -> Alias | None:
         with aws.unavailable_as("DynamoDB"):
-            return self.records.get_alias(name, consistent=False)
+            document = self.records.alias_document(name, consistent=False)
+        return None if document is None else alias_from_json(document)
 
     def has_versions(self, name: str) -> bool:
         with aws.unavailable_as("DynamoDB"):
@@ -247,7 +249,10 @@ class RegistrySource:
 
     def model_version(self, name: str, version: int) -> ModelVersion:
         with aws.unavailable_as("DynamoDB"):
-            return self.records.get_model_version(name, version)
+            document = self.records.model_version_document(name, version)
+        if document is None:
+            raise NotFound(f"Model '{name}' has no version {version}.")
+        return model_version_from_json(document)
 
     def artifact(self, ref: ArtifactRef) -> bytes:
         return self.storage.get_verified(ref)
@@ -415,7 +420,7 @@ class ModelStore:
                 signature_ref = record.artifacts.get("signature")
                 if signature_ref is None:
                     raise ModelLoadError(f"Model '{name}' version {version} has no signature.")
-                signature = Signature.model_validate_json(self.source.artifact(signature_ref))
+                signature = signature_from_json(self.source.artifact(signature_ref))
             try:
                 session = ort.InferenceSession(data, self._options(), providers=["CPUExecutionProvider"])
             except Exception as error:

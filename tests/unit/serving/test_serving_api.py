@@ -232,7 +232,7 @@ def test_the_openapi_document(app: APIGatewayRestResolver) -> None:
 
 def test_the_registry_source_says_a_throttled_table_is_unavailable(churn: Trained) -> None:
     class ThrottledRecords:
-        def get_alias(self, name: str, consistent: bool = True) -> Alias | None:
+        def alias_document(self, name: str, consistent: bool = True) -> str | None:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "GetItem"
             )
