@@ -513,29 +513,31 @@ started = time.perf_counter()
 import hashlib, json, sys
 from pathlib import Path
 from mlops.local.context import LocalContext
-from mlops.models import Alias, ArtifactRef, ModelVersion
 from mlops.observability import logger, metrics
 from mlops.serving.api import create_app
 from mlops.serving.capture import Capture
 from mlops.serving.models import ModelStore
+from mlops.serving.records import alias_from_json, model_version_from_json
 from mlops.serving.service import InferenceService, Limits
 from mlops.serving import snapstart
-from mlops.signature import Signature
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 folder = Path(sys.argv[1])
 
+# The registry's records as the function reads them (JSON documents, mlops.serving.records), from files.
 class Files:
     def production_alias(self, name):
-        return Alias(name=name, version=1, revision=1)
+        return alias_from_json(json.dumps({"name": name, "version": 1, "revision": 1,
+                                           "updated_at": "2026-01-01T00:00:00Z"}))
     def has_versions(self, name):
         return True
     def model_version(self, name, version):
         data = (folder / "model.onnx").read_bytes()
-        ref = ArtifactRef(bucket="local", key="model.onnx", sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-        signature = Signature.model_validate_json((folder / "signature.json").read_text())
-        return ModelVersion(name=name, version=1, task="classification", dataset_version="0", run_id="r",
-                            artifacts={"onnx": ref}, signature=signature)
+        ref = {"bucket": "local", "key": "model.onnx", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        signature = json.loads((folder / "signature.json").read_text())
+        return model_version_from_json(json.dumps({
+            "name": name, "version": 1, "task": "classification", "dataset_version": "0", "run_id": "r",
+            "artifacts": {"onnx": ref}, "signature": signature, "created_at": "2026-01-01T00:00:00Z"}))
     def artifact(self, ref):
         data = (folder / ref.key).read_bytes()
         assert hashlib.sha256(data).hexdigest() == ref.sha256

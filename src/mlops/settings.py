@@ -12,9 +12,15 @@ import os
 from functools import cache
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from mlops.stack.description import PROCESSING_MIN_BYTES
+
+def _processing_min_bytes() -> int:
+    """The stack description's threshold, read when an ingest settings object is made: importing the
+    description costs every function's cold start."""
+    from mlops.stack.description import PROCESSING_MIN_BYTES
+
+    return PROCESSING_MIN_BYTES
 
 
 class FunctionSettings(BaseModel):
@@ -33,7 +39,7 @@ class PipelineSettings(FunctionSettings):
 class IngestSettings(PipelineSettings):
     state_machine_arn: str
     max_upload_bytes: int = 2 * 1024**3
-    processing_min_bytes: int = PROCESSING_MIN_BYTES
+    processing_min_bytes: int = Field(default_factory=_processing_min_bytes)
 
 
 class ValidationSettings(PipelineSettings):

@@ -53,6 +53,14 @@ FORBIDDEN_AT_INIT = (
     "aws_lambda_powertools.event_handler.openapi.compat",
     "aws_lambda_powertools.event_handler.middlewares.openapi_validation",
     "mlops.serving.schema",
+    # The model records' store alone, not the registry's other stores (nor the batch records they
+    # import), and not the stack description (the settings read one constant of it when used).
+    "mlops.registry.datasets",
+    "mlops.registry.runs",
+    "mlops.registry.drift",
+    "mlops.registry.batch_jobs",
+    "mlops.batch.models",
+    "mlops.stack.description",
     "mlops.serving.openapi",
     "pydantic_settings",
     "dotenv",
@@ -61,8 +69,8 @@ FORBIDDEN_AT_INIT = (
     "pandas",
     "scipy",
 )
-# Modules the handler's import loads beyond the interpreter's own start (464 when this was written).
-MODULE_BUDGET = 480
+# Modules the handler's import loads beyond the interpreter's own start (467 when this was written).
+MODULE_BUDGET = 475
 
 
 def probe() -> dict[str, Any]:

@@ -35,11 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlops.registry.batch_jobs import BatchJobStore
-from mlops.registry.datasets import DatasetStore
-from mlops.registry.drift import DriftStore
 from mlops.registry.models import PRODUCTION, ModelStore
-from mlops.registry.runs import RunStore
 from mlops.registry.table import Table
 
 if TYPE_CHECKING:
@@ -52,6 +48,13 @@ class Registry:
     """The stack's metadata table, one store per aggregate."""
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        # Imported here: the inference function reads the model records' store alone
+        # (``mlops.registry.models``), and importing this package must not load the other stores.
+        from mlops.registry.batch_jobs import BatchJobStore
+        from mlops.registry.datasets import DatasetStore
+        from mlops.registry.drift import DriftStore
+        from mlops.registry.runs import RunStore
+
         self.table = Table(table_name, client)
         self.datasets = DatasetStore(self.table)
         self.runs = RunStore(self.table)

@@ -64,6 +64,11 @@ class ModelStore:
         """Overwrite a stored version (its status, artifacts, decision)."""
         self.table.put(version_item(model))
 
+    def model_version_document(self, name: str, version: int) -> str | None:
+        """A version's record as stored (JSON), unvalidated: for readers that check it themselves."""
+        item = self.table.get(model_pk(name), f"VER#{version:08d}")
+        return None if item is None else str(value(item, "doc"))
+
     def find_model_version(self, name: str, version: int) -> ModelVersion | None:
         item = self.table.get(model_pk(name), f"VER#{version:08d}")
         return None if item is None else load(ModelVersion, item)
@@ -114,6 +119,11 @@ class ModelStore:
         self.put_model_version(model.model_copy(update=update))
 
     # ---- the production alias ---------------------------------------------------------------
+
+    def alias_document(self, name: str, consistent: bool = True) -> str | None:
+        """The production alias as stored (JSON), unvalidated: for readers that check it themselves."""
+        item = self.table.get(model_pk(name), f"ALIAS#{PRODUCTION}", consistent=consistent)
+        return None if item is None else str(value(item, "doc"))
 
     def get_alias(self, name: str, consistent: bool = True) -> Alias | None:
         item = self.table.get(model_pk(name), f"ALIAS#{PRODUCTION}", consistent=consistent)

@@ -85,6 +85,18 @@ def _json(document: Any, status: int = 200, headers: dict[str, str] | None = Non
 OIP = ["open inference protocol"]
 
 
+ROUTING_HEADER = "x-routing-key"
+
+
+def routing_key(raw_event: dict[str, Any]) -> str | None:
+    """The ``X-Routing-Key`` header in any case. Read from the raw headers: Powertools' header lookup
+    copies every header into a case-insensitive dict (and warns) on each call, on every request."""
+    for key, value in (raw_event.get("headers") or {}).items():
+        if len(key) == len(ROUTING_HEADER) and key.lower() == ROUTING_HEADER:
+            return str(value)
+    return None
+
+
 def create_app(service: InferenceService) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
     methods_by_rule: dict[str, set[str]] = {}
@@ -119,7 +131,7 @@ def create_app(service: InferenceService) -> APIGatewayRestResolver:
             event.body,
             bool(event.is_base64_encoded),
             request_id(),
-            event.get_header_value("x-routing-key", case_sensitive=False),
+            routing_key(event.raw_event),
         )
         return _json(text, headers=headers)
 

@@ -30,12 +30,13 @@ from mlops.models import Alias, ArtifactRef, ModelVersion
 from mlops.serving import telemetry
 from mlops.serving.errors import ModelNotFound, ModelUnavailable, NoProductionModel, ServingError
 from mlops.serving.features import FeatureBatch, FeatureLayout
+from mlops.serving.records import alias_from_json, model_version_from_json, signature_from_json
 from mlops.serving.routing import CANDIDATE, PRODUCTION, to_candidate
 from mlops.signature import MISSING_CATEGORY, Signature
 from mlops.storage import IntegrityError
 
 if TYPE_CHECKING:
-    from mlops.registry import Registry
+    from mlops.registry.models import ModelStore as ModelRecords
     from mlops.storage import Storage
 
 ONNX_TO_V2 = {
@@ -225,28 +226,33 @@ class ModelSource(Protocol):
 
 
 class RegistrySource:
-    """The cloud's ``ModelSource``: the metadata table and the artifacts bucket. A throttled, failing or
+    """The cloud's ``ModelSource``: the registry's model records (``Registry.models``, built alone so the
+    function's init imports no other store) and the artifacts bucket. A throttled, failing or
     unreachable table is ``DependencyUnavailable`` (the storage adapter says so of S3 itself)."""
 
-    def __init__(self, registry: Registry, storage: Storage) -> None:
-        self.registry = registry
+    def __init__(self, records: ModelRecords, storage: Storage) -> None:
+        self.records = records
         self.storage = storage
 
     def model_names(self) -> list[str]:
         with aws.unavailable_as("DynamoDB"):
-            return self.registry.models.list_model_names()
+            return self.records.list_model_names()
 
     def production_alias(self, name: str) -> Alias | None:
         with aws.unavailable_as("DynamoDB"):
-            return self.registry.models.get_alias(name, consistent=False)
+            document = self.records.alias_document(name, consistent=False)
+        return None if document is None else alias_from_json(document)
 
     def has_versions(self, name: str) -> bool:
         with aws.unavailable_as("DynamoDB"):
-            return bool(self.registry.models.list_model_versions(name))
+            return bool(self.records.list_model_versions(name))
 
     def model_version(self, name: str, version: int) -> ModelVersion:
         with aws.unavailable_as("DynamoDB"):
-            return self.registry.models.get_model_version(name, version)
+            document = self.records.model_version_document(name, version)
+        if document is None:
+            raise NotFound(f"Model '{name}' has no version {version}.")
+        return model_version_from_json(document)
 
     def artifact(self, ref: ArtifactRef) -> bytes:
         return self.storage.get_verified(ref)
@@ -414,7 +420,7 @@ class ModelStore:
                 signature_ref = record.artifacts.get("signature")
                 if signature_ref is None:
                     raise ModelLoadError(f"Model '{name}' version {version} has no signature.")
-                signature = Signature.model_validate_json(self.source.artifact(signature_ref))
+                signature = signature_from_json(self.source.artifact(signature_ref))
             try:
                 session = ort.InferenceSession(data, self._options(), providers=["CPUExecutionProvider"])
             except Exception as error:

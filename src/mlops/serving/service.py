@@ -13,11 +13,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from mlops.registry import Registry
+# The model records' store alone: the registry package would import every other store too.
+from mlops.registry.models import ModelStore as ModelRecords
+from mlops.registry.table import Table
 from mlops.serving import telemetry, v2
 from mlops.serving.capture import Capture
 from mlops.serving.errors import InvalidInput, PayloadTooLarge, ServingError
@@ -25,8 +27,10 @@ from mlops.serving.features import FeatureBatch, parse_predict_body
 from mlops.serving.models import LoadedModel, ModelStore, Prediction, RegistrySource
 from mlops.serving.routing import CANDIDATE, PRODUCTION, Publisher, VariantStats
 from mlops.serving.spool import writer_for
-from mlops.settings import InferenceSettings
 from mlops.storage import Storage
+
+if TYPE_CHECKING:
+    from mlops.settings import InferenceSettings
 
 
 def _dumps(document: Any) -> str:
@@ -87,7 +91,7 @@ class InferenceService:
 
     @classmethod
     def from_settings(cls, settings: InferenceSettings) -> InferenceService:
-        source = RegistrySource(Registry(settings.metadata_table), Storage())
+        source = RegistrySource(ModelRecords(Table(settings.metadata_table)), Storage())
         # Captured lines go to the spool; the capture extension ships them (mlops.serving.extension).
         sink = writer_for(settings.capture_spool_dir) if settings.capture_stream else None
         return cls(

@@ -15,8 +15,8 @@ from mlops.errors import DependencyUnavailable
 from mlops.local.context import LocalContext
 from mlops.models import Alias
 from mlops.observability import metrics
-from mlops.registry import Registry
-from mlops.serving.api import create_app
+from mlops.registry.models import ModelStore as ModelRecords
+from mlops.serving.api import create_app, routing_key
 from mlops.serving.capture import Capture
 from mlops.serving.models import ModelStore, RegistrySource
 from mlops.serving.service import InferenceService, Limits
@@ -231,19 +231,26 @@ def test_the_openapi_document(app: APIGatewayRestResolver) -> None:
 
 
 def test_the_registry_source_says_a_throttled_table_is_unavailable(churn: Trained) -> None:
-    class ThrottledModels:
-        def get_alias(self, name: str, consistent: bool = True) -> Alias | None:
+    class ThrottledRecords:
+        def alias_document(self, name: str, consistent: bool = True) -> str | None:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "GetItem"
             )
 
-    class ThrottledRegistry:
-        models = ThrottledModels()
-
-    source = RegistrySource(cast(Registry, ThrottledRegistry()), Storage())
+    source = RegistrySource(cast(ModelRecords, ThrottledRecords()), Storage())
     with pytest.raises(DependencyUnavailable, match="DynamoDB is unavailable"):
         source.production_alias("churn")
     service = InferenceService(ModelStore(source, 60), Capture(None, 0), Limits(10, 10_000))
     got, document, _ = call(create_app(service), "predict_records")
     assert (got, document["error"]["code"]) == (503, "service_unavailable")
     metrics.clear_metrics()
+
+
+@pytest.mark.parametrize("name", ["X-Routing-Key", "x-routing-key", "X-ROUTING-KEY"])
+def test_the_routing_key_is_read_in_any_case(name: str) -> None:
+    assert routing_key({"headers": {"Accept": "*/*", name: "user-7"}}) == "user-7"
+
+
+def test_no_routing_key_header_is_none() -> None:
+    assert routing_key({"headers": {"X-Routing": "x", "Routing-Key": "y"}}) is None
+    assert routing_key({"headers": None}) is None
