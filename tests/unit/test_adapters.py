@@ -6,6 +6,8 @@ botocore raises; moto cannot throttle, fail with a 5xx or refuse a connection.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from typing import Any, cast
 
 import pytest
@@ -15,7 +17,8 @@ from mlops import aws
 from mlops.errors import BadRequest, DependencyUnavailable, NotFound
 from mlops.execution_states import StepFunctionsExecutionStates
 from mlops.executions import StepFunctionsExecutions
-from mlops.storage import Storage
+from mlops.models import ArtifactRef
+from mlops.storage import IntegrityError, Storage
 from mlops.training_jobs import TrainingJobs
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:mlops-dev-pipeline"
@@ -108,3 +111,26 @@ def test_training_jobs_taken_name_refused_request_and_unknown_job() -> None:
     throttled = TrainingJobs(cast(Any, Answering(client_error("ThrottlingException", "CreateTrainingJob"))))
     with pytest.raises(DependencyUnavailable, match=r"^SageMaker is unavailable"):
         throttled.create(request)
+
+
+class Serving:
+    """A client whose ``get_object`` returns ``data`` as a body read as it arrives."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def get_object(self, **_: Any) -> dict[str, Any]:
+        return {"Body": io.BytesIO(self.data)}
+
+
+def test_storage_download_verified_hashes_while_copying_and_refuses_other_bytes() -> None:
+    data = b"canonical parquet bytes" * 1000
+    ref = ArtifactRef(bucket="b", key="k", sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    copy = io.BytesIO()
+    assert Storage(cast(Any, Serving(data))).download_verified(ref, copy, chunk_bytes=100) == len(data)
+    assert copy.getvalue() == data
+    with pytest.raises(IntegrityError, match="does not match its recorded sha256"):
+        Storage(cast(Any, Serving(data[:-1] + b"!"))).download_verified(ref, io.BytesIO())
+    throttled = Storage(cast(Any, Answering(client_error("SlowDown", "GetObject", 503))))
+    with pytest.raises(DependencyUnavailable, match=r"^S3 is unavailable"):
+        throttled.download_verified(ref, io.BytesIO())

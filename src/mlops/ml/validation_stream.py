@@ -241,8 +241,7 @@ def conflicting_rows(keys: HashArray, labels: HashArray) -> int:
 def _hash_frame(frame: pd.DataFrame) -> HashArray:
     if frame.shape[1] == 0:
         return np.zeros(len(frame), dtype=np.uint64)
-    hashes: HashArray = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
-    return hashes
+    return np.asarray(pd.util.hash_pandas_object(frame, index=False), dtype=np.uint64)
 
 
 @dataclass

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from mlops.config import DatasetConfig
 from mlops.models import (
@@ -41,6 +41,8 @@ class ObjectStore(Protocol):
     def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes: ...
 
     def get_verified(self, ref: ArtifactRef) -> bytes: ...
+
+    def download_verified(self, ref: ArtifactRef, file: BinaryIO, chunk_bytes: int = ...) -> int: ...
 
     def head(self, bucket: str, key: str) -> ObjectHead | None: ...
 
