@@ -10,9 +10,11 @@ what ``validate`` would find on the whole frame:
   (``mlops.ml.summaries.DistinctSketch``: exact up to ``DISTINCT_EXACT`` distinct values, an estimate
   past it), min, max, whether it is sorted, infinities; per class of a classification target its
   count; a regression target's moments;
-- duplicates and conflicting labels from a 64-bit hash of each row's features and one of its target,
-  kept in ``PARTITIONS`` partitions by feature hash and sorted one partition at a time, so memory is
-  16 bytes a row plus one partition's sort.
+- duplicates and conflicting labels from a 64-bit hash of each row's features and a 31-bit one of its
+  target (0 when it has none), kept in ``PARTITIONS`` partitions by feature hash and sorted one
+  partition at a time, so memory is 12 bytes a row plus one partition's sort. (Two labels of the same
+  features colliding in 31 bits is the only way a count can be off: about one chance in 2**31 per
+  pair.)
 
 Batches are converted to pandas with the dtypes the whole frame would have (an integer column with gaps
 anywhere is float64, a boolean one the nullable boolean), so values and labels read the same.
@@ -51,11 +53,13 @@ from mlops.ml.validation import (
 )
 
 BATCH_ROWS = 65_536
+READ_BUFFER_BYTES = 1 << 20
 PARTITIONS = 16
 _PARTITION_SHIFT = np.uint64(64 - 4)
-_MISSING_LABEL = np.uint64(0x9E3779B97F4A7C15)
+_NO_LABEL = np.uint32(0)
 
 HashArray = npt.NDArray[np.uint64]
+LabelArray = npt.NDArray[np.uint32]
 
 
 @dataclass
@@ -187,19 +191,15 @@ class RowHashes:
     """Per row: a hash of its features and one of its target, partitioned by the feature hash."""
 
     keys: list[list[HashArray]] = field(default_factory=lambda: [[] for _ in range(PARTITIONS)])
-    labels: list[list[HashArray]] = field(default_factory=lambda: [[] for _ in range(PARTITIONS)])
-    labelled: list[list[npt.NDArray[np.bool_]]] = field(
-        default_factory=lambda: [[] for _ in range(PARTITIONS)]
-    )
+    labels: list[list[LabelArray]] = field(default_factory=lambda: [[] for _ in range(PARTITIONS)])
 
-    def add(self, keys: HashArray, labels: HashArray, labelled: npt.NDArray[np.bool_]) -> None:
+    def add(self, keys: HashArray, labels: LabelArray) -> None:
         part = (keys >> _PARTITION_SHIFT).astype(np.intp)
         for index in range(PARTITIONS):
             chosen = part == index
             if chosen.any():
                 self.keys[index].append(keys[chosen])
                 self.labels[index].append(labels[chosen])
-                self.labelled[index].append(labelled[chosen])
 
     def counts(self) -> tuple[int, int]:
         """(rows repeating an earlier row, labelled rows whose features occur with another label)."""
@@ -209,14 +209,22 @@ class RowHashes:
                 continue
             keys = np.concatenate(self.keys[index])
             labels = np.concatenate(self.labels[index])
-            labelled = np.concatenate(self.labelled[index])
-            self.keys[index], self.labels[index], self.labelled[index] = [], [], []
+            self.keys[index], self.labels[index] = [], []
             duplicates += len(keys) - count_pairs(keys, labels)
+            labelled = labels != _NO_LABEL
             conflicting += conflicting_rows(keys[labelled], labels[labelled])
         return duplicates, conflicting
 
 
-def count_pairs(keys: HashArray, labels: HashArray) -> int:
+def label_hashes(values: pd.Series) -> LabelArray:
+    """31 bits of a hash of each value's text, its low bit set; 0 where the value is missing."""
+    hashes = pd.util.hash_array(values.astype(str).to_numpy(dtype=object)).astype(np.uint64)
+    labels = (hashes >> np.uint64(32)).astype(np.uint32) | np.uint32(1)
+    labels[values.isna().to_numpy(dtype=bool)] = _NO_LABEL
+    return labels
+
+
+def count_pairs(keys: HashArray, labels: npt.NDArray[Any]) -> int:
     """How many distinct (key, label) pairs."""
     if len(keys) == 0:
         return 0
@@ -225,7 +233,7 @@ def count_pairs(keys: HashArray, labels: HashArray) -> int:
     return 1 + int(((keys[1:] != keys[:-1]) | (labels[1:] != labels[:-1])).sum())
 
 
-def conflicting_rows(keys: HashArray, labels: HashArray) -> int:
+def conflicting_rows(keys: HashArray, labels: npt.NDArray[Any]) -> int:
     """Rows whose key occurs with more than one distinct label."""
     if len(keys) == 0:
         return 0
@@ -323,8 +331,7 @@ def dataset_facts(parquet: pq.ParquetFile, config: DatasetConfig) -> DatasetFact
             labelled = values.notna().to_numpy(dtype=bool)
             labelled_rows += int(labelled.sum())
             features = frame.drop(columns=[target])
-            label_hashes = pd.util.hash_array(values.astype(str).to_numpy(dtype=object)).astype(np.uint64)
-            label_hashes[~labelled] = _MISSING_LABEL
+            labels = label_hashes(values)
             present = values[labelled]
             if config.task == "classification":
                 for label, count in present.value_counts(sort=False).items():
@@ -338,9 +345,8 @@ def dataset_facts(parquet: pq.ParquetFile, config: DatasetConfig) -> DatasetFact
                     target_values = list(dict.fromkeys([*target_values, *np.unique(finite)[:2].tolist()]))[:2]
         else:
             features = frame
-            labelled = np.zeros(len(frame), dtype=bool)
-            label_hashes = np.full(len(frame), _MISSING_LABEL, dtype=np.uint64)
-        hashes.add(_hash_frame(features), label_hashes, labelled)
+            labels = np.full(len(frame), _NO_LABEL, dtype=np.uint32)
+        hashes.add(_hash_frame(features), labels)
 
     schema = {name: _logical(layout, name, states[name], name in parse, rows) for name in names}
     duplicates, conflicting = hashes.counts()
@@ -380,5 +386,7 @@ def validate_parquet(
     previous: AcceptedSchema | dict[str, str] | None,
 ) -> ValidationReport:
     """``mlops.ml.validation.validate``'s report on a Parquet file (a seekable file or a path)."""
-    with pq.ParquetFile(source) as parquet:
+    # Without pre-buffering, through a small read buffer: the default reads ahead across row groups,
+    # so its memory grows with the file.
+    with pq.ParquetFile(source, pre_buffer=False, buffer_size=READ_BUFFER_BYTES) as parquet:
         return build_report(dataset_facts(parquet, config), config, previous)
