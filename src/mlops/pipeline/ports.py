@@ -28,7 +28,7 @@ from mlops.models import (
 if TYPE_CHECKING:
     from mlops.execution_states import ExecutionState
     from mlops.storage import ObjectHead
-    from mlops.training_jobs import TrainingJob
+    from mlops.training_jobs import ProcessingJob, TrainingJob
 
 
 class ObjectStore(Protocol):
@@ -67,6 +67,14 @@ class TrainingJobService(Protocol):
     def create(self, request: dict[str, Any]) -> bool: ...
 
     def describe(self, name: str) -> TrainingJob: ...
+
+
+class ProcessingJobService(Protocol):
+    """SageMaker processing jobs."""
+
+    def create(self, request: dict[str, Any]) -> bool: ...
+
+    def describe(self, name: str) -> ProcessingJob: ...
 
 
 class DatasetRecords(Protocol):
