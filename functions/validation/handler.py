@@ -15,8 +15,8 @@ from mlops.observability import instrumented, metrics
 from mlops.pipeline.handlers import step_input, step_output
 from mlops.pipeline.processing import ingest_and_validate
 from mlops.pipeline.validate import validate_run
+from mlops.processing_jobs import default_processing_jobs
 from mlops.settings import ValidationSettings, load_settings
-from mlops.training_jobs import default_processing_jobs
 
 settings = load_settings(ValidationSettings)
 

@@ -19,8 +19,9 @@ from mlops.execution_states import StepFunctionsExecutionStates
 from mlops.executions import StepFunctionsExecutions
 from mlops.models import ArtifactRef
 from mlops.multipart import MultipartUpload
+from mlops.processing_jobs import ProcessingJobs
 from mlops.storage import IntegrityError, Storage
-from mlops.training_jobs import ProcessingJobs, TrainingJobs
+from mlops.training_jobs import TrainingJobs
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:mlops-dev-pipeline"
 

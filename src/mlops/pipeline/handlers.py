@@ -17,7 +17,8 @@ from mlops.pipeline.payload import RunPayload
 if TYPE_CHECKING:  # the concrete adapters: build_deps caches on them; each function imports only its own
     from mlops.execution_states import StepFunctionsExecutionStates
     from mlops.executions import StepFunctionsExecutions
-    from mlops.training_jobs import ProcessingJobs, TrainingJobs
+    from mlops.processing_jobs import ProcessingJobs
+    from mlops.training_jobs import TrainingJobs
 from mlops.settings import PipelineSettings
 
 

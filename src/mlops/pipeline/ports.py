@@ -27,8 +27,9 @@ from mlops.models import (
 
 if TYPE_CHECKING:
     from mlops.execution_states import ExecutionState
+    from mlops.processing_jobs import ProcessingJob
     from mlops.storage import ObjectHead
-    from mlops.training_jobs import ProcessingJob, TrainingJob
+    from mlops.training_jobs import TrainingJob
 
 
 class ObjectStore(Protocol):

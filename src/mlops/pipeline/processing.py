@@ -28,7 +28,7 @@ from mlops.settings import ValidationSettings
 from mlops.stack.description import PROCESSING_JOB_PREFIX
 
 if TYPE_CHECKING:
-    from mlops.training_jobs import ProcessingJob
+    from mlops.processing_jobs import ProcessingJob
 
 ENTRYPOINT = ("/var/lang/bin/python3.12", "-m", "mlops.ml.processing_entry")
 ROOT = "/opt/ml/processing"
