@@ -114,16 +114,6 @@ def error_code(error: Exception) -> str | None:
     return str(response.get("Error", {}).get("Code", "")) or None
 
 
-MESSAGE_CHARS = 400  # SageMaker lists every allowed value of an enum it refuses: hundreds of them
-
-
-def error_message(error: Exception) -> str:
-    """A service error's message without its final period, cut to ``MESSAGE_CHARS``."""
-    response = getattr(error, "response", {})
-    message = str(response.get("Error", {}).get("Message", "")).strip().rstrip(".") or str(error)
-    return message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 1] + "…"
-
-
 def unavailable(error: Exception) -> bool:
     """Whether ``error`` says the service is throttling, failing (5xx) or unreachable, not that the
     request was wrong. botocore's exceptions are imported only once one was raised, so a process that

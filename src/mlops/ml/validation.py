@@ -24,7 +24,8 @@ lets it go on and the message says what was done, ``off`` skips the rule. In rep
   unique and also its values run in sequence (sorted in file order, or filling that share of the
   range between its minimum and maximum), which tells row numbers from a measurement such as an
   income; any column named like an identifier (``id``, ``customer_id``, ``uuid``, ``orderId``...)
-  whose values are all unique.
+  whose values are all unique. (``mlops.ml.validation_stream`` counts distinct values exactly up to
+  ``mlops.ml.summaries.DISTINCT_EXACT`` per column, then estimates them.)
 - ``infinite_values`` (warn): infinities in a numeric feature are treated as missing.
 - ``usable_features`` (always fails): at least one feature column is left.
 """
@@ -107,10 +108,10 @@ class ValidationReport(BaseModel):
 
 def prepare_frame(df: pd.DataFrame, config: DatasetConfig) -> pd.DataFrame:
     """The frame training sees: ``validate``'s parsing of numbers, applied the same way."""
-    return parse_numbers(df, config.validation.numeric_parsing, _unparsed(config))[0]
+    return parse_numbers(df, config.validation.numeric_parsing, unparsed_columns(config))[0]
 
 
-def _unparsed(config: DatasetConfig) -> frozenset[str]:
+def unparsed_columns(config: DatasetConfig) -> frozenset[str]:
     # Class labels are names, whatever they look like; a regression target is parsed like a feature.
     return frozenset({config.target}) if config.task == "classification" else frozenset()
 
@@ -193,7 +194,7 @@ def frame_facts(df: pd.DataFrame, config: DatasetConfig) -> DatasetFacts:
     """The rules' inputs from a whole frame."""
     target = config.target
     columns = [str(c) for c in df.columns]
-    df, findings = parse_numbers(df, config.validation.numeric_parsing, _unparsed(config))
+    df, findings = parse_numbers(df, config.validation.numeric_parsing, unparsed_columns(config))
     schema = infer_schema(df)
     facts = {str(c): column_facts(df[c], schema[str(c)]) for c in df.columns}
     labelled = 0

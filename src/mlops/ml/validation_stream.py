@@ -35,10 +35,10 @@ import pyarrow.parquet as pq
 from mlops.config import DatasetConfig
 from mlops.ml.dataset import DATETIME_SAMPLE, is_datetime_sample
 from mlops.ml.parsing import (
-    _DECIMAL_COMMA,
-    _INTEGER,
-    _MOSTLY_NUMBERS,
-    _THOUSANDS_LIKE,
+    DECIMAL_COMMA,
+    INTEGER_TEXT,
+    MOSTLY_NUMBERS,
+    THOUSANDS_LIKE,
     NumericFinding,
 )
 from mlops.ml.summaries import DistinctSketch, Moments
@@ -48,8 +48,8 @@ from mlops.ml.validation import (
     DatasetFacts,
     RegressionTargetFacts,
     ValidationReport,
-    _unparsed,
     build_report,
+    unparsed_columns,
 )
 
 BATCH_ROWS = 65_536
@@ -82,14 +82,14 @@ class TextParsing:
         self.present += int(counts.sum())
         texts = pd.Series(counts.index.astype(str), dtype=object).str.strip()
         numbers = pd.to_numeric(texts, errors="coerce")
-        comma = texts.str.match(_DECIMAL_COMMA).to_numpy(dtype=bool)
+        comma = texts.str.match(DECIMAL_COMMA).to_numpy(dtype=bool)
         self.any_number |= bool(numbers.notna().any())
         if comma.any():
             self.any_comma = True
             with_comma = texts[comma]
             self.comma_example = self.comma_example or str(with_comma.iloc[0])
-            self.comma_thousands_like &= bool(with_comma.str.match(_THOUSANDS_LIKE).all())
-        self.comma_or_integer &= bool((comma | texts.str.match(_INTEGER).to_numpy(dtype=bool)).all())
+            self.comma_thousands_like &= bool(with_comma.str.match(THOUSANDS_LIKE).all())
+        self.comma_or_integer &= bool((comma | texts.str.match(INTEGER_TEXT).to_numpy(dtype=bool)).all())
         bad = numbers.isna().to_numpy()
         if bad.any():
             self.invalid += int(counts.to_numpy()[bad].sum())
@@ -107,7 +107,7 @@ class TextParsing:
                 )
                 return NumericFinding(name, "kept_text", self.present, 0, self.comma_example, reason)
             return NumericFinding(name, "decimal_comma", self.present, 0, self.comma_example)
-        if (self.present - self.invalid) / self.present < _MOSTLY_NUMBERS:
+        if (self.present - self.invalid) / self.present < MOSTLY_NUMBERS:
             return None
         if self.invalid / self.present > max_invalid_ratio:
             reason = (
@@ -291,7 +291,7 @@ def dataset_facts(parquet: pq.ParquetFile, config: DatasetConfig) -> DatasetFact
     arrow = {name: parquet.schema_arrow.field(name).type for name in names}
     nulls = dict.fromkeys(names, 0)
     rule = config.validation.numeric_parsing
-    skip = _unparsed(config)
+    skip = unparsed_columns(config)
     text = [n for n in names if (pa.types.is_string(arrow[n]) or pa.types.is_large_string(arrow[n]))]
     candidates = [] if rule.severity == "off" else [n for n in text if n not in skip]
     parsing = {name: TextParsing() for name in candidates}
