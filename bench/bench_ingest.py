@@ -16,8 +16,11 @@ set into it, and the parent here holds the generated CSV's frames.
 - ``whole``: the previous whole-file path on the same file (the object's bytes, ``content_sha256``,
   ``read_csv_bytes``, ``infer_schema``, ``profile``, ``to_parquet_bytes``), up to ``--whole-max-mib``
   (it needs about 6x the file in memory);
-- ``validate``: today's validation of the Parquet the stream wrote (``read_parquet_bytes`` +
+- ``validate``: the whole-frame validation of the Parquet the stream wrote (``read_parquet_bytes`` +
   ``validate``), up to the same bound;
+- ``vstream``: the validation stage's path on the same Parquet: copied to a temporary file while its
+  sha256 is checked (as ``Storage.download_verified`` does from S3), then
+  ``mlops.ml.validation_stream.validate_parquet`` batch by batch;
 - ``pandas``: ``pandas.read_csv(path)`` alone, what a user would run to look at the file.
 
 Printed per size and mode: seconds, MiB/s of CSV, CPU seconds and MiB/s per CPU-second, peak RSS.
@@ -119,6 +122,22 @@ def measure_validate(path: Path) -> None:
     validate(frame, DatasetConfig(target="label", task="regression"), None)
 
 
+def measure_validate_stream(path: Path) -> None:
+    import hashlib
+
+    from mlops.config import DatasetConfig
+    from mlops.ml.validation_stream import validate_parquet
+
+    parquet = path.with_suffix(".parquet")
+    with parquet.open("rb") as body, tempfile.TemporaryFile() as canonical:
+        digest = hashlib.sha256()
+        while chunk := body.read(1 << 20):
+            digest.update(chunk)
+            canonical.write(chunk)
+        canonical.seek(0)
+        validate_parquet(canonical, DatasetConfig(target="label", task="regression"), None)
+
+
 def measure_pandas(path: Path) -> None:
     pd.read_csv(path)
 
@@ -127,6 +146,7 @@ MODES = {
     "stream": measure_stream,
     "whole": measure_whole,
     "validate": measure_validate,
+    "vstream": measure_validate_stream,
     "pandas": measure_pandas,
 }
 
@@ -174,7 +194,7 @@ def main() -> None:
             path = Path(tmp) / "bench.csv"
             rows = generate_csv(path, mib * MIB)
             size_mib = path.stat().st_size / MIB
-            modes = ["stream", "pandas"]
+            modes = ["stream", "vstream", "pandas"]
             if mib <= args.whole_max_mib:
                 modes += ["validate", "whole"]
             for mode in modes:

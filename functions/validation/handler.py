@@ -15,6 +15,7 @@ from mlops.observability import instrumented, metrics
 from mlops.pipeline.handlers import step_input, step_output
 from mlops.pipeline.processing import ingest_and_validate
 from mlops.pipeline.validate import validate_run
+from mlops.processing_jobs import default_processing_jobs
 from mlops.settings import ValidationSettings, load_settings
 
 settings = load_settings(ValidationSettings)
@@ -22,7 +23,7 @@ settings = load_settings(ValidationSettings)
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload, deps = step_input(event, settings)
+    payload, deps = step_input(event, settings, processing_job_service=default_processing_jobs())
     if payload.ingest is not None:
         result = ingest_and_validate(deps, payload, settings)
     else:

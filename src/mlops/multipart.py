@@ -2,7 +2,8 @@
 
 ``MultipartUpload`` sends its bytes in parts of ``PART_BYTES`` (S3's minimum is 5 MiB for every part
 but the last), completes on ``close`` and aborts on ``abort``, leaving no parts behind. Only ingest
-uses this module (its role may abort uploads and delete its staging objects).
+uses this module (its role may abort uploads and delete its staging objects). A throttled, failing or
+unreachable S3 is ``DependencyUnavailable``, as in ``mlops.storage``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from mlops import aws
 from mlops.models import ArtifactRef
 from mlops.storage import Storage
 
@@ -21,26 +23,32 @@ PART_BYTES = 8 * 1024**2
 
 def copy(storage: Storage, bucket: str, source: str, ref: ArtifactRef) -> ArtifactRef:
     """Copy ``source`` (up to 5 GiB, S3's single-copy limit) to ``ref``'s key, its sha256 kept."""
-    storage.s3.copy_object(
-        Bucket=bucket,
-        Key=ref.key,
-        CopySource={"Bucket": bucket, "Key": source},
-        Metadata={"sha256": ref.sha256},
-        MetadataDirective="REPLACE",
-    )
+    with aws.unavailable_as("S3"):
+        storage.s3.copy_object(
+            Bucket=bucket,
+            Key=ref.key,
+            CopySource={"Bucket": bucket, "Key": source},
+            Metadata={"sha256": ref.sha256},
+            MetadataDirective="REPLACE",
+        )
     return ArtifactRef(bucket=bucket, key=ref.key, sha256=ref.sha256, size=ref.size)
 
 
 def delete(storage: Storage, bucket: str, key: str) -> None:
-    storage.s3.delete_object(Bucket=bucket, Key=key)
+    with aws.unavailable_as("S3"):
+        storage.s3.delete_object(Bucket=bucket, Key=key)
 
 
 def start_multipart(storage: Storage, bucket: str, key: str, content_type: str) -> str:
-    return storage.s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+    with aws.unavailable_as("S3"):
+        return storage.s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)[
+            "UploadId"
+        ]
 
 
 def upload_part(storage: Storage, bucket: str, key: str, upload_id: str, number: int, data: bytes) -> str:
-    out = storage.s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)
+    with aws.unavailable_as("S3"):
+        out = storage.s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)
     return out["ETag"]
 
 
@@ -48,13 +56,15 @@ def complete_multipart(storage: Storage, bucket: str, key: str, upload_id: str, 
     parts: list[CompletedPartTypeDef] = [
         {"PartNumber": number, "ETag": etag} for number, etag in enumerate(etags, start=1)
     ]
-    storage.s3.complete_multipart_upload(
-        Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-    )
+    with aws.unavailable_as("S3"):
+        storage.s3.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
 
 
 def abort_multipart(storage: Storage, bucket: str, key: str, upload_id: str) -> None:
-    storage.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    with aws.unavailable_as("S3"):
+        storage.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
 
 
 class MultipartUpload:

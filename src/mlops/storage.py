@@ -103,6 +103,26 @@ class Storage:
             listing = self.s3.list_object_versions(Bucket=bucket, Prefix=key)
         return sum(1 for v in listing.get("Versions", []) if v.get("Key") == key)
 
+    def download_verified(self, ref: ArtifactRef, file: BinaryIO, chunk_bytes: int = 1 << 20) -> int:
+        """Copy the artifact into ``file`` as it arrives, hashing on the way; its size.
+
+        Raises ``IntegrityError`` when the bytes do not match the recorded sha256 (``file`` then holds
+        them, to be discarded by the caller)."""
+        digest = hashlib.sha256()
+        size = 0
+        body = self.open(ref.bucket, ref.key)
+        try:
+            with aws.unavailable_as("S3"):
+                while chunk := body.read(chunk_bytes):
+                    digest.update(chunk)
+                    file.write(chunk)
+                    size += len(chunk)
+        finally:
+            body.close()
+        if digest.hexdigest() != ref.sha256:
+            raise IntegrityError(f"{ref.uri} does not match its recorded sha256 {ref.sha256[:12]}.")
+        return size
+
     def get_verified(self, ref: ArtifactRef) -> bytes:
         data = self.get(ref.bucket, ref.key)
         if sha256_hex(data) != ref.sha256:

@@ -1,10 +1,8 @@
 """The SageMaker adapter: create a training job once, and read how one stands.
 
-SageMaker's errors become the domain's. A job name already taken (SageMaker's ``ResourceInUse``) is
-not an error: ``create`` says so and the caller checks the job is its own. A request SageMaker refuses
-(``ValidationException``: a role it cannot assume, an instance type it does not offer, a
-hyperparameter past its limit) is ``BadRequest`` with SageMaker's reason. A throttled, failing or
-unreachable service is ``DependencyUnavailable``.
+SageMaker's errors become the domain's as ``mlops.sagemaker_jobs`` says: a name already taken is
+``create`` returning False, a refused request (a hyperparameter past its limit...) ``BadRequest``,
+an unknown job ``NotFound``, a throttled or unreachable service ``DependencyUnavailable``.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlops import aws
-from mlops.errors import BadRequest, NotFound
+from mlops.sagemaker_jobs import create_job, describe_job
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -32,15 +30,6 @@ class TrainingJob:
     model_uri: str | None = None  # ModelArtifacts.S3ModelArtifacts, once the job wrote it
 
 
-MESSAGE_CHARS = 400  # SageMaker lists every allowed value of an enum it refuses: hundreds of them
-
-
-def _message(error: Exception) -> str:
-    response = getattr(error, "response", {})
-    message = str(response.get("Error", {}).get("Message", "")).strip().rstrip(".") or str(error)
-    return message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 1] + "…"
-
-
 class TrainingJobs:
     def __init__(self, client: SageMakerClient | None = None) -> None:
         self._client = client
@@ -52,31 +41,15 @@ class TrainingJobs:
     def create(self, request: dict[str, Any]) -> bool:
         """Create the job ``request`` describes (``CreateTrainingJob``'s arguments): True if created,
         False if a job of its name already exists."""
-        name = request["TrainingJobName"]
-        try:
-            with aws.unavailable_as("SageMaker"):
-                self.sagemaker.create_training_job(**request)
-        except Exception as error:
-            code = aws.error_code(error)
-            if code == "ResourceInUse":
-                return False
-            if code == "ValidationException":
-                raise BadRequest(
-                    f"SageMaker refused to create training job {name}: {_message(error)}."
-                ) from error
-            raise
-        return True
+        return create_job(
+            lambda: self.sagemaker.create_training_job(**request), "training job", request["TrainingJobName"]
+        )
 
     def describe(self, name: str) -> TrainingJob:
         """The job ``name``; NotFound when SageMaker has none by that name."""
-        try:
-            with aws.unavailable_as("SageMaker"):
-                job = self.sagemaker.describe_training_job(TrainingJobName=name)
-        except Exception as error:
-            # DescribeTrainingJob's one parameter is the name: its ValidationException is "not found".
-            if aws.error_code(error) in {"ValidationException", "ResourceNotFound"}:
-                raise NotFound(f"SageMaker has no training job {name}.") from error
-            raise
+        job = describe_job(
+            lambda: self.sagemaker.describe_training_job(TrainingJobName=name), "training job", name
+        )
         return TrainingJob(
             name=job["TrainingJobName"],
             status=job["TrainingJobStatus"],

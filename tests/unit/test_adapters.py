@@ -6,16 +6,21 @@ botocore raises; moto cannot throttle, fail with a 5xx or refuse a connection.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from mlops import aws
+from mlops import aws, multipart
 from mlops.errors import BadRequest, DependencyUnavailable, NotFound
 from mlops.execution_states import StepFunctionsExecutionStates
 from mlops.executions import StepFunctionsExecutions
-from mlops.storage import Storage
+from mlops.models import ArtifactRef
+from mlops.multipart import MultipartUpload
+from mlops.processing_jobs import ProcessingJobs
+from mlops.storage import IntegrityError, Storage
 from mlops.training_jobs import TrainingJobs
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:mlops-dev-pipeline"
@@ -108,3 +113,70 @@ def test_training_jobs_taken_name_refused_request_and_unknown_job() -> None:
     throttled = TrainingJobs(cast(Any, Answering(client_error("ThrottlingException", "CreateTrainingJob"))))
     with pytest.raises(DependencyUnavailable, match=r"^SageMaker is unavailable"):
         throttled.create(request)
+
+
+class Serving:
+    """A client whose ``get_object`` returns ``data`` as a body read as it arrives."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def get_object(self, **_: Any) -> dict[str, Any]:
+        return {"Body": io.BytesIO(self.data)}
+
+
+def test_storage_download_verified_hashes_while_copying_and_refuses_other_bytes() -> None:
+    data = b"canonical parquet bytes" * 1000
+    ref = ArtifactRef(bucket="b", key="k", sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    copy = io.BytesIO()
+    assert Storage(cast(Any, Serving(data))).download_verified(ref, copy, chunk_bytes=100) == len(data)
+    assert copy.getvalue() == data
+    with pytest.raises(IntegrityError, match="does not match its recorded sha256"):
+        Storage(cast(Any, Serving(data[:-1] + b"!"))).download_verified(ref, io.BytesIO())
+    throttled = Storage(cast(Any, Answering(client_error("SlowDown", "GetObject", 503))))
+    with pytest.raises(DependencyUnavailable, match=r"^S3 is unavailable"):
+        throttled.download_verified(ref, io.BytesIO())
+
+
+def test_processing_jobs_taken_name_refused_request_and_unknown_job() -> None:
+    request = {"ProcessingJobName": "mlops-dev-proc-1"}
+    taken = ProcessingJobs(cast(Any, Answering(client_error("ResourceInUse", "CreateProcessingJob"))))
+    assert taken.create(request) is False
+    unique = (
+        "Job name must be unique within an AWS account and region, and a job with this name already exists"
+    )
+    taken_as_invalid = ProcessingJobs(
+        cast(Any, Answering(client_error("ValidationException", "CreateProcessingJob", 400, unique)))
+    )
+    assert taken_as_invalid.create(request) is False
+    message = "1 validation error detected: Value 'ml.bogus' at 'processingResources' failed"
+    refused = ProcessingJobs(
+        cast(Any, Answering(client_error("ValidationException", "CreateProcessingJob", 400, message)))
+    )
+    with pytest.raises(BadRequest) as error:
+        refused.create(request)
+    assert str(error.value) == f"SageMaker refused to create processing job mlops-dev-proc-1: {message}."
+    unknown = ProcessingJobs(
+        cast(Any, Answering(client_error("ValidationException", "DescribeProcessingJob")))
+    )
+    with pytest.raises(NotFound, match="no processing job mlops-dev-proc-1"):
+        unknown.describe("mlops-dev-proc-1")
+    throttled = ProcessingJobs(
+        cast(Any, Answering(client_error("ThrottlingException", "CreateProcessingJob")))
+    )
+    with pytest.raises(DependencyUnavailable, match=r"^SageMaker is unavailable"):
+        throttled.create(request)
+    denied = ProcessingJobs(cast(Any, Answering(client_error("AccessDenied", "DescribeProcessingJob", 403))))
+    with pytest.raises(ClientError):
+        denied.describe("mlops-dev-proc-1")
+
+
+def test_multipart_upload_s3_unavailable_is_a_domain_error() -> None:
+    storage = Storage(cast(Any, Answering(client_error("SlowDown", "UploadPart", 503))))
+    upload = MultipartUpload(storage, "b", "k", part_bytes=4)
+    with pytest.raises(DependencyUnavailable, match=r"^S3 is unavailable"):
+        upload.write(b"12345")
+    with pytest.raises(DependencyUnavailable, match=r"^S3 is unavailable"):
+        multipart.copy(storage, "b", "staging", ArtifactRef(bucket="b", key="k", sha256="0" * 64, size=1))
+    with pytest.raises(DependencyUnavailable, match=r"^S3 is unavailable"):
+        multipart.delete(storage, "b", "k")

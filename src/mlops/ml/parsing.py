@@ -23,10 +23,10 @@ import pandas as pd
 
 from mlops.config import NumericParsingRule
 
-_DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
-_INTEGER = re.compile(r"^[+-]?\d+$")
-_THOUSANDS_LIKE = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
-_MOSTLY_NUMBERS = 0.5
+DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$")
+INTEGER_TEXT = re.compile(r"^[+-]?\d+$")
+THOUSANDS_LIKE = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
+MOSTLY_NUMBERS = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def parse_numbers(
         distinct = pd.Series(present.unique(), dtype=object)
         texts = pd.Series(distinct.astype(str).str.strip().to_numpy(), index=distinct.to_numpy())
         numbers = pd.to_numeric(texts, errors="coerce")
-        comma = texts.str.match(_DECIMAL_COMMA)
+        comma = texts.str.match(DECIMAL_COMMA)
         if not bool(numbers.notna().any()) and not bool(comma.any()):
             continue  # text through and through: nothing to report
         finding, mapping = _decimal_commas(name, texts, comma, len(present))
@@ -92,10 +92,10 @@ def _is_text(series: pd.Series) -> bool:
 def _decimal_commas(
     name: str, texts: pd.Series, comma: pd.Series, present: int
 ) -> tuple[NumericFinding | None, dict[object, float] | None]:
-    if not bool(comma.any()) or not bool((comma | texts.str.match(_INTEGER)).all()):
+    if not bool(comma.any()) or not bool((comma | texts.str.match(INTEGER_TEXT)).all()):
         return None, None
     with_comma = texts[comma]
-    if bool(with_comma.str.match(_THOUSANDS_LIKE).all()):
+    if bool(with_comma.str.match(THOUSANDS_LIKE).all()):
         example = str(with_comma.iloc[0])
         reason = (
             f"Column {name!r} is read as text: its values like {example!r} have three digits after the "
@@ -115,7 +115,7 @@ def _mostly_numbers(
     bad = texts[numbers.isna()]
     bad_values = list(bad.index)
     invalid = int(present.isin(bad_values).sum()) if bad_values else 0
-    if (len(present) - invalid) / len(present) < _MOSTLY_NUMBERS:
+    if (len(present) - invalid) / len(present) < MOSTLY_NUMBERS:
         return None, None
     example = str(bad.iloc[0]) if bad_values else None
     if invalid / len(present) > max_invalid_ratio:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import logging
 import sys
 from collections.abc import Sequence
@@ -31,8 +32,9 @@ from pydantic import BaseModel
 
 from mlops.config import DatasetConfig
 from mlops.errors import IngestRefused, MlopsError
-from mlops.ml import dataset as ds
-from mlops.ml.validation import AcceptedSchema, validate
+from mlops.ml.csvstream import stream_csv
+from mlops.ml.validation import AcceptedSchema
+from mlops.ml.validation_stream import validate_parquet
 from mlops.records import details_document
 
 logger = logging.getLogger("mlops.ml.processing_entry")
@@ -80,8 +82,19 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _ParquetFile(io.FileIO):
+    """The canonical copy's destination: a local file, removed when a read is abandoned."""
+
+    def abort(self) -> None:
+        self.close()
+        Path(str(self.name)).unlink(missing_ok=True)
+
+
 def process(paths: JobPaths) -> ProcessingResult:
-    """Ingest the raw file, then validate the canonical copy as the validation function reads it."""
+    """Ingest the raw file, then validate the canonical copy as the validation function reads it.
+
+    Both stream (``mlops.ml.csvstream``, ``mlops.ml.validation_stream``), so the job's memory stays
+    bounded whatever the file's size."""
     request = ProcessingRequest.model_validate_json(paths.request.read_text())
     raw = paths.raw_dir / request.raw_file
     if not raw.is_file():
@@ -89,28 +102,19 @@ def process(paths: JobPaths) -> ProcessingResult:
     size = raw.stat().st_size
     if size > request.max_bytes:
         raise IngestRefused(f"The file is {size} bytes; uploads are limited to {request.max_bytes} bytes.")
-    data = raw.read_bytes()
-    sha = ds.content_sha256(data)
-    frame = ds.read_csv_bytes(data)
-    del data
-    columns = [str(c) for c in frame.columns]
-    column_types = ds.infer_schema(frame)
     paths.output_dir.mkdir(parents=True, exist_ok=True)
+    parquet = paths.output_dir / PARQUET_FILE
+    table = stream_csv(lambda: raw.open("rb"), lambda: _ParquetFile(parquet, "w"), request.max_bytes)
     (paths.output_dir / DETAILS_FILE).write_bytes(
-        details_document(columns, column_types, ds.profile(frame, column_types))
+        details_document(table.columns, table.column_types, table.profile)
     )
-    parquet = ds.to_parquet_bytes(frame)
-    del frame
-    (paths.output_dir / PARQUET_FILE).write_bytes(parquet)
-    canonical = ds.read_parquet_bytes(parquet)
-    del parquet
-    report = validate(canonical, request.config, request.previous)
+    report = validate_parquet(str(parquet), request.config, request.previous)
     (paths.output_dir / REPORT_FILE).write_text(report.model_dump_json(indent=2))
     result = ProcessingResult(
-        sha256=sha,
-        rows=len(canonical),
-        columns=columns,
-        column_types=column_types,
+        sha256=table.sha256,
+        rows=table.rows,
+        columns=table.columns,
+        column_types=table.column_types,
         files={
             name: _file_sha256(paths.output_dir / name) for name in (PARQUET_FILE, DETAILS_FILE, REPORT_FILE)
         },

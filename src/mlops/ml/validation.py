@@ -24,14 +24,17 @@ lets it go on and the message says what was done, ``off`` skips the rule. In rep
   unique and also its values run in sequence (sorted in file order, or filling that share of the
   range between its minimum and maximum), which tells row numbers from a measurement such as an
   income; any column named like an identifier (``id``, ``customer_id``, ``uuid``, ``orderId``...)
-  whose values are all unique.
+  whose values are all unique. (``mlops.ml.validation_stream`` counts distinct values exactly up to
+  ``mlops.ml.summaries.DISTINCT_EXACT`` per column, then estimates them.)
 - ``infinite_values`` (warn): infinities in a numeric feature are treated as missing.
 - ``usable_features`` (always fails): at least one feature column is left.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -105,10 +108,10 @@ class ValidationReport(BaseModel):
 
 def prepare_frame(df: pd.DataFrame, config: DatasetConfig) -> pd.DataFrame:
     """The frame training sees: ``validate``'s parsing of numbers, applied the same way."""
-    return parse_numbers(df, config.validation.numeric_parsing, _unparsed(config))[0]
+    return parse_numbers(df, config.validation.numeric_parsing, unparsed_columns(config))[0]
 
 
-def _unparsed(config: DatasetConfig) -> frozenset[str]:
+def unparsed_columns(config: DatasetConfig) -> frozenset[str]:
     # Class labels are names, whatever they look like; a regression target is parsed like a feature.
     return frozenset({config.target}) if config.task == "classification" else frozenset()
 
@@ -134,23 +137,130 @@ def _rule(
     return Check(rule=rule, column=column, status="warn", message=f"{message}; {action}.", value=value)
 
 
+@dataclass(frozen=True)
+class ColumnFacts:
+    """What the feature rules need of a column (after parsing numbers), from a frame or its batches.
+
+    ``unique`` is exact on a frame; over batches it is exact up to ``mlops.ml.summaries.DISTINCT_EXACT``
+    distinct values and an estimate past it. ``minimum``/``maximum``/``monotonic``/``infinite`` are for
+    numeric columns only.
+    """
+
+    present: int
+    unique: int
+    minimum: float = math.nan
+    maximum: float = math.nan
+    monotonic: bool = False
+    infinite: int = 0
+
+
+@dataclass(frozen=True)
+class RegressionTargetFacts:
+    """A regression target's labelled values: how many, how many infinite, whether they vary."""
+
+    count: int
+    infinite: int
+    varies: bool
+    first_finite: float
+    std: float
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """Everything the rules look at, so a frame and a stream of batches share one report builder."""
+
+    columns: list[str]
+    findings: list[NumericFinding]
+    column_types: dict[str, str]
+    rows: int
+    column_facts: dict[str, ColumnFacts]
+    labelled: int = 0
+    class_counts: pd.Series | None = None
+    regression: RegressionTargetFacts | None = None
+    duplicates: int = 0
+    conflicting: int = 0
+
+
 def validate(
     df: pd.DataFrame,
     config: DatasetConfig,
     previous: AcceptedSchema | dict[str, str] | None,
 ) -> ValidationReport:
     """Run every rule on ``df``; ``previous`` is the last accepted version's schema (None: the first)."""
+    return build_report(frame_facts(df, config), config, previous)
+
+
+def frame_facts(df: pd.DataFrame, config: DatasetConfig) -> DatasetFacts:
+    """The rules' inputs from a whole frame."""
+    target = config.target
+    columns = [str(c) for c in df.columns]
+    df, findings = parse_numbers(df, config.validation.numeric_parsing, unparsed_columns(config))
+    schema = infer_schema(df)
+    facts = {str(c): column_facts(df[c], schema[str(c)]) for c in df.columns}
+    labelled = 0
+    class_counts: pd.Series | None = None
+    regression: RegressionTargetFacts | None = None
+    if target in df.columns:
+        has_target = df[target].notna()
+        labelled = int(has_target.sum())
+        values = df.loc[has_target, target]
+        if config.task == "classification":
+            class_counts = values.value_counts()
+        elif schema[target] in ("integer", "float"):
+            numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            finite = numbers[np.isfinite(numbers)]
+            regression = RegressionTargetFacts(
+                count=len(numbers),
+                infinite=len(numbers) - len(finite),
+                varies=np.unique(finite).size >= 2,
+                first_finite=float(finite[0]) if len(finite) else math.nan,
+                std=float(np.std(finite)) if len(finite) else math.nan,
+            )
+    return DatasetFacts(
+        columns=columns,
+        findings=findings,
+        column_types=schema,
+        rows=len(df),
+        column_facts=facts,
+        labelled=labelled,
+        class_counts=class_counts,
+        regression=regression,
+        duplicates=int(df.duplicated().sum()),
+        conflicting=_conflicting_rows(df, target),
+    )
+
+
+def column_facts(series: pd.Series, logical: str) -> ColumnFacts:
+    present = series.dropna()
+    unique = int(series.nunique(dropna=True))
+    if logical not in ("integer", "float") or len(present) == 0:
+        return ColumnFacts(present=len(present), unique=unique)
+    numbers = present.to_numpy(dtype=np.float64)
+    return ColumnFacts(
+        present=len(present),
+        unique=unique,
+        minimum=float(numbers.min()),
+        maximum=float(numbers.max()),
+        monotonic=bool(present.is_monotonic_increasing or present.is_monotonic_decreasing),
+        infinite=int(np.isinf(numbers).sum()),
+    )
+
+
+def build_report(
+    facts: DatasetFacts, config: DatasetConfig, previous: AcceptedSchema | dict[str, str] | None
+) -> ValidationReport:
+    """The report of every rule over ``facts``, in report order."""
     rules = config.validation
     target = config.target
     checks: list[Check] = []
     if isinstance(previous, dict):
         previous = AcceptedSchema(column_types=previous)
 
-    if target in df.columns:
+    if target in facts.columns:
         checks.append(Check(rule="target_present", column=target, status="pass", message="Target found."))
     else:
-        shown = ", ".join(str(c) for c in list(df.columns)[:_SHOWN_COLUMNS])
-        more = "..." if len(df.columns) > _SHOWN_COLUMNS else ""
+        shown = ", ".join(facts.columns[:_SHOWN_COLUMNS])
+        more = "..." if len(facts.columns) > _SHOWN_COLUMNS else ""
         checks.append(
             Check(
                 rule="target_present",
@@ -160,16 +270,14 @@ def validate(
             )
         )
 
-    df, findings = parse_numbers(df, rules.numeric_parsing, _unparsed(config))
-    checks.extend(_numeric_checks(findings, rules.numeric_parsing.severity))
-    schema = infer_schema(df)
-    rows = len(df)
+    checks.extend(_numeric_checks(facts.findings, rules.numeric_parsing.severity))
+    schema = facts.column_types
+    rows = facts.rows
     summary: dict[str, Any] = {"rows": rows}
-    checks.extend(_schema_checks(df, schema, previous, config))
+    checks.extend(_schema_checks(facts, previous, config))
 
-    if target in df.columns:
-        labelled = df[target].notna()
-        usable_rows = int(labelled.sum())
+    if target in facts.columns:
+        usable_rows = facts.labelled
         summary["rows_with_target"] = usable_rows
         summary["target_missing_rows"] = rows - usable_rows
         checks.extend(_target_missing_checks(target, rows, usable_rows, config))
@@ -184,24 +292,22 @@ def validate(
                 )
             )
         checks.append(_min_rows_check(usable_rows, rules.min_rows))
-        target_values = df.loc[labelled, target]
-        if usable_rows and config.task == "classification":
-            counts = target_values.value_counts()
+        if usable_rows and config.task == "classification" and facts.class_counts is not None:
+            counts = facts.class_counts
             summary["class_count"] = len(counts)
             summary["classes"] = {
                 str(label): int(count) for label, count in counts.head(_SHOWN_CLASSES).items()
             }
             checks.extend(_classification_target_checks(target, schema[target], counts, config))
         elif usable_rows:
-            checks.append(_regression_target_check(target, schema[target], target_values))
+            checks.append(_regression_target_check(target, schema[target], facts.regression))
     else:
         summary["rows_with_target"] = 0
 
-    duplicates = int(df.duplicated().sum())
-    summary["duplicate_rows"] = duplicates
-    checks.extend(_duplicate_checks(df, duplicates, config, summary))
+    summary["duplicate_rows"] = facts.duplicates
+    checks.extend(_duplicate_checks(facts, config, summary))
 
-    features, excluded = _feature_checks(df, schema, config, checks)
+    features, excluded = _feature_checks(facts, config, checks)
     if features:
         checks.append(
             Check(
@@ -272,8 +378,9 @@ def _numeric_checks(findings: list[NumericFinding], severity: Severity) -> list[
 
 
 def _schema_checks(
-    df: pd.DataFrame, schema: dict[str, str], previous: AcceptedSchema | None, config: DatasetConfig
+    facts: DatasetFacts, previous: AcceptedSchema | None, config: DatasetConfig
 ) -> list[Check]:
+    schema = facts.column_types
     if previous is None:
         return [
             Check(
@@ -300,7 +407,7 @@ def _schema_checks(
             )
             continue
         now = schema[column]
-        if df[column].notna().any() and _TYPE_GROUPS.get(now) != _TYPE_GROUPS.get(before):
+        if facts.column_facts[column].present and _TYPE_GROUPS.get(now) != _TYPE_GROUPS.get(before):
             checks.append(
                 _rule(
                     "column_retyped",
@@ -445,15 +552,8 @@ def _classification_target_checks(
     return checks
 
 
-def _regression_target_check(target: str, logical: str, values: pd.Series) -> Check:
-    if len(values) == 0:
-        return Check(
-            rule="target_usable",
-            column=target,
-            status="fail",
-            message=f"Column {target!r} (target) has no values.",
-        )
-    if logical not in ("integer", "float"):
+def _regression_target_check(target: str, logical: str, values: RegressionTargetFacts | None) -> Check:
+    if logical not in ("integer", "float") or values is None:
         return Check(
             rule="target_usable",
             column=target,
@@ -461,23 +561,21 @@ def _regression_target_check(target: str, logical: str, values: pd.Series) -> Ch
             message=f"Column {target!r} (target) is {logical}; regression needs a numeric target.",
             value=logical,
         )
-    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    finite = numbers[np.isfinite(numbers)]
-    if len(finite) < len(numbers):
+    if values.infinite:
         return Check(
             rule="target_usable",
             column=target,
             status="fail",
-            message=f"Column {target!r} (target) has {len(numbers) - len(finite)} infinite value(s); "
+            message=f"Column {target!r} (target) has {values.infinite} infinite value(s); "
             "regression needs finite numbers.",
-            value=len(numbers) - len(finite),
+            value=values.infinite,
         )
-    if np.unique(finite).size < 2:
+    if not values.varies:
         return Check(
             rule="target_usable",
             column=target,
             status="fail",
-            message=f"Column {target!r} (target) has a single value {float(finite[0]):g}; regression needs "
+            message=f"Column {target!r} (target) has a single value {values.first_finite:g}; regression needs "
             "it to vary.",
             value=1,
         )
@@ -486,15 +584,14 @@ def _regression_target_check(target: str, logical: str, values: pd.Series) -> Ch
         column=target,
         status="pass",
         message="Numeric target that varies.",
-        value=float(np.std(finite)),
+        value=values.std,
     )
 
 
-def _duplicate_checks(
-    df: pd.DataFrame, duplicates: int, config: DatasetConfig, summary: dict[str, Any]
-) -> list[Check]:
+def _duplicate_checks(facts: DatasetFacts, config: DatasetConfig, summary: dict[str, Any]) -> list[Check]:
     rules = config.validation
-    rows = len(df)
+    rows = facts.rows
+    duplicates = facts.duplicates
     checks: list[Check | None] = []
     ratio = duplicates / rows if rows else 0.0
     if duplicates == 0:
@@ -511,7 +608,7 @@ def _duplicate_checks(
                 ratio,
             )
         )
-    conflicting = _conflicting_rows(df, config.target)
+    conflicting = facts.conflicting
     summary["conflicting_label_rows"] = conflicting
     conflict_ratio = conflicting / rows if rows else 0.0
     if conflicting and conflict_ratio > rules.conflicting_labels.max_ratio:
@@ -544,21 +641,20 @@ def _conflicting_rows(df: pd.DataFrame, target: str) -> int:
 
 
 def _feature_checks(
-    df: pd.DataFrame, schema: dict[str, str], config: DatasetConfig, checks: list[Check]
+    facts: DatasetFacts, config: DatasetConfig, checks: list[Check]
 ) -> tuple[list[str], list[str]]:
     """Decide each column's fate, appending the checks that fired; (features, left out)."""
     rules = config.validation
-    rows = len(df)
+    rows = facts.rows
     features: list[str] = []
     excluded: list[str] = []
-    for column in df.columns:
-        name = str(column)
+    for name in facts.columns:
         if name == config.target:
             continue
-        series = df[column]
-        logical = schema[name]
-        missing_ratio = float(series.isna().mean()) if rows else 0.0
-        unique = int(series.nunique(dropna=True))
+        column = facts.column_facts[name]
+        logical = facts.column_types[name]
+        missing_ratio = (rows - column.present) / rows if rows else 0.0
+        unique = column.unique
         fired: Check | None = None
         if missing_ratio > rules.feature_missing.max_ratio and unique > 0:
             fired = _rule(
@@ -581,7 +677,7 @@ def _feature_checks(
                 unique,
             )
         if fired is None:
-            reason = _identifier_reason(name, series, logical, rules.identifier_column.unique_ratio)
+            reason = _identifier_reason(name, column, logical, rules.identifier_column.unique_ratio)
             if reason is not None:
                 fired = _rule(
                     "identifier_column",
@@ -589,7 +685,7 @@ def _feature_checks(
                     f"Column {name!r} looks like an identifier ({reason})",
                     "it is left out of the features",
                     name,
-                    unique / max(int(series.notna().sum()), 1),
+                    unique / max(column.present, 1),
                 )
         if fired is not None:
             checks.append(fired)
@@ -597,31 +693,25 @@ def _feature_checks(
                 excluded.append(name)
             continue
         features.append(name)
-        if logical in ("integer", "float"):
-            infinite = int(np.isinf(series.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
-            check = (
-                _rule(
-                    "infinite_values",
-                    rules.infinite_values.severity,
-                    f"Column {name!r} has {infinite} infinite value(s)",
-                    "the model treats them as missing",
-                    name,
-                    infinite,
-                )
-                if infinite
-                else None
+        if logical in ("integer", "float") and column.infinite:
+            check = _rule(
+                "infinite_values",
+                rules.infinite_values.severity,
+                f"Column {name!r} has {column.infinite} infinite value(s)",
+                "the model treats them as missing",
+                name,
+                column.infinite,
             )
             if check is not None:
                 checks.append(check)
     return features, excluded
 
 
-def _identifier_reason(name: str, series: pd.Series, logical: str, threshold: float) -> str | None:
-    present = series.dropna()
-    count = len(present)
+def _identifier_reason(name: str, column: ColumnFacts, logical: str, threshold: float) -> str | None:
+    count = column.present
     if count < 2:
         return None
-    unique = int(present.nunique())
+    unique = min(column.unique, count)
     ratio = unique / count
     if unique == count and (_ID_NAME.search(name) or _ID_CAMEL.search(name)):
         return "named like one, with every value unique"
@@ -630,11 +720,11 @@ def _identifier_reason(name: str, series: pd.Series, logical: str, threshold: fl
     if logical in ("string", "datetime"):
         return f"{ratio:.1%} of its values are unique"
     if logical == "integer":
-        numbers = present.to_numpy(dtype=np.float64)
-        span = float(numbers.max() - numbers.min()) + 1.0
+        low, high = column.minimum, column.maximum
+        span = high - low + 1.0
         if unique / span >= threshold:
-            return f"{ratio:.1%} of its values are unique, filling the range {numbers.min():g} to {numbers.max():g}"
-        if present.is_monotonic_increasing or present.is_monotonic_decreasing:
+            return f"{ratio:.1%} of its values are unique, filling the range {low:g} to {high:g}"
+        if column.monotonic:
             return f"{ratio:.1%} of its values are unique and sorted"
     return None
 

@@ -13,7 +13,13 @@ from functools import lru_cache
 from mlops.config import DatasetConfig
 from mlops.errors import ConfigError
 from mlops.pipeline.payload import RunPayload
-from mlops.pipeline.ports import ExecutionStarter, ExecutionStates, ObjectStore, TrainingJobService
+from mlops.pipeline.ports import (
+    ExecutionStarter,
+    ExecutionStates,
+    ObjectStore,
+    ProcessingJobService,
+    TrainingJobService,
+)
 from mlops.registry import Registry
 from mlops.storage import Storage
 
@@ -27,6 +33,7 @@ class Deps:
     execution_starter: ExecutionStarter | None = None
     execution_reader: ExecutionStates | None = None
     training_job_service: TrainingJobService | None = None
+    processing_job_service: ProcessingJobService | None = None
 
     @property
     def executions(self) -> ExecutionStarter:
@@ -46,6 +53,12 @@ class Deps:
             raise ConfigError("This function was built without SageMaker: it cannot run training jobs.")
         return self.training_job_service
 
+    @property
+    def processing_jobs(self) -> ProcessingJobService:
+        if self.processing_job_service is None:
+            raise ConfigError("This function was built without SageMaker: it cannot run processing jobs.")
+        return self.processing_job_service
+
 
 @lru_cache(maxsize=8)
 def build_deps(
@@ -55,10 +68,11 @@ def build_deps(
     execution_starter: ExecutionStarter | None = None,
     execution_reader: ExecutionStates | None = None,
     training_job_service: TrainingJobService | None = None,
+    processing_job_service: ProcessingJobService | None = None,
 ) -> Deps:
     """One Deps per container (the adapters are built once, by their own cached factories)."""
     registry = Registry(metadata_table)
-    adapters = (execution_starter, execution_reader, training_job_service)
+    adapters = (execution_starter, execution_reader, training_job_service, processing_job_service)
     return Deps(registry, Storage(), data_bucket, artifact_bucket, *adapters)
 
 

@@ -17,6 +17,7 @@ from mlops.pipeline.payload import RunPayload
 if TYPE_CHECKING:  # the concrete adapters: build_deps caches on them; each function imports only its own
     from mlops.execution_states import StepFunctionsExecutionStates
     from mlops.executions import StepFunctionsExecutions
+    from mlops.processing_jobs import ProcessingJobs
     from mlops.training_jobs import TrainingJobs
 from mlops.settings import PipelineSettings
 
@@ -27,6 +28,7 @@ def deps_from(
     execution_starter: StepFunctionsExecutions | None = None,
     execution_reader: StepFunctionsExecutionStates | None = None,
     training_job_service: TrainingJobs | None = None,
+    processing_job_service: ProcessingJobs | None = None,
 ) -> Deps:
     """The function's dependencies: the registry and storage, plus only the adapters its role allows."""
     return build_deps(
@@ -36,17 +38,24 @@ def deps_from(
         execution_starter=execution_starter,
         execution_reader=execution_reader,
         training_job_service=training_job_service,
+        processing_job_service=processing_job_service,
     )
 
 
 def step_input(
-    event: dict[str, Any], settings: PipelineSettings, *, training_job_service: TrainingJobs | None = None
+    event: dict[str, Any],
+    settings: PipelineSettings,
+    *,
+    training_job_service: TrainingJobs | None = None,
+    processing_job_service: ProcessingJobs | None = None,
 ) -> tuple[RunPayload, Deps]:
     """The run document a state machine step receives, with the run and dataset on every log line of the
     invocation, and the step's dependencies."""
     payload = parse(event=event, model=RunPayload)
     invocation_keys(run_id=payload.run_id, dataset=payload.dataset)
-    return payload, deps_from(settings, training_job_service=training_job_service)
+    return payload, deps_from(
+        settings, training_job_service=training_job_service, processing_job_service=processing_job_service
+    )
 
 
 def step_output(result: RunPayload) -> dict[str, Any]:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from mlops.config import DatasetConfig
 from mlops.models import (
@@ -27,6 +27,7 @@ from mlops.models import (
 
 if TYPE_CHECKING:
     from mlops.execution_states import ExecutionState
+    from mlops.processing_jobs import ProcessingJob
     from mlops.storage import ObjectHead
     from mlops.training_jobs import TrainingJob
 
@@ -41,6 +42,8 @@ class ObjectStore(Protocol):
     def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes: ...
 
     def get_verified(self, ref: ArtifactRef) -> bytes: ...
+
+    def download_verified(self, ref: ArtifactRef, file: BinaryIO, chunk_bytes: int = ...) -> int: ...
 
     def head(self, bucket: str, key: str) -> ObjectHead | None: ...
 
@@ -65,6 +68,14 @@ class TrainingJobService(Protocol):
     def create(self, request: dict[str, Any]) -> bool: ...
 
     def describe(self, name: str) -> TrainingJob: ...
+
+
+class ProcessingJobService(Protocol):
+    """SageMaker processing jobs."""
+
+    def create(self, request: dict[str, Any]) -> bool: ...
+
+    def describe(self, name: str) -> ProcessingJob: ...
 
 
 class DatasetRecords(Protocol):

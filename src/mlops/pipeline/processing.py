@@ -14,12 +14,8 @@ Job names follow ``mlops.pipeline.sagemaker.job_name`` (stage prefix, run id, di
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from mlops import aws
 from mlops.errors import ConfigError, IngestRefused
 from mlops.models import ArtifactRef, DatasetVersion, RawObject, RawObjectRef
 from mlops.pipeline.deps import Deps
@@ -30,6 +26,9 @@ from mlops.pipeline.validate import accepted_schema, record_validation
 from mlops.pipeline.versions import record_version
 from mlops.settings import ValidationSettings
 from mlops.stack.description import PROCESSING_JOB_PREFIX
+
+if TYPE_CHECKING:
+    from mlops.processing_jobs import ProcessingJob
 
 ENTRYPOINT = ("/var/lang/bin/python3.12", "-m", "mlops.ml.processing_entry")
 ROOT = "/opt/ml/processing"
@@ -165,28 +164,17 @@ def start(deps: Deps, payload: RunPayload, settings: ValidationSettings) -> Proc
         request_uri=f"s3://{deps.data_bucket}/{prefix}request/",
         output_uri=f"s3://{deps.data_bucket}/{prefix}output/",
     )
-    try:
-        aws.sagemaker().create_processing_job(**arguments)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") not in {"ResourceInUse", "ValidationException"}:
-            raise
+    if not deps.processing_jobs.create(arguments):
         # A retried invocation finds the job it created; anything else under the name is refused.
-        try:
-            found = aws.sagemaker().describe_processing_job(ProcessingJobName=name)
-        except ClientError:
-            raise error from None
-        _check_job_is_this_runs(found, arguments)
+        _check_job_is_this_runs(deps.processing_jobs.describe(name), arguments)
     return ProcessingOutcome(status="InProgress", job_name=name)
 
 
-def _check_job_is_this_runs(job: Mapping[str, Any], arguments: dict[str, Any]) -> None:
-    outputs = job.get("ProcessingOutputConfig", {}).get("Outputs", [])
+def _check_job_is_this_runs(job: ProcessingJob, arguments: dict[str, Any]) -> None:
     expected = arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
-    if [o.get("S3Output", {}).get("S3Uri") for o in outputs] != [expected] or job.get("RoleArn") != arguments[
-        "RoleArn"
-    ]:
+    if job.output_uris != [expected] or job.role_arn != arguments["RoleArn"]:
         raise ConfigError(
-            f"The SageMaker processing job {job.get('ProcessingJobName')} belongs to another stack or run, "
+            f"The SageMaker processing job {job.name} belongs to another stack or run, "
             "so this run cannot use it."
         )
 
@@ -199,12 +187,12 @@ def poll(
 
     assert payload.processing is not None and payload.ingest is not None
     name = payload.processing.job_name
-    job = aws.sagemaker().describe_processing_job(ProcessingJobName=name)
-    status = job["ProcessingJobStatus"]
+    job = deps.processing_jobs.describe(name)
+    status = job.status
     if status in ("InProgress", "Stopping"):
         return ProcessingOutcome(status="InProgress", job_name=name), {}
     if status != "Completed":
-        reason = str(job.get("ExitMessage") or job.get("FailureReason") or "").strip()
+        reason = str(job.exit_message or job.failure_reason or "").strip()
         reason = reason or f"The SageMaker processing job {name} ended {status}."
         if status == "Stopped":
             reason = f"The SageMaker processing job {name} was stopped before it ended (MaxRuntimeInSeconds)."

@@ -7,6 +7,7 @@ retraining only ever build on a version that passed, never on a rejected upload.
 from __future__ import annotations
 
 import json
+import tempfile
 from typing import TYPE_CHECKING
 
 from mlops.artifact_keys import validation_report_key
@@ -45,15 +46,18 @@ def accepted_schema(deps: Deps, dataset: str, sha256: str) -> AcceptedSchema | N
 
 
 def validate_run(deps: Deps, payload: RunPayload) -> RunPayload:
-    from mlops.ml import dataset as ds
-    from mlops.ml.validation import validate
+    from mlops.ml.validation_stream import validate_parquet
 
     with stage(deps.registry.runs, payload.run_id, "validation") as log:
         revision = deps.registry.datasets.config_revision(payload.dataset, payload.config_revision)
         version = deps.registry.datasets.get_dataset_version(payload.dataset, payload.dataset_version)
-        frame = ds.read_parquet_bytes(deps.storage.get_verified(version.canonical))
         previous = accepted_schema(deps, payload.dataset, payload.dataset_version)
-        report = validate(frame, revision.config, previous)
+        # The canonical copy goes to local disk as it is verified, then is read a batch at a time, so
+        # memory stays bounded whatever its size.
+        with tempfile.TemporaryFile() as canonical:
+            deps.storage.download_verified(version.canonical, canonical)
+            canonical.seek(0)
+            report = validate_parquet(canonical, revision.config, previous)
         outcome = record_validation(deps, payload, revision, report, log)
     return payload.model_copy(update={"validation": outcome})
 

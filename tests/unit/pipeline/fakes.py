@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from mlops.errors import Conflict, NotFound
 from mlops.execution_states import ExecutionState
@@ -40,6 +40,11 @@ class MemoryStore:
         if hashlib.sha256(data).hexdigest() != ref.sha256:
             raise IntegrityError(f"{ref.uri} does not match its recorded sha256.")
         return data
+
+    def download_verified(self, ref: ArtifactRef, file: BinaryIO, chunk_bytes: int = 1 << 20) -> int:
+        data = self.get_verified(ref)
+        file.write(data)
+        return len(data)
 
     def head(self, bucket: str, key: str) -> ObjectHead | None:
         versions = self.objects.get((bucket, key))
