@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Annotations, Duration, IgnoreMode
+from aws_cdk import Annotations, Duration, IgnoreMode, Size
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -95,6 +95,7 @@ class SpecFunction(Construct):
             "role": self.role,
             "memory_size": stage.function_memory_mb(spec),
             "timeout": Duration.seconds(spec.timeout_s),
+            "ephemeral_storage_size": Size.mebibytes(spec.ephemeral_storage_mb),
             "environment": environment,
             "architecture": ARCHITECTURE,
             "tracing": lambda_.Tracing.ACTIVE,

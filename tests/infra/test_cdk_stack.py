@@ -151,6 +151,12 @@ def all_policy_statements(synthesized: Synthesized) -> list[dict[str, Any]]:
 # ---- parity with the description --------------------------------------------------------------
 
 
+def test_validation_has_room_in_tmp_for_the_largest_parquet_copy() -> None:
+    # It streams the canonical Parquet through /tmp; a retrain revalidates what the processing job ingested.
+    validation = next(spec for spec in FUNCTIONS if spec.name == "validation")
+    assert validation.ephemeral_storage_mb == 10240
+
+
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
 def test_every_described_function_is_deployed_as_described(
     synthesized: Synthesized, spec: FunctionSpec
@@ -159,6 +165,7 @@ def test_every_described_function_is_deployed_as_described(
     assert props["FunctionName"] == synthesized.stack.stage.resource_name(spec.name)
     assert props["MemorySize"] == synthesized.stack.stage.function_memory_mb(spec)
     assert props["Timeout"] == spec.timeout_s
+    assert props["EphemeralStorage"] == {"Size": spec.ephemeral_storage_mb}
     assert props.get("ReservedConcurrentExecutions") == synthesized.stack.stage.function_reserved_concurrency(
         spec
     )

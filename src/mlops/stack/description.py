@@ -147,6 +147,8 @@ class FunctionSpec:
     # Defaults safe for a new account (docs/deploy.md, "A new account"); a stage may raise them.
     memory_mb: int = 512
     timeout_s: int = 60
+    # /tmp: Lambda's default is 512 MB; a function that spools a dataset's Parquet copy needs more.
+    ephemeral_storage_mb: int = 512
     reserved_concurrency: int | None = None
     handler: str = "handler.handler"
     permissions: tuple[Permission, ...] = ()
@@ -392,6 +394,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         },
         memory_mb=3008,
         timeout_s=300,
+        # Validation streams the canonical Parquet through /tmp (hashed on the way): a version the
+        # processing job ingested is revalidated here on a retrain, so /tmp holds the largest upload's copy.
+        ephemeral_storage_mb=10240,
         permissions=(
             Permission(
                 (
