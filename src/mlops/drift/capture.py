@@ -7,10 +7,13 @@ The inference function captures one JSON object per predicted row (``mlops.servi
 
 Firehose writes them under ``capture/<model>/<YYYY-MM-DD>/<object>``, newline-separated, possibly
 several records run together in one object. ``CaptureReader.read`` lists the day prefixes the window
-touches, reads every object (a few in parallel), keeps the records of the model version evaluated
-whose timestamp lies in the window, and builds one numpy column per feature of the model's signature:
-numeric as float64 with NaN for null, categorical as str with ``""`` for null (the conventions of
-``mlops.signature``). Malformed lines and records are skipped and counted, never fatal.
+touches, streams every object in blocks of whole lines (a few objects read ahead, so memory does not
+grow with an object's size), keeps the records of the model version evaluated whose timestamp lies
+in the window, and builds one numpy column per feature of the model's signature: numeric as float64
+with NaN for null, categorical as keys with ``""`` for null (the conventions of ``mlops.signature``),
+held as codes into the distinct keys (``KeyedColumn``). Blocks as the inference function writes them
+are parsed by pyarrow (``mlops.drift.capture_blocks``); any other block record by record, with the
+same result. Malformed lines and records are skipped and counted, never fatal.
 """
 
 from __future__ import annotations
