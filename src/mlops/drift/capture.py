@@ -44,7 +44,7 @@ CAPTURE_PREFIX = "capture/"
 PREDICTION = "prediction"
 REQUEST_ID = "request_id"
 READ_WORKERS = 2
-BLOCK_BYTES = 4 * 1024 * 1024
+BLOCK_BYTES = 1024 * 1024
 """Objects are read in blocks of about this size cut at line breaks, so memory stays bounded
 whatever the object's size (Firehose writes objects of 64 MiB and more)."""
 

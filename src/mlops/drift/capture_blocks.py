@@ -24,6 +24,7 @@ from mlops.drift.capture import PREDICTION, REQUEST_ID
 from mlops.signature import Signature
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_READ = pj.ReadOptions(use_threads=False)
 _STAMP_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 _NOT_FITTING = (
     pa.ArrowInvalid,
@@ -86,7 +87,7 @@ class BlockParser:
     def parse(self, block: bytes) -> ParsedBlock | None:
         """The block's rows as columns, or None when it does not fit (the record-by-record path)."""
         try:
-            table = pj.read_json(pa.BufferReader(block), parse_options=self.options)
+            table = pj.read_json(pa.BufferReader(block), read_options=_READ, parse_options=self.options)
             parsed = self._columns(table)
         except _NOT_FITTING:
             return None
