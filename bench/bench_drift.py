@@ -25,11 +25,12 @@ Against, in the same run:
   is skipped with a note.
 
 ``--capture`` measures the drift function's whole read instead, each size in a fresh process: the
-current traffic is written to a moto S3 bucket as the inference function captures it (JSON Lines, one
-object per predicted row, 100 rows a request, ``capture/<model>/<YYYY-MM-DD>/`` objects of about
-64 MiB as Firehose buffers them), then timed: ``CaptureReader.read`` over the window plus the
-evaluation. Peak RSS is the process's high-water mark over that read and evaluation
-(``/proc/self/status`` VmHWM, reset through ``/proc/self/clear_refs`` once the bucket is written).
+current traffic is written as the inference function captures it (JSON Lines, one object per
+predicted row, 100 rows a request, objects of about 64 MiB as Firehose buffers them) under
+``capture/<model>/<YYYY-MM-DD>/`` of a moto server in this process; a child process then times
+``CaptureReader.read`` over the window plus the evaluation. Peak RSS is the child's high-water mark
+over that read and evaluation (``/proc/self/status`` VmHWM, reset through ``/proc/self/clear_refs``
+once its imports are done).
 """
 
 from __future__ import annotations
