@@ -52,7 +52,6 @@ _DECODER = json.JSONDecoder()
 _WHITESPACE = " \t\r\n"
 
 
-# The inference function's timestamp spelling (``mlops.serving.capture``): milliseconds and "Z".
 @dataclass
 class CapturedTraffic:
     """The captured rows of one model version in one window, as columns."""
