@@ -1,6 +1,7 @@
 """Benchmark of drift evaluation (run by hand, never in tests).
 
     .venv/bin/python bench/bench_drift.py [--rows 100000 1000000] [--evidently-python PATH]
+    .venv/bin/python bench/bench_drift.py --capture [--rows 100000 1000000]
 
 A generated table of 20 features (12 numeric of several shapes, 8 categorical with 3 to 60
 categories; six features shifted in the current traffic). The baseline is built from 100,000
@@ -22,16 +23,27 @@ Against, in the same run:
   The frames are handed over as one ``.npz`` file; the time measured there is the report run only
   (frames already built). Without ``--evidently-python`` (or ``EVIDENTLY_PYTHON``) that comparison
   is skipped with a note.
+
+``--capture`` measures the drift function's whole read instead, each size in a fresh process: the
+current traffic is written as the inference function captures it (JSON Lines, one object per
+predicted row, 100 rows a request, objects of about 64 MiB as Firehose buffers them) under
+``capture/<model>/<YYYY-MM-DD>/`` of a moto server in this process; a child process then times
+``CaptureReader.read`` over the window plus the evaluation. Peak RSS is the child's high-water mark
+over that read and evaluation (``/proc/self/status`` VmHWM, reset through ``/proc/self/clear_refs``
+once its imports are done).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
+import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,7 +54,10 @@ from scipy import stats as scipy_stats
 from mlops.config import DriftConfig
 from mlops.drift import stats
 from mlops.drift.baseline import build_baseline, load_baseline
+from mlops.drift.capture import CaptureReader
 from mlops.drift.evaluate import evaluate
+from mlops.serving.capture import capture_lines
+from mlops.signature import FeatureSpec, Signature
 
 TRAINING_ROWS = 100_000
 NUMERIC = 12
@@ -146,7 +161,17 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000], help="current sizes")
     parser.add_argument("--evidently-python", default=os.environ.get("EVIDENTLY_PYTHON", ""))
+    parser.add_argument("--capture", action="store_true", help="read the traffic from captured S3 objects")
+    parser.add_argument("--capture-child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.capture_child:
+        endpoint, baseline = args.capture_child.split(" ", 1)
+        read_capture(endpoint, Path(baseline))
+        return
+    if args.capture:
+        for rows in args.rows:
+            measure_capture(rows)
+        return
 
     rng = np.random.default_rng(0)
     training = generate(rng, TRAINING_ROWS, shifted=False)
@@ -167,6 +192,149 @@ def main() -> None:
 
     for rows in args.rows:
         measure(rows, blob, training, rng, config, args.evidently_python)
+
+
+CAPTURE_MODEL = "churn"
+CAPTURE_VERSION = 3
+CAPTURE_BUCKET = "bench-capture"
+ROWS_PER_REQUEST = 100
+OBJECT_BYTES = 64 * 1024 * 1024
+CAPTURE_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def baseline_blob(rng: np.random.Generator, training: dict[str, np.ndarray]) -> bytes:
+    document = build_baseline(
+        {k: v for k, v in training.items() if k.startswith("n")},
+        {k: v for k, v in training.items() if k.startswith("c")},
+        predictions(rng, 20_000, 0.3),
+        "classification",
+        ["yes", "no"],
+    )
+    return json.dumps(document).encode()
+
+
+def capture_signature() -> Signature:
+    specs = [
+        FeatureSpec(name=f"n{i}", input_name=f"n{i}", kind="numeric", dtype="float") for i in range(NUMERIC)
+    ]
+    specs += [
+        FeatureSpec(name=f"c{i}", input_name=f"c{i}", kind="categorical", dtype="string")
+        for i in range(CATEGORICAL)
+    ]
+    return Signature(task="classification", target="churned", features=specs)
+
+
+def write_capture(folder: Path, rng: np.random.Generator, rows: int, start: datetime) -> None:
+    """The traffic as the inference function captures it, one file per capture object."""
+    current = generate(rng, rows, shifted=True)
+    labels = predictions(rng, rows, 0.4)
+    names = list(current)
+    pending: list[bytes] = []
+    size = objects = 0
+
+    def flush() -> None:
+        nonlocal pending, size, objects
+        (folder / f"part-{objects:05d}").write_bytes(b"".join(pending))
+        objects, pending, size = objects + 1, [], 0
+
+    for first in range(0, rows, ROWS_PER_REQUEST):
+        stop = min(first + ROWS_PER_REQUEST, rows)
+        columns = [current[name][first:stop].tolist() for name in names]
+        features = [
+            {
+                name: None if isinstance(v, float) and v != v else v
+                for name, v in zip(names, values, strict=True)
+            }
+            for values in zip(*columns, strict=True)
+        ]
+        chosen = labels[first:stop].tolist()
+        lines = capture_lines(
+            f"request-{first:09d}",
+            CAPTURE_MODEL,
+            CAPTURE_VERSION,
+            start + timedelta(milliseconds=first),
+            features,
+            chosen,
+            [[0.6, 0.4] if p == "no" else [0.4, 0.6] for p in chosen],
+        )
+        for line in lines:
+            pending.append(line + b"\n")
+            size += len(line) + 1
+        if size >= OBJECT_BYTES:
+            flush()
+    if pending:
+        flush()
+
+
+def peak_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+
+
+def measure_capture(rows: int) -> None:
+    """Capture ``rows`` into a moto server of this process, then read them in a fresh process."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    rng = np.random.default_rng(0)
+    training = generate(rng, TRAINING_ROWS, shifted=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        s3 = s3_client(endpoint)
+        s3.create_bucket(Bucket=CAPTURE_BUCKET)
+        day = CAPTURE_START.date().isoformat()
+        with tempfile.TemporaryDirectory() as name:
+            folder = Path(name)
+            (folder / "baseline.json").write_bytes(baseline_blob(rng, training))
+            (folder / "objects").mkdir()
+            write_capture(folder / "objects", rng, rows, CAPTURE_START)
+            for path in sorted((folder / "objects").iterdir()):
+                key = f"capture/{CAPTURE_MODEL}/{day}/{path.name}"
+                s3.put_object(Bucket=CAPTURE_BUCKET, Key=key, Body=path.read_bytes())
+            command = [sys.executable, __file__, "--capture-child", f"{endpoint} {folder / 'baseline.json'}"]
+            subprocess.run(command, check=True)
+    finally:
+        server.stop()
+
+
+def read_capture(endpoint: str, baseline: Path) -> None:
+    """The drift function's read and evaluation, timed, with this process's peak RSS."""
+    blob = baseline.read_bytes()
+    reader = CaptureReader(CAPTURE_BUCKET, client=s3_client(endpoint))
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident set
+    before = peak_rss_mib()
+    began = time.perf_counter()
+    until = CAPTURE_START + timedelta(hours=23)
+    traffic = reader.read(CAPTURE_MODEL, CAPTURE_VERSION, capture_signature(), CAPTURE_START, until)
+    read_s = time.perf_counter() - began
+    read_peak = peak_rss_mib()
+    result = evaluate(load_baseline(json.loads(blob)), traffic.features, traffic.predictions, DriftConfig())
+    seconds = time.perf_counter() - began
+    peak = peak_rss_mib()
+    assert traffic.malformed == 0, traffic.malformed
+    print(
+        f"captured traffic: {traffic.rows:,} rows in {traffic.objects} objects\n"
+        f"  read from S3 {read_s:.2f} s + evaluation {seconds - read_s:.2f} s = {seconds:.2f} s end to end; "
+        f"peak RSS {peak:,.0f} MiB (before the read {before:,.0f} MiB, after it {read_peak:,.0f} MiB); "
+        f"verdict {result.verdict}, drifted {sorted(result.drifted_features)}"
+    )
 
 
 def full_evaluation(

@@ -124,7 +124,7 @@ def test_a_full_hostile_window_reads_in_bounded_memory(
     traffic = CaptureReader(capture_bucket).read(
         name, model.version, signature, now - timedelta(hours=1), now + timedelta(minutes=1)
     )
-    city = traffic.features["city"]
+    city = np.asarray(traffic.features["city"])
     assert traffic.rows == rows and len(set(city.tolist())) == rows  # distinct values stay distinct
     assert city.dtype.itemsize <= 4 * MAX_VALUE_CHARS  # was 4 x 256 Ki per row
 

@@ -91,6 +91,31 @@ def class_key(value: object) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class KeyedColumn:
+    """A column of keys as codes into its distinct keys, numbered in order of first appearance.
+
+    What the capture reader builds: 4 bytes a row instead of a fixed-width string, and counting is
+    one ``bincount``. ``np.asarray`` gives the plain column of keys.
+    """
+
+    codes: npt.NDArray[np.int32]
+    keys: list[str]
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> npt.NDArray[Any]:
+        keys = np.array(self.keys, dtype=str) if self.keys else np.array([], dtype=str)
+        column = keys[self.codes]
+        return column if dtype is None else column.astype(dtype)
+
+    def counts(self) -> Counter[str]:
+        """Rows per key, keys in order of first appearance (as ``Counter`` of the plain column)."""
+        tally = np.bincount(self.codes, minlength=len(self.keys)).tolist()
+        return Counter({key: n for key, n in zip(self.keys, tally, strict=True) if n})
+
+
 def keys(values: npt.ArrayLike, key: Any = category_key) -> npt.NDArray[np.str_]:
     """Apply a key function to an array, once per distinct value where the values sort."""
     array = np.asarray(values)
@@ -211,7 +236,9 @@ def _numeric_profile(values: FloatArray, bins: int, sample_size: int) -> dict[st
     }
 
 
-def count_categories(values: npt.NDArray[np.str_]) -> Counter[str]:
+def count_categories(values: npt.NDArray[np.str_] | KeyedColumn) -> Counter[str]:
+    if isinstance(values, KeyedColumn):
+        return values.counts()
     return Counter(values.tolist())
 
 

@@ -7,19 +7,24 @@ The inference function captures one JSON object per predicted row (``mlops.servi
 
 Firehose writes them under ``capture/<model>/<YYYY-MM-DD>/<object>``, newline-separated, possibly
 several records run together in one object. ``CaptureReader.read`` lists the day prefixes the window
-touches, reads every object (a few in parallel), keeps the records of the model version evaluated
-whose timestamp lies in the window, and builds one numpy column per feature of the model's signature:
-numeric as float64 with NaN for null, categorical as str with ``""`` for null (the conventions of
-``mlops.signature``). Malformed lines and records are skipped and counted, never fatal.
+touches, streams every object in blocks of whole lines (a few objects read ahead, so memory does not
+grow with an object's size), keeps the records of the model version evaluated whose timestamp lies
+in the window, and builds one numpy column per feature of the model's signature: numeric as float64
+with NaN for null, categorical as keys with ``""`` for null (the conventions of ``mlops.signature``),
+held as codes into the distinct keys (``KeyedColumn``). Blocks as the inference function writes them
+are parsed by pyarrow (``mlops.drift.capture_blocks``); any other block record by record, with the
+same result. Malformed lines and records are skipped and counted, never fatal.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +32,21 @@ import numpy as np
 import numpy.typing as npt
 
 from mlops import aws
-from mlops.drift.baseline import category_key, class_key
+from mlops.drift.baseline import KeyedColumn, category_key, class_key
 from mlops.signature import Signature
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from mlops.drift.capture_blocks import ParsedBlock
+
 CAPTURE_PREFIX = "capture/"
-READ_WORKERS = 8
+PREDICTION = "prediction"
+REQUEST_ID = "request_id"
+READ_WORKERS = 2
+BLOCK_BYTES = 1024 * 1024
+"""Objects are read in blocks of about this size cut at line breaks, so memory stays bounded
+whatever the object's size (Firehose writes objects of 64 MiB and more)."""
 
 _DECODER = json.JSONDecoder()
 _WHITESPACE = " \t\r\n"
@@ -44,7 +56,7 @@ _WHITESPACE = " \t\r\n"
 class CapturedTraffic:
     """The captured rows of one model version in one window, as columns."""
 
-    features: dict[str, npt.NDArray[Any]]
+    features: dict[str, npt.NDArray[np.float64] | KeyedColumn]
     predictions: npt.NDArray[Any]
     request_ids: list[str]
     row_numbers: list[int]
@@ -58,45 +70,115 @@ class CapturedTraffic:
         return len(self.request_ids)
 
 
-@dataclass
+class _Keyed:
+    """A column of keys held as codes into its distinct keys: 4 bytes a row until the end."""
+
+    def __init__(self, key: Callable[[object], str]) -> None:
+        self.key = key
+        self.codes_of: dict[str, int] = {}
+        self.parts: list[npt.NDArray[np.int32]] = []
+
+    def code(self, key: str) -> int:
+        return self.codes_of.setdefault(key, len(self.codes_of))
+
+    def add_values(self, values: list[Any]) -> None:
+        self.parts.append(np.array([self.code(self.key(v)) for v in values], dtype=np.int32))
+
+    def add_encoded(self, values: list[Any], indices: npt.NDArray[np.int64]) -> None:
+        """Rows given as indices into their distinct values: each distinct value keyed once."""
+        codes = np.array([self.code(self.key(v)) for v in values], dtype=np.int32)
+        self.parts.append(codes[indices] if len(codes) else np.zeros(len(indices), np.int32))
+
+    def column(self) -> KeyedColumn:
+        return KeyedColumn(_joined(self.parts, np.int32), list(self.codes_of))
+
+    def array(self) -> npt.NDArray[np.str_]:
+        return np.asarray(self.column())
+
+
+class _Numbers:
+    def __init__(self) -> None:
+        self.parts: list[npt.NDArray[np.float64]] = []
+
+    def add_values(self, values: list[Any]) -> None:
+        self.parts.append(np.array([_number(v) for v in values], dtype=np.float64))
+
+    def add_array(self, values: npt.NDArray[np.float64]) -> None:
+        self.parts.append(values)
+
+    def array(self) -> npt.NDArray[np.float64]:
+        return _joined(self.parts, np.float64)
+
+
+def _joined(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """The parts as one array; they are let go of, so a column is not held twice."""
+    joined = np.concatenate(parts) if parts else np.zeros(0, dtype)
+    parts.clear()
+    return joined
+
+
 class _Columns:
-    signature: Signature
-    values: dict[str, list[Any]] = field(default_factory=dict)
-    predictions: list[Any] = field(default_factory=list)
-    request_ids: list[str] = field(default_factory=list)
-    row_numbers: list[int] = field(default_factory=list)
+    def __init__(self, signature: Signature) -> None:
+        self.signature = signature
+        self.features: dict[str, _Keyed | _Numbers] = {
+            spec.name: _Numbers() if spec.kind == "numeric" else _Keyed(category_key)
+            for spec in signature.features
+        }
+        self.predictions: _Keyed | _Numbers = (
+            _Keyed(class_key) if signature.task == "classification" else _Numbers()
+        )
+        self.request_ids = _Keyed(str)
+        self.row_numbers: list[npt.NDArray[np.int64]] = []
 
-    def add(self, record: dict[str, Any]) -> bool:
-        """Append one record's row; False (nothing appended) when its fields have the wrong shape."""
-        features = record.get("features")
-        request_id = record.get("request_id")
-        row = record.get("row", 0)
-        if not isinstance(features, dict) or not isinstance(request_id, str) or not isinstance(row, int):
-            return False
+    def add_records(self, records: list[dict[str, Any]]) -> None:
+        """Append rows already checked (features a dict, request_id a str, row an int)."""
+        if not records:
+            return
         for spec in self.signature.features:
-            value = features.get(spec.name)
-            self.values.setdefault(spec.name, []).append(
-                _number(value) if spec.kind == "numeric" else category_key(value)
-            )
-        self.predictions.append(record.get("prediction"))
-        self.request_ids.append(request_id)
-        self.row_numbers.append(row)
-        return True
+            name = spec.name
+            self.features[name].add_values([record["features"].get(name) for record in records])
+        self.predictions.add_values([record.get("prediction") for record in records])
+        self.request_ids.add_values([record["request_id"] for record in records])
+        self.row_numbers.append(np.array([record.get("row", 0) for record in records], dtype=np.int64))
 
-    def arrays(self) -> tuple[dict[str, npt.NDArray[Any]], npt.NDArray[Any]]:
-        columns: dict[str, npt.NDArray[Any]] = {}
-        for spec in self.signature.features:
-            values = self.values.get(spec.name, [])
-            if spec.kind == "numeric":
-                columns[spec.name] = np.array(values, dtype=np.float64)
+    def add_block(self, block: ParsedBlock) -> None:
+        for name, column in self.features.items():
+            if isinstance(column, _Keyed):
+                column.add_encoded(*block.keyed[name])
             else:
-                # Keys are bounded (category_key), so the array's fixed width is too: rows x features.
-                columns[spec.name] = np.array(values, dtype=str) if values else np.array([], dtype=str)
-        if self.signature.task == "classification":
-            predictions = np.array([class_key(p) for p in self.predictions], dtype=str)
+                column.add_array(block.numbers[name])
+        if isinstance(self.predictions, _Keyed):
+            self.predictions.add_encoded(*block.keyed[PREDICTION])
         else:
-            predictions = np.array([_number(p) for p in self.predictions], dtype=np.float64)
-        return columns, predictions
+            self.predictions.add_array(block.numbers[PREDICTION])
+        self.request_ids.add_encoded(*block.keyed[REQUEST_ID])
+        self.row_numbers.append(block.rows)
+
+    def traffic(self, objects: int, counts: _Counts) -> CapturedTraffic:
+        ids = np.array(list(self.request_ids.codes_of), dtype=object)
+        codes = _joined(self.request_ids.parts, np.int32)
+        rows = _joined(self.row_numbers, np.int64)
+        return CapturedTraffic(
+            features={
+                name: column.column() if isinstance(column, _Keyed) else column.array()
+                for name, column in self.features.items()
+            },
+            predictions=self.predictions.array(),
+            # One str object per request, shared by its rows.
+            request_ids=ids[codes].tolist(),
+            row_numbers=rows.tolist(),
+            objects=objects,
+            malformed=counts.malformed,
+            other_versions=counts.other_versions,
+            outside_window=counts.outside_window,
+        )
+
+
+@dataclass
+class _Counts:
+    malformed: int = 0
+    other_versions: int = 0
+    outside_window: int = 0
 
 
 def _number(value: object) -> float:
@@ -180,41 +262,102 @@ class CaptureReader:
         """The captured rows of ``model`` version ``version`` with since <= timestamp <= until."""
         keys = self.list_keys(model, since, until)
         columns = _Columns(signature)
-        malformed = other_versions = outside = 0
+        counts = _Counts()
+        # pyarrow loads at the first read, not at the function's cold start.
+        from mlops.drift.capture_blocks import BlockParser
+
+        parser = BlockParser(model, version, signature, since, until)
+        for block in self.blocks(keys):
+            parsed = parser.parse(block)
+            if parsed is None:
+                text = block.decode("utf-8", errors="replace")
+                _add_text(columns, counts, text, model, version, since, until)
+            else:
+                counts.other_versions += parsed.other_versions
+                counts.outside_window += parsed.outside_window
+                columns.add_block(parsed)
+        return columns.traffic(len(keys), counts)
+
+    def blocks(self, keys: list[str]) -> Iterator[bytes]:
+        """Each object's bytes in blocks of whole lines, in key order; a few objects read ahead."""
+        if not keys:
+            return
         s3 = self.s3  # resolved once: the worker threads share one client
+        stop = threading.Event()
 
-        def text(key: str) -> str:
-            return s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8", errors="replace")
+        def fetch(key: str, out: queue.Queue[bytes | BaseException | None]) -> None:
+            try:
+                body = s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+                for chunk in body.iter_chunks(BLOCK_BYTES):
+                    if not _put(out, chunk, stop):
+                        return
+                _put(out, None, stop)
+            except BaseException as error:  # handed to the reading thread, which raises it
+                _put(out, error, stop)
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(keys) or 1))) as pool:
-            for text_of_object in pool.map(text, keys):
-                for record in iter_records(text_of_object):
-                    if record is None:
-                        malformed += 1
-                        continue
-                    if record.get("model", model) != model or record.get("version") != version:
-                        if isinstance(record.get("version"), int):
-                            other_versions += 1
-                        else:
-                            malformed += 1
-                        continue
-                    moment = parse_timestamp(record.get("timestamp"))
-                    if moment is None:
-                        malformed += 1
-                        continue
-                    if not since <= moment <= until:
-                        outside += 1
-                        continue
-                    if not columns.add(record):
-                        malformed += 1
-        features, predictions = columns.arrays()
-        return CapturedTraffic(
-            features=features,
-            predictions=predictions,
-            request_ids=columns.request_ids,
-            row_numbers=columns.row_numbers,
-            objects=len(keys),
-            malformed=malformed,
-            other_versions=other_versions,
-            outside_window=outside,
-        )
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(keys)))) as pool:
+            # Two blocks a queue: memory stays about workers x 3 x BLOCK_BYTES whatever the objects' size.
+            queues: list[queue.Queue[bytes | BaseException | None]] = [queue.Queue(2) for _ in keys]
+            for key, out in zip(keys, queues, strict=True):
+                pool.submit(fetch, key, out)
+            try:
+                for out in queues:
+                    rest = b""
+                    while (item := out.get()) is not None:
+                        if isinstance(item, BaseException):
+                            raise item
+                        cut = item.rfind(b"\n")
+                        if cut < 0:
+                            rest += item
+                            continue
+                        yield rest + item[: cut + 1]
+                        rest = item[cut + 1 :]
+                    if rest:
+                        yield rest
+            finally:
+                stop.set()
+
+
+def _put(
+    out: queue.Queue[bytes | BaseException | None], item: bytes | BaseException | None, stop: threading.Event
+) -> bool:
+    """Put unless the reader stopped (it raised or returned early); False then."""
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.1)
+        except queue.Full:
+            continue
+        return True
+    return False
+
+
+def _add_text(
+    columns: _Columns, counts: _Counts, text: str, model: str, version: int, since: datetime, until: datetime
+) -> None:
+    records: list[dict[str, Any]] = []
+    for record in iter_records(text):
+        if record is None:
+            counts.malformed += 1
+            continue
+        if record.get("model", model) != model or record.get("version") != version:
+            if isinstance(record.get("version"), int):
+                counts.other_versions += 1
+            else:
+                counts.malformed += 1
+            continue
+        moment = parse_timestamp(record.get("timestamp"))
+        if moment is None:
+            counts.malformed += 1
+            continue
+        if not since <= moment <= until:
+            counts.outside_window += 1
+            continue
+        if (
+            not isinstance(record.get("features"), dict)
+            or not isinstance(record.get("request_id"), str)
+            or not isinstance(record.get("row", 0), int)
+        ):
+            counts.malformed += 1
+            continue
+        records.append(record)
+    columns.add_records(records)

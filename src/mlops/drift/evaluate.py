@@ -43,6 +43,7 @@ from mlops.drift.baseline import (
     MISSING,
     Baseline,
     CategoricalProfile,
+    KeyedColumn,
     NumericProfile,
     as_float,
     class_key,
@@ -159,7 +160,7 @@ def _round(value: float | None) -> float | None:
 
 def evaluate(
     baseline: Mapping[str, Any] | Baseline,
-    current: Mapping[str, npt.ArrayLike],
+    current: Mapping[str, npt.ArrayLike | KeyedColumn],
     current_predictions: npt.ArrayLike | None,
     config: DriftConfig,
 ) -> DriftResult:
@@ -168,7 +169,7 @@ def evaluate(
     missing_columns = [name for name in profile.feature_names if name not in current]
     if missing_columns:
         raise ValueError(f"The current traffic has no column {missing_columns[0]!r}.")
-    lengths = {len(np.asarray(current[name])) for name in profile.feature_names}
+    lengths = {_rows(current[name]) for name in profile.feature_names}
     if len(lengths) > 1:
         raise ValueError("Every current feature column needs the same number of rows.")
     rows = lengths.pop() if lengths else 0
@@ -181,10 +182,11 @@ def evaluate(
     for name in names:
         if name in profile.numeric:
             features[name] = _numeric_drift(
-                name, profile.numeric[name], as_float(current[name]), config, ks_alpha
+                name, profile.numeric[name], as_float(np.asarray(current[name])), config, ks_alpha
             )
         else:
-            column = keys(current[name])
+            given = current[name]
+            column = given if isinstance(given, KeyedColumn) else keys(given)
             features[name] = _categorical_drift(
                 name, profile.categorical[name], column, config, categorical_alpha
             )
@@ -225,6 +227,10 @@ def evaluate(
         prediction=prediction,
         config=config,
     )
+
+
+def _rows(column: npt.ArrayLike | KeyedColumn) -> int:
+    return len(column) if isinstance(column, KeyedColumn) else len(np.asarray(column))
 
 
 def feature_alpha(alpha: float, features: int, required: int) -> float:
@@ -325,9 +331,13 @@ MISSING_LABEL = "(missing)"
 
 
 def _categorical_drift(
-    name: str, profile: CategoricalProfile, values: npt.NDArray[np.str_], config: DriftConfig, alpha: float
+    name: str,
+    profile: CategoricalProfile,
+    values: npt.NDArray[np.str_] | KeyedColumn,
+    config: DriftConfig,
+    alpha: float,
 ) -> FeatureDrift:
-    rows = int(values.shape[0])
+    rows = len(values)
     counted = count_categories(values)
     known = list(profile.counts)
     current_known = np.array([counted.get(category, 0) for category in known], dtype=np.float64)

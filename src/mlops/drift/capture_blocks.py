@@ -1,0 +1,166 @@
+"""The fast path of reading captured traffic: blocks of JSON Lines parsed by pyarrow into columns.
+
+``mlops.drift.capture`` imports this module at its first read (pyarrow stays out of the drift
+function's cold start). Lines as the inference function writes them are parsed here, typed by a
+schema built from the model's signature, without a Python object per value. A block that does not fit
+(a malformed line, records run together, another spelling of a timestamp, a null where the writer
+never writes one, a value of another type, a text longer than the bound) is handed back, and the
+reader parses it record by record, so both paths give the same rows and counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from mlops.drift.capture import PREDICTION, REQUEST_ID
+from mlops.signature import Signature
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_READ = pj.ReadOptions(use_threads=False)
+_STAMP_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+_NOT_FITTING = (
+    pa.ArrowInvalid,
+    pa.ArrowNotImplementedError,
+    pa.ArrowTypeError,
+    KeyError,
+    ValueError,
+    TypeError,
+)
+_LABEL_TYPES = (pa.types.is_string, pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
+
+
+@dataclass
+class ParsedBlock:
+    """One block's rows of the model version in the window, as columns."""
+
+    numbers: dict[str, npt.NDArray[np.float64]]
+    keyed: dict[str, tuple[list[Any], npt.NDArray[np.int64]]]
+    rows: npt.NDArray[np.int64]
+    other_versions: int
+    outside_window: int
+
+
+class BlockParser:
+    def __init__(
+        self, model: str, version: int, signature: Signature, since: datetime, until: datetime
+    ) -> None:
+        self.model = model
+        self.version = version
+        self.signature = signature
+        # Microseconds since the epoch: timestamp scalars would import pandas (a quarter of a second).
+        self.since = (since.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+        self.until = (until.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+        features = pa.struct(
+            [(s.name, pa.float64() if s.kind == "numeric" else pa.string()) for s in signature.features]
+        )
+        self.fields = [
+            (REQUEST_ID, pa.string()),
+            ("model", pa.string()),
+            ("version", pa.int64()),
+            ("timestamp", pa.string()),
+            ("row", pa.int64()),
+            ("features", features),
+        ]
+        self.label_type: pa.DataType | None = None
+        if signature.task == "classification":
+            # Class labels keep their JSON type (numbers, booleans or text), which ``class_key`` needs:
+            # the first block's is inferred, and the later blocks are read with it.
+            schema = pa.schema(self.fields)
+            self.options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+        else:
+            self.label_type = pa.float64()
+            self.options = self._with_label(self.label_type)
+
+    def _with_label(self, label: pa.DataType) -> pj.ParseOptions:
+        # Fields the evaluation does not read (probabilities, ...) are skipped, not typed.
+        schema = pa.schema([*self.fields, (PREDICTION, label)])
+        return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+
+    def parse(self, block: bytes) -> ParsedBlock | None:
+        """The block's rows as columns, or None when it does not fit (the record-by-record path)."""
+        try:
+            table = pj.read_json(pa.BufferReader(block), read_options=_READ, parse_options=self.options)
+            parsed = self._columns(table)
+        except _NOT_FITTING:
+            return None
+        finally:
+            # pyarrow's allocator keeps freed blocks for reuse; the columns are numpy copies by now.
+            pa.default_memory_pool().release_unused()
+        if parsed is not None and self.label_type is None:
+            self.label_type = table.column(PREDICTION).type
+            self.options = self._with_label(self.label_type)
+        return parsed
+
+    def _columns(self, table: pa.Table) -> ParsedBlock | None:
+        if not len(table):
+            return None
+        if any(table.column(name).null_count for name, _ in self.fields):
+            return None  # the writer writes each of them; an absent one is read record by record
+        if not any(is_type(table.column(PREDICTION).type) for is_type in _LABEL_TYPES):
+            return None  # e.g. a block of null predictions only
+        stamps = table.column("timestamp")
+        if not pc.all(pc.match_substring_regex(stamps, _STAMP_PATTERN)).as_py():
+            return None
+        # An impossible date raises: the record path.
+        moments = pc.cast(pc.cast(stamps, pa.timestamp("us", tz="UTC")), pa.int64())
+        ours = pc.and_(
+            pc.equal(table.column("model"), self.model), pc.equal(table.column("version"), self.version)
+        )
+        inside = pc.and_(pc.greater_equal(moments, self.since), pc.less_equal(moments, self.until))
+        kept = pc.and_(ours, inside)
+        ours_rows = int(pc.sum(pc.cast(ours, pa.int64())).as_py())
+        kept_rows = int(pc.sum(pc.cast(kept, pa.int64())).as_py())
+        total = len(table)
+        table = table.filter(kept)
+        features = table.column("features").combine_chunks()
+        numbers: dict[str, npt.NDArray[np.float64]] = {}
+        keyed: dict[str, tuple[list[Any], npt.NDArray[np.int64]]] = {}
+        for spec in self.signature.features:
+            values = features.field(spec.name)
+            if spec.kind == "numeric":
+                numbers[spec.name] = _floats(values)
+            else:
+                keyed[spec.name] = _encoded(values)
+        prediction = table.column(PREDICTION).combine_chunks()
+        if self.signature.task == "classification":
+            keyed[PREDICTION] = _encoded(prediction)
+        else:
+            numbers[PREDICTION] = _floats(prediction)
+        keyed[REQUEST_ID] = _encoded(table.column(REQUEST_ID).combine_chunks())
+        rows = table.column("row").combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+        return ParsedBlock(
+            numbers=numbers,
+            keyed=keyed,
+            rows=rows,
+            other_versions=total - ours_rows,
+            outside_window=ours_rows - kept_rows,
+        )
+
+
+def _floats(values: pa.Array) -> npt.NDArray[np.float64]:
+    floats: npt.NDArray[np.float64] = np.array(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+    floats[~np.isfinite(floats)] = np.nan  # nulls come as NaN already
+    return floats
+
+
+def _encoded(values: pa.Array) -> tuple[list[Any], npt.NDArray[np.int64]]:
+    """Distinct values in order of first appearance (None for null) and each row's index into them."""
+    encoded = pc.dictionary_encode(values)
+    distinct: list[Any] = encoded.dictionary.to_pylist()
+    indices = encoded.indices
+    if indices.null_count:
+        # Null takes its place among the values by its first appearance, as a Counter would see it.
+        first_null = pc.index(pc.is_null(indices), True).as_py()
+        before = pc.max(indices.slice(0, first_null)).as_py() if first_null else None
+        at = 0 if before is None else before + 1
+        distinct.insert(at, None)
+        indices = pc.fill_null(pc.if_else(pc.greater_equal(indices, at), pc.add(indices, 1), indices), at)
+    return distinct, indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
