@@ -35,6 +35,23 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _event(
+    detail_type: str, source: str, resource: str, moment: datetime, detail: dict[str, Any]
+) -> dict[str, Any]:
+    """An EventBridge event as AWS delivers it to a rule's target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": _iso(moment),
+        "region": REGION,
+        "resources": [resource],
+        "detail": detail,
+    }
+
+
 class EventBus:
     def __init__(self, runtime: FunctionRuntime, interval_s: float = 5.0) -> None:
         self.runtime = runtime
@@ -100,17 +117,7 @@ class EventBus:
 
     @staticmethod
     def _scheduled_event(rule: dict[str, Any], moment: datetime) -> dict[str, Any]:
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": ACCOUNT,
-            "time": _iso(moment),
-            "region": REGION,
-            "resources": [rule["Arn"]],
-            "detail": {},
-        }
+        return _event("Scheduled Event", "aws.events", rule["Arn"], moment, {})
 
     # ---- alarms -------------------------------------------------------------------------------
 
@@ -161,22 +168,18 @@ class EventBus:
 
     @staticmethod
     def _alarm_event(alarm: dict[str, Any], state: str, reason: str, moment: datetime) -> dict[str, Any]:
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "CloudWatch Alarm State Change",
-            "source": "aws.cloudwatch",
-            "account": ACCOUNT,
-            "time": _iso(moment),
-            "region": REGION,
-            "resources": [alarm["AlarmArn"]],
-            "detail": {
+        return _event(
+            "CloudWatch Alarm State Change",
+            "aws.cloudwatch",
+            alarm["AlarmArn"],
+            moment,
+            {
                 "alarmName": alarm["AlarmName"],
                 "state": {"value": state, "reason": reason, "timestamp": _iso(moment)},
                 "previousState": {"value": alarm.get("StateValue", "INSUFFICIENT_DATA"), "reason": ""},
                 "configuration": {"description": alarm.get("AlarmDescription", "")},
             },
-        }
+        )
 
     # ---- executions ---------------------------------------------------------------------------
 
@@ -203,16 +206,12 @@ class EventBus:
             return int(moment.timestamp() * 1000) if moment else None
 
         stopped = execution.get("stopDate") or datetime.now(UTC)
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Step Functions Execution Status Change",
-            "source": "aws.states",
-            "account": ACCOUNT,
-            "time": _iso(stopped),
-            "region": REGION,
-            "resources": [execution["executionArn"]],
-            "detail": {
+        return _event(
+            "Step Functions Execution Status Change",
+            "aws.states",
+            execution["executionArn"],
+            stopped,
+            {
                 "executionArn": execution["executionArn"],
                 "stateMachineArn": execution["stateMachineArn"],
                 "name": execution["name"],
@@ -224,7 +223,7 @@ class EventBus:
                 "error": execution.get("error"),
                 "cause": execution.get("cause"),
             },
-        }
+        )
 
     # ---- loop ---------------------------------------------------------------------------------
 
