@@ -11,7 +11,6 @@ Status Change`` event for each execution that ended since the last tick, as Even
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from typing import Any
 
 from mlops import aws
 from mlops.config import parse_rate
+from mlops.local.periodic import Periodic
 from mlops.local.resources import ACCOUNT, REGION
 from mlops.local.runtime import FunctionRuntime
 from mlops.observability import logger
@@ -55,11 +55,9 @@ def _event(
 class EventBus:
     def __init__(self, runtime: FunctionRuntime, interval_s: float = 5.0) -> None:
         self.runtime = runtime
-        self.interval_s = interval_s
         self._last_fired: dict[str, datetime] = {}
         self._reported: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("local-eventbus", self.tick, interval_s, "Local event bus tick", 10)
 
     # ---- rules --------------------------------------------------------------------------------
 
@@ -227,20 +225,14 @@ class EventBus:
 
     # ---- loop ---------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        def loop() -> None:
-            while not self._stop.wait(self.interval_s):
-                try:
-                    self.fire_schedules()
-                    self.evaluate_alarms()
-                    self.report_executions()
-                except Exception:
-                    logger.exception("Local event bus tick failed")
+    def tick(self) -> None:
+        """One round: due schedules, alarm states, ended executions."""
+        self.fire_schedules()
+        self.evaluate_alarms()
+        self.report_executions()
 
-        self._thread = threading.Thread(target=loop, name="local-eventbus", daemon=True)
-        self._thread.start()
+    def start(self) -> None:
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
+        self._periodic.stop()
