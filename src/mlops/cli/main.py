@@ -141,9 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs_commands = _command_group(commands, "runs", common, "pipeline runs")
     p = runs_commands.add_parser("list", parents=[*common, json_option], help="runs, newest first")
     p.add_argument("--dataset", metavar="NAME", help="only this dataset's runs")
-    p.add_argument(
-        "--limit", type=_positive_int, default=100, metavar="N", help="at most N runs (default 100)"
-    )
+    _limit_option(p, "runs")
     p.set_defaults(handler=runs.run_list)
     p = runs_commands.add_parser("show", parents=[*common, json_option], help="one run with its stages")
     p.add_argument("run_id", metavar="RUN_ID")
@@ -152,9 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_commands = _command_group(commands, "models", common, "model versions and the production alias")
     p = models_commands.add_parser("list", parents=[*common, json_option], help="model versions")
     p.add_argument("name", nargs="?", metavar="NAME", help="only this model's versions")
-    p.add_argument(
-        "--limit", type=_positive_int, default=100, metavar="N", help="at most N versions (default 100)"
-    )
+    _limit_option(p, "versions")
     p.set_defaults(handler=models.models_list)
     p = models_commands.add_parser("promote", parents=common, help="point production at a version")
     p.add_argument("name", metavar="NAME")
@@ -278,13 +274,17 @@ def _batch_commands(
     )
     p.set_defaults(handler=batch.run_score)
     p = batch_commands.add_parser("list", parents=[*common, json_option], help="batch jobs, newest first")
-    p.add_argument(
-        "--limit", type=_positive_int, default=100, metavar="N", help="at most N jobs (default 100)"
-    )
+    _limit_option(p, "jobs")
     p.set_defaults(handler=batch.run_list)
     p = batch_commands.add_parser("show", parents=[*common, json_option], help="one batch job's manifest")
     p.add_argument("job_id", metavar="JOB")
     p.set_defaults(handler=batch.run_show)
+
+
+def _limit_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--limit", type=_positive_int, default=100, metavar="N", help=f"at most N {what} (default 100)"
+    )
 
 
 def _endpoint_options(parser: argparse.ArgumentParser) -> None:
