@@ -50,39 +50,42 @@ class StackResources:
 
     def resolve(self, ref: Ref) -> str:
         """The name, ARN or URI a Ref stands for, as a CloudFormation token."""
-        arn = ref.attr == "arn"
-        if ref.kind == "bucket":
-            bucket = self.bucket(ref.name)
-            return bucket.bucket_arn if arn else bucket.bucket_name
-        if ref.kind == "table":
-            table = self.table(ref.name)
-            return table.table_arn if arn else table.table_name
-        if ref.kind == "stream":
-            stream = _lookup(self.streams, ref.kind, ref.name)
-            return stream.attr_arn if arn else stream.ref
-        if ref.kind == "state_machine":
-            machine = self.state_machine(ref.name)
-            if ref.attr == "executions":
-                return Fn.join(
-                    "",
-                    [
-                        f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:",
-                        machine.state_machine_name,
-                        ":*",
-                    ],
-                )
-            return machine.state_machine_arn if arn else machine.state_machine_name
-        if ref.kind == "function":
-            function = self.function(ref.name)
-            return function.function_arn if arn else function.function_name
-        if ref.kind == "role":
-            role = _lookup(self.roles, ref.kind, ref.name)
-            return role.role_arn if arn else role.role_name
         if ref.kind == "image":
             return self.image(ref.name).image_uri
+        if ref.kind == "state_machine" and ref.attr == "executions":
+            return Fn.join(
+                "",
+                [
+                    f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:",
+                    self.state_machine(ref.name).state_machine_name,
+                    ":*",
+                ],
+            )
+        arn, name = self._arn_and_name(ref)
+        return arn if ref.attr == "arn" else name
+
+    def _arn_and_name(self, ref: Ref) -> tuple[str, str]:
+        if ref.kind == "bucket":
+            bucket = self.bucket(ref.name)
+            return bucket.bucket_arn, bucket.bucket_name
+        if ref.kind == "table":
+            table = self.table(ref.name)
+            return table.table_arn, table.table_name
+        if ref.kind == "stream":
+            stream = _lookup(self.streams, ref.kind, ref.name)
+            return stream.attr_arn, stream.ref
+        if ref.kind == "state_machine":
+            machine = self.state_machine(ref.name)
+            return machine.state_machine_arn, machine.state_machine_name
+        if ref.kind == "function":
+            function = self.function(ref.name)
+            return function.function_arn, function.function_name
+        if ref.kind == "role":
+            role = _lookup(self.roles, ref.kind, ref.name)
+            return role.role_arn, role.role_name
         if ref.kind == "topic":
             topic = self.topic(ref.name)
-            return topic.topic_arn if arn else topic.topic_name
+            return topic.topic_arn, topic.topic_name
         raise UnresolvedReference(f"The stack cannot resolve {ref!r}.")
 
     def grant(self, ref: Ref, grantee: iam.IGrantable) -> None:

@@ -38,12 +38,7 @@ def machine_steps(machine: StateMachineSpec) -> set[str]:
 
 
 class Pipeline(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        context: BuildContext,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, context: BuildContext) -> None:
         super().__init__(scope, construct_id)
         self._stage = context.stage
         self._resources = resources = context.resources

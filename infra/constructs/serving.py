@@ -32,12 +32,7 @@ SHARED_DESTINATION_FIELDS = (
 
 
 class Serving(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        context: BuildContext,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, context: BuildContext) -> None:
         super().__init__(scope, construct_id)
         self._stage = context.stage
         self._resources = context.resources

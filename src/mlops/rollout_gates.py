@@ -83,33 +83,40 @@ class Evidence(Protocol):
 # ---- the verdicts --------------------------------------------------------------------------------
 
 
+def above(figure: float | None, limit: float | None) -> bool:
+    """Whether a measured figure breaks an upper limit; an unset limit or a figure not measured
+    breaks nothing."""
+    return limit is not None and figure is not None and figure > limit
+
+
+def below(figure: float | None, limit: float | None) -> bool:
+    """Whether a measured figure breaks a lower limit (as ``above``)."""
+    return limit is not None and figure is not None and figure < limit
+
+
 def shadow_breach(figures: ShadowFigures, gate: dict[str, float]) -> str | None:
     """The part of the shadow gate the candidate failed, in one sentence with its figure, or None."""
     max_rate = gate.get("max_error_rate")
-    if max_rate is not None and figures.requests and figures.error_rate > max_rate:
+    if figures.requests and above(figures.error_rate, max_rate):
         why = f"; the first: {figures.first_error.rstrip('.')}" if figures.first_error else ""
         return (
             f"error rate {figures.error_rate:.2%} ({figures.errors} of {figures.requests} replayed requests "
             f"refused or failed{why}) is above the gate {max_rate:.2%}"
         )
     min_agreement = gate.get("min_agreement")
-    if min_agreement is not None and figures.agreement is not None and figures.agreement < min_agreement:
+    if below(figures.agreement, min_agreement):
         return (
             f"agreement with production {figures.agreement:.2%} ({figures.rows} rows of {figures.requests} "
             f"requests) is below the gate {min_agreement:.2%}"
         )
     max_relative = gate.get("max_relative_error")
-    if (
-        max_relative is not None
-        and figures.relative_error is not None
-        and figures.relative_error > max_relative
-    ):
+    if above(figures.relative_error, max_relative):
         return (
             f"mean relative error against production {figures.relative_error:.2%} ({figures.rows} rows) is "
             f"above the gate {max_relative:.2%}"
         )
     max_p99 = gate.get("max_p99_latency_ms")
-    if max_p99 is not None and figures.p99_ms is not None and figures.p99_ms > max_p99:
+    if above(figures.p99_ms, max_p99):
         return f"replayed p99 latency {figures.p99_ms:.1f} ms is above the gate {max_p99:.1f} ms"
     return None
 

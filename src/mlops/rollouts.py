@@ -31,6 +31,7 @@ from mlops.registry import Registry
 from mlops.rollout_gates import (
     MAX_REPLAYED_REQUESTS,
     Evidence,
+    above,
     ground_truth_breach,
     ground_truth_status,
     shadow_breach,
@@ -104,13 +105,13 @@ class CheckResult:
 def breach(observed: Observed, guardrails: dict[str, float]) -> str | None:
     """The guardrail the candidate broke, in one sentence with its figure, or None."""
     max_rate = guardrails.get("max_error_rate")
-    if max_rate is not None and observed.requests and observed.error_rate > max_rate:
+    if observed.requests and above(observed.error_rate, max_rate):
         return (
             f"error rate {observed.error_rate:.2%} ({observed.errors:.0f} of {observed.requests:.0f} requests) "
             f"is above the guardrail {max_rate:.2%}"
         )
     max_p99 = guardrails.get("max_p99_latency_ms")
-    if max_p99 is not None and observed.p99_ms is not None and observed.p99_ms > max_p99:
+    if above(observed.p99_ms, max_p99):
         return f"p99 latency {observed.p99_ms:.1f} ms is above the guardrail {max_p99:.1f} ms"
     return None
 

@@ -115,10 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=upload.run_upload)
 
-    datasets_parser = commands.add_parser("datasets", parents=common, help="datasets and their config")
-    datasets_commands = datasets_parser.add_subparsers(
-        dest="datasets_command", metavar="COMMAND", required=True
-    )
+    datasets_commands = _command_group(commands, "datasets", common, "datasets and their config")
     p = datasets_commands.add_parser("list", parents=[*common, json_option], help="datasets")
     p.set_defaults(handler=datasets.datasets_list)
     p = datasets_commands.add_parser(
@@ -141,27 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = datasets_commands.add_parser("schema", parents=common, help="the JSON Schema of the config file")
     p.set_defaults(handler=datasets.datasets_schema)
 
-    runs_parser = commands.add_parser("runs", parents=common, help="pipeline runs")
-    runs_commands = runs_parser.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
+    runs_commands = _command_group(commands, "runs", common, "pipeline runs")
     p = runs_commands.add_parser("list", parents=[*common, json_option], help="runs, newest first")
     p.add_argument("--dataset", metavar="NAME", help="only this dataset's runs")
-    p.add_argument(
-        "--limit", type=_positive_int, default=100, metavar="N", help="at most N runs (default 100)"
-    )
+    _limit_option(p, "runs")
     p.set_defaults(handler=runs.run_list)
     p = runs_commands.add_parser("show", parents=[*common, json_option], help="one run with its stages")
     p.add_argument("run_id", metavar="RUN_ID")
     p.set_defaults(handler=runs.run_show)
 
-    models_parser = commands.add_parser(
-        "models", parents=common, help="model versions and the production alias"
-    )
-    models_commands = models_parser.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
+    models_commands = _command_group(commands, "models", common, "model versions and the production alias")
     p = models_commands.add_parser("list", parents=[*common, json_option], help="model versions")
     p.add_argument("name", nargs="?", metavar="NAME", help="only this model's versions")
-    p.add_argument(
-        "--limit", type=_positive_int, default=100, metavar="N", help="at most N versions (default 100)"
-    )
+    _limit_option(p, "versions")
     p.set_defaults(handler=models.models_list)
     p = models_commands.add_parser("promote", parents=common, help="point production at a version")
     p.add_argument("name", metavar="NAME")
@@ -196,10 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=rollouts.models_rollout)
 
-    rollouts_parser = commands.add_parser("rollouts", parents=common, help="canary and shadow rollouts")
-    rollouts_commands = rollouts_parser.add_subparsers(
-        dest="rollouts_command", metavar="COMMAND", required=True
-    )
+    rollouts_commands = _command_group(commands, "rollouts", common, "canary and shadow rollouts")
     p = rollouts_commands.add_parser(
         "show", parents=[*common, json_option], help="the active or last rollout"
     )
@@ -217,8 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="the dataset")
     p.set_defaults(handler=functions.run_retrain)
 
-    drift_parser = commands.add_parser("drift", parents=common, help="drift of captured traffic")
-    drift_commands = drift_parser.add_subparsers(dest="drift_command", metavar="COMMAND", required=True)
+    drift_commands = _command_group(commands, "drift", common, "drift of captured traffic")
     p = drift_commands.add_parser(
         "run",
         parents=[*common, json_option, wait_options],
@@ -242,8 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _batch_commands(commands, common, json_option, wait_options)
 
-    local_parser = commands.add_parser("local", help="the embedded stack on this machine")
-    local_commands = local_parser.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
+    local_commands = _command_group(commands, "local", [], "the embedded stack on this machine")
     p = local_commands.add_parser("up", help="serve the embedded stack in the foreground until Ctrl-C")
     _endpoint_options(p)
     p.add_argument("--api-port", type=_port, default=8080, help="inference API port (default 8080)")
@@ -257,14 +241,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_group(commands: Any, name: str, parents: list[argparse.ArgumentParser], help: str) -> Any:
+    """A command that takes a subcommand, ``mlops NAME COMMAND``; returns where to add the subcommands."""
+    group = commands.add_parser(name, parents=parents, help=help)
+    return group.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+
 def _batch_commands(
     commands: Any,
     common: list[argparse.ArgumentParser],
     json_option: argparse.ArgumentParser,
     wait_options: argparse.ArgumentParser,
 ) -> None:
-    batch_parser = commands.add_parser("batch", parents=common, help="score files in bulk")
-    batch_commands = batch_parser.add_subparsers(dest="batch_command", metavar="COMMAND", required=True)
+    batch_commands = _command_group(commands, "batch", common, "score files in bulk")
     p = batch_commands.add_parser(
         "score",
         parents=[*common, json_option, wait_options],
@@ -285,13 +274,17 @@ def _batch_commands(
     )
     p.set_defaults(handler=batch.run_score)
     p = batch_commands.add_parser("list", parents=[*common, json_option], help="batch jobs, newest first")
-    p.add_argument(
-        "--limit", type=_positive_int, default=100, metavar="N", help="at most N jobs (default 100)"
-    )
+    _limit_option(p, "jobs")
     p.set_defaults(handler=batch.run_list)
     p = batch_commands.add_parser("show", parents=[*common, json_option], help="one batch job's manifest")
     p.add_argument("job_id", metavar="JOB")
     p.set_defaults(handler=batch.run_show)
+
+
+def _limit_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--limit", type=_positive_int, default=100, metavar="N", help=f"at most N {what} (default 100)"
+    )
 
 
 def _endpoint_options(parser: argparse.ArgumentParser) -> None:

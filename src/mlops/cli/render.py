@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+Record = TypeVar("Record")
 
 
 def to_json(document: Any) -> str:
@@ -19,6 +21,20 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def listing(
+    records: Sequence[Record],
+    as_json: bool,
+    json_row: Callable[[Record], object],
+    headers: Sequence[str],
+    table_row: Callable[[Record], Sequence[object]],
+    empty: str,
+) -> str:
+    """What a ``list`` command prints: a JSON array of ``json_row`` (``--json``), else a table."""
+    if as_json:
+        return to_json([json_row(r) for r in records])
+    return table(headers, [table_row(r) for r in records], empty=empty)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], empty: str = "(none)") -> str:

@@ -11,7 +11,6 @@ Status Change`` event for each execution that ended since the last tick, as Even
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from typing import Any
 
 from mlops import aws
 from mlops.config import parse_rate
+from mlops.local.periodic import Periodic
 from mlops.local.resources import ACCOUNT, REGION
 from mlops.local.runtime import FunctionRuntime
 from mlops.observability import logger
@@ -35,14 +35,29 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _event(
+    detail_type: str, source: str, resource: str, moment: datetime, detail: dict[str, Any]
+) -> dict[str, Any]:
+    """An EventBridge event as AWS delivers it to a rule's target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": _iso(moment),
+        "region": REGION,
+        "resources": [resource],
+        "detail": detail,
+    }
+
+
 class EventBus:
     def __init__(self, runtime: FunctionRuntime, interval_s: float = 5.0) -> None:
         self.runtime = runtime
-        self.interval_s = interval_s
         self._last_fired: dict[str, datetime] = {}
         self._reported: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("local-eventbus", self.tick, interval_s, "Local event bus tick", 10)
 
     # ---- rules --------------------------------------------------------------------------------
 
@@ -100,17 +115,7 @@ class EventBus:
 
     @staticmethod
     def _scheduled_event(rule: dict[str, Any], moment: datetime) -> dict[str, Any]:
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": ACCOUNT,
-            "time": _iso(moment),
-            "region": REGION,
-            "resources": [rule["Arn"]],
-            "detail": {},
-        }
+        return _event("Scheduled Event", "aws.events", rule["Arn"], moment, {})
 
     # ---- alarms -------------------------------------------------------------------------------
 
@@ -161,22 +166,18 @@ class EventBus:
 
     @staticmethod
     def _alarm_event(alarm: dict[str, Any], state: str, reason: str, moment: datetime) -> dict[str, Any]:
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "CloudWatch Alarm State Change",
-            "source": "aws.cloudwatch",
-            "account": ACCOUNT,
-            "time": _iso(moment),
-            "region": REGION,
-            "resources": [alarm["AlarmArn"]],
-            "detail": {
+        return _event(
+            "CloudWatch Alarm State Change",
+            "aws.cloudwatch",
+            alarm["AlarmArn"],
+            moment,
+            {
                 "alarmName": alarm["AlarmName"],
                 "state": {"value": state, "reason": reason, "timestamp": _iso(moment)},
                 "previousState": {"value": alarm.get("StateValue", "INSUFFICIENT_DATA"), "reason": ""},
                 "configuration": {"description": alarm.get("AlarmDescription", "")},
             },
-        }
+        )
 
     # ---- executions ---------------------------------------------------------------------------
 
@@ -203,16 +204,12 @@ class EventBus:
             return int(moment.timestamp() * 1000) if moment else None
 
         stopped = execution.get("stopDate") or datetime.now(UTC)
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Step Functions Execution Status Change",
-            "source": "aws.states",
-            "account": ACCOUNT,
-            "time": _iso(stopped),
-            "region": REGION,
-            "resources": [execution["executionArn"]],
-            "detail": {
+        return _event(
+            "Step Functions Execution Status Change",
+            "aws.states",
+            execution["executionArn"],
+            stopped,
+            {
                 "executionArn": execution["executionArn"],
                 "stateMachineArn": execution["stateMachineArn"],
                 "name": execution["name"],
@@ -224,24 +221,18 @@ class EventBus:
                 "error": execution.get("error"),
                 "cause": execution.get("cause"),
             },
-        }
+        )
 
     # ---- loop ---------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        def loop() -> None:
-            while not self._stop.wait(self.interval_s):
-                try:
-                    self.fire_schedules()
-                    self.evaluate_alarms()
-                    self.report_executions()
-                except Exception:
-                    logger.exception("Local event bus tick failed")
+    def tick(self) -> None:
+        """One round: due schedules, alarm states, ended executions."""
+        self.fire_schedules()
+        self.evaluate_alarms()
+        self.report_executions()
 
-        self._thread = threading.Thread(target=loop, name="local-eventbus", daemon=True)
-        self._thread.start()
+    def start(self) -> None:
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
+        self._periodic.stop()

@@ -18,6 +18,7 @@ from typing import Any
 
 from mlops import aws
 from mlops.local.patches import keep_object_identity
+from mlops.local.periodic import Periodic
 from mlops.local.resources import ACCOUNT
 from mlops.observability import logger
 from mlops.registry.upgrade import upgrade_items
@@ -120,23 +121,11 @@ class Snapshotter:
 
     def __init__(self, store: StateStore, interval_s: float = 10.0) -> None:
         self.store = store
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("local-snapshot", store.snapshot, interval_s, "State snapshot", 30)
 
     def start(self) -> None:
-        def loop() -> None:
-            while not self._stop.wait(self.interval_s):
-                try:
-                    self.store.snapshot()
-                except Exception:
-                    logger.exception("State snapshot failed")
-
-        self._thread = threading.Thread(target=loop, name="local-snapshot", daemon=True)
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=30)
+        self._periodic.stop()
         self.store.snapshot()

@@ -51,37 +51,11 @@ def trigger_run(
         raise NotFound(f"Dataset '{dataset}' has no data yet: upload a CSV first.")
     run_id = f"{dataset}-{trigger}-{_stamp(moment)}"
     if trigger in ("drift", "schedule"):
-        cooldown = timedelta(minutes=config.retraining.cooldown_minutes)
-        for run in deps.registry.runs.list_runs(dataset, limit=50):
-            if run.run_id == run_id:
-                return TriggerOutcome(
-                    dataset=dataset, trigger=trigger, started=False, run_id=run_id, reason="Already started."
-                )
-            if run.status == "RUNNING":
-                return TriggerOutcome(
-                    dataset=dataset,
-                    trigger=trigger,
-                    started=False,
-                    run_id=run.run_id,
-                    reason=f"Run {run.run_id} of '{dataset}' is still in flight.",
-                )
-            if run.trigger in ("drift", "schedule") and moment - run.started_at < cooldown:
-                return TriggerOutcome(
-                    dataset=dataset,
-                    trigger=trigger,
-                    started=False,
-                    run_id=run.run_id,
-                    reason=f"Cooldown: {run.trigger} run {run.run_id} started less than "
-                    f"{config.retraining.cooldown_minutes:g} minutes ago.",
-                )
-        if not deps.registry.datasets.acquire_lock(dataset, run_id, LOCK_TTL_S):
-            holder = deps.registry.datasets.lock_holder(dataset)
+        held = _held_back(deps, config.retraining.cooldown_minutes, dataset, run_id, moment)
+        if held is not None:
+            holder, reason = held
             return TriggerOutcome(
-                dataset=dataset,
-                trigger=trigger,
-                started=False,
-                run_id=holder,
-                reason=f"Run {holder} of '{dataset}' holds the retraining lock.",
+                dataset=dataset, trigger=trigger, started=False, run_id=holder, reason=reason
             )
     run = start_run(
         deps,
@@ -101,6 +75,28 @@ def trigger_run(
         run_id=run.run_id,
         reason=f"Started on {which} {version.sha256[:12]} with config revision {current.revision}.",
     )
+
+
+def _held_back(
+    deps: Deps, cooldown_minutes: float, dataset: str, run_id: str, moment: datetime
+) -> tuple[str | None, str] | None:
+    """Why an automatic run ``run_id`` must not start, as (the run that holds it back, reason); None
+    when it may start, in which case it now holds the dataset's lock."""
+    cooldown = timedelta(minutes=cooldown_minutes)
+    for run in deps.registry.runs.list_runs(dataset, limit=50):
+        if run.run_id == run_id:
+            return run_id, "Already started."
+        if run.status == "RUNNING":
+            return run.run_id, f"Run {run.run_id} of '{dataset}' is still in flight."
+        if run.trigger in ("drift", "schedule") and moment - run.started_at < cooldown:
+            return run.run_id, (
+                f"Cooldown: {run.trigger} run {run.run_id} started less than "
+                f"{cooldown_minutes:g} minutes ago."
+            )
+    if not deps.registry.datasets.acquire_lock(dataset, run_id, LOCK_TTL_S):
+        holder = deps.registry.datasets.lock_holder(dataset)
+        return holder, f"Run {holder} of '{dataset}' holds the retraining lock."
+    return None
 
 
 def due_for_retraining(deps: Deps, now: datetime | None = None) -> list[str]:

@@ -112,27 +112,24 @@ def _wait(ctx: Context, job_id: str, deadline: Deadline) -> BatchJob:
         ) from None
 
 
+def _table_row(j: BatchJob) -> tuple[object, ...]:
+    return (
+        j.job_id,
+        j.model,
+        f"v{j.version}" if j.version else None,
+        j.status,
+        j.rows_in,
+        j.rows_out,
+        j.rows_failed,
+        j.output_uri,
+        j.created_at,
+    )
+
+
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
     jobs = ctx.registry.batch_jobs.recent(limit=args.limit)
-    if args.json:
-        ctx.say(render.to_json([job_row(j) for j in jobs]))
-        return EXIT_OK
-    rows = [
-        (
-            j.job_id,
-            j.model,
-            f"v{j.version}" if j.version else None,
-            j.status,
-            j.rows_in,
-            j.rows_out,
-            j.rows_failed,
-            j.output_uri,
-            j.created_at,
-        )
-        for j in jobs
-    ]
     headers = ("JOB", "MODEL", "VERSION", "STATUS", "ROWS_IN", "ROWS_OUT", "ROWS_FAILED", "OUTPUT", "STARTED")
-    ctx.say(render.table(headers, rows, empty="No batch jobs yet."))
+    ctx.say(render.listing(jobs, args.json, job_row, headers, _table_row, empty="No batch jobs yet."))
     return EXIT_OK
 
 

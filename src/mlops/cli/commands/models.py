@@ -20,6 +20,17 @@ def model_row(model: ModelVersion) -> dict[str, Any]:
     return {name: document[name] for name in LIST_FIELDS}
 
 
+def _table_row(m: ModelVersion) -> tuple[object, ...]:
+    return (
+        m.name,
+        m.version,
+        m.status,
+        render.metrics(m.metrics, limit=3),
+        render.short_sha(m.dataset_version),
+        m.created_at,
+    )
+
+
 def models_list(args: argparse.Namespace, ctx: Context) -> int:
     if args.name:
         page, _ = ctx.registry.models.page_model_versions(args.name, limit=args.limit + 1)
@@ -30,22 +41,8 @@ def models_list(args: argparse.Namespace, ctx: Context) -> int:
         models, more = ctx.registry.models.newest_versions(args.limit)
     if more:
         ctx.note(f"Showing the first {args.limit} versions (by name, newest first); --limit N shows more.")
-    if args.json:
-        ctx.say(render.to_json([model_row(m) for m in models]))
-        return EXIT_OK
-    rows = [
-        (
-            m.name,
-            m.version,
-            m.status,
-            render.metrics(m.metrics, limit=3),
-            render.short_sha(m.dataset_version),
-            m.created_at,
-        )
-        for m in models
-    ]
     headers = ("NAME", "VERSION", "STATUS", "METRICS", "DATASET_VERSION", "CREATED")
-    ctx.say(render.table(headers, rows, empty="No models yet."))
+    ctx.say(render.listing(models, args.json, model_row, headers, _table_row, empty="No models yet."))
     return EXIT_OK
 
 

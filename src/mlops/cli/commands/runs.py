@@ -31,26 +31,23 @@ def run_row(run: Run) -> dict[str, Any]:
     return {name: document[name] for name in LIST_FIELDS}
 
 
+def _table_row(r: Run) -> tuple[object, ...]:
+    return (
+        r.run_id,
+        r.dataset,
+        r.trigger,
+        r.status,
+        r.failed_stage,
+        f"v{r.model_version}" if r.model_version is not None else None,
+        r.promoted if r.model_version is not None else None,
+        r.started_at,
+        render.duration(run_duration(r)) if r.ended_at else None,
+        r.error,
+    )
+
+
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
     runs = ctx.registry.runs.list_runs(args.dataset, limit=args.limit)
-    if args.json:
-        ctx.say(render.to_json([run_row(r) for r in runs]))
-        return EXIT_OK
-    rows = [
-        (
-            r.run_id,
-            r.dataset,
-            r.trigger,
-            r.status,
-            r.failed_stage,
-            f"v{r.model_version}" if r.model_version is not None else None,
-            r.promoted if r.model_version is not None else None,
-            r.started_at,
-            render.duration(run_duration(r)) if r.ended_at else None,
-            r.error,
-        )
-        for r in runs
-    ]
     headers = (
         "RUN",
         "DATASET",
@@ -63,7 +60,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
         "TOOK",
         "ERROR",
     )
-    ctx.say(render.table(headers, rows, empty="No runs yet."))
+    ctx.say(render.listing(runs, args.json, run_row, headers, _table_row, empty="No runs yet."))
     return EXIT_OK
 
 
