@@ -33,8 +33,7 @@ from mlops.batch.score import PartJob, part_result_key, score_item
 from mlops.errors import MlopsError, NotFound
 from mlops.models import utcnow
 from mlops.registry import Registry
-from mlops.serving.models import LoadedModel, session_options
-from mlops.signature import Signature
+from mlops.serving.models import LoadedModel, session_options, version_artifacts
 from mlops.storage import Storage
 
 
@@ -211,20 +210,10 @@ def load_model(deps: BatchDeps, name: str, version: int) -> LoadedModel:
         model = _models.get((name, version))
         if model is None:
             record = deps.registry.models.get_model_version(name, version)
-            onnx = record.artifacts.get("onnx")
-            if onnx is None:
-                raise BatchRefused(f"Model '{name}' version {version} has no ONNX artifact.")
-            signature = record.signature
-            if signature is None:
-                signature_ref = record.artifacts.get("signature")
-                if signature_ref is None:
-                    raise BatchRefused(f"Model '{name}' version {version} has no signature.")
-                signature = Signature.model_validate_json(deps.storage.get_verified(signature_ref))
+            onnx, data, signature = version_artifacts(record, deps.storage.get_verified, BatchRefused)
             options = session_options()
             options.intra_op_num_threads = 0  # a whole core or more for bulk rows, not one request
-            session = ort.InferenceSession(
-                deps.storage.get_verified(onnx), options, providers=["CPUExecutionProvider"]
-            )
+            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
             model = LoadedModel(record, signature, session, onnx.sha256)
             _models.clear()  # one job's version at a time: a worker serves one job
             _models[(name, version)] = model

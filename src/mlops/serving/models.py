@@ -70,6 +70,24 @@ class ModelLoadError(Exception):
     """A model version that cannot serve: no ONNX artifact, an unreadable graph, a broken signature."""
 
 
+def version_artifacts(
+    record: ModelVersion, read: Callable[[ArtifactRef], bytes], refuse: type[Exception]
+) -> tuple[ArtifactRef, bytes, Signature]:
+    """A version's ONNX graph (its reference and bytes, ``read`` checks the sha256) and its signature
+    (inline, else the full document the record points to); ``refuse`` names what the record lacks."""
+    onnx_ref = record.artifacts.get("onnx")
+    if onnx_ref is None:
+        raise refuse(f"Model '{record.name}' version {record.version} has no ONNX artifact.")
+    data = read(onnx_ref)
+    signature = record.signature
+    if signature is None:
+        signature_ref = record.artifacts.get("signature")
+        if signature_ref is None:
+            raise refuse(f"Model '{record.name}' version {record.version} has no signature.")
+        signature = signature_from_json(read(signature_ref))
+    return onnx_ref, data, signature
+
+
 def session_options() -> ort.SessionOptions:
     """Tuned for one request at a time: a Lambda container runs one invocation at once and a 1 GB
     function has well under two vCPUs, so one intra-op thread avoids thread hand-offs that cost more
@@ -411,16 +429,7 @@ class ModelStore:
         started = time.perf_counter()
         try:
             record = self.source.model_version(name, version)
-            onnx_ref = record.artifacts.get("onnx")
-            if onnx_ref is None:
-                raise ModelLoadError(f"Model '{name}' version {version} has no ONNX artifact.")
-            data = self.source.artifact(onnx_ref)
-            signature = record.signature
-            if signature is None:
-                signature_ref = record.artifacts.get("signature")
-                if signature_ref is None:
-                    raise ModelLoadError(f"Model '{name}' version {version} has no signature.")
-                signature = signature_from_json(self.source.artifact(signature_ref))
+            onnx_ref, data, signature = version_artifacts(record, self.source.artifact, ModelLoadError)
             try:
                 session = ort.InferenceSession(data, self._options(), providers=["CPUExecutionProvider"])
             except Exception as error:
