@@ -67,8 +67,8 @@ def train_models() -> dict[str, Any]:
 def loaded_model(signature: Any, onnx: bytes) -> Any:
     import onnxruntime as ort
 
-    from mlops.models import ModelVersion
-    from mlops.serving.models import LoadedModel, session_options
+    from mlops.entities import ModelVersion
+    from mlops.serving.model_store import LoadedModel, session_options
 
     record = ModelVersion(name="bench", version=1, task="classification", dataset_version="0", run_id="bench")
     session = ort.InferenceSession(onnx, session_options(), providers=["CPUExecutionProvider"])
@@ -138,8 +138,8 @@ MEMORY_PROBE = """
 import json, sys, tempfile
 from pathlib import Path
 import onnxruntime as ort
-from mlops.models import ModelVersion
-from mlops.serving.models import LoadedModel, session_options
+from mlops.entities import ModelVersion
+from mlops.serving.model_store import LoadedModel, session_options
 from mlops.signature import Signature
 from mlops.batch.score import score_file
 signature = Signature.model_validate_json(Path(sys.argv[2]).read_text())
@@ -182,14 +182,14 @@ def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str,
     from moto import mock_aws
 
     from mlops import aws
-    from mlops.batch.models import BatchRequest, S3Location
+    from mlops.batch.entities import BatchRequest, S3Location
     from mlops.batch.submit import new_job_id, start_job
+    from mlops.definition import outputs as out
+    from mlops.entities import ModelVersion
     from mlops.executions import default_execution_starter
     from mlops.local import patches
-    from mlops.local.stack import configure_environment, start_embedded
-    from mlops.models import ModelVersion
+    from mlops.local.embedded import configure_environment, start_embedded
     from mlops.registry import Registry
-    from mlops.stack import outputs as out
     from mlops.storage import Storage
 
     _, signature, onnx = models["hist_gradient_boosting"]

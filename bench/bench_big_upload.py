@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mlops import aws
 from mlops.config import DatasetConfig
-from mlops.models import Run
+from mlops.entities import Run
 from mlops.registry import Registry
 
 ROWS_PER_CHUNK = 200_000
@@ -112,7 +112,7 @@ def main() -> None:
 
     from moto.server import ThreadedMotoServer
 
-    from mlops.local.stack import configure_environment, start_embedded
+    from mlops.local.embedded import configure_environment, start_embedded
 
     with tempfile.TemporaryDirectory(prefix="bench-big-") as tmp:
         path = Path(tmp) / "big.csv"

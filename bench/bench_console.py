@@ -31,15 +31,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mlops import aws
+from mlops.cli.connection import read_outputs
 from mlops.cli.main import main as mlops
-from mlops.cli.stack import read_outputs
 from mlops.console.app import Sources
 from mlops.console.server import base_url, make_console_server
 from mlops.console.site import build_console
+from mlops.definition.outputs import DEFAULT_STACK_NAME
 from mlops.demo import LocalStack
-from mlops.models import ArtifactRef, ModelVersion, Run, StageRecord
+from mlops.entities import ArtifactRef, ModelVersion, Run, StageRecord
 from mlops.registry import Registry
-from mlops.stack.outputs import DEFAULT_STACK_NAME
 from mlops.storage import Storage
 
 REPEATS = 30

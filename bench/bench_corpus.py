@@ -249,7 +249,7 @@ def main() -> None:
 
     from mlops import aws
     from mlops.local import patches
-    from mlops.local.stack import configure_environment, start_embedded
+    from mlops.local.embedded import configure_environment, start_embedded
 
     os.environ.pop("AWS_ENDPOINT_URL", None)
     configure_environment(None)

@@ -54,9 +54,9 @@ from scipy import stats as scipy_stats
 from mlops.config import DriftConfig
 from mlops.drift import stats
 from mlops.drift.baseline import build_baseline, load_baseline
-from mlops.drift.capture import CaptureReader
+from mlops.drift.capture_reader import CaptureReader
 from mlops.drift.evaluate import evaluate
-from mlops.serving.capture import capture_lines
+from mlops.serving.capture_writer import capture_lines
 from mlops.signature import FeatureSpec, Signature
 
 TRAINING_ROWS = 100_000

@@ -136,11 +136,11 @@ def inference_function(models: dict[str, Model]) -> Iterator[Function]:
     from moto import mock_aws
 
     from mlops import aws
+    from mlops.definition import description as d
     from mlops.local.extensions import ExecutionEnvironment
     from mlops.local.firehose import delivery_stream_config, install_firehose_partitioning
     from mlops.local.resources import create_table
     from mlops.settings import load_settings
-    from mlops.stack import description as d
 
     os.environ.update(
         {
@@ -208,7 +208,7 @@ class Function:
 
 def publish(name: str, model: Model, promote: bool) -> int:
     """A new version of ``name`` in the registry and artifact bucket of ``inference_function``."""
-    from mlops.models import ModelVersion
+    from mlops.entities import ModelVersion
     from mlops.registry import Registry
     from mlops.storage import Storage
 
@@ -303,7 +303,7 @@ def bench_latency(
     import onnxruntime as ort
 
     from mlops.serving.features import FeatureLayout, parse_predict_body
-    from mlops.serving.models import LoadedModel, session_options
+    from mlops.serving.model_store import LoadedModel, session_options
 
     frame = generate(50, seed=1)
     out = []
@@ -314,7 +314,7 @@ def bench_latency(
             assert handler(event, ctx)["statusCode"] == 200
             assert sklearn(event, ctx)["statusCode"] == 200
             session = ort.InferenceSession(model.onnx, session_options(), providers=["CPUExecutionProvider"])
-            from mlops.models import ModelVersion
+            from mlops.entities import ModelVersion
 
             loaded = LoadedModel(
                 ModelVersion(name=name, version=1, task="classification", dataset_version="0", run_id="b"),
@@ -483,7 +483,7 @@ def bench_capture_overhead(models: dict[str, Model], function: Function, n: int)
 
 def bench_capture(models: dict[str, Model]) -> list[dict[str, Any]]:
     """CPU cost of capture per request: build the rows, encode the lines, pack Firehose records."""
-    from mlops.serving.capture import capture_lines, pack
+    from mlops.serving.capture_writer import capture_lines, pack
     from mlops.serving.features import FeatureLayout, parse_predict_body
 
     model = next(iter(models.values()))
@@ -515,8 +515,8 @@ from pathlib import Path
 from mlops.local.context import LocalContext
 from mlops.observability import logger, metrics
 from mlops.serving.api import create_app
-from mlops.serving.capture import Capture
-from mlops.serving.models import ModelStore
+from mlops.serving.capture_writer import Capture
+from mlops.serving.model_store import ModelStore
 from mlops.serving.records import alias_from_json, model_version_from_json
 from mlops.serving.service import InferenceService, Limits
 from mlops.serving import snapstart
@@ -643,7 +643,7 @@ print(json.dumps({"imports_s": imported - started, "first_request_s": done - imp
 
 def bench_cold_start(models: dict[str, Model], runs: int) -> list[dict[str, Any]]:
     out = []
-    from mlops.stack.description import API_FUNCTION, function
+    from mlops.definition.description import API_FUNCTION, function
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PYDANTIC_"))}
     # The inference function's own settings (log level, pydantic plugins off), as deployed.
@@ -782,9 +782,9 @@ def bench_threads(models: dict[str, Model]) -> list[dict[str, Any]]:
     """intra_op_num_threads 1 against 2 for a bare run, one row and 10,000 rows."""
     import onnxruntime as ort
 
-    from mlops.models import ModelVersion
+    from mlops.entities import ModelVersion
     from mlops.serving.features import FeatureLayout, parse_predict_body
-    from mlops.serving.models import LoadedModel, session_options
+    from mlops.serving.model_store import LoadedModel, session_options
 
     frame = generate(2000, seed=6)
     out = []

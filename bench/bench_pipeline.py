@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mlops import aws
 from mlops.config import DatasetConfig
-from mlops.models import Run
+from mlops.entities import Run
 from mlops.registry import Registry
 
 
@@ -74,7 +74,7 @@ def main() -> None:
 
     from moto.server import ThreadedMotoServer
 
-    from mlops.local.stack import configure_environment, start_embedded
+    from mlops.local.embedded import configure_environment, start_embedded
 
     port = free_port()
     configure_environment(f"http://127.0.0.1:{port}", port)

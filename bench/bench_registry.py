@@ -35,15 +35,15 @@ from moto import mock_aws
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.definition import description as d
+from mlops.entities import ModelVersion, Run, Trigger, utcnow
 from mlops.local.resources import table_definition
-from mlops.models import ModelVersion, Run, Trigger, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.trigger import run_scheduled
 from mlops.registry import Registry
 from mlops.registry.models import name_item, version_item
 from mlops.registry.runs import RUNS, last_run_item, run_item
 from mlops.registry.table import BY_INDEX, Item, Key, load
-from mlops.stack import description as d
 from mlops.storage import Storage
 
 if TYPE_CHECKING:

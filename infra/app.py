@@ -34,7 +34,7 @@ from infra.constants import (
     stage_config,
 )
 from infra.stack import MlopsStack
-from mlops.stack.description import project_root
+from mlops.definition.description import project_root
 
 DEFAULT_OUTDIR = "cdk.out"
 

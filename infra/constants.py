@@ -9,8 +9,8 @@ from typing import Any, Literal
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
 
-from mlops.stack.description import FUNCTIONS, FunctionSpec, resource_name
-from mlops.stack.outputs import DEFAULT_STACK_NAME
+from mlops.definition.description import FUNCTIONS, FunctionSpec, resource_name
+from mlops.definition.outputs import DEFAULT_STACK_NAME
 
 # The stack that holds the account's and region's singletons (API Gateway's CloudWatch role), deployed
 # once however many stages share the account; every stage stack depends on it.

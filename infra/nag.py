@@ -17,7 +17,7 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from mlops.stack.description import (
+from mlops.definition.description import (
     BATCH_PREFIX,
     DRIFT_ALARM_PREFIX,
     PROCESSING_JOB_PREFIX,

@@ -21,7 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 
-from mlops.stack.description import Permission, Ref
+from mlops.definition.description import Permission, Ref
 
 # References that are handed on to another service rather than used by the function itself: the
 # training function passes the SageMaker role (an explicit iam:PassRole permission) and the image URI.

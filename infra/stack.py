@@ -16,8 +16,8 @@ from infra.constructs.storage import Storage
 from infra.context import BuildContext
 from infra.nag import LAMBDA_BASIC_EXECUTION, MANAGED_POLICY_RULE, acknowledge, acknowledge_iam_wildcards
 from infra.resources import StackResources
-from mlops.stack import outputs
-from mlops.stack.description import API_FUNCTION, APP_NAME, FUNCTIONS
+from mlops.definition import outputs
+from mlops.definition.description import API_FUNCTION, APP_NAME, FUNCTIONS
 
 
 class MlopsStack(Stack):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from mlops.definition.description import METRICS_NAMESPACE
 from mlops.local.resources import LOCAL_STAGE
-from mlops.stack.description import METRICS_NAMESPACE
 
 # Tests run two workers on two cores: OpenMP's spinning threads in each worker would fight over them
 # (histogram gradient boosting on a 150-row dataset took 6x longer that way).

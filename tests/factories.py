@@ -11,10 +11,10 @@ from typing import Any
 from moto import mock_aws
 
 from mlops import aws
+from mlops.definition import description as d
+from mlops.entities import ModelVersion
 from mlops.local.resources import create_table
-from mlops.models import ModelVersion
 from mlops.registry import Registry
-from mlops.stack import description as d
 
 TABLE = "mlops-metadata"
 ZERO_SHA = "0" * 64

@@ -16,7 +16,7 @@ from infra.constructs.packaging import ARCHITECTURE, RUNTIME
 from infra.context import BuildContext
 from infra.nag import acknowledge
 from infra.resources import HANDED_ON_KINDS, StackResources
-from mlops.stack.description import (
+from mlops.definition.description import (
     ALARM_RULES,
     EXECUTION_RULES,
     S3_NOTIFICATIONS,

@@ -21,7 +21,7 @@ from infra.constants import (
 )
 from infra.constructs.function import ASYNC_RETRY_ATTEMPTS, SpecFunction
 from infra.context import BuildContext
-from mlops.stack.description import (
+from mlops.definition.description import (
     ALARM_RULES,
     EXECUTION_RULES,
     SCHEDULES,

@@ -18,7 +18,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.constants import ML_IMAGE, PROJECT_LAYER, PYTHON_VERSION, StageConfig
-from mlops.stack.description import FUNCTIONS, FunctionSpec, project_root
+from mlops.definition.description import FUNCTIONS, FunctionSpec, project_root
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.X86_64

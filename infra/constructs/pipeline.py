@@ -12,7 +12,7 @@ from constructs import Construct
 
 from infra.constructs.function import SpecFunction
 from infra.context import BuildContext
-from mlops.stack.description import (
+from mlops.definition.description import (
     ROLES,
     S3_NOTIFICATIONS,
     STATE_MACHINES,

@@ -14,9 +14,9 @@ from infra.constants import API_THROTTLE_BURST, API_THROTTLE_RATE
 from infra.constructs.function import SpecFunction
 from infra.context import BuildContext
 from infra.nag import acknowledge
+from mlops.definition.description import API_FUNCTION, STREAMS, StreamSpec, functions_of
 from mlops.local.firehose import delivery_stream_config
 from mlops.serving.errors import GATEWAY_ERRORS
-from mlops.stack.description import API_FUNCTION, STREAMS, StreamSpec, functions_of
 
 # The destination fields the embedded stack configures too (mlops.local.firehose): the partitioned
 # prefixes (capture/<model>/<yyyy-MM-dd>/), buffering (at least 64 MiB, Firehose's floor with dynamic
@@ -154,7 +154,7 @@ class Serving(Construct):
             api_stages=[apigw.UsagePlanPerApiStage(api=api, stage=api.deployment_stage)],
         )
         plan.add_api_key(self.api_key)
-        # The stack publishes the URL as ApiUrl (mlops.stack.outputs); drop CDK's duplicate output.
+        # The stack publishes the URL as ApiUrl (mlops.definition.outputs); drop CDK's duplicate output.
         api.node.try_remove_child("Endpoint")
         api.root.add_proxy(any_method=True)
         # The gateway's own errors in the routes' shape and codes (mlops.serving.errors.GATEWAY_ERRORS).

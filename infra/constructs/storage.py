@@ -13,7 +13,7 @@ from constructs import Construct
 
 from infra.constants import StageConfig
 from infra.nag import acknowledge
-from mlops.stack.description import BUCKETS, TABLES, BucketSpec, TableSpec
+from mlops.definition.description import BUCKETS, TABLES, BucketSpec, TableSpec
 
 ABORT_INCOMPLETE_UPLOADS = Duration.days(7)
 FAILED_EVENTS_RETENTION = Duration.days(14)

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
+from mlops.entities import Alias, AliasEvent, Decision, ModelVersion, utcnow
 from mlops.errors import Conflict, MlopsError, NotFound
-from mlops.models import Alias, AliasEvent, Decision, ModelVersion, utcnow
 from mlops.registry import Registry
 
 # Starts a canary of a version once it is approved (``mlops.rollouts.start`` with the stack's

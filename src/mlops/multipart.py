@@ -12,7 +12,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from mlops import aws
-from mlops.models import ArtifactRef
+from mlops.entities import ArtifactRef
 from mlops.storage import Storage
 
 if TYPE_CHECKING:

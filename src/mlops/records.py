@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from mlops.models import ArtifactRef, DatasetVersion, ModelVersion
+from mlops.entities import ArtifactRef, DatasetVersion, ModelVersion
 from mlops.signature import Signature
 
 INLINE_BYTES = 64 * 1024

@@ -9,13 +9,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from mlops import aws
-from mlops.models import Rollout
+from mlops.definition.description import ROLLOUT_ALARM_PREFIX
+from mlops.entities import Rollout
 from mlops.pipeline.events import AlarmStateChange
 from mlops.registry import Registry
 from mlops.rollouts import Observed, check, on_alarm
 from mlops.settings import RolloutSettings
 from mlops.shadow import CapturedEvidence
-from mlops.stack.description import ROLLOUT_ALARM_PREFIX
 from mlops.variant_metrics import (
     CANDIDATE,
     ROLLOUT_ERROR_RATE,

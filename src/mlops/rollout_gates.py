@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from mlops.models import Rollout
+from mlops.entities import Rollout
 
 # Each replayed request is scored alone, as it was served; the cap keeps one check within its timeout.
 MAX_REPLAYED_REQUESTS = 5_000

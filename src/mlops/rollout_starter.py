@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+from mlops.entities import Rollout
 from mlops.executions import default_execution_starter
-from mlops.models import Rollout
 from mlops.registry import Registry
 from mlops.rollouts import check_interval
 

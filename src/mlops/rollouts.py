@@ -25,8 +25,8 @@ from typing import Protocol
 
 from mlops.config import DeploymentConfig, GuardrailConfig
 from mlops.deployments import servable
+from mlops.entities import Alias, Rollout, utcnow
 from mlops.errors import Conflict, MlopsError, NotFound
-from mlops.models import Alias, Rollout, utcnow
 from mlops.registry import Registry
 from mlops.rollout_gates import (
     MAX_REPLAYED_REQUESTS,

@@ -2,7 +2,7 @@
 
 Classes are built by inheritance so shared names (the metadata table, the buckets) are declared once.
 The environment variable of each field is its name upper-cased. The stack description
-(``mlops.stack.description``) is what sets them, in the cloud and in the embedded stack alike; a test
+(``mlops.definition.description``) is what sets them, in the cloud and in the embedded stack alike; a test
 checks that every field a function's settings require is set by the description.
 """
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 def _processing_min_bytes() -> int:
     """The stack description's threshold, read when an ingest settings object is made: importing the
     description costs every function's cold start."""
-    from mlops.stack.description import PROCESSING_MIN_BYTES
+    from mlops.definition.description import PROCESSING_MIN_BYTES
 
     return PROCESSING_MIN_BYTES
 

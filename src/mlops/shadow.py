@@ -1,7 +1,7 @@
 """Shadow rollouts and the ground-truth guardrail, both judged from captured traffic.
 
 A shadow candidate never sees a live request: the inference function answers with production and
-captures each row as always (``mlops.serving.capture``). The rollout's checks replay the captured
+captures each row as always (``mlops.serving.capture_writer``). The rollout's checks replay the captured
 requests of production since the rollout started through the candidate's ONNX session, request by
 request, and compare: prediction agreement (classification) or relative error (regression) against
 what production answered, the share of requests the candidate refuses or fails on, and the p99
@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops.drift.baseline import class_key
-from mlops.drift.capture import CaptureReader, iter_records, parse_timestamp
-from mlops.models import Rollout
+from mlops.drift.capture_reader import CaptureReader, iter_records, parse_timestamp
+from mlops.entities import Rollout
 from mlops.registry import Registry
 from mlops.rollout_gates import MAX_REPLAYED_REQUESTS, GroundTruth, ShadowFigures
 from mlops.serving.features import parse_predict_body
@@ -34,7 +34,7 @@ from mlops.signature import Signature
 from mlops.storage import Storage
 
 if TYPE_CHECKING:  # onnxruntime loads only where a candidate is scored (the rollout function)
-    from mlops.serving.models import LoadedModel
+    from mlops.serving.model_store import LoadedModel
 
 FEEDBACK_PREFIX = "feedback/"
 
@@ -156,7 +156,7 @@ class CapturedEvidence:
         """The version's ONNX session (verified against the registry's sha256), kept across checks."""
         import onnxruntime as ort
 
-        from mlops.serving.models import LoadedModel, session_options
+        from mlops.serving.model_store import LoadedModel, session_options
 
         key = (name, version)
         if key not in self._models:

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from mlops import aws
+from mlops.entities import ArtifactRef
 from mlops.errors import MlopsError, NotFound
-from mlops.models import ArtifactRef
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

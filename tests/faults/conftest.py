@@ -16,13 +16,13 @@ import pandas as pd
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.definition import description as d
+from mlops.entities import RawObject, Run
 from mlops.errors import NotFound
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.persistence import StateStore
 from mlops.local.resources import physical_name
-from mlops.local.stack import EmbeddedStack
-from mlops.models import RawObject, Run
 from mlops.registry import Registry
-from mlops.stack import description as d
 
 # The integration suite's fixtures: one executing embedded stack per module, its registry and bucket.
 from tests.integration.conftest import data_bucket, embedded, embedded_stack, registry, wait_for, wait_for_run

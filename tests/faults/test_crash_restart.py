@@ -15,11 +15,11 @@ import pytest
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.definition import outputs as out
 from mlops.drift.monitoring import drift_alarm_name
+from mlops.entities import StageRecord, utcnow
 from mlops.local.resources import LOCAL_STAGE
-from mlops.models import StageRecord, utcnow
 from mlops.registry import Registry
-from mlops.stack import outputs as out
 from tests.events import load_event
 from tests.faults.conftest import assert_one_sentence, frozen_stack, state_store, upload
 from tests.integration.conftest import wait_for

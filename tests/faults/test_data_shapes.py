@@ -15,7 +15,7 @@ import pandas as pd
 
 from mlops import aws
 from mlops.config import DatasetConfig
-from mlops.local.stack import EmbeddedStack
+from mlops.local.embedded import EmbeddedStack
 from mlops.registry import Registry
 from tests.faults.conftest import assert_one_sentence, csv_of, good_upload_trains, upload
 from tests.integration.conftest import wait_for_run

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops.local.stack import EmbeddedStack
-from mlops.models import Run
+from mlops.entities import Run
+from mlops.local.embedded import EmbeddedStack
 from mlops.registry import Registry
 from tests.faults.conftest import assert_one_sentence, frozen_stack
 from tests.integration.functions.conftest import ingest_iris, invoke, run_through

@@ -16,13 +16,13 @@ import pandas as pd
 
 from mlops import aws
 from mlops.bounds import MAX_VALUE_CHARS
-from mlops.drift.capture import CaptureReader
+from mlops.definition import outputs as out
+from mlops.drift.capture_reader import CaptureReader
 from mlops.drift.monitoring import drift_alarm_name
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.resources import LOCAL_STAGE
-from mlops.local.stack import EmbeddedStack
 from mlops.records import model_signature
 from mlops.registry import Registry
-from mlops.stack import outputs as out
 from mlops.storage import Storage
 from tests.faults.conftest import csv_of, good_upload_trains
 from tests.integration.conftest import wait_for, wait_for_run

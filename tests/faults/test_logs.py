@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from mlops.definition.description import ROLLOUT_ALARM_PREFIX
 from mlops.local.resources import LOCAL_STAGE
 from mlops.observability import logger
-from mlops.stack.description import ROLLOUT_ALARM_PREFIX
 from tests.events import load_event
 from tests.faults.conftest import frozen_stack
 

@@ -19,7 +19,7 @@ import pytest
 
 from mlops import aws
 from mlops.config import DatasetConfig
-from mlops.local.stack import EmbeddedStack
+from mlops.local.embedded import EmbeddedStack
 from mlops.ml.artifacts import PIPELINE_FILE
 from mlops.registry import Registry
 from tests.faults.conftest import assert_one_sentence, frozen_stack

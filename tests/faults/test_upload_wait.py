@@ -14,7 +14,7 @@ import pytest
 
 from mlops.cli.errors import EXIT_FAILED
 from mlops.cli.main import main
-from mlops.local.stack import EmbeddedStack
+from mlops.local.embedded import EmbeddedStack
 from mlops.ml.summaries import ColumnSummary
 from mlops.registry import Registry
 from tests.faults.conftest import assert_one_sentence, good_upload_trains

@@ -22,7 +22,7 @@ from pathlib import Path
 import botocore.session
 from botocore import xform_name
 
-from mlops.stack.description import FunctionSpec, project_root
+from mlops.definition.description import FunctionSpec, project_root
 
 # The services mlops.aws builds clients for, and their IAM action prefixes.
 IAM_PREFIX = {

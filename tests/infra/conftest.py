@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mlops.stack.description import project_root
+from mlops.definition.description import project_root
 
 # The CDK app lives in infra/ at the project root, beside the installed package's source.
 if str(project_root()) not in sys.path:

@@ -17,10 +17,8 @@ from infra.constructs.function import STAGE_VARIABLE, asynchronously_invoked, en
 from infra.constructs.packaging import PYTHON_VERSION
 from infra.nag import REVIEWED_WILDCARDS, wildcard_findings
 from infra.resources import HANDED_ON_KINDS
-from mlops.local.firehose import PARTITIONED_SUFFIX, processors
-from mlops.serving.errors import GATEWAY_ERRORS, PayloadTooLarge, gateway_error
-from mlops.stack import outputs
-from mlops.stack.description import (
+from mlops.definition import outputs
+from mlops.definition.description import (
     ALARM_RULES,
     BUCKETS,
     CONSTRUCTS,
@@ -38,6 +36,8 @@ from mlops.stack.description import (
     project_root,
     state_machine_definition,
 )
+from mlops.local.firehose import PARTITIONED_SUFFIX, processors
+from mlops.serving.errors import GATEWAY_ERRORS, PayloadTooLarge, gateway_error
 
 from .conftest import Synthesized
 

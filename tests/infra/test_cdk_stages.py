@@ -17,11 +17,7 @@ from typing import Any
 import pytest
 
 from infra.constants import ACCOUNT_STACK_NAME, stage_config
-from mlops.drift.monitoring import drift_alarm_name, quality_alarm_name
-from mlops.models import Run
-from mlops.pipeline.jobs import job_name
-from mlops.rollout_adapters import alarm_name as rollout_alarm
-from mlops.stack.description import (
+from mlops.definition.description import (
     ALARM_RULES,
     FUNCTIONS,
     METRICS_NAMESPACE,
@@ -32,6 +28,10 @@ from mlops.stack.description import (
     function,
     resource_name,
 )
+from mlops.drift.monitoring import drift_alarm_name, quality_alarm_name
+from mlops.entities import Run
+from mlops.pipeline.jobs import job_name
+from mlops.rollout_adapters import alarm_name as rollout_alarm
 
 from .client_calls import ClientCall, client_calls
 from .conftest import Synthesized

@@ -20,14 +20,14 @@ from moto import mock_aws
 
 from mlops import aws
 from mlops.cli.main import main
+from mlops.definition import outputs as out
+from mlops.entities import Run
 from mlops.errors import NotFound
 from mlops.local import patches
+from mlops.local.embedded import EmbeddedStack, configure_environment, start_embedded
 from mlops.local.persistence import StateStore
-from mlops.local.stack import EmbeddedStack, configure_environment, start_embedded
-from mlops.models import Run
 from mlops.registry import Registry
 from mlops.settings import load_settings
-from mlops.stack import outputs as out
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 

@@ -17,14 +17,14 @@ import pandas as pd
 from sklearn.datasets import load_iris
 
 from mlops import aws
-from mlops.batch.models import BatchJob, BatchRequest, S3Location
+from mlops.batch.entities import BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
 from mlops.config import DatasetConfig
+from mlops.definition import outputs as out
+from mlops.entities import Run
 from mlops.executions import default_execution_starter
-from mlops.local.stack import EmbeddedStack
-from mlops.models import Run
+from mlops.local.embedded import EmbeddedStack
 from mlops.registry import Registry
-from mlops.stack import outputs as out
 from tests.integration.conftest import wait_for, wait_for_run
 from tests.integration.test_pipeline import _csv, outcome_of, upload
 

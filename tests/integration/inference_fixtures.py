@@ -25,6 +25,9 @@ from sklearn.pipeline import Pipeline
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.definition import description as d
+from mlops.definition.description import project_root
+from mlops.entities import ArtifactRef, ModelVersion, utcnow
 from mlops.local.context import LocalContext
 from mlops.local.extensions import ExecutionEnvironment
 from mlops.local.firehose import (
@@ -34,13 +37,10 @@ from mlops.local.firehose import (
 )
 from mlops.ml.convert import to_onnx
 from mlops.ml.training import train
-from mlops.models import ArtifactRef, ModelVersion, utcnow
 from mlops.registry import Registry
 from mlops.serving.spool import SpoolReader
 from mlops.settings import load_settings
 from mlops.signature import Signature
-from mlops.stack import description as d
-from mlops.stack.description import project_root
 from mlops.storage import Storage
 from tests.factories import TABLE, create_metadata_table, model_version
 

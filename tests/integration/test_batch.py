@@ -18,15 +18,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlops import aws
-from mlops.batch.models import BatchJob, BatchRequest, S3Location
+from mlops.batch.entities import BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
 from mlops.cli.main import main
+from mlops.definition import outputs as out
+from mlops.entities import ModelVersion
 from mlops.executions import default_execution_starter
-from mlops.local.stack import EmbeddedStack
-from mlops.models import ModelVersion
+from mlops.local.embedded import EmbeddedStack
 from mlops.registry import Registry
 from mlops.settings import load_settings
-from mlops.stack import outputs as out
 from mlops.storage import Storage
 from tests.integration.conftest import embedded_stack, wait_for
 from tests.integration.inference_fixtures import (

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from mlops.definition.description import EXTENSIONS, extensions_of, function, project_root
 from mlops.local.extensions import ExecutionEnvironment
 from mlops.serving import extension
-from mlops.stack.description import EXTENSIONS, extensions_of, function, project_root
 
 
 def test_every_described_extension_is_an_executable_of_its_layer() -> None:

@@ -21,11 +21,9 @@ from mlops import aws
 from mlops.cli.commands.local import environment
 from mlops.cli.main import main
 from mlops.config import DatasetConfig
+from mlops.definition.outputs import API_URL
 from mlops.deployments import move
-from mlops.errors import Conflict
-from mlops.local.http_api import make_api_server
-from mlops.local.stack import EmbeddedStack
-from mlops.models import (
+from mlops.entities import (
     ArtifactRef,
     DatasetVersion,
     DriftSummary,
@@ -33,8 +31,10 @@ from mlops.models import (
     Run,
     StageRecord,
 )
+from mlops.errors import Conflict
+from mlops.local.embedded import EmbeddedStack
+from mlops.local.http_api import make_api_server
 from mlops.registry import Registry
-from mlops.stack.outputs import API_URL
 from tests.factories import model_version
 from tests.integration.conftest import Outcome, run_cli
 from tests.servers import serving

@@ -22,7 +22,7 @@ from mlops import aws
 from mlops.console.app import Sources
 from mlops.console.server import make_console_server
 from mlops.console.site import build_console
-from mlops.local.stack import EmbeddedStack
+from mlops.local.embedded import EmbeddedStack
 from mlops.registry import Registry
 from mlops.storage import Storage
 from tests.integration.console_world import DATASET, World, build_world

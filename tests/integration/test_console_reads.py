@@ -8,10 +8,10 @@ import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from mlops.batch.models import BatchJob, S3Location
+from mlops.batch.entities import BatchJob, S3Location
 from mlops.cli.main import main
-from mlops.local.stack import EmbeddedStack
-from mlops.models import DriftSummary, Run, StageRecord
+from mlops.entities import DriftSummary, Run, StageRecord
+from mlops.local.embedded import EmbeddedStack
 from mlops.registry import Registry
 from tests.factories import model_version
 

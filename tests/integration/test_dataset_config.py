@@ -18,8 +18,8 @@ import yaml
 from sklearn.datasets import load_iris
 
 from mlops import aws
-from mlops.local.stack import EmbeddedStack
-from mlops.models import RawObject
+from mlops.entities import RawObject
+from mlops.local.embedded import EmbeddedStack
 from mlops.registry import Registry
 from tests.integration.conftest import run_cli, wait_for, wait_for_run
 

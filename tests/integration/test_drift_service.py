@@ -16,15 +16,15 @@ import pytest
 
 from mlops import aws
 from mlops.config import DatasetConfig, DriftConfig
+from mlops.definition import outputs as out
+from mlops.definition.description import DRIFT_ALARM_PREFIX, METRICS_NAMESPACE
 from mlops.drift.monitoring import DRIFT_SCORE, drift_alarm_name, quality_alarm_name
+from mlops.entities import ModelVersion
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.eventbus import EventBus
 from mlops.local.resources import LOCAL_STAGE
-from mlops.local.stack import EmbeddedStack
-from mlops.models import ModelVersion
 from mlops.registry import Registry
 from mlops.signature import FeatureSpec, Signature
-from mlops.stack import outputs as out
-from mlops.stack.description import DRIFT_ALARM_PREFIX, METRICS_NAMESPACE
 from mlops.storage import Storage
 from tests.events import load_event
 from tests.factories import model_version

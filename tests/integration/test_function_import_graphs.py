@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
+from mlops.definition.description import function, project_root
 from mlops.local.resources import function_env
-from mlops.stack.description import function, project_root
 
 PROBE = """
 import importlib.util, json, sys

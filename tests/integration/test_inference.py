@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from mlops import aws
+from mlops.definition import description as d
 from mlops.local.firehose import delivery_stream_config
 from mlops.ml.features import prepare_features
-from mlops.stack import description as d
 from tests.events import load_event
 from tests.integration.conftest import wait_for
 from tests.integration.inference_fixtures import (

@@ -14,8 +14,8 @@ import subprocess
 import sys
 from typing import Any
 
+from mlops.definition.description import API_FUNCTION, function, project_root
 from mlops.local.resources import function_env
-from mlops.stack.description import API_FUNCTION, function, project_root
 
 PROBE = """
 import importlib.util, json, sys
@@ -59,8 +59,8 @@ FORBIDDEN_AT_INIT = (
     "mlops.registry.runs",
     "mlops.registry.drift",
     "mlops.registry.batch_jobs",
-    "mlops.batch.models",
-    "mlops.stack.description",
+    "mlops.batch.entities",
+    "mlops.definition.description",
     "mlops.serving.openapi",
     "pydantic_settings",
     "dotenv",

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from mlops.definition.description import ExtensionSpec
 from mlops.local.extensions import ExecutionEnvironment
-from mlops.stack.description import ExtensionSpec
 
 SLOW = ExtensionSpec("slow-extension", layer="test", module="tests.integration.slow_extension")
 

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from mlops import aws
+from mlops.definition import outputs as out
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.sagemaker import TRAINING_LOG_GROUP
-from mlops.local.stack import EmbeddedStack
 from mlops.pipeline.sagemaker import job_request
 from mlops.registry import Registry
-from mlops.stack import outputs as out
 from tests.integration.conftest import embedded_stack, run_cli, wait_for
 from tests.integration.test_cli import classification_csv
 

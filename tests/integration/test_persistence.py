@@ -6,10 +6,10 @@ from pathlib import Path
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.definition import description as d
 from mlops.local.persistence import StateStore
 from mlops.local.resources import physical_name
 from mlops.registry import Registry
-from mlops.stack import description as d
 from tests.integration.conftest import embedded_stack, wait_for, wait_for_run
 from tests.integration.test_pipeline import iris_csv
 

@@ -11,7 +11,7 @@ from sklearn.datasets import load_iris
 
 from mlops import aws
 from mlops.config import DatasetConfig
-from mlops.local.stack import EmbeddedStack
+from mlops.local.embedded import EmbeddedStack
 from mlops.registry import Registry
 from tests.integration.conftest import wait_for, wait_for_run
 

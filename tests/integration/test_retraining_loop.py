@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.definition.description import METRICS_NAMESPACE
 from mlops.drift.monitoring import DRIFT_SCORE, drift_alarm_name
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.resources import LOCAL_STAGE
-from mlops.local.stack import EmbeddedStack
 from mlops.registry import Registry
-from mlops.stack.description import METRICS_NAMESPACE
 from tests.integration.conftest import wait_for, wait_for_run
 from tests.integration.test_pipeline import iris_csv, outcome_of, upload
 

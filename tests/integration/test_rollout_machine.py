@@ -14,15 +14,15 @@ import pytest
 
 from mlops import aws, deployments
 from mlops.config import CanaryConfig, DatasetConfig, DeploymentConfig, GuardrailConfig
+from mlops.definition import description as d
+from mlops.definition import outputs as out
+from mlops.entities import ModelVersion, Rollout
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.persistence import StateStore
 from mlops.local.resources import physical_name
-from mlops.local.stack import EmbeddedStack
-from mlops.models import ModelVersion, Rollout
 from mlops.registry import Registry
 from mlops.rollout_starter import StepFunctionsStarter, resume_rollouts
 from mlops.rollouts import start
-from mlops.stack import description as d
-from mlops.stack import outputs as out
 from mlops.storage import Storage
 from tests.events import load_event
 from tests.integration.conftest import embedded_stack, run_cli, wait_for, wait_for_run

@@ -15,10 +15,10 @@ import pytest
 
 from mlops import deployments, rollouts
 from mlops.config import CanaryConfig, DeploymentConfig, GuardrailConfig
+from mlops.definition.description import METRICS_NAMESPACE
+from mlops.entities import ModelVersion, Rollout, utcnow
 from mlops.errors import Conflict
-from mlops.models import ModelVersion, Rollout, utcnow
 from mlops.rollout_adapters import CloudWatchVariantMetrics
-from mlops.stack.description import METRICS_NAMESPACE
 from tests.events import load_event
 
 from .inference_fixtures import (

@@ -18,10 +18,10 @@ import pytest
 from mlops import aws, deployments, rollouts
 from mlops.config import CanaryConfig, DatasetConfig, DeploymentConfig, GuardrailConfig, ShadowConfig
 from mlops.console.pages import rollouts as rollouts_page
-from mlops.models import Rollout, utcnow
+from mlops.definition.description import METRICS_NAMESPACE
+from mlops.entities import Rollout, utcnow
 from mlops.rollout_adapters import CloudWatchVariantMetrics
 from mlops.shadow import CapturedEvidence
-from mlops.stack.description import METRICS_NAMESPACE
 from tests.events import load_event
 from tests.integration.conftest import wait_for
 

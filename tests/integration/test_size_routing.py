@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from mlops import aws
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.processing import ALGORITHM_ERROR, PROCESSING_LOG_GROUP
-from mlops.local.stack import EmbeddedStack
 from mlops.registry import Registry
 from tests.integration.conftest import embedded_stack, run_cli
 from tests.integration.test_cli import classification_csv

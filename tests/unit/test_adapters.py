@@ -14,10 +14,10 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from mlops import aws, multipart
+from mlops.entities import ArtifactRef
 from mlops.errors import BadRequest, DependencyUnavailable, NotFound
 from mlops.execution_states import StepFunctionsExecutionStates
 from mlops.executions import StepFunctionsExecutions
-from mlops.models import ArtifactRef
 from mlops.multipart import MultipartUpload
 from mlops.processing_jobs import ProcessingJobs
 from mlops.storage import IntegrityError, Storage

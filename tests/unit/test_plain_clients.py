@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mlops.stack.description import project_root
+from mlops.definition.description import project_root
 
 INJECTED = re.compile(r"\.(upload_file|download_file|upload_fileobj|download_fileobj)\(")
 

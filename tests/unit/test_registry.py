@@ -15,13 +15,13 @@ import pytest
 from moto import mock_aws
 
 from mlops import aws
+from mlops.definition.description import METADATA_TABLE
+from mlops.entities import Alias, ArtifactRef, ModelVersion, RawObject, RawObjectRef, Run, utcnow
 from mlops.errors import Conflict, RecordTooLarge
 from mlops.local.resources import table_definition
-from mlops.models import Alias, ArtifactRef, ModelVersion, RawObject, RawObjectRef, Run, utcnow
 from mlops.registry import Registry
 from mlops.registry.table import attrs
 from mlops.registry.upgrade import upgrade_items
-from mlops.stack.description import METADATA_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

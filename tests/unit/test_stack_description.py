@@ -13,8 +13,8 @@ import pytest
 
 from mlops import settings as s
 from mlops.config import reference_markdown
+from mlops.definition import description as d
 from mlops.local.resources import function_env, process_env
-from mlops.stack import description as d
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {

@@ -12,7 +12,7 @@ from typing import Any, get_args
 
 import pytest
 
-from mlops.stack import description as d
+from mlops.definition import description as d
 
 ROOT = Path(__file__).resolve().parents[2]
 ARCHITECTURE = ROOT / "docs" / "architecture.md"

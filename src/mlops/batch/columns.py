@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlops.serving.features import FeatureBatch, FeatureLayout
-from mlops.serving.models import Prediction
+from mlops.serving.model_store import Prediction
 
 PREDICTION = "prediction"
 MODEL_VERSION = "model_version"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.s3.transfer import S3Transfer
 
 from mlops import aws
-from mlops.batch.models import S3Location
+from mlops.batch.entities import S3Location
 from mlops.errors import NotFound
 from mlops.storage import Storage
 

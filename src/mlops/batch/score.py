@@ -21,9 +21,9 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from mlops.batch import columns
-from mlops.batch.models import BatchFormat, InputObject, PartResult, S3Location, WorkItem
+from mlops.batch.entities import BatchFormat, InputObject, PartResult, S3Location, WorkItem
 from mlops.batch.objects import BatchObjects
-from mlops.serving.models import LoadedModel
+from mlops.serving.model_store import LoadedModel
 from mlops.signature import FeatureSpec
 
 BLOCK_BYTES = 4 * 1024 * 1024  # Arrow's read block: the unit of streaming, and of memory

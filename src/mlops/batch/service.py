@@ -17,8 +17,7 @@ from typing import Any
 
 import onnxruntime as ort
 
-from mlops.batch.events import BatchStepEvent
-from mlops.batch.models import (
+from mlops.batch.entities import (
     FORMAT_SUFFIXES,
     BatchFormat,
     BatchJob,
@@ -28,12 +27,13 @@ from mlops.batch.models import (
     S3Location,
     WorkItem,
 )
+from mlops.batch.events import BatchStepEvent
 from mlops.batch.objects import BatchObjects
 from mlops.batch.score import PartJob, part_result_key, score_item
+from mlops.entities import utcnow
 from mlops.errors import MlopsError, NotFound
-from mlops.models import utcnow
 from mlops.registry import Registry
-from mlops.serving.models import LoadedModel, session_options, version_artifacts
+from mlops.serving.model_store import LoadedModel, session_options, version_artifacts
 from mlops.storage import Storage
 
 

@@ -12,8 +12,8 @@ import re
 import uuid
 from typing import TYPE_CHECKING
 
-from mlops.batch.models import BatchRequest, S3Location
-from mlops.models import utcnow
+from mlops.batch.entities import BatchRequest, S3Location
+from mlops.entities import utcnow
 
 if TYPE_CHECKING:
     from mlops.executions import StepFunctionsExecutions

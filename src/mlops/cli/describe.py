@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlops.cli import render
-from mlops.models import ModelVersion, Run, StageRecord
+from mlops.entities import ModelVersion, Run, StageRecord
 
 
 def stage_highlight(stage: StageRecord) -> str:

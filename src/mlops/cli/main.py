@@ -29,10 +29,10 @@ from mlops.cli.commands import (
     upload,
 )
 from mlops.cli.commands.wait import DEFAULT_TIMEOUT_S
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError
-from mlops.cli.stack import Context
+from mlops.definition.outputs import DEFAULT_STACK_NAME
 from mlops.errors import MlopsError
-from mlops.stack.outputs import DEFAULT_STACK_NAME
 
 PROG = "mlops"
 

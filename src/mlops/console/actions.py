@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from mlops import deployments, rollouts
 from mlops.aws import caller_identity
 from mlops.cli import render
-from mlops.cli.stack import read_outputs
+from mlops.cli.connection import read_outputs
 from mlops.console.app import BadRequest, Context, Page, Response, Route, Section, redirect
 from mlops.console.html import Html, attr, fields, h, join, notice, path
+from mlops.entities import ModelVersion
 from mlops.errors import Conflict, MlopsError
-from mlops.models import ModelVersion
 from mlops.rollout_starter import StepFunctionsStarter
 
 

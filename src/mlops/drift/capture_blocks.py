@@ -1,6 +1,6 @@
 """The fast path of reading captured traffic: blocks of JSON Lines parsed by pyarrow into columns.
 
-``mlops.drift.capture`` imports this module at its first read (pyarrow stays out of the drift
+``mlops.drift.capture_reader`` imports this module at its first read (pyarrow stays out of the drift
 function's cold start). Lines as the inference function writes them are parsed here, typed by a
 schema built from the model's signature, without a Python object per value. A block that does not fit
 (a malformed line, records run together, another spelling of a timestamp, a null where the writer
@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from mlops.drift.capture import PREDICTION, REQUEST_ID
+from mlops.drift.capture_reader import PREDICTION, REQUEST_ID
 from mlops.signature import Signature
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -26,9 +26,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops import aws
+from mlops.definition.description import DRIFT_ALARM_PREFIX, QUALITY_ALARM_PREFIX
 from mlops.drift.evaluate import DriftResult
 from mlops.drift.quality import QualityResult
-from mlops.stack.description import DRIFT_ALARM_PREFIX, QUALITY_ALARM_PREFIX
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mlops import aws
 from mlops.drift.baseline import class_key
-from mlops.drift.capture import CapturedTraffic, iter_records
+from mlops.drift.capture_reader import CapturedTraffic, iter_records
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -29,14 +29,14 @@ from mlops.artifact_keys import drift_report_stem
 from mlops.config import DatasetConfig, DriftConfig
 from mlops.config import parse_rate as config_rate
 from mlops.drift.baseline import load_baseline
-from mlops.drift.capture import CapturedTraffic, CaptureReader
+from mlops.drift.capture_reader import CapturedTraffic, CaptureReader
 from mlops.drift.evaluate import DriftResult, evaluate
 from mlops.drift.events import DriftRequest, DriftTick, ScheduledEvent
 from mlops.drift.monitoring import CloudWatchMonitor
 from mlops.drift.quality import GroundTruthReader, QualityResult, live_quality
 from mlops.drift.report import ReportContext, render_html, report_json
+from mlops.entities import DriftSummary, ModelVersion, utcnow
 from mlops.errors import ConfigError, MlopsError, NotFound
-from mlops.models import DriftSummary, ModelVersion, utcnow
 from mlops.observability import logger, metrics
 from mlops.records import model_signature
 from mlops.registry import Registry

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mlops.definition.description import ExtensionSpec
 from mlops.observability import logger
-from mlops.stack.description import ExtensionSpec
 
 REGISTER_TIMEOUT_S = 10.0
 SHUTDOWN_GRACE_S = 2.0  # what Lambda gives external extensions at shutdown

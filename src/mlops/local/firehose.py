@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from mlops.stack.description import StreamSpec
+from mlops.definition.description import StreamSpec
 
 PARTITION_KEY = "model"
 METADATA_QUERY = "{model: .model}"

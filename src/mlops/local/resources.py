@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops import aws
-from mlops.stack import description as d
-from mlops.stack import outputs as out
+from mlops.definition import description as d
+from mlops.definition import outputs as out
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

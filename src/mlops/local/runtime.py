@@ -22,10 +22,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mlops.definition.description import FUNCTIONS, FunctionSpec, extensions_of, project_root
 from mlops.local.context import LocalContext
 from mlops.local.extensions import ExecutionEnvironment
 from mlops.observability import logger
-from mlops.stack.description import FUNCTIONS, FunctionSpec, extensions_of, project_root
 
 Handler = Callable[[dict[str, Any], Any], Any]
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation twice

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from mlops import __version__
 from mlops.artifact_keys import model_key
 from mlops.config import DatasetConfig
-from mlops.models import ArtifactRef, ModelVersion, utcnow
+from mlops.entities import ArtifactRef, ModelVersion, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload
 from mlops.records import inline_signature

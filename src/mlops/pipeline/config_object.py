@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from mlops.configfile import parse_config
+from mlops.entities import RawObject, RawObjectRef, utcnow
 from mlops.errors import ConfigError, NotFound
-from mlops.models import RawObject, RawObjectRef, utcnow
 from mlops.pipeline.deps import Deps
 
 CONFIG_OBJECT_NAME = "mlops.yaml"

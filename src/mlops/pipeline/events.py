@@ -9,7 +9,7 @@ from typing import Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops.stack.description import DRIFT_ALARM_PREFIX
+from mlops.definition.description import DRIFT_ALARM_PREFIX
 
 
 class ManualTrigger(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops.models import Run, RunStatus, StageRecord, utcnow
+from mlops.entities import Run, RunStatus, StageRecord, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload
 from mlops.pipeline.runs import finish_run

@@ -21,8 +21,9 @@ from pydantic import BaseModel
 
 from mlops import multipart
 from mlops.artifact_keys import dataset_key, dataset_staging_key
+from mlops.definition.description import PROCESSING_MIN_BYTES
+from mlops.entities import ArtifactRef, DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
 from mlops.errors import ConfigError, IngestRefused, NotFound, RecordTooLarge
-from mlops.models import ArtifactRef, DatasetVersion, RawObject, RawObjectRef, Run, StageRecord, utcnow
 from mlops.multipart import PART_BYTES, MultipartUpload
 from mlops.pipeline.config_object import apply_config_object, is_config_object, sync_config_object
 from mlops.pipeline.deps import Deps
@@ -30,7 +31,6 @@ from mlops.pipeline.payload import IngestRequest
 from mlops.pipeline.runs import start_run
 from mlops.pipeline.versions import record_version
 from mlops.records import details_document
-from mlops.stack.description import PROCESSING_MIN_BYTES
 from mlops.storage import Storage
 
 if TYPE_CHECKING:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 
+from mlops.definition.description import TRAINING_JOB_PREFIX, Staged
+from mlops.entities import Run
 from mlops.errors import ConfigError
-from mlops.models import Run
-from mlops.stack.description import TRAINING_JOB_PREFIX, Staged
 
 JOB_NAME_LIMIT = 63
 

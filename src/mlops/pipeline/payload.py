@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops.models import TrainingBackend, TrainingStatus, Trigger
+from mlops.entities import TrainingBackend, TrainingStatus, Trigger
 
 
 class StepError(BaseModel):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from mlops.config import DatasetConfig
-from mlops.models import (
+from mlops.entities import (
     Alias,
     ArtifactRef,
     ConfigRevision,

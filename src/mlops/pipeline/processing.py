@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlops.definition.description import PROCESSING_JOB_PREFIX
+from mlops.entities import ArtifactRef, DatasetVersion, RawObject, RawObjectRef
 from mlops.errors import ConfigError, IngestRefused
-from mlops.models import ArtifactRef, DatasetVersion, RawObject, RawObjectRef
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.jobs import job_name
 from mlops.pipeline.payload import IngestRequest, ProcessingOutcome, RunPayload
@@ -25,7 +26,6 @@ from mlops.pipeline.stages import stage
 from mlops.pipeline.validate import accepted_schema, record_validation
 from mlops.pipeline.versions import record_version
 from mlops.settings import ValidationSettings
-from mlops.stack.description import PROCESSING_JOB_PREFIX
 
 if TYPE_CHECKING:
     from mlops.processing_jobs import ProcessingJob

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from mlops import rollouts
 from mlops.config import DatasetConfig
+from mlops.entities import ModelVersion
 from mlops.errors import Conflict, StageOrderError, ValidationFailed
-from mlops.models import ModelVersion
 from mlops.pipeline.deps import Deps, run_config
 from mlops.pipeline.payload import PromotionOutcome, RunPayload
 from mlops.pipeline.runs import finish_run

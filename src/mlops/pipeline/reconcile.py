@@ -17,9 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from mlops.entities import Run, utcnow
 from mlops.errors import NotFound
 from mlops.executions import execution_arn
-from mlops.models import Run, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.events import ExecutionDetail, ExecutionStatusChange, SweepRequest
 from mlops.pipeline.failure import end_unfinished

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from mlops.entities import Run, RunStatus, Trigger, utcnow
 from mlops.errors import Conflict
-from mlops.models import Run, RunStatus, Trigger, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import IngestRequest, RunPayload, execution_name
 

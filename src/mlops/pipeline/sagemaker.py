@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.artifact_keys import training_output_prefix
 from mlops.config import DatasetConfig
+from mlops.entities import ArtifactRef
 from mlops.errors import ConfigError, TrainingFailed
-from mlops.models import ArtifactRef
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.jobs import job_name
 from mlops.pipeline.payload import RunPayload, TrainingOutcome

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mlops.models import StageName, StageRecord, utcnow
+from mlops.entities import StageName, StageRecord, utcnow
 from mlops.pipeline.ports import RunRecords
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlops.config import DatasetConfig
+from mlops.entities import TrainingBackend
 from mlops.errors import StageOrderError
-from mlops.models import TrainingBackend
 from mlops.pipeline.candidates import register_candidate, training_frame
 from mlops.pipeline.deps import Deps, run_config
 from mlops.pipeline.payload import RunPayload, TrainingOutcome

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from mlops.config import parse_rate
+from mlops.entities import Trigger, utcnow
 from mlops.errors import NotFound
-from mlops.models import Trigger, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.events import AlarmStateChange, ManualTrigger, ScheduleTick
 from mlops.pipeline.runs import start_run

@@ -11,16 +11,16 @@ import tempfile
 from typing import TYPE_CHECKING
 
 from mlops.artifact_keys import validation_report_key
+from mlops.entities import VersionVerdict
 from mlops.errors import ValidationFailed
-from mlops.models import VersionVerdict
 from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import RunPayload, ValidationOutcome
 from mlops.pipeline.stages import StageLog, stage
 from mlops.records import fits_inline, version_schema
 
 if TYPE_CHECKING:
+    from mlops.entities import ConfigRevision
     from mlops.ml.validation import AcceptedSchema, ValidationReport
-    from mlops.models import ConfigRevision
 
 MAX_RECORDED_WARNINGS = 20
 MAX_SUMMARY_CHECKS = 50

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mlops.models import ArtifactRef, DatasetVersion, RawObjectRef, utcnow
+from mlops.entities import ArtifactRef, DatasetVersion, RawObjectRef, utcnow
 from mlops.pipeline.deps import Deps
 from mlops.records import bounded_version
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mlops.batch.models import BatchJob
+from mlops.batch.entities import BatchJob
 from mlops.errors import Conflict, NotFound
 from mlops.registry.models import model_pk
 from mlops.registry.table import BY_INDEX, NEW, Item, Key, Table, attrs, doc, load, value

@@ -6,8 +6,8 @@ from typing import Any
 
 from mlops.bounds import bound_key_part
 from mlops.config import DatasetConfig
+from mlops.entities import ConfigRevision, ConfigSource, DatasetVersion, RawObject, VersionVerdict, utcnow
 from mlops.errors import ConfigError, Conflict, NotFound
-from mlops.models import ConfigRevision, ConfigSource, DatasetVersion, RawObject, VersionVerdict, utcnow
 from mlops.registry.table import BY_INDEX, NEW, Condition, Item, Key, Table, attrs, doc, iso, load, value
 
 DATASETS = "DATASETS"

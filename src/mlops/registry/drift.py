@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from mlops.models import DriftSummary
+from mlops.entities import DriftSummary
 from mlops.registry.models import model_pk
 from mlops.registry.table import Key, Table, attrs, doc, iso, load, value
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops.entities import Alias, AliasEvent, ModelStatus, ModelVersion, Rollout, utcnow
 from mlops.errors import NotFound
-from mlops.models import Alias, AliasEvent, ModelStatus, ModelVersion, Rollout, utcnow
 from mlops.registry.table import BY_INDEX, NEW, Condition, Item, Key, Table, attrs, doc, iso, load, value
 
 PRODUCTION = "production"

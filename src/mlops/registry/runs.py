@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from mlops.entities import Run, RunStatus, StageRecord, Trigger
 from mlops.errors import Conflict, NotFound
-from mlops.models import Run, RunStatus, StageRecord, Trigger
 from mlops.registry.datasets import dataset_pk
 from mlops.registry.table import (
     BY_DATASET,

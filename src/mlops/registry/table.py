@@ -1,7 +1,7 @@
 """The table layer under the registry's stores: items in, records out, conflicts as ``Conflict``.
 
 Items carry their keys, the few attributes conditions and indexes need, and ``doc``: the record as
-JSON (no float/Decimal conversions, one schema in ``mlops.models``). Reads are a GetItem or a Query on
+JSON (no float/Decimal conversions, one schema in ``mlops.entities``). Reads are a GetItem or a Query on
 a key (the table or one of its indexes), never a Scan.
 """
 

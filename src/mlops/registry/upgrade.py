@@ -8,7 +8,7 @@ Queries find them.
 
 from __future__ import annotations
 
-from mlops.models import Run
+from mlops.entities import Run
 from mlops.registry.models import name_item
 from mlops.registry.runs import dataset_runs_pk, last_run_item, run_order
 from mlops.registry.table import Item, attrs, load, value

@@ -28,7 +28,7 @@ from mlops.errors import DependencyUnavailable
 from mlops.observability import logger
 from mlops.serving import telemetry, v2
 from mlops.serving.errors import MethodNotAllowed, ModelNotFound, RouteNotFound, ServingError
-from mlops.serving.models import LoadedModel
+from mlops.serving.model_store import LoadedModel
 from mlops.serving.service import InferenceService, model_document
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ Extensions API for ``INVOKE`` and ``SHUTDOWN`` events and then loops on ``event/
 - on ``SHUTDOWN`` (Lambda gives external extensions about two seconds) it ships everything left.
 
 The function never waits for any of it: its response goes out while the extension works in its own
-process. Records are packed exactly as before (``mlops.serving.capture.pack``), so the stream, its
+process. Records are packed exactly as before (``mlops.serving.capture_writer.pack``), so the stream, its
 partitioning and the S3 layout drift reads are unchanged. A failed shipment is logged and counted
 (``CaptureFailure``) and retried at the next flush: lines stay in the spool until Firehose accepted
 them (at least once). The embedded stack runs this same loop against its own Extensions API
@@ -146,7 +146,7 @@ def report_failure(reason: str) -> None:
 
 
 def firehose_sender(stream: str) -> Callable[[list[bytes]], None]:
-    from mlops.serving.capture import FirehoseSink, pack
+    from mlops.serving.capture_writer import FirehoseSink, pack
 
     sink = FirehoseSink(stream)
     return lambda lines: sink.put(pack(lines))

@@ -15,7 +15,7 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from mlops.models import Alias, ArtifactRef, ModelVersion
+from mlops.entities import Alias, ArtifactRef, ModelVersion
 from mlops.signature import FeatureSpec, Signature
 
 _KINDS = ("numeric", "categorical")

@@ -21,10 +21,10 @@ import orjson
 from mlops.registry.models import ModelStore as ModelRecords
 from mlops.registry.table import Table
 from mlops.serving import telemetry, v2
-from mlops.serving.capture import Capture
+from mlops.serving.capture_writer import Capture
 from mlops.serving.errors import InvalidInput, PayloadTooLarge, ServingError
 from mlops.serving.features import FeatureBatch, parse_predict_body
-from mlops.serving.models import LoadedModel, ModelStore, Prediction, RegistrySource
+from mlops.serving.model_store import LoadedModel, ModelStore, Prediction, RegistrySource
 from mlops.serving.routing import CANDIDATE, PRODUCTION, Publisher, VariantStats
 from mlops.serving.spool import writer_for
 from mlops.storage import Storage

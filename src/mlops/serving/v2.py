@@ -21,7 +21,7 @@ from typing import Any
 from mlops import __version__
 from mlops.serving.errors import InvalidInput, PayloadTooLarge
 from mlops.serving.features import FeatureBatch, FeatureLayout, describe, from_columns, from_matrix, quoted
-from mlops.serving.models import ONNX_TO_V2, LoadedModel, Prediction
+from mlops.serving.model_store import ONNX_TO_V2, LoadedModel, Prediction
 
 PLATFORM = "onnxruntime"
 MATRIX_INPUT = "input"

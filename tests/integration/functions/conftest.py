@@ -15,10 +15,10 @@ from sklearn.datasets import load_iris
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.definition import outputs as out
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.runtime import InvocationResult
-from mlops.local.stack import EmbeddedStack
 from mlops.registry import Registry
-from mlops.stack import outputs as out
 from tests.events import load_event
 from tests.integration.conftest import embedded_stack
 

@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 
 from mlops import aws
+from mlops.definition import outputs as out
+from mlops.entities import RawObjectRef
 from mlops.errors import IngestRefused
-from mlops.local.stack import EmbeddedStack
-from mlops.models import RawObjectRef
+from mlops.local.embedded import EmbeddedStack
 from mlops.multipart import MultipartUpload
 from mlops.pipeline.ingest import read_upload
 from mlops.registry import Registry
-from mlops.stack import outputs as out
 from mlops.storage import Storage
 from tests.events import load_event
 from tests.integration.functions.conftest import csv_bytes, invoke, iris_frame, s3_event

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from mlops.config import DatasetConfig
-from mlops.local.stack import EmbeddedStack
+from mlops.local.embedded import EmbeddedStack
 from mlops.registry import Registry
 from tests.events import load_event
 from tests.integration.functions.conftest import ingest_iris, invoke, iris_frame, run_through

@@ -17,14 +17,14 @@ from botocore.exceptions import ClientError
 
 from mlops import aws
 from mlops.config import DatasetConfig
+from mlops.definition.description import TRAINING_JOB_PREFIX, project_root
+from mlops.entities import Run
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.resources import LOCAL_STAGE
-from mlops.local.stack import EmbeddedStack
 from mlops.ml.sagemaker_entry import CHECK_ARGUMENTS, JobPaths, main, run
-from mlops.models import Run
 from mlops.pipeline.jobs import JOB_NAME_LIMIT, job_name
 from mlops.pipeline.sagemaker import ENTRYPOINT
 from mlops.registry import Registry
-from mlops.stack.description import TRAINING_JOB_PREFIX, project_root
 from tests.integration.functions.conftest import ingest_iris, invoke, iris_frame, run_through
 
 PIPELINE = ("validation", "training", "conversion", "promotion")

@@ -6,12 +6,12 @@ import copy
 from datetime import timedelta
 
 from mlops.config import DatasetConfig
+from mlops.definition.description import DRIFT_ALARM_PREFIX
+from mlops.entities import utcnow
+from mlops.local.embedded import EmbeddedStack
 from mlops.local.resources import LOCAL_STAGE
-from mlops.local.stack import EmbeddedStack
-from mlops.models import utcnow
 from mlops.pipeline.events import AlarmStateChange
 from mlops.registry import Registry
-from mlops.stack.description import DRIFT_ALARM_PREFIX
 from tests.events import load_event
 from tests.integration.functions.conftest import ingest_iris, invoke, run_through
 

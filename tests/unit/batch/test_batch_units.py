@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 
 from mlops import aws
+from mlops.batch.entities import BatchRequest, InputObject
 from mlops.batch.events import BatchStepEvent
-from mlops.batch.models import BatchRequest, InputObject
 from mlops.batch.objects import BatchObjects
 from mlops.batch.service import BatchConfig, BatchDeps, split
 from mlops.batch.submit import request_from_upload

@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 from botocore import exceptions as aws_errors
 
-from mlops.cli import stack as cli_stack
+from mlops.cli import connection as cli_stack
 from mlops.cli.commands.functions import retraining_blocked, wait_for_retraining
 from mlops.cli.commands.predict import error_message, read_json_input
 from mlops.cli.commands.upload import configure, upload_key
 from mlops.cli.commands.wait import Deadline, follow_run, report_run
+from mlops.cli.connection import Context, StackOutputs
 from mlops.cli.errors import CliError
 from mlops.cli.main import main
-from mlops.cli.stack import Context, StackOutputs
 from mlops.config import DatasetConfig
 from mlops.deployments import NotServable, deployment_stack, rollback_target, servable
+from mlops.entities import AliasEvent, ArtifactRef, ModelVersion, Run, StageRecord
 from mlops.errors import NotFound
-from mlops.models import AliasEvent, ArtifactRef, ModelVersion, Run, StageRecord
 from mlops.registry import Registry
 from mlops.registry.datasets import DatasetStore
 from mlops.registry.models import ModelStore

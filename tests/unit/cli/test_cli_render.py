@@ -9,7 +9,7 @@ from mlops.cli import render
 from mlops.cli.commands.functions import render_drift
 from mlops.cli.commands.runs import render_show, run_row, show_document
 from mlops.cli.describe import run_outcome, stage_highlight, stage_line
-from mlops.models import Run, StageRecord
+from mlops.entities import Run, StageRecord
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -3,7 +3,7 @@ and text from the manifest is escaped."""
 
 from __future__ import annotations
 
-from mlops.batch.models import BatchJob, S3Location
+from mlops.batch.entities import BatchJob, S3Location
 from mlops.console.html import join
 from mlops.console.pages.batch import code, job_row, model_version
 

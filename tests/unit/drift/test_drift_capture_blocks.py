@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlops.drift.capture import CapturedTraffic, _add_text, _Columns, _Counts
 from mlops.drift.capture_blocks import BlockParser
-from mlops.serving.capture import capture_lines
+from mlops.drift.capture_reader import CapturedTraffic, _add_text, _Columns, _Counts
+from mlops.serving.capture_writer import capture_lines
 from mlops.signature import FeatureSpec, Signature
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mlops.drift.capture import day_prefixes, iter_records, parse_timestamp
+from mlops.drift.capture_reader import day_prefixes, iter_records, parse_timestamp
 
 
 def test_records_one_per_line_run_together_and_broken() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlops.drift.capture import CapturedTraffic
+from mlops.drift.capture_reader import CapturedTraffic
 from mlops.drift.quality import GroundTruth, live_quality, read_csv_labels, read_json_labels
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from mlops.definition import description as d
 from mlops.local.firehose import (
     deliver,
     delivery_stream_config,
@@ -17,7 +18,6 @@ from mlops.local.firehose import (
     render_prefix,
     split_records,
 )
-from mlops.stack import description as d
 
 NOW = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
 

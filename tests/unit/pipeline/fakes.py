@@ -8,10 +8,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+from mlops.entities import ArtifactRef, Run, RunStatus
 from mlops.errors import Conflict, NotFound
 from mlops.execution_states import ExecutionState
 from mlops.executions import execution_arn
-from mlops.models import ArtifactRef, Run, RunStatus
 from mlops.storage import IntegrityError, ObjectHead
 from mlops.training_jobs import TrainingJob
 

@@ -14,8 +14,8 @@ import pytest
 from sklearn.datasets import load_iris
 
 from mlops.config import DatasetConfig
+from mlops.entities import ArtifactRef, Run
 from mlops.errors import ConfigError, StageOrderError, TrainingFailed
-from mlops.models import ArtifactRef, Run
 from mlops.pipeline import sagemaker
 from mlops.pipeline.config_object import sync_config_object
 from mlops.pipeline.deps import Deps

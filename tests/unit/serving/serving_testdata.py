@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from mlops.entities import Alias, ArtifactRef, ModelVersion
 from mlops.errors import NotFound
-from mlops.models import Alias, ArtifactRef, ModelVersion
-from mlops.serving.models import LoadedModel, ModelStore
+from mlops.serving.model_store import LoadedModel, ModelStore
 from mlops.storage import IntegrityError
 from tests.integration.inference_fixtures import Trained, trained_version
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlops.serving import spool
-from mlops.serving.capture import Capture, capture_lines, pack
+from mlops.serving.capture_writer import Capture, capture_lines, pack
 from mlops.serving.extension import Shipper
 from mlops.serving.spool import SpoolFull, SpoolReader, SpoolWriter
 

@@ -11,14 +11,14 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from botocore.exceptions import ClientError
 
+from mlops.entities import Alias
 from mlops.errors import DependencyUnavailable
 from mlops.local.context import LocalContext
-from mlops.models import Alias
 from mlops.observability import metrics
 from mlops.registry.models import ModelStore as ModelRecords
 from mlops.serving.api import create_app, routing_key
-from mlops.serving.capture import Capture
-from mlops.serving.models import ModelStore, RegistrySource
+from mlops.serving.capture_writer import Capture
+from mlops.serving.model_store import ModelStore, RegistrySource
 from mlops.serving.service import InferenceService, Limits
 from mlops.storage import Storage
 from tests.events import load_event

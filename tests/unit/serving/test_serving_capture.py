@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from mlops.observability import metrics
-from mlops.serving.capture import (
+from mlops.serving.capture_writer import (
     MAX_LINES_PER_RECORD,
     MAX_RECORD_BYTES,
     MAX_RECORDS_PER_CALL,

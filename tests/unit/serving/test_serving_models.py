@@ -10,7 +10,7 @@ import pytest
 from mlops.observability import metrics
 from mlops.serving.errors import ModelNotFound, ModelUnavailable, NoProductionModel
 from mlops.serving.features import parse_predict_body
-from mlops.serving.models import ModelStore
+from mlops.serving.model_store import ModelStore
 from mlops.signature import Signature
 from tests.integration.inference_fixtures import Trained
 from tests.unit.serving.serving_testdata import Clock, MemorySource, first_rows

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mlops.models import Alias, ArtifactRef, ModelVersion
-from mlops.serving.models import ModelStore
+from mlops.entities import Alias, ArtifactRef, ModelVersion
+from mlops.serving.model_store import ModelStore
 from mlops.serving.records import alias_from_json, model_version_from_json, signature_from_json
 from mlops.signature import Signature
 from tests.integration.inference_fixtures import Trained, trained_version
@@ -152,7 +152,7 @@ def test_a_corrupt_version_record_is_refused_and_the_serving_version_keeps_servi
 
 READS_WITHOUT_VALIDATORS = """
 import sys
-from mlops.models import Alias, ArtifactRef, ModelVersion
+from mlops.entities import Alias, ArtifactRef, ModelVersion
 from mlops.serving.records import alias_from_json, model_version_from_json
 from mlops.signature import FeatureSpec, Signature
 alias_from_json(sys.argv[1])

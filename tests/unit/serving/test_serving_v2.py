@@ -10,7 +10,7 @@ import pytest
 from mlops.serving import v2
 from mlops.serving.errors import InvalidInput, PayloadTooLarge
 from mlops.serving.features import parse_predict_body
-from mlops.serving.models import LoadedModel
+from mlops.serving.model_store import LoadedModel
 from tests.integration.inference_fixtures import Trained
 from tests.unit.serving.serving_testdata import MemorySource, first_rows, loaded
 

@@ -12,8 +12,8 @@ from moto import mock_aws
 
 from mlops import aws
 from mlops.serving import snapstart
-from mlops.serving.capture import Capture
-from mlops.serving.models import ModelStore
+from mlops.serving.capture_writer import Capture
+from mlops.serving.model_store import ModelStore
 from mlops.serving.service import InferenceService, Limits
 from tests.integration.inference_fixtures import Trained
 from tests.unit.serving.serving_testdata import Clock, MemorySource

@@ -9,15 +9,15 @@ from typing import Any
 
 from boto3.s3.transfer import S3Transfer
 
-from mlops.batch.models import FORMAT_SUFFIXES, BatchJob, BatchRequest, S3Location
+from mlops.batch.entities import FORMAT_SUFFIXES, BatchJob, BatchRequest, S3Location
 from mlops.batch.submit import new_job_id, start_job
 from mlops.cli import render
 from mlops.cli.commands.wait import Deadline
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT, CliError
-from mlops.cli.stack import Context
+from mlops.definition import outputs as names
+from mlops.definition.description import BATCH_PREFIX
 from mlops.executions import StepFunctionsExecutions
-from mlops.stack import outputs as names
-from mlops.stack.description import BATCH_PREFIX
 
 LIST_FIELDS = ("job_id", "model", "version", "status", "rows_in", "rows_out", "rows_failed", "output")
 _S3_URI = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.*)$")

@@ -6,8 +6,8 @@ import argparse
 import errno
 import webbrowser
 
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_OK, CliError
-from mlops.cli.stack import Context
 from mlops.console.app import Sources
 from mlops.console.server import base_url, make_console_server
 from mlops.console.site import build_console

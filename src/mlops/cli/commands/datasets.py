@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from mlops.cli import render
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_OK, CliError
-from mlops.cli.stack import Context
 from mlops.config import DatasetConfig
 from mlops.configfile import config_diff, config_to_yaml, parse_config
+from mlops.entities import ConfigRevision, ConfigSource, VersionVerdict
 from mlops.errors import ConfigError
-from mlops.models import ConfigRevision, ConfigSource, VersionVerdict
 from mlops.pipeline.config_object import config_object_key
 from mlops.registry import Registry
 

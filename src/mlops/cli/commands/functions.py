@@ -11,10 +11,10 @@ from typing import Any
 from mlops import aws
 from mlops.cli import render
 from mlops.cli.commands.wait import Deadline, follow_run, report_run, wait_for_run
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_OK, EXIT_TIMEOUT, CliError
-from mlops.cli.stack import Context
-from mlops.models import Run, utcnow
-from mlops.stack import description
+from mlops.definition import description
+from mlops.entities import Run, utcnow
 
 # Clocks differ between this machine and the stack; a run this much older than the request still counts.
 CLOCK_SKEW = timedelta(seconds=30)

@@ -10,11 +10,11 @@ import argparse
 from typing import Any
 
 from mlops.cli import render
+from mlops.cli.connection import Context
 from mlops.cli.describe import run_duration
 from mlops.cli.errors import EXIT_OK
-from mlops.cli.stack import Context
+from mlops.entities import ArtifactRef
 from mlops.errors import NotFound
-from mlops.models import ArtifactRef
 from mlops.registry import Registry
 
 _MAX_COLUMNS_SHOWN = 8

@@ -7,8 +7,8 @@ import errno
 import shlex
 from pathlib import Path
 
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_OK, CliError
-from mlops.cli.stack import Context
 from mlops.local.resources import REGION
 
 
@@ -30,7 +30,7 @@ def run_local_env(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_local_up(args: argparse.Namespace, ctx: Context) -> int:
-    from mlops.local.stack import run
+    from mlops.local.embedded import run
 
     try:
         run(

@@ -7,9 +7,9 @@ from typing import Any
 
 from mlops import deployments
 from mlops.cli import render
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_OK, CliError
-from mlops.cli.stack import Context
-from mlops.models import ModelVersion
+from mlops.entities import ModelVersion
 
 LIST_FIELDS = ("name", "version", "status", "metrics", "dataset_version", "created_at")
 

@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 from mlops.cli import render
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_OK, CliError
-from mlops.cli.stack import Context
 
 TIMEOUT_S = 60.0
 

@@ -8,10 +8,10 @@ from typing import Any
 from mlops import deployments, rollouts
 from mlops.aws import caller_identity
 from mlops.cli import render
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_OK, CliError
-from mlops.cli.stack import Context
 from mlops.config import DeploymentConfig, parse_duration
-from mlops.models import ModelVersion, Rollout
+from mlops.entities import ModelVersion, Rollout
 from mlops.rollout_starter import StepFunctionsStarter
 
 SHOW_FIELDS = (

@@ -6,10 +6,10 @@ import argparse
 from typing import Any
 
 from mlops.cli import render
+from mlops.cli.connection import Context
 from mlops.cli.describe import check_lines, run_duration, stage_highlight
 from mlops.cli.errors import EXIT_OK
-from mlops.cli.stack import Context
-from mlops.models import Run, StageRecord
+from mlops.entities import Run, StageRecord
 
 LIST_FIELDS = (
     "run_id",

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 
 from mlops.cli.commands.datasets import read_config_file, write_config
 from mlops.cli.commands.wait import Deadline, follow_run, report_run, wait_for_raw_object
+from mlops.cli.connection import Context
 from mlops.cli.errors import EXIT_FAILED, EXIT_OK, CliError
-from mlops.cli.stack import Context
 from mlops.config import DatasetConfig
 from mlops.configfile import validation_sentence
-from mlops.models import ConfigSource, utcnow
+from mlops.entities import ConfigSource, utcnow
 from mlops.pipeline.ingest import (
     DATASET_NAME,  # the names ingest accepts
     RAW_PREFIX,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from mlops.cli import render
+from mlops.cli.connection import Context
 from mlops.cli.describe import check_lines, run_duration, stage_line
 from mlops.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT, CliError
-from mlops.cli.stack import Context
+from mlops.entities import RawObject, Run
 from mlops.errors import NotFound
-from mlops.models import RawObject, Run
 
 DEFAULT_TIMEOUT_S = 1800.0
 

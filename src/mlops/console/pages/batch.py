@@ -6,7 +6,7 @@ Reads through the registry's batch-jobs store, as ``mlops batch list|show`` do: 
 
 from __future__ import annotations
 
-from mlops.batch.models import BatchJob
+from mlops.batch.entities import BatchJob
 from mlops.cli import render
 from mlops.console.app import Context, Page, Route, Section
 from mlops.console.html import Html, badge, fields, h, join, link, notice, pager, path, section, table, when

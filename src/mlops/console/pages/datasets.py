@@ -9,8 +9,8 @@ from mlops.cli import render
 from mlops.console import charts
 from mlops.console.app import Context, Page, Route, Section
 from mlops.console.html import Html, badge, fields, h, join, link, pager, path, section, table, when
+from mlops.entities import DatasetVersion, RawObject, StageRecord
 from mlops.errors import NotFound
-from mlops.models import DatasetVersion, RawObject, StageRecord
 
 PAGE_SIZE = 25
 _NAME = r"(?P<name>[^/]+)"

@@ -16,8 +16,8 @@ from mlops.cli import render
 from mlops.console import charts
 from mlops.console.app import BadRequest, Context, Page, Response, Route, Section
 from mlops.console.html import Html, attr, badge, fields, h, join, link, path, section, table, when
+from mlops.entities import DriftSummary
 from mlops.errors import NotFound
-from mlops.models import DriftSummary
 
 HISTORY = 30
 _READERS = 8

@@ -7,8 +7,8 @@ from mlops.console import charts
 from mlops.console.app import Context, Page, Route, Section
 from mlops.console.html import Html, badge, fields, join, link, pager, path, section, table, when
 from mlops.deployments import NotServable, servable
+from mlops.entities import Alias, AliasEvent, ModelVersion
 from mlops.errors import NotFound
-from mlops.models import Alias, AliasEvent, ModelVersion
 
 PAGE_SIZE = 25
 _METRICS_SHOWN = 4

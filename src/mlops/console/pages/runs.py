@@ -11,7 +11,7 @@ from mlops.console import charts
 from mlops.console.app import Context, Page, Route, Section
 from mlops.console.html import Html, badge, fields, join, link, notice, pager, path, section, table, when
 from mlops.console.pages.datasets import validation_summary
-from mlops.models import Run, StageRecord
+from mlops.entities import Run, StageRecord
 
 PAGE_SIZE = 25
 _READERS = 8  # stage queries of one page run in parallel: one DynamoDB round trip each

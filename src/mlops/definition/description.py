@@ -713,7 +713,7 @@ def extensions_of(spec: FunctionSpec) -> tuple[ExtensionSpec, ...]:
 
 def state_machine_definition(spec: StateMachineSpec = PIPELINE) -> str:
     """The ASL text with its ``${...}`` placeholders, exactly as CDK's DefinitionBody takes it."""
-    return resources.files("mlops.stack").joinpath(spec.definition_file).read_text(encoding="utf-8")
+    return resources.files("mlops.definition").joinpath(spec.definition_file).read_text(encoding="utf-8")
 
 
 def project_root() -> Path:

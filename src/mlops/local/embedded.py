@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops import aws
+from mlops.definition import description as d
+from mlops.definition import outputs as out
 from mlops.local import patches
 from mlops.local.eventbus import EventBus
 from mlops.local.persistence import Snapshotter, StateStore
@@ -29,8 +31,6 @@ from mlops.local.runtime import FunctionRuntime
 from mlops.observability import logger
 from mlops.registry import Registry
 from mlops.rollout_starter import StepFunctionsStarter, resume_rollouts
-from mlops.stack import description as d
-from mlops.stack import outputs as out
 
 ALARM_INTERVAL_S = 5.0
 

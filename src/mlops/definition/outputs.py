@@ -3,7 +3,7 @@ finds every resource through them (docs/deploy.md#stack-outputs). Pure constants
 
 from __future__ import annotations
 
-from mlops.stack.description import FUNCTIONS, Ref
+from mlops.definition.description import FUNCTIONS, Ref
 
 DEFAULT_STACK_NAME = "MlopsStack"
 

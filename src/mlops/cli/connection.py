@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError
 
 from mlops import aws
 from mlops.cli.errors import CliError
+from mlops.definition import outputs as names
 from mlops.registry import Registry
-from mlops.stack import outputs as names
 
 
 @dataclass(frozen=True)

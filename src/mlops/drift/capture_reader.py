@@ -1,6 +1,6 @@
 """Reading captured traffic from the capture bucket into feature columns.
 
-The inference function captures one JSON object per predicted row (``mlops.serving.capture``):
+The inference function captures one JSON object per predicted row (``mlops.serving.capture_writer``):
 
     {"request_id", "model", "version", "timestamp" (ISO-8601 UTC), "row",
      "features": {column: value}, "prediction": value, "probabilities": [...] (classifiers)}

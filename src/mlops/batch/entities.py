@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops.models import Record, utcnow
+from mlops.entities import Record, utcnow
 
 BatchFormat = Literal["csv", "jsonl", "parquet"]
 BatchStatus = Literal["RUNNING", "SUCCEEDED", "FAILED"]

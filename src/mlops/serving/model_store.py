@@ -25,8 +25,8 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from mlops import aws
+from mlops.entities import Alias, ArtifactRef, ModelVersion
 from mlops.errors import NotFound
-from mlops.models import Alias, ArtifactRef, ModelVersion
 from mlops.serving import telemetry
 from mlops.serving.errors import ModelNotFound, ModelUnavailable, NoProductionModel, ServingError
 from mlops.serving.features import FeatureBatch, FeatureLayout
