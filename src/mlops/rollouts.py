@@ -229,6 +229,17 @@ def _end(registry: Registry, rollout: Rollout, status: str, reason: str) -> Roll
     return registry.models.save_rollout(ended, expected=rollout)
 
 
+def _end_once(registry: Registry, rollout: Rollout, status: str, reason: str) -> Rollout:
+    """End the rollout unless another check ended it first, in which case its record stands."""
+    try:
+        return _end(registry, rollout, status, reason)
+    except Conflict:
+        stored = registry.models.get_rollout(rollout.name)
+        if stored is None or stored.rollout_id != rollout.rollout_id or stored.status == "running":
+            raise
+        return stored
+
+
 def _result(rollout: Rollout, wait: int = 0) -> CheckResult:
     return CheckResult(
         rollout.name, rollout.rollout_id, rollout.status, rollout.current_weight, wait, rollout.reason
@@ -255,13 +266,14 @@ def check(
         return _result(rollout)
     alias = registry.models.get_alias(name)
     if alias is None or alias.candidate != rollout.version:
-        now_serving = f"v{alias.version}" if alias else "none"
-        ended = _end(
-            registry,
-            rollout,
-            "aborted",
-            f"The production alias moved (now {now_serving}); the rollout stopped.",
-        )
+        if alias is not None and alias.version == rollout.version and alias.candidate is None:
+            # The candidate is production: a second check of this rollout (a redelivery, or one resumed
+            # after a restart) completed it between this check's two reads, or a person promoted it.
+            ended = _end_once(registry, rollout, "completed", f"v{rollout.version} is production.")
+        else:
+            now_serving = f"v{alias.version}" if alias else "none"
+            reason = f"The production alias moved (now {now_serving}); the rollout stopped."
+            ended = _end_once(registry, rollout, "aborted", reason)
         _disarm(alarms, name)
         return _result(ended)
     if rollout.strategy == "shadow":
@@ -348,7 +360,7 @@ def _complete(
         rollout.name, rollout.version, alias, rollout.strategy, rollout.run_id, reason, rollout.actor
     )
     _disarm(alarms, rollout.name)
-    return _end(registry, rollout, "completed", reason)
+    return _end_once(registry, rollout, "completed", reason)
 
 
 def roll_back(

@@ -230,6 +230,20 @@ def test_a_promote_racing_a_rollout_leaves_exactly_one_production_version(
         assert stack.registry.models.get_rollout(NAME).status == "aborted"  # type: ignore[union-attr]
 
 
+def test_a_check_that_finds_its_candidate_promoted_by_another_check_records_it_completed(
+    stack: InferenceStack, churn: Trained
+) -> None:
+    candidate = stack.publish(NAME, churn, promote=False)
+    rollout = rollouts.start(stack.registry, NAME, candidate.version, deployment(), no_machine)
+    alias = stack.registry.models.get_alias(NAME)
+    # A second check of the same rollout (resumed after a restart) moved the alias to the candidate and
+    # has not recorded the rollout's end yet when this check reads them.
+    stack.registry.models.move_alias(NAME, candidate.version, alias, "canary", None, "Completed by a twin.")
+    assert check(stack, rollout).status == "completed"
+    assert stack.registry.models.get_rollout(NAME).status == "completed"  # type: ignore[union-attr]
+    assert production_versions(stack) == [candidate.version]
+
+
 def test_only_one_rollout_runs_at_a_time(stack: InferenceStack, churn: Trained) -> None:
     first = stack.publish(NAME, churn, promote=False)
     second = stack.publish(NAME, churn, promote=False)
