@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 
 from mlops.errors import TrainingFailed
 from mlops.ml.dataset import read_parquet_bytes, to_parquet_bytes
+from mlops.ml.sampling import HOLDOUT_ROWS, read_parquet_sample
 from mlops.ml.training import TrainedModel
 from mlops.signature import Signature
 
@@ -79,15 +80,23 @@ def read_training_output(directory: Path) -> TrainedModel:
             raise TrainingFailed(
                 f"The training output's {name} does not match the sha256 its job recorded; it is not loaded."
             )
-    return model_from_parts(pipeline=files[PIPELINE_FILE], result=result, holdout=files[HOLDOUT_FILE])
+    # A job's holdout grows with the table; what is kept of it is the bounded sample the candidate stores.
+    return model_from_parts(
+        pipeline=files[PIPELINE_FILE], result=result, holdout=files[HOLDOUT_FILE], holdout_rows=HOLDOUT_ROWS
+    )
 
 
-def model_from_parts(pipeline: bytes, result: dict[str, Any], holdout: bytes) -> TrainedModel:
-    """Rebuild a ``TrainedModel`` from the stored pipeline, result document and holdout Parquet."""
+def model_from_parts(
+    pipeline: bytes, result: dict[str, Any], holdout: bytes, holdout_rows: int | None = None
+) -> TrainedModel:
+    """Rebuild a ``TrainedModel`` from the stored pipeline, result document and holdout Parquet (read as
+    its evenly spaced sample of ``holdout_rows`` rows when given, one row group at a time)."""
     return TrainedModel(
         pipeline=pipeline_from_bytes(pipeline),
         signature=Signature.model_validate(result["signature"]),
-        holdout=read_parquet_bytes(holdout),
+        holdout=read_parquet_bytes(holdout)
+        if holdout_rows is None
+        else read_parquet_sample(holdout, holdout_rows),
         metrics=dict(result["metrics"]),
         baseline_metrics=dict(result["baseline_metrics"]),
         params=dict(result["params"]),
