@@ -8,13 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from mlops import aws
-from mlops.sagemaker_jobs import create_job, describe_job
-
-if TYPE_CHECKING:
-    from mypy_boto3_sagemaker import SageMakerClient
+from mlops.sagemaker_jobs import SageMakerAdapter, create_job, describe_job
 
 
 @dataclass(frozen=True)
@@ -29,14 +25,7 @@ class ProcessingJob:
     failure_reason: str | None = None
 
 
-class ProcessingJobs:
-    def __init__(self, client: SageMakerClient | None = None) -> None:
-        self._client = client
-
-    @property
-    def sagemaker(self) -> SageMakerClient:
-        return self._client or aws.sagemaker()
-
+class ProcessingJobs(SageMakerAdapter):
     def create(self, request: dict[str, Any]) -> bool:
         """Create the job ``request`` describes (``CreateProcessingJob``'s arguments): True if created,
         False if a job of its name already exists."""

@@ -12,15 +12,29 @@ instance type it does not offer) is ``BadRequest`` with its reason; a job it doe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from mlops import aws
 from mlops.errors import BadRequest, NotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 Described = TypeVar("Described")
 
 MESSAGE_CHARS = 400  # SageMaker lists every allowed value of an enum it refuses: hundreds of them
 _NAME_TAKEN = ("must be unique", "already exists")
+
+
+class SageMakerAdapter:
+    """An adapter over one SageMaker client: the one a test passes in, else the cached factory's."""
+
+    def __init__(self, client: SageMakerClient | None = None) -> None:
+        self._client = client
+
+    @property
+    def sagemaker(self) -> SageMakerClient:
+        return self._client or aws.sagemaker()
 
 
 def error_message(error: Exception) -> str:

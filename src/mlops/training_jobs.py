@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from mlops import aws
-from mlops.sagemaker_jobs import create_job, describe_job
-
-if TYPE_CHECKING:
-    from mypy_boto3_sagemaker import SageMakerClient
+from mlops.sagemaker_jobs import SageMakerAdapter, create_job, describe_job
 
 
 @dataclass(frozen=True)
@@ -30,14 +26,7 @@ class TrainingJob:
     model_uri: str | None = None  # ModelArtifacts.S3ModelArtifacts, once the job wrote it
 
 
-class TrainingJobs:
-    def __init__(self, client: SageMakerClient | None = None) -> None:
-        self._client = client
-
-    @property
-    def sagemaker(self) -> SageMakerClient:
-        return self._client or aws.sagemaker()
-
+class TrainingJobs(SageMakerAdapter):
     def create(self, request: dict[str, Any]) -> bool:
         """Create the job ``request`` describes (``CreateTrainingJob``'s arguments): True if created,
         False if a job of its name already exists."""
