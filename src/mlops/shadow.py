@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlops.drift.baseline import class_key
@@ -139,6 +139,10 @@ def replay(
     return figures, scored
 
 
+# S3 keeps LastModified to the second, and the rollout function's clock is not S3's.
+LABEL_CLOCK_MARGIN = timedelta(minutes=5)
+
+
 class CapturedEvidence:
     """Evidence from the capture bucket: captured requests, labels under ``feedback/``, and the
     candidate's ONNX from the artifact bucket."""
@@ -211,13 +215,18 @@ class CapturedEvidence:
             )
         return requests
 
-    def labels(self, name: str) -> dict[tuple[str, int], Any]:
-        """Every label under ``feedback/<name>/``: (request_id, row) -> label; malformed lines skipped."""
+    def labels(self, name: str, since: datetime, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], Any]:
+        """The labels under ``feedback/<name>/`` of the ``wanted`` (request_id, row) pairs: (request_id, row)
+        -> label; malformed lines skipped. Only objects written since the rollout began are read (a label
+        of one of its requests cannot be older), and only wanted labels are kept, so a large or old
+        feedback prefix costs a check neither its memory nor a re-read of every earlier upload."""
         s3 = self.reader.s3
         labels: dict[tuple[str, int], Any] = {}
         paginator = s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.reader.bucket, Prefix=f"{FEEDBACK_PREFIX}{name}/"):
             for item in page.get("Contents", []):
+                if item["LastModified"] < since - LABEL_CLOCK_MARGIN:
+                    continue
                 body = s3.get_object(Bucket=self.reader.bucket, Key=item["Key"])["Body"].read()
                 for record in iter_records(body.decode("utf-8", "replace")):
                     if (
@@ -227,8 +236,9 @@ class CapturedEvidence:
                     ):
                         continue
                     row = record.get("row", 0)
-                    if isinstance(row, int) and record["label"] is not None:
-                        labels[(record["request_id"], row)] = record["label"]
+                    key = (record["request_id"], row)
+                    if isinstance(row, int) and record["label"] is not None and key in wanted:
+                        labels[key] = record["label"]
         return labels
 
     def shadow(self, rollout: Rollout, until: datetime) -> tuple[ShadowFigures, GroundTruth | None]:
@@ -241,7 +251,8 @@ class CapturedEvidence:
             return ShadowFigures(len(requests), 0, 0, None, None, None, None), None
         production = self.model(rollout.name, rollout.baseline)
         figures, scored = replay(candidate, production, requests, self.max_rows)
-        labels = self.labels(rollout.name)
+        labelled = {(r.request_id, row) for r in requests for row in range(len(r.predictions))}
+        labels = self.labels(rollout.name, rollout.started_at, labelled)
         answered = [
             (p, labels[(r.request_id, row)])
             for r in requests
@@ -254,11 +265,12 @@ class CapturedEvidence:
     def ground_truth(self, rollout: Rollout, until: datetime) -> GroundTruth | None:
         if rollout.baseline is None:
             return None
-        labels = self.labels(rollout.name)
+        requests = self.captured(rollout.name, {rollout.version, rollout.baseline}, rollout.started_at, until)
+        wanted = {(r.request_id, row) for r in requests for row in range(len(r.predictions))}
+        labels = self.labels(rollout.name, rollout.started_at, wanted)
         if not labels:
             return None
         task = self.registry.models.get_model_version(rollout.name, rollout.version).task
-        requests = self.captured(rollout.name, {rollout.version, rollout.baseline}, rollout.started_at, until)
         pairs: dict[int, list[tuple[Any, Any]]] = {rollout.version: [], rollout.baseline: []}
         for request in requests:
             for row, prediction in enumerate(request.predictions):

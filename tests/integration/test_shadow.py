@@ -21,7 +21,7 @@ from mlops.console.pages import rollouts as rollouts_page
 from mlops.definition.description import METRICS_NAMESPACE
 from mlops.entities import Rollout, utcnow
 from mlops.rollout_adapters import CloudWatchVariantMetrics
-from mlops.shadow import CapturedEvidence
+from mlops.shadow import LABEL_CLOCK_MARGIN, CapturedEvidence
 from tests.events import load_event
 from tests.integration.conftest import wait_for
 
@@ -277,3 +277,22 @@ def test_without_labels_the_ground_truth_guardrail_is_inactive_and_says_so(
     assert stored is not None and stored.current_weight == 100
     assert stored.ground_truth is not None and "inactive, no labels arrived" in stored.ground_truth
     assert "candidate_accuracy" not in stored.observed
+
+
+def test_a_check_reads_only_the_labels_of_its_own_requests_uploaded_since_it_began() -> None:
+    from datetime import UTC, datetime
+
+    from tests.factories import moto_registry
+
+    with moto_registry() as registry:
+        aws.s3().create_bucket(Bucket=CAPTURE)
+        send_labels(["mine-1", "mine-2", "someone-else"], ["yes", "no", "yes"])
+        # A malformed upload among them loses nothing of the rest.
+        aws.s3().put_object(Bucket=CAPTURE, Key=f"feedback/{NAME}/broken.jsonl", Body=b"{not json\n\x00\n")
+        evidence = CapturedEvidence(registry, CAPTURE)
+        wanted = {("mine-1", 0), ("mine-2", 0), ("absent", 0)}
+        now = datetime.now(UTC)
+        assert evidence.labels(NAME, now, wanted) == {("mine-1", 0): "yes", ("mine-2", 0): "no"}
+        # Uploads older than the rollout (beyond the clock margin) are not read at all.
+        later = now + LABEL_CLOCK_MARGIN + timedelta(minutes=1)
+        assert evidence.labels(NAME, later, wanted) == {}
