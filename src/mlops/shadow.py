@@ -8,10 +8,11 @@ what production answered, the share of requests the candidate refuses or fails o
 latency of both replayed the same way. The production request pays nothing.
 
 Ground truth is what users upload under ``ground-truth/<model>/`` in the capture bucket (CSV or JSON
-Lines, keyed by the request id a client got back in ``x-amzn-RequestId`` and the row's index), read by
-``mlops.labels`` as drift's live quality reads it. Joined with the captured rows, it gives each variant's live accuracy
-(classification) or RMSE (regression) on the same kind of traffic: a canary's candidate and production
-on the rows each answered, a shadow candidate and production on the very same rows.
+Lines, keyed by the request id a client got back in ``x-amzn-RequestId`` and the row's index), read
+by ``mlops.labels`` as drift's live quality reads it. Joined with the captured rows, it gives each
+variant's live accuracy (classification) or RMSE (regression) on the same kind of traffic: a canary's
+candidate and production on the rows each answered, a shadow candidate and production on the very
+same rows.
 """
 
 from __future__ import annotations
