@@ -59,12 +59,20 @@ class GroundTruth:
     production: float | None
     candidate_rows: int
     production_rows: int
+    # Label lines the reader could not use: (reason, lines), most frequent first (mlops.labels).
+    skipped: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def skipped_lines(self) -> int:
+        return sum(count for _, count in self.skipped)
 
     def as_dict(self) -> dict[str, float]:
         figures: dict[str, float] = {
             "labelled_candidate_rows": self.candidate_rows,
             "labelled_production_rows": self.production_rows,
         }
+        if self.skipped:
+            figures["skipped_label_lines"] = self.skipped_lines
         if self.candidate is not None:
             figures[f"candidate_{self.metric}"] = round(self.candidate, 6)
         if self.production is not None:
@@ -154,14 +162,21 @@ def ground_truth_active(truth: GroundTruth | None, guardrails: dict[str, float])
 
 
 def ground_truth_status(truth: GroundTruth | None, guardrails: dict[str, float]) -> str:
-    """What the report says about the ground-truth guardrail."""
+    """What the report says about the ground-truth guardrail, and about label lines that were skipped."""
+    skipped = ""
+    if truth is not None and truth.skipped:
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in truth.skipped)
+        skipped = f"; {truth.skipped_lines} label lines skipped ({reasons})"
     if ground_truth_active(truth, guardrails):
         assert truth is not None
-        return f"ground truth: {truth.metric} checked on labelled rows"
+        return f"ground truth: {truth.metric} checked on labelled rows{skipped}"
     needed = int(guardrails.get("min_labels", 20))
     if truth is None or not (truth.candidate_rows or truth.production_rows):
-        return f"ground truth: inactive, no labels arrived (feedback/ needs {needed} labelled rows each side)"
+        return (
+            f"ground truth: inactive, no labels arrived (ground-truth/ needs {needed} labelled rows each "
+            f"side){skipped}"
+        )
     return (
         f"ground truth: inactive, {truth.candidate_rows} labelled candidate rows and {truth.production_rows} "
-        f"production rows (it needs {needed} each)"
+        f"production rows (it needs {needed} each){skipped}"
     )

@@ -7,11 +7,12 @@ request, and compare: prediction agreement (classification) or relative error (r
 what production answered, the share of requests the candidate refuses or fails on, and the p99
 latency of both replayed the same way. The production request pays nothing.
 
-Ground truth arrives as JSON Lines under ``feedback/<model>/`` in the capture bucket, one
-``{"request_id", "row" (default 0), "label"}`` per labelled row, keyed by the request id a client
-got back (``x-amzn-RequestId``). Joined with the captured rows, it gives each variant's live accuracy
-(classification) or RMSE (regression) on the same kind of traffic: a canary's candidate and production
-on the rows each answered, a shadow candidate and production on the very same rows.
+Ground truth is what users upload under ``ground-truth/<model>/`` in the capture bucket (CSV or JSON
+Lines, keyed by the request id a client got back in ``x-amzn-RequestId`` and the row's index), read
+by ``mlops.labels`` as drift's live quality reads it. Joined with the captured rows, it gives each
+variant's live accuracy (classification) or RMSE (regression) on the same kind of traffic: a canary's
+candidate and production on the rows each answered, a shadow candidate and production on the very
+same rows.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlops.drift.baseline import class_key
 from mlops.drift.capture_reader import CaptureReader, iter_records, parse_timestamp
 from mlops.entities import Rollout
+from mlops.labels import LabelKey, LabelReader, Labels
 from mlops.registry import Registry
 from mlops.rollout_gates import MAX_REPLAYED_REQUESTS, GroundTruth, ShadowFigures
 from mlops.serving.features import parse_predict_body
@@ -35,8 +37,6 @@ from mlops.storage import Storage
 
 if TYPE_CHECKING:  # onnxruntime loads only where a candidate is scored (the rollout function)
     from mlops.serving.model_store import LoadedModel
-
-FEEDBACK_PREFIX = "feedback/"
 
 
 @dataclass(frozen=True)
@@ -139,19 +139,16 @@ def replay(
     return figures, scored
 
 
-# S3 keeps LastModified to the second, and the rollout function's clock is not S3's.
-LABEL_CLOCK_MARGIN = timedelta(minutes=5)
-
-
 class CapturedEvidence:
-    """Evidence from the capture bucket: captured requests, labels under ``feedback/``, and the
-    candidate's ONNX from the artifact bucket."""
+    """Evidence from the capture bucket: captured requests, the labels users uploaded (``mlops.labels``),
+    and the candidate's ONNX from the artifact bucket."""
 
     def __init__(
         self, registry: Registry, capture_bucket: str, storage: Storage | None = None, max_rows: int = 10_000
     ) -> None:
         self.registry = registry
         self.reader = CaptureReader(capture_bucket)
+        self.label_reader = LabelReader(capture_bucket)
         self.storage = storage or Storage()
         self.max_rows = max_rows
         self._models: dict[tuple[str, int], LoadedModel] = {}
@@ -215,31 +212,12 @@ class CapturedEvidence:
             )
         return requests
 
-    def labels(self, name: str, since: datetime, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], Any]:
-        """The labels under ``feedback/<name>/`` of the ``wanted`` (request_id, row) pairs: (request_id, row)
-        -> label; malformed lines skipped. Only objects written since the rollout began are read (a label
-        of one of its requests cannot be older), and only wanted labels are kept, so a large or old
-        feedback prefix costs a check neither its memory nor a re-read of every earlier upload."""
-        s3 = self.reader.s3
-        labels: dict[tuple[str, int], Any] = {}
-        paginator = s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.reader.bucket, Prefix=f"{FEEDBACK_PREFIX}{name}/"):
-            for item in page.get("Contents", []):
-                if item["LastModified"] < since - LABEL_CLOCK_MARGIN:
-                    continue
-                body = s3.get_object(Bucket=self.reader.bucket, Key=item["Key"])["Body"].read()
-                for record in iter_records(body.decode("utf-8", "replace")):
-                    if (
-                        record is None
-                        or "label" not in record
-                        or not isinstance(record.get("request_id"), str)
-                    ):
-                        continue
-                    row = record.get("row", 0)
-                    key = (record["request_id"], row)
-                    if isinstance(row, int) and record["label"] is not None and key in wanted:
-                        labels[key] = record["label"]
-        return labels
+    def labels(self, name: str, since: datetime, wanted: set[LabelKey]) -> Labels:
+        """The labels of the ``wanted`` (request_id, row) pairs. Only objects written since the rollout
+        began are read (a label of one of its requests cannot be older), and only wanted labels are
+        kept, so a large or old label prefix costs a check neither its memory nor a re-read of every
+        earlier upload."""
+        return self.label_reader.read(name, since, wanted)
 
     def shadow(self, rollout: Rollout, until: datetime) -> tuple[ShadowFigures, GroundTruth | None]:
         assert rollout.baseline is not None
@@ -252,7 +230,8 @@ class CapturedEvidence:
         production = self.model(rollout.name, rollout.baseline)
         figures, scored = replay(candidate, production, requests, self.max_rows)
         labelled = {(r.request_id, row) for r in requests for row in range(len(r.predictions))}
-        labels = self.labels(rollout.name, rollout.started_at, labelled)
+        uploaded = self.labels(rollout.name, rollout.started_at, labelled)
+        labels = uploaded.by_row
         answered = [
             (p, labels[(r.request_id, row)])
             for r in requests
@@ -260,15 +239,16 @@ class CapturedEvidence:
             if (r.request_id, row) in labels
         ]
         mine = [(p, labels[(rid, row)]) for rid, row, p in scored if (rid, row) in labels]
-        return figures, self._truth(candidate.signature.task, mine, answered)
+        return figures, self._truth(candidate.signature.task, mine, answered, uploaded)
 
     def ground_truth(self, rollout: Rollout, until: datetime) -> GroundTruth | None:
         if rollout.baseline is None:
             return None
         requests = self.captured(rollout.name, {rollout.version, rollout.baseline}, rollout.started_at, until)
         wanted = {(r.request_id, row) for r in requests for row in range(len(r.predictions))}
-        labels = self.labels(rollout.name, rollout.started_at, wanted)
-        if not labels:
+        uploaded = self.labels(rollout.name, rollout.started_at, wanted)
+        labels = uploaded.by_row
+        if not labels and not uploaded.skipped:
             return None
         task = self.registry.models.get_model_version(rollout.name, rollout.version).task
         pairs: dict[int, list[tuple[Any, Any]]] = {rollout.version: [], rollout.baseline: []}
@@ -276,11 +256,13 @@ class CapturedEvidence:
             for row, prediction in enumerate(request.predictions):
                 if (request.request_id, row) in labels:
                     pairs[request.version].append((prediction, labels[(request.request_id, row)]))
-        return self._truth(task, pairs[rollout.version], pairs[rollout.baseline])
+        return self._truth(task, pairs[rollout.version], pairs[rollout.baseline], uploaded)
 
     @staticmethod
-    def _truth(task: str, candidate: list[tuple[Any, Any]], production: list[tuple[Any, Any]]) -> GroundTruth:
+    def _truth(
+        task: str, candidate: list[tuple[Any, Any]], production: list[tuple[Any, Any]], uploaded: Labels
+    ) -> GroundTruth:
         mine, mine_rows = score_truth(task, candidate)
         theirs, their_rows = score_truth(task, production)
         metric = "accuracy" if task == "classification" else "rmse"
-        return GroundTruth(metric, mine, theirs, mine_rows, their_rows)
+        return GroundTruth(metric, mine, theirs, mine_rows, their_rows, tuple(uploaded.skipped.most_common()))

@@ -36,6 +36,7 @@ from mlops.definition.description import (
     project_root,
     state_machine_definition,
 )
+from mlops.labels import DEPRECATED_LABELS_PREFIX, LABELS_PREFIX
 from mlops.local.firehose import PARTITIONED_SUFFIX, processors
 from mlops.serving.errors import GATEWAY_ERRORS, PayloadTooLarge, gateway_error
 
@@ -680,15 +681,42 @@ def test_batch_scoring_is_a_distributed_map_scoped_to_batch_and_alarmed(synthesi
     assert failed["AlarmName"] == "mlops-dev-BatchFailed" and failed["Threshold"] == 1
 
 
-def test_the_rollout_function_only_reads_captured_traffic_and_labels(synthesized: Synthesized) -> None:
-    """A shadow's replay reads the capture bucket (captured requests, feedback labels); it never
-    writes there."""
-    role_id = single_reference(function_props(synthesized, "rollout")["Role"])
-    buckets = {ref_id(synthesized, Ref("bucket", "capture"))}
-    actions_on_buckets: set[str] = set()
+def capture_object_reads(synthesized: Synthesized, function: str) -> tuple[set[str], list[str]]:
+    """The S3 actions a function's role has on the capture bucket, and the object ARN suffixes they name."""
+    role_id = single_reference(function_props(synthesized, function)["Role"])
+    bucket = ref_id(synthesized, Ref("bucket", "capture"))
+    actions: set[str] = set()
+    suffixes: list[str] = []
     for statement in role_statements(synthesized, role_id):
-        if referenced_ids(statement.get("Resource", [])) & buckets:
-            actions_on_buckets |= set(as_list(statement["Action"]))
-    assert actions_on_buckets, "the rollout function cannot read captured traffic"
-    assert all(action.startswith(("s3:Get", "s3:List")) for action in actions_on_buckets), actions_on_buckets
-    assert "s3:GetObject*" in actions_on_buckets or "s3:GetObject" in actions_on_buckets
+        for resource in as_list(statement.get("Resource", [])):
+            if bucket in referenced_ids(resource):
+                actions |= set(as_list(statement["Action"]))
+                joined = resource.get("Fn::Join", ["", []])[1] if isinstance(resource, dict) else []
+                if "s3:GetObject*" in as_list(statement["Action"]) and joined and isinstance(joined[-1], str):
+                    suffixes.append(joined[-1])
+    return actions, suffixes
+
+
+def test_the_rollout_function_only_reads_captured_traffic_and_labels(synthesized: Synthesized) -> None:
+    """A shadow's replay reads the capture bucket (captured requests, ground-truth labels); it never
+    writes there."""
+    actions, _ = capture_object_reads(synthesized, "rollout")
+    assert actions, "the rollout function cannot read captured traffic"
+    assert all(action.startswith(("s3:Get", "s3:List")) for action in actions), actions
+    assert "s3:GetObject*" in actions or "s3:GetObject" in actions
+
+
+@pytest.mark.parametrize("function", ["rollout", "drift"])
+def test_both_readers_of_labels_may_read_the_labels_prefix_and_its_deprecated_alias(
+    synthesized: Synthesized, function: str
+) -> None:
+    """One upload serves the rollout guardrail and drift's live quality: both roles read objects under
+    ``ground-truth/`` and the deprecated ``feedback/`` of the capture bucket."""
+    actions, suffixes = capture_object_reads(synthesized, function)
+    assert {"s3:List*", "s3:ListBucket"} & actions, function  # the readers list a prefix, then get objects
+    for prefix in (LABELS_PREFIX, DEPRECATED_LABELS_PREFIX):
+        key = f"/{prefix}churn/2026-03-14.csv"
+        assert any(re.fullmatch(re.escape(s).replace(r"\*", ".*"), key) for s in suffixes), (
+            function,
+            suffixes,
+        )

@@ -27,6 +27,7 @@ from mlops import aws
 from mlops.config import DatasetConfig
 from mlops.definition import description as d
 from mlops.definition.description import project_root
+from mlops.drift.baseline import build_baseline
 from mlops.entities import ArtifactRef, ModelVersion, utcnow
 from mlops.local.context import LocalContext
 from mlops.local.extensions import ExecutionEnvironment
@@ -36,6 +37,7 @@ from mlops.local.firehose import (
     uninstall_firehose_partitioning,
 )
 from mlops.ml.convert import to_onnx
+from mlops.ml.features import prepare_features
 from mlops.ml.training import train
 from mlops.registry import Registry
 from mlops.serving.spool import SpoolReader
@@ -148,9 +150,15 @@ def train_diabetes() -> Trained:
 
 
 def publish_model(
-    registry: Registry, storage: Storage, name: str, model: Trained, promote: bool = True
+    registry: Registry,
+    storage: Storage,
+    name: str,
+    model: Trained,
+    promote: bool = True,
+    baseline: bool = False,
 ) -> ModelVersion:
-    """Register a trained model as the pipeline would: its artifacts, its version, optionally production."""
+    """Register a trained model as the pipeline would: its artifacts (with ``baseline``, the drift
+    baseline of its training frame too), its version, optionally production."""
     version = registry.models.next_model_version(name)
     prefix = f"models/{name}/v{version}"
     artifacts: dict[str, ArtifactRef] = {
@@ -162,6 +170,13 @@ def publish_model(
             "application/json",
         ),
     }
+    if baseline:
+        artifacts["baseline"] = storage.put(
+            ARTIFACTS,
+            f"{prefix}/baseline.json",
+            json.dumps(drift_baseline(model)).encode(),
+            "application/json",
+        )
     record = trained_version(
         name, version, model, artifacts, run_id=f"run-{uuid.uuid4().hex[:8]}", trained_at=utcnow()
     )
@@ -169,6 +184,22 @@ def publish_model(
     if promote:
         registry.models.move_alias(name, version, registry.models.get_alias(name), "promote")
     return record
+
+
+def drift_baseline(model: Trained) -> dict[str, Any]:
+    """The drift baseline of a model's training frame, built as the pipeline builds it."""
+    features = prepare_features(model.frame, model.signature)
+    kinds = {
+        kind: [f.name for f in model.signature.features if f.kind == kind]
+        for kind in ("numeric", "categorical")
+    }
+    return build_baseline(
+        numeric={column: features[column].to_numpy() for column in kinds["numeric"]},
+        categorical={column: features[column].to_numpy() for column in kinds["categorical"]},
+        predictions=model.pipeline.predict(features),
+        task=model.signature.task,
+        classes=model.signature.classes,
+    )
 
 
 class InferenceStack:
@@ -195,8 +226,10 @@ class InferenceStack:
             assert time.monotonic() < deadline, "the capture extension did not ship the spool"
             time.sleep(0.02)
 
-    def publish(self, name: str, model: Trained, promote: bool = True) -> ModelVersion:
-        return publish_model(self.registry, self.storage, name, model, promote)
+    def publish(
+        self, name: str, model: Trained, promote: bool = True, baseline: bool = False
+    ) -> ModelVersion:
+        return publish_model(self.registry, self.storage, name, model, promote, baseline)
 
     def promote(self, name: str, version: int, action: str = "promote") -> None:
         self.registry.models.move_alias(name, version, self.registry.models.get_alias(name), action)

@@ -1,6 +1,6 @@
 """Shadow rollouts and the ground-truth guardrail against the real inference function in moto: the
-candidate scores production's captured requests without answering them, and labels sent under
-``feedback/<model>/`` judge a canary's live accuracy."""
+candidate scores production's captured requests without answering them, and labels uploaded under
+``ground-truth/<model>/`` (or the deprecated ``feedback/<model>/``) judge a canary's live accuracy."""
 
 from __future__ import annotations
 
@@ -19,13 +19,18 @@ from mlops import aws, deployments, rollouts
 from mlops.config import CanaryConfig, DatasetConfig, DeploymentConfig, GuardrailConfig, ShadowConfig
 from mlops.console.pages import rollouts as rollouts_page
 from mlops.definition.description import METRICS_NAMESPACE
+from mlops.drift.service import build_drift_deps, run_drift
 from mlops.entities import Rollout, utcnow
+from mlops.labels import LABEL_CLOCK_MARGIN, NO_REQUEST_ID, NOT_AN_OBJECT
 from mlops.rollout_adapters import CloudWatchVariantMetrics
-from mlops.shadow import LABEL_CLOCK_MARGIN, CapturedEvidence
+from mlops.settings import DriftSettings
+from mlops.shadow import CapturedEvidence
 from tests.events import load_event
+from tests.factories import TABLE
 from tests.integration.conftest import wait_for
 
 from .inference_fixtures import (
+    ARTIFACTS,
     CAPTURE,
     CHURN_FEATURES,
     InferenceStack,
@@ -137,12 +142,16 @@ def production_versions(stack: InferenceStack, name: str = NAME) -> list[int]:
     return [m.version for m in stack.registry.models.list_model_versions(name) if m.status == "production"]
 
 
-def send_labels(request_ids: list[str], labels: list[Any], name: str = NAME) -> None:
+def send_labels(
+    request_ids: list[str], labels: list[Any], name: str = NAME, prefix: str = "ground-truth", extra: str = ""
+) -> None:
+    """One JSON Lines upload of ``labels`` (row 0 of each request) under ``<prefix>/<name>/``, then ``extra``."""
     lines = "".join(
         json.dumps({"request_id": rid, "row": 0, "label": label}) + "\n"
         for rid, label in zip(request_ids, labels, strict=True)
     )
-    aws.s3().put_object(Bucket=CAPTURE, Key=f"feedback/{name}/{uuid.uuid4().hex}.jsonl", Body=lines.encode())
+    key = f"{prefix}/{name}/{uuid.uuid4().hex}.jsonl"
+    aws.s3().put_object(Bucket=CAPTURE, Key=key, Body=(lines + extra).encode())
 
 
 def test_a_shadow_that_agrees_is_promoted_and_never_answers(stack: InferenceStack, churn: Trained) -> None:
@@ -245,23 +254,75 @@ def test_a_promote_racing_a_shadow_leaves_exactly_one_production_version(
     assert stack.registry.models.get_rollout(NAME).status in {"aborted", "completed"}  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("prefix", ["ground-truth", "feedback"])
 def test_a_canary_is_rolled_back_on_live_accuracy_from_ground_truth(
-    stack: InferenceStack, flipped: Trained
+    stack: InferenceStack, flipped: Trained, prefix: str
 ) -> None:
+    """Labels under ``ground-truth/`` judge the canary, and so do labels left under the deprecated
+    ``feedback/``; a line that is not JSON is skipped, counted and named, and loses none of the rest."""
     candidate = stack.publish(NAME, flipped, promote=False)
     rollout = rollouts.start(stack.registry, NAME, candidate.version, canary(), no_machine)
     sent = [predict(stack, i) for i in range(60)]
     assert {body["variant"] for _, body, _ in sent} == {"production", "candidate"}
     truth = [FRAME.iloc[i]["churned"] for i in range(60)]
-    send_labels([rid for rid, _, _ in sent], truth)
+    send_labels([rid for rid, _, _ in sent], truth, prefix=prefix, extra="{not json\n")
     done = check(stack, rollout)
     assert done.status == "rolled_back"
     assert done.reason is not None and "live accuracy" in done.reason and "below production's" in done.reason
     stored = stack.registry.models.get_rollout(NAME)
     assert stored is not None
     assert stored.observed["candidate_accuracy"] < stored.observed["production_accuracy"] - 0.05
+    assert stored.observed["skipped_label_lines"] == 1
+    assert "1 label lines skipped (not a JSON object: 1)" in (stored.ground_truth or "")
     assert production_versions(stack) == [1]
     assert stack.registry.models.get_alias(NAME).candidate is None  # type: ignore[union-attr]
+
+
+def test_one_label_upload_serves_the_rollout_guardrail_and_drift_quality(
+    churn: Trained, flipped: Trained
+) -> None:
+    """Labels uploaded once, as CSV under ``ground-truth/<model>/``, give drift's live accuracy of
+    production and the canary's guardrail the same figure on the same rows."""
+    with inference_stack(
+        POWERTOOLS_METRICS_NAMESPACE=NAMESPACE, VARIANT_METRICS_INTERVAL_SECONDS="0"
+    ) as stack:
+        stack.publish(NAME, churn, baseline=True)
+        candidate = stack.publish(NAME, flipped, promote=False)
+        rollout = rollouts.start(stack.registry, NAME, candidate.version, canary(), no_machine)
+        sent = [predict(stack, i) for i in range(80)]
+        truth = [str(FRAME.iloc[i]["churned"]) for i in range(80)]
+        body = "request_id,row,label\n" + "".join(
+            f"{rid},0,{label}\n" for (rid, _, _), label in zip(sent, truth, strict=True)
+        )
+        body += ",0,yes\n"  # no request id: skipped, counted, named
+        aws.s3().put_object(Bucket=CAPTURE, Key=f"ground-truth/{NAME}/2026-03-14.csv", Body=body.encode())
+        stack.shipped()
+
+        # Drift first: the rollback below moves the alias, and a drift window starts at the alias's last move.
+        settings = DriftSettings(
+            metadata_table=TABLE,
+            artifact_bucket=ARTIFACTS,
+            capture_bucket=CAPTURE,
+            state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:mlops-pipeline",
+            metrics_namespace=NAMESPACE,
+        )
+        quality = run_drift(NAME, build_drift_deps(settings), settings).quality
+        served = [
+            (response["predictions"][0], label)
+            for (_, response, _), label in zip(sent, truth, strict=True)
+            if response["variant"] == "production"
+        ]
+        assert quality is not None and quality.labelled_rows == len(served) >= quality.min_rows
+        assert quality.value == pytest.approx(sum(p == label for p, label in served) / len(served))
+        assert quality.skipped_labels == {NO_REQUEST_ID: 1}
+
+        done = check(stack, rollout)
+        assert done.status == "rolled_back" and "live accuracy" in (done.reason or "")
+        stored = stack.registry.models.get_rollout(NAME)
+        assert stored is not None
+        assert stored.observed["labelled_production_rows"] == quality.labelled_rows
+        assert stored.observed["production_accuracy"] == pytest.approx(quality.value)
+        assert "1 label lines skipped (no request_id: 1)" in (stored.ground_truth or "")
 
 
 def test_without_labels_the_ground_truth_guardrail_is_inactive_and_says_so(
@@ -288,11 +349,15 @@ def test_a_check_reads_only_the_labels_of_its_own_requests_uploaded_since_it_beg
         aws.s3().create_bucket(Bucket=CAPTURE)
         send_labels(["mine-1", "mine-2", "someone-else"], ["yes", "no", "yes"])
         # A malformed upload among them loses nothing of the rest.
-        aws.s3().put_object(Bucket=CAPTURE, Key=f"feedback/{NAME}/broken.jsonl", Body=b"{not json\n\x00\n")
+        aws.s3().put_object(
+            Bucket=CAPTURE, Key=f"ground-truth/{NAME}/broken.jsonl", Body=b"{not json\n\x00\n"
+        )
         evidence = CapturedEvidence(registry, CAPTURE)
         wanted = {("mine-1", 0), ("mine-2", 0), ("absent", 0)}
         now = datetime.now(UTC)
-        assert evidence.labels(NAME, now, wanted) == {("mine-1", 0): "yes", ("mine-2", 0): "no"}
+        labels = evidence.labels(NAME, now, wanted)
+        assert labels.by_row == {("mine-1", 0): "yes", ("mine-2", 0): "no"}
+        assert labels.skipped == {NOT_AN_OBJECT: 2}
         # Uploads older than the rollout (beyond the clock margin) are not read at all.
         later = now + LABEL_CLOCK_MARGIN + timedelta(minutes=1)
-        assert evidence.labels(NAME, later, wanted) == {}
+        assert evidence.labels(NAME, later, wanted).by_row == {}

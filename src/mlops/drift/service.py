@@ -33,10 +33,11 @@ from mlops.drift.capture_reader import CapturedTraffic, CaptureReader
 from mlops.drift.evaluate import DriftResult, evaluate
 from mlops.drift.events import DriftRequest, DriftTick, ScheduledEvent
 from mlops.drift.monitoring import CloudWatchMonitor
-from mlops.drift.quality import GroundTruthReader, QualityResult, live_quality
+from mlops.drift.quality import QualityResult, live_quality
 from mlops.drift.report import ReportContext, render_html, report_json
 from mlops.entities import DriftSummary, ModelVersion, utcnow
 from mlops.errors import ConfigError, MlopsError, NotFound
+from mlops.labels import LabelReader
 from mlops.observability import logger, metrics
 from mlops.records import model_signature
 from mlops.registry import Registry
@@ -86,7 +87,7 @@ class DriftDeps:
     registry: Registry
     storage: Storage
     capture: CaptureReader
-    ground_truth: GroundTruthReader
+    labels: LabelReader
     monitor: CloudWatchMonitor
 
 
@@ -96,7 +97,7 @@ def build_drift_deps(settings: DriftSettings) -> DriftDeps:
         registry=Registry(settings.metadata_table),
         storage=Storage(),
         capture=CaptureReader(settings.capture_bucket),
-        ground_truth=GroundTruthReader(settings.capture_bucket),
+        labels=LabelReader(settings.capture_bucket),
         monitor=CloudWatchMonitor(
             settings.metrics_namespace, settings.stage_name, notify_topic_arn=settings.notification_topic_arn
         ),
@@ -150,7 +151,7 @@ def run_drift(
 
     traffic = deps.capture.read(model, production.version, signature, since, moment)
     result = evaluate(baseline, traffic.features, traffic.predictions, config)
-    quality = _quality(model, production, traffic, since, deps.ground_truth)
+    quality = _quality(model, production, traffic, since, deps.labels)
 
     context = ReportContext(
         model=model,
@@ -233,14 +234,14 @@ def _quality(
     production: ModelVersion,
     traffic: CapturedTraffic,
     since: datetime,
-    ground_truth: GroundTruthReader,
+    labels: LabelReader,
 ) -> QualityResult | None:
     if traffic.rows == 0:
         return None
-    truth = ground_truth.read(model, since)
-    if not truth.labels:
+    uploaded = labels.read(model, since)
+    if not uploaded.by_row:
         return None
-    return live_quality(production.task, production.version, traffic, truth, production.metrics)
+    return live_quality(production.task, production.version, traffic, uploaded, production.metrics)
 
 
 def is_due(interval: timedelta, last: datetime | None, now: datetime) -> bool:
