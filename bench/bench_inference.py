@@ -520,9 +520,11 @@ from mlops.serving.model_store import ModelStore
 from mlops.serving.records import alias_from_json, model_version_from_json
 from mlops.serving.service import InferenceService, Limits
 from mlops.serving import snapstart
+from mlops.settings import InferenceSettings, load_settings
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 folder = Path(sys.argv[1])
+settings = load_settings(InferenceSettings)
 
 # The registry's records as the function reads them (JSON documents, mlops.serving.records), from files.
 class Files:
@@ -543,7 +545,11 @@ class Files:
         assert hashlib.sha256(data).hexdigest() == ref.sha256
         return data
 
-service = InferenceService(ModelStore(Files(), 30), Capture(None, 0), Limits(10000, 6 << 20))
+service = InferenceService(
+    ModelStore(Files(), settings.alias_ttl_seconds),
+    Capture(None, 0),
+    Limits(settings.max_batch_rows, settings.max_payload_bytes),
+)
 app = create_app(service)
 register_before_snapshot(snapstart.before_snapshot, service)
 register_after_restore(snapstart.after_restore, service)
@@ -558,12 +564,13 @@ event = json.loads((folder / "event.json").read_text())
 response = handler(event, LocalContext(function_name="f"))
 assert response["statusCode"] == 200, response
 done = time.perf_counter()
+pydantic_loaded = "pydantic" in sys.modules
 # Not in the total: what a real first request adds before its network calls (the function's two
 # botocore clients), measured after it so the other figures are unchanged by it.
 from mlops import aws
 aws.dynamodb(), aws.s3()
 clients = time.perf_counter() - done
-print(json.dumps({"imports_s": imported - started, "first_request_s": done - imported, "total_s": done - started, "clients_s": clients}), file=sys.stderr)
+print(json.dumps({"imports_s": imported - started, "first_request_s": done - imported, "total_s": done - started, "clients_s": clients, "pydantic_loaded": pydantic_loaded}), file=sys.stderr)
 """
 
 COLD_SKLEARN = r"""
@@ -681,6 +688,8 @@ def bench_cold_start(models: dict[str, Model], runs: int) -> list[dict[str, Any]
                 for key in ("imports_s", "first_request_s", "total_s", "clients_s"):
                     if key in values[0]:
                         row[f"{kind}_{key}"] = statistics.median(v[key] for v in values)
+            # Whether the function's cold start (imports, settings, model load, first request) loaded pydantic.
+            row["onnx_pydantic_loaded"] = any(v.get("pydantic_loaded") for v in results["onnx"])
             row["function_vs_sklearn_function"] = row["sklearn_total_s"] / row["onnx_total_s"]
             row["function_vs_bare_sklearn"] = row["sklearn_bare_total_s"] / row["onnx_total_s"]
             out.append(row)

@@ -1,18 +1,23 @@
-"""Typed settings, one class per function, read once from the environment at cold start.
+"""Typed settings, one @dataclass(frozen=True, kw_only=True)
+class per function, read once from the environment at cold start.
 
 Classes are built by inheritance so shared names (the metadata table, the buckets) are declared once.
 The environment variable of each field is its name upper-cased. The stack description
 (``mlops.definition.description``) is what sets them, in the cloud and in the embedded stack alike; a test
 checks that every field a function's settings require is set by the description.
+
+Frozen dataclasses read by ``load_settings``, not pydantic models: the variables are flat text, and
+importing pydantic was a large part of the inference function's cold start (docs/performance.md,
+"Cold start"), which imports this module.
 """
 
 from __future__ import annotations
 
 import os
+import typing
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
-from typing import Literal, TypeVar
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, Literal, TypeVar
 
 
 def _processing_min_bytes() -> int:
@@ -23,25 +28,26 @@ def _processing_min_bytes() -> int:
     return PROCESSING_MIN_BYTES
 
 
-class FunctionSettings(BaseModel):
-    # Built when a function first reads its settings: each function reads one class of the dozen.
-    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
-
+@dataclass(frozen=True, kw_only=True)
+class FunctionSettings:
     metadata_table: str
     stage_name: str = "dev"
 
 
+@dataclass(frozen=True, kw_only=True)
 class PipelineSettings(FunctionSettings):
     data_bucket: str
     artifact_bucket: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class IngestSettings(PipelineSettings):
     state_machine_arn: str
     max_upload_bytes: int = 2 * 1024**3
-    processing_min_bytes: int = Field(default_factory=_processing_min_bytes)
+    processing_min_bytes: int = field(default_factory=_processing_min_bytes)
 
 
+@dataclass(frozen=True, kw_only=True)
 class ValidationSettings(PipelineSettings):
     """Validation, and the processing job that ingests and validates uploads past a function's reach."""
 
@@ -52,6 +58,7 @@ class ValidationSettings(PipelineSettings):
     processing_max_runtime_s: int = 3600
 
 
+@dataclass(frozen=True, kw_only=True)
 class TrainingSettings(PipelineSettings):
     training_backend: Literal["inline", "sagemaker"] = "inline"
     inline_max_rows: int = 500_000
@@ -61,14 +68,17 @@ class TrainingSettings(PipelineSettings):
     sagemaker_max_runtime_s: int = 3600
 
 
+@dataclass(frozen=True, kw_only=True)
 class TriggerSettings(PipelineSettings):
     state_machine_arn: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class ReconcileSettings(TriggerSettings):
     """The trigger's settings: it looks up the executions of the runs the trigger starts."""
 
 
+@dataclass(frozen=True, kw_only=True)
 class InferenceSettings(FunctionSettings):
     artifact_bucket: str
     capture_stream: str = ""
@@ -83,16 +93,19 @@ class InferenceSettings(FunctionSettings):
     variant_metrics_interval_seconds: float = 10.0
 
 
+@dataclass(frozen=True, kw_only=True)
 class PromotionSettings(PipelineSettings):
     rollout_state_machine_arn: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class RolloutSettings(FunctionSettings):
     metrics_namespace: str
     capture_bucket: str
     artifact_bucket: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class DriftSettings(FunctionSettings):
     artifact_bucket: str
     capture_bucket: str
@@ -101,6 +114,7 @@ class DriftSettings(FunctionSettings):
     notification_topic_arn: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class BatchSettings(FunctionSettings):
     artifact_bucket: str
     batch_part_bytes: int = 64 * 1024 * 1024
@@ -109,6 +123,7 @@ class BatchSettings(FunctionSettings):
     batch_items_per_batch: int = 4
 
 
+@dataclass(frozen=True, kw_only=True)
 class BatchTriggerSettings(FunctionSettings):
     batch_state_machine_arn: str
 
@@ -119,8 +134,36 @@ SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
 @cache
 def load_settings(cls: type[SettingsT]) -> SettingsT:
     """Read a settings class from the environment once per process: each field from the variable of
-    its name, in any case (pydantic validates and converts the text). A plain model rather than
-    pydantic-settings, whose sources and machinery would lengthen the inference function's cold start
-    for the flat variables read here (docs/performance.md, "Figures behind design choices")."""
+    its name, in any case, converted to the field's type. A variable that is missing (for a field with
+    no default) or does not convert raises ``ValueError`` naming it, in one sentence."""
     variables = {key.lower(): value for key, value in os.environ.items()}
-    return cls.model_validate({name: variables[name] for name in cls.model_fields if name in variables})
+    types = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for spec in fields(cls):
+        text = variables.get(spec.name)
+        if text is not None:
+            values[spec.name] = _converted(spec.name, text, types[spec.name])
+        elif spec.default is MISSING and spec.default_factory is MISSING:
+            raise ValueError(
+                f"The environment variable {spec.name.upper()} is not set; this function needs it."
+            )
+    return cls(**values)
+
+
+def _converted(name: str, text: str, kind: Any) -> Any:
+    if kind is str:
+        return text
+    if typing.get_origin(kind) is Literal:
+        allowed = typing.get_args(kind)
+        if text in allowed:
+            return text
+        raise ValueError(
+            f"The environment variable {name.upper()} is '{text}', not one of {', '.join(allowed)}."
+        )
+    if kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise ValueError(f"The environment variable {name.upper()} is '{text}', not {noun}.") from None
+    raise TypeError(f"The settings field '{name}' has a type no environment variable converts to: {kind}.")
