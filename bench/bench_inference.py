@@ -651,10 +651,12 @@ print(json.dumps({"imports_s": imported - started, "first_request_s": done - imp
 def bench_cold_start(models: dict[str, Model], runs: int) -> list[dict[str, Any]]:
     out = []
     from mlops.definition.description import API_FUNCTION, function
+    from mlops.local.resources import env_value
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PYDANTIC_"))}
-    # The inference function's own settings (log level, pydantic plugins off), as deployed.
-    env.update({k: v for k, v in function(API_FUNCTION).env.items() if isinstance(v, str)})
+    # The inference function's own variables as deployed (its settings, the log level), resource names
+    # as the embedded stack resolves them: the function reads its settings in the measured cold start.
+    env.update({k: env_value(v) for k, v in function(API_FUNCTION).env.items()})
     env.update(AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_METRICS_NAMESPACE="Mlops")
     for name, model in models.items():
         with tempfile.TemporaryDirectory() as folder:

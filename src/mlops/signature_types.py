@@ -58,7 +58,7 @@ class SignatureLike(Protocol):
     def excluded_columns(self) -> Sequence[str]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PlainFeatureSpec:
     name: str
     input_name: str
@@ -68,7 +68,7 @@ class PlainFeatureSpec:
     categories: list[str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PlainSignature:
     task: Task
     target: str

@@ -79,7 +79,7 @@ class AliasLike(Protocol):
     def candidate_weight(self) -> float: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PlainArtifactRef:
     bucket: str
     key: str
@@ -91,7 +91,7 @@ class PlainArtifactRef:
         return f"s3://{self.bucket}/{self.key}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PlainModelVersion:
     """The fields of ``mlops.entities.ModelVersion`` that serving reads."""
 
@@ -107,7 +107,7 @@ class PlainModelVersion:
     trained_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PlainAlias:
     """The fields of ``mlops.entities.Alias`` that serving reads."""
 
