@@ -520,7 +520,8 @@ from mlops.serving.model_store import ModelStore
 from mlops.serving.records import alias_from_json, model_version_from_json
 from mlops.serving.service import InferenceService, Limits
 from mlops.serving import snapstart
-from mlops.settings import InferenceSettings, load_settings
+from mlops.function_settings import load_settings
+from mlops.serving.settings import InferenceSettings
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 folder = Path(sys.argv[1])

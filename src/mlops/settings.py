@@ -1,23 +1,41 @@
-"""Typed settings, one @dataclass(frozen=True, kw_only=True)
-class per function, read once from the environment at cold start.
+"""Typed settings, one class per function, read once from the environment at cold start.
 
 Classes are built by inheritance so shared names (the metadata table, the buckets) are declared once.
 The environment variable of each field is its name upper-cased. The stack description
 (``mlops.definition.description``) is what sets them, in the cloud and in the embedded stack alike; a test
 checks that every field a function's settings require is set by the description.
 
-Frozen dataclasses read by ``load_settings``, not pydantic models: the variables are flat text, and
-importing pydantic was a large part of the inference function's cold start (docs/performance.md,
-"Cold start"), which imports this module.
+Frozen dataclasses read by ``load_settings`` (``mlops.function_settings``), not pydantic models: the
+variables are flat text, and importing pydantic was a large part of the inference function's cold start
+(docs/performance.md, "Cold start"). The inference function's class lives with serving
+(``mlops.serving.settings``) and is imported alone there: building this module's dozen classes would
+cost its cold start for nothing.
 """
 
 from __future__ import annotations
 
-import os
-import typing
-from dataclasses import MISSING, dataclass, field, fields
-from functools import cache
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mlops.function_settings import FunctionSettings, load_settings
+from mlops.serving.settings import InferenceSettings
+
+__all__ = [
+    "BatchSettings",
+    "BatchTriggerSettings",
+    "DriftSettings",
+    "FunctionSettings",
+    "InferenceSettings",
+    "IngestSettings",
+    "PipelineSettings",
+    "PromotionSettings",
+    "ReconcileSettings",
+    "RolloutSettings",
+    "TrainingSettings",
+    "TriggerSettings",
+    "ValidationSettings",
+    "load_settings",
+]
 
 
 def _processing_min_bytes() -> int:
@@ -26,12 +44,6 @@ def _processing_min_bytes() -> int:
     from mlops.definition.description import PROCESSING_MIN_BYTES
 
     return PROCESSING_MIN_BYTES
-
-
-@dataclass(frozen=True, kw_only=True)
-class FunctionSettings:
-    metadata_table: str
-    stage_name: str = "dev"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,21 +91,6 @@ class ReconcileSettings(TriggerSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class InferenceSettings(FunctionSettings):
-    artifact_bucket: str
-    capture_stream: str = ""
-    capture_sample_rate: float = 1.0
-    # The capture spool the function writes and the capture extension ships (mlops.serving.spool).
-    capture_spool_dir: str = "/tmp/mlops-capture"
-    capture_flush_interval_s: float = 1.0
-    alias_ttl_seconds: float = 30.0
-    max_batch_rows: int = 10_000
-    max_payload_bytes: int = 6 * 1024 * 1024
-    powertools_metrics_namespace: str = "Mlops"
-    variant_metrics_interval_seconds: float = 10.0
-
-
-@dataclass(frozen=True, kw_only=True)
 class PromotionSettings(PipelineSettings):
     rollout_state_machine_arn: str
 
@@ -126,44 +123,3 @@ class BatchSettings(FunctionSettings):
 @dataclass(frozen=True, kw_only=True)
 class BatchTriggerSettings(FunctionSettings):
     batch_state_machine_arn: str
-
-
-SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
-
-
-@cache
-def load_settings(cls: type[SettingsT]) -> SettingsT:
-    """Read a settings class from the environment once per process: each field from the variable of
-    its name, in any case, converted to the field's type. A variable that is missing (for a field with
-    no default) or does not convert raises ``ValueError`` naming it, in one sentence."""
-    variables = {key.lower(): value for key, value in os.environ.items()}
-    types = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for spec in fields(cls):
-        text = variables.get(spec.name)
-        if text is not None:
-            values[spec.name] = _converted(spec.name, text, types[spec.name])
-        elif spec.default is MISSING and spec.default_factory is MISSING:
-            raise ValueError(
-                f"The environment variable {spec.name.upper()} is not set; this function needs it."
-            )
-    return cls(**values)
-
-
-def _converted(name: str, text: str, kind: Any) -> Any:
-    if kind is str:
-        return text
-    if typing.get_origin(kind) is Literal:
-        allowed = typing.get_args(kind)
-        if text in allowed:
-            return text
-        raise ValueError(
-            f"The environment variable {name.upper()} is '{text}', not one of {', '.join(allowed)}."
-        )
-    if kind in (int, float):
-        try:
-            return kind(text.strip())
-        except ValueError:
-            noun = "an integer" if kind is int else "a number"
-            raise ValueError(f"The environment variable {name.upper()} is '{text}', not {noun}.") from None
-    raise TypeError(f"The settings field '{name}' has a type no environment variable converts to: {kind}.")

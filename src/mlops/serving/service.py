@@ -30,7 +30,7 @@ from mlops.serving.spool import writer_for
 from mlops.storage import Storage
 
 if TYPE_CHECKING:
-    from mlops.settings import InferenceSettings
+    from mlops.serving.settings import InferenceSettings
 
 
 def _dumps(document: Any) -> str:
