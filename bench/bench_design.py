@@ -10,8 +10,8 @@ behind design choices"):
   to fit and ROC AUC on a seeded holdout;
 - cold-start costs, each in a fresh interpreter (CPU seconds, which a loaded machine inflates less than
   the wall clock; median of ``--repeat``, the interpreter's own start excluded): botocore's client against boto3's (``mlops.aws``), a Powertools Tracer against none
-  (``mlops.observability``), settings as a plain pydantic model against pydantic-settings
-  (``mlops.settings``).
+  (``mlops.observability``), settings as a frozen dataclass read from the environment against
+  pydantic-settings (``mlops.function_settings``).
 """
 
 from __future__ import annotations
@@ -48,9 +48,11 @@ IMPORT_CASES: dict[str, tuple[str, str]] = {
         "from aws_lambda_powertools import Logger, Metrics, Tracer; Logger(service='b'); "
         "Metrics(service='b'); Tracer(service='b')",
     ),
-    "settings: pydantic model vs pydantic-settings": (
-        "from pydantic import BaseModel\nclass S(BaseModel):\n    table: str = 't'\nS.model_validate({})",
-        "from pydantic_settings import BaseSettings\nclass S(BaseSettings):\n    table: str = 't'\nS()",
+    "settings: dataclass reader vs pydantic-settings": (
+        "import os\nos.environ['METADATA_TABLE'] = 't'\n"
+        "from mlops.function_settings import FunctionSettings, load_settings\nload_settings(FunctionSettings)",
+        "import os\nos.environ['METADATA_TABLE'] = 't'\n"
+        "from pydantic_settings import BaseSettings\nclass S(BaseSettings):\n    metadata_table: str\nS()",
     ),
 }
 # A Lambda environment, so Powertools' Tracer does not switch itself off as it does elsewhere.

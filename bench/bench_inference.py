@@ -16,7 +16,8 @@ number is set against what a user would deploy instead, measured in the same run
   handler's one-row p50: capture on (every request spooled for the capture extension) against off;
 - cold start in a fresh process: imports, model load from a local file and the first prediction,
   against the same Powertools handler importing pandas and scikit-learn and unpickling the model,
-  and both bare (only the model library, the model file and one prediction);
+  and both bare (only the model library, the model file and one prediction); every module, the
+  project's too, read from a bytecode cache filled by an unmeasured first run;
 - the deployed size: the function's layers (core + inference) built by ``layers/build.py`` as Lambda
   installs them (manylinux wheels), against the scikit-learn stack in their place;
 - latency over HTTP through the local API server (``mlops.local.http_api``), one keep-alive client,
@@ -520,9 +521,12 @@ from mlops.serving.model_store import ModelStore
 from mlops.serving.records import alias_from_json, model_version_from_json
 from mlops.serving.service import InferenceService, Limits
 from mlops.serving import snapstart
+from mlops.function_settings import load_settings
+from mlops.serving.settings import InferenceSettings
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 folder = Path(sys.argv[1])
+settings = load_settings(InferenceSettings)
 
 # The registry's records as the function reads them (JSON documents, mlops.serving.records), from files.
 class Files:
@@ -543,7 +547,11 @@ class Files:
         assert hashlib.sha256(data).hexdigest() == ref.sha256
         return data
 
-service = InferenceService(ModelStore(Files(), 30), Capture(None, 0), Limits(10000, 6 << 20))
+service = InferenceService(
+    ModelStore(Files(), settings.alias_ttl_seconds),
+    Capture(None, 0),
+    Limits(settings.max_batch_rows, settings.max_payload_bytes),
+)
 app = create_app(service)
 register_before_snapshot(snapstart.before_snapshot, service)
 register_after_restore(snapstart.after_restore, service)
@@ -558,12 +566,13 @@ event = json.loads((folder / "event.json").read_text())
 response = handler(event, LocalContext(function_name="f"))
 assert response["statusCode"] == 200, response
 done = time.perf_counter()
+pydantic_loaded = "pydantic" in sys.modules
 # Not in the total: what a real first request adds before its network calls (the function's two
 # botocore clients), measured after it so the other figures are unchanged by it.
 from mlops import aws
 aws.dynamodb(), aws.s3()
 clients = time.perf_counter() - done
-print(json.dumps({"imports_s": imported - started, "first_request_s": done - imported, "total_s": done - started, "clients_s": clients}), file=sys.stderr)
+print(json.dumps({"imports_s": imported - started, "first_request_s": done - imported, "total_s": done - started, "clients_s": clients, "pydantic_loaded": pydantic_loaded}), file=sys.stderr)
 """
 
 COLD_SKLEARN = r"""
@@ -644,11 +653,18 @@ print(json.dumps({"imports_s": imported - started, "first_request_s": done - imp
 def bench_cold_start(models: dict[str, Model], runs: int) -> list[dict[str, Any]]:
     out = []
     from mlops.definition.description import API_FUNCTION, function
+    from mlops.local.resources import env_value
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PYDANTIC_"))}
-    # The inference function's own settings (log level, pydantic plugins off), as deployed.
-    env.update({k: v for k, v in function(API_FUNCTION).env.items() if isinstance(v, str)})
+    # The inference function's own variables as deployed (its settings, the log level), resource names
+    # as the embedded stack resolves them: the function reads its settings in the measured cold start.
+    env.update({k: env_value(v) for k, v in function(API_FUNCTION).env.items()})
     env.update(AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_METRICS_NAMESPACE="Mlops")
+    # Every module read from bytecode, the project's as much as the libraries' (an environment that sets
+    # PYTHONDONTWRITEBYTECODE would otherwise compile the editable project in every run, and only it):
+    # one cache for all four scripts, filled by an unmeasured run of each.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench-bytecode-")
     for name, model in models.items():
         with tempfile.TemporaryDirectory() as folder:
             base = Path(folder)
@@ -663,6 +679,10 @@ def bench_cold_start(models: dict[str, Model], runs: int) -> list[dict[str, Any]
                 "sklearn_bare": COLD_SKLEARN_BARE,
             }
             results: dict[str, list[dict[str, float]]] = {kind: [] for kind in scripts}
+            for script in scripts.values():
+                subprocess.run(
+                    [sys.executable, "-c", script, folder], env=env, capture_output=True, check=True
+                )
             for _ in range(runs):
                 for kind, script in scripts.items():
                     started = time.perf_counter()
@@ -681,6 +701,8 @@ def bench_cold_start(models: dict[str, Model], runs: int) -> list[dict[str, Any]
                 for key in ("imports_s", "first_request_s", "total_s", "clients_s"):
                     if key in values[0]:
                         row[f"{kind}_{key}"] = statistics.median(v[key] for v in values)
+            # Whether the function's cold start (imports, settings, model load, first request) loaded pydantic.
+            row["onnx_pydantic_loaded"] = any(v.get("pydantic_loaded") for v in results["onnx"])
             row["function_vs_sklearn_function"] = row["sklearn_total_s"] / row["onnx_total_s"]
             row["function_vs_bare_sklearn"] = row["sklearn_bare_total_s"] / row["onnx_total_s"]
             out.append(row)

@@ -16,11 +16,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
+from mlops.function_settings import load_settings
 from mlops.observability import logger, metrics
 from mlops.serving import snapstart
 from mlops.serving.api import create_app, request_id_of
 from mlops.serving.service import InferenceService
-from mlops.settings import InferenceSettings, load_settings
+from mlops.serving.settings import InferenceSettings
 
 settings = load_settings(InferenceSettings)
 service = InferenceService.from_settings(settings)

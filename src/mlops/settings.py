@@ -4,15 +4,38 @@ Classes are built by inheritance so shared names (the metadata table, the bucket
 The environment variable of each field is its name upper-cased. The stack description
 (``mlops.definition.description``) is what sets them, in the cloud and in the embedded stack alike; a test
 checks that every field a function's settings require is set by the description.
+
+Frozen dataclasses read by ``load_settings`` (``mlops.function_settings``), not pydantic models: the
+variables are flat text, and importing pydantic was a large part of the inference function's cold start
+(docs/performance.md, "Cold start"). The inference function's class lives with serving
+(``mlops.serving.settings``) and is imported alone there: building this module's dozen classes would
+cost its cold start for nothing.
 """
 
 from __future__ import annotations
 
-import os
-from functools import cache
-from typing import Literal, TypeVar
+from dataclasses import dataclass, field
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from mlops.function_settings import FunctionSettings, load_settings
+from mlops.serving.settings import InferenceSettings
+
+__all__ = [
+    "BatchSettings",
+    "BatchTriggerSettings",
+    "DriftSettings",
+    "FunctionSettings",
+    "InferenceSettings",
+    "IngestSettings",
+    "PipelineSettings",
+    "PromotionSettings",
+    "ReconcileSettings",
+    "RolloutSettings",
+    "TrainingSettings",
+    "TriggerSettings",
+    "ValidationSettings",
+    "load_settings",
+]
 
 
 def _processing_min_bytes() -> int:
@@ -23,25 +46,20 @@ def _processing_min_bytes() -> int:
     return PROCESSING_MIN_BYTES
 
 
-class FunctionSettings(BaseModel):
-    # Built when a function first reads its settings: each function reads one class of the dozen.
-    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
-
-    metadata_table: str
-    stage_name: str = "dev"
-
-
+@dataclass(frozen=True, kw_only=True)
 class PipelineSettings(FunctionSettings):
     data_bucket: str
     artifact_bucket: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class IngestSettings(PipelineSettings):
     state_machine_arn: str
     max_upload_bytes: int = 2 * 1024**3
-    processing_min_bytes: int = Field(default_factory=_processing_min_bytes)
+    processing_min_bytes: int = field(default_factory=_processing_min_bytes)
 
 
+@dataclass(frozen=True, kw_only=True)
 class ValidationSettings(PipelineSettings):
     """Validation, and the processing job that ingests and validates uploads past a function's reach."""
 
@@ -52,6 +70,7 @@ class ValidationSettings(PipelineSettings):
     processing_max_runtime_s: int = 3600
 
 
+@dataclass(frozen=True, kw_only=True)
 class TrainingSettings(PipelineSettings):
     training_backend: Literal["inline", "sagemaker"] = "inline"
     inline_max_rows: int = 500_000
@@ -61,38 +80,29 @@ class TrainingSettings(PipelineSettings):
     sagemaker_max_runtime_s: int = 3600
 
 
+@dataclass(frozen=True, kw_only=True)
 class TriggerSettings(PipelineSettings):
     state_machine_arn: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class ReconcileSettings(TriggerSettings):
     """The trigger's settings: it looks up the executions of the runs the trigger starts."""
 
 
-class InferenceSettings(FunctionSettings):
-    artifact_bucket: str
-    capture_stream: str = ""
-    capture_sample_rate: float = 1.0
-    # The capture spool the function writes and the capture extension ships (mlops.serving.spool).
-    capture_spool_dir: str = "/tmp/mlops-capture"
-    capture_flush_interval_s: float = 1.0
-    alias_ttl_seconds: float = 30.0
-    max_batch_rows: int = 10_000
-    max_payload_bytes: int = 6 * 1024 * 1024
-    powertools_metrics_namespace: str = "Mlops"
-    variant_metrics_interval_seconds: float = 10.0
-
-
+@dataclass(frozen=True, kw_only=True)
 class PromotionSettings(PipelineSettings):
     rollout_state_machine_arn: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class RolloutSettings(FunctionSettings):
     metrics_namespace: str
     capture_bucket: str
     artifact_bucket: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class DriftSettings(FunctionSettings):
     artifact_bucket: str
     capture_bucket: str
@@ -101,6 +111,7 @@ class DriftSettings(FunctionSettings):
     notification_topic_arn: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
 class BatchSettings(FunctionSettings):
     artifact_bucket: str
     batch_part_bytes: int = 64 * 1024 * 1024
@@ -109,18 +120,6 @@ class BatchSettings(FunctionSettings):
     batch_items_per_batch: int = 4
 
 
+@dataclass(frozen=True, kw_only=True)
 class BatchTriggerSettings(FunctionSettings):
     batch_state_machine_arn: str
-
-
-SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
-
-
-@cache
-def load_settings(cls: type[SettingsT]) -> SettingsT:
-    """Read a settings class from the environment once per process: each field from the variable of
-    its name, in any case (pydantic validates and converts the text). A plain model rather than
-    pydantic-settings, whose sources and machinery would lengthen the inference function's cold start
-    for the flat variables read here (docs/performance.md, "Figures behind design choices")."""
-    variables = {key.lower(): value for key, value in os.environ.items()}
-    return cls.model_validate({name: variables[name] for name in cls.model_fields if name in variables})

@@ -11,7 +11,8 @@ ONNX feed) and by drift evaluation. Conventions of every ``model.onnx`` this pro
 - classifiers output ``label`` ``[N]`` and ``probabilities`` ``[N, len(classes)]`` (no ZipMap);
   regressors output ``variable`` ``[N, 1]``.
 
-Pure pydantic: safe for the inference function's import graph.
+The inference function reads signatures without pydantic, into ``mlops.signature_types``' plain types
+(the conventions' constants live there, with no dependencies).
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FeatureKind = Literal["numeric", "categorical"]
-ClassLabel = str | int | float | bool
+from mlops.signature_types import MISSING_CATEGORY, ClassLabel, FeatureKind, Task
 
-MISSING_CATEGORY = ""
+__all__ = ["MISSING_CATEGORY", "ClassLabel", "FeatureKind", "FeatureSpec", "Signature"]
 
 
 class FeatureSpec(BaseModel):
@@ -45,7 +45,7 @@ class Signature(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
 
     schema_version: Literal[1] = 1
-    task: Literal["classification", "regression"]
+    task: Task
     target: str
     features: list[FeatureSpec]
     classes: list[ClassLabel] | None = None

@@ -11,16 +11,33 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from mlops import aws
-from mlops.entities import ArtifactRef
 from mlops.errors import MlopsError, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from mlops.entities import ArtifactRef
+
 MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchVersion", "NoSuchBucket"})
+
+
+class ArtifactRefLike(Protocol):
+    """What a verified read needs of an artifact reference: ``mlops.entities.ArtifactRef``, or the
+    plain one serving reads (``mlops.serving.records``), which never imports pydantic."""
+
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def uri(self) -> str: ...
 
 
 class IntegrityError(MlopsError):
@@ -52,6 +69,8 @@ class Storage:
     def put(
         self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> ArtifactRef:
+        from mlops.entities import ArtifactRef  # the records import pydantic, which serving never loads
+
         digest = sha256_hex(data)
         with aws.unavailable_as("S3"):
             self.s3.put_object(
@@ -103,7 +122,7 @@ class Storage:
             listing = self.s3.list_object_versions(Bucket=bucket, Prefix=key)
         return sum(1 for v in listing.get("Versions", []) if v.get("Key") == key)
 
-    def download_verified(self, ref: ArtifactRef, file: BinaryIO, chunk_bytes: int = 1 << 20) -> int:
+    def download_verified(self, ref: ArtifactRefLike, file: BinaryIO, chunk_bytes: int = 1 << 20) -> int:
         """Copy the artifact into ``file`` as it arrives, hashing on the way; its size.
 
         Raises ``IntegrityError`` when the bytes do not match the recorded sha256 (``file`` then holds
@@ -123,7 +142,7 @@ class Storage:
             raise IntegrityError(f"{ref.uri} does not match its recorded sha256 {ref.sha256[:12]}.")
         return size
 
-    def get_verified(self, ref: ArtifactRef) -> bytes:
+    def get_verified(self, ref: ArtifactRefLike) -> bytes:
         data = self.get(ref.bucket, ref.key)
         if sha256_hex(data) != ref.sha256:
             raise IntegrityError(f"{ref.uri} does not match its recorded sha256 {ref.sha256[:12]}.")

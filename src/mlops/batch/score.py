@@ -24,7 +24,7 @@ from mlops.batch import columns
 from mlops.batch.entities import BatchFormat, InputObject, PartResult, S3Location, WorkItem
 from mlops.batch.objects import BatchObjects
 from mlops.serving.model_store import LoadedModel
-from mlops.signature import FeatureSpec
+from mlops.signature_types import FeatureSpecLike
 
 BLOCK_BYTES = 4 * 1024 * 1024  # Arrow's read block: the unit of streaming, and of memory
 CONTENT_TYPES = {
@@ -48,7 +48,7 @@ def part_result_key(output: S3Location, index: int) -> str:
 
 
 def _csv_batches(
-    path: Path, tolerant: bool, header: list[str], numeric: list[FeatureSpec]
+    path: Path, tolerant: bool, header: list[str], numeric: list[FeatureSpecLike]
 ) -> Iterator[pa.RecordBatch]:
     if tolerant:  # every cell as text: a bad value fails its row, not the file
         types: dict[str, pa.DataType] = {name: pa.string() for name in header}
@@ -195,7 +195,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _batches(
-    path: Path, fmt: BatchFormat, tolerant: bool, numeric: list[FeatureSpec]
+    path: Path, fmt: BatchFormat, tolerant: bool, numeric: list[FeatureSpecLike]
 ) -> Iterator[pa.RecordBatch]:
     if fmt == "csv":
         return _csv_batches(path, tolerant, _csv_header(path), numeric)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlops.registry.models import PRODUCTION, ModelStore
+from mlops.registry.model_reader import PRODUCTION
 from mlops.registry.table import Table
 
 if TYPE_CHECKING:
@@ -48,11 +48,13 @@ class Registry:
     """The stack's metadata table, one store per aggregate."""
 
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        # Imported here: the inference function reads the model records' store alone
-        # (``mlops.registry.models``), and importing this package must not load the other stores.
+        # Imported here: the inference function reads the model records' documents alone
+        # (``mlops.registry.model_reader``), and importing this package must load neither the stores
+        # nor, through their records, pydantic.
         from mlops.registry.batch_jobs import BatchJobStore
         from mlops.registry.datasets import DatasetStore
         from mlops.registry.drift import DriftStore
+        from mlops.registry.models import ModelStore
         from mlops.registry.runs import RunStore
 
         self.table = Table(table_name, client)

@@ -6,7 +6,7 @@ import json
 
 from mlops.batch.entities import BatchJob
 from mlops.errors import Conflict, NotFound
-from mlops.registry.models import model_pk
+from mlops.registry.model_reader import model_pk
 from mlops.registry.table import BY_INDEX, NEW, Item, Key, Table, attrs, doc, load, value
 
 BATCH_JOBS = "BATCHJOBS"

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 from mlops.entities import DriftSummary
-from mlops.registry.models import model_pk
+from mlops.registry.model_reader import model_pk
 from mlops.registry.table import Key, Table, attrs, doc, iso, load, value
 
 CURSOR_SK = "MONITOR#drift"

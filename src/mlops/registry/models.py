@@ -6,21 +6,15 @@ from typing import Any
 
 from mlops.entities import Alias, AliasEvent, ModelStatus, ModelVersion, Rollout, utcnow
 from mlops.errors import NotFound
-from mlops.registry.table import BY_INDEX, NEW, Condition, Item, Key, Table, attrs, doc, iso, load, value
-
-PRODUCTION = "production"
-MODEL_NAMES = "MODELNAMES"
-
-
-def model_pk(name: str) -> str:
-    return f"MODEL#{name}"
+from mlops.registry.model_reader import ALIAS_SK, MODEL_NAMES, ModelReader, model_pk, version_sk
+from mlops.registry.table import NEW, Condition, Item, Key, Table, attrs, doc, iso, load
 
 
 def version_item(model: ModelVersion) -> Item:
     return attrs(
         {
             "pk": model_pk(model.name),
-            "sk": f"VER#{model.version:08d}",
+            "sk": version_sk(model.version),
             "doc": doc(model),
             "status": model.status,
         }
@@ -43,9 +37,8 @@ def name_entry(table: Table, name: str) -> dict[str, Any]:
     )
 
 
-class ModelStore:
-    def __init__(self, table: Table) -> None:
-        self.table = table
+class ModelStore(ModelReader):
+    """Every read and write of the model records; the reads of stored documents are ``ModelReader``'s."""
 
     # ---- versions ---------------------------------------------------------------------------
 
@@ -64,13 +57,8 @@ class ModelStore:
         """Overwrite a stored version (its status, artifacts, decision)."""
         self.table.put(version_item(model))
 
-    def model_version_document(self, name: str, version: int) -> str | None:
-        """A version's record as stored (JSON), unvalidated: for readers that check it themselves."""
-        item = self.table.get(model_pk(name), f"VER#{version:08d}")
-        return None if item is None else str(value(item, "doc"))
-
     def find_model_version(self, name: str, version: int) -> ModelVersion | None:
-        item = self.table.get(model_pk(name), f"VER#{version:08d}")
+        item = self.table.get(model_pk(name), version_sk(version))
         return None if item is None else load(ModelVersion, item)
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
@@ -103,14 +91,6 @@ class ModelStore:
                 return found[:limit], True
         return found, False
 
-    def model_version_counts(self) -> dict[str, int]:
-        """Each model's number of versions, from the model-name index alone."""
-        items = self.table.query(Key(MODEL_NAMES, index=BY_INDEX))
-        return {str(value(i, "gsi1sk")): int(value(i, "versions")) for i in items}
-
-    def list_model_names(self) -> list[str]:
-        return sorted(self.model_version_counts())
-
     def set_model_status(self, name: str, version: int, status: ModelStatus, reason: str | None) -> None:
         model = self.get_model_version(name, version)
         update: dict[str, Any] = {"status": status}
@@ -120,13 +100,8 @@ class ModelStore:
 
     # ---- the production alias ---------------------------------------------------------------
 
-    def alias_document(self, name: str, consistent: bool = True) -> str | None:
-        """The production alias as stored (JSON), unvalidated: for readers that check it themselves."""
-        item = self.table.get(model_pk(name), f"ALIAS#{PRODUCTION}", consistent=consistent)
-        return None if item is None else str(value(item, "doc"))
-
     def get_alias(self, name: str, consistent: bool = True) -> Alias | None:
-        item = self.table.get(model_pk(name), f"ALIAS#{PRODUCTION}", consistent=consistent)
+        item = self.table.get(model_pk(name), ALIAS_SK, consistent=consistent)
         return None if item is None else load(Alias, item)
 
     def get_production(self, name: str) -> ModelVersion | None:
@@ -234,9 +209,7 @@ class ModelStore:
         """The alias (conditional on the revision the writer saw) and its history entry."""
         guard = NEW if expected is None else Condition("revision = :rev", {":rev": expected.revision})
         pk = model_pk(alias.name)
-        alias_item = attrs(
-            {"pk": pk, "sk": f"ALIAS#{PRODUCTION}", "doc": doc(alias), "revision": alias.revision}
-        )
+        alias_item = attrs({"pk": pk, "sk": ALIAS_SK, "doc": doc(alias), "revision": alias.revision})
         log_item = attrs({"pk": pk, "sk": f"ALIASLOG#{alias.revision:08d}", "doc": doc(event)})
         return [self.table.put_request(alias_item, guard), self.table.put_request(log_item, NEW)]
 

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from mlops import aws
 from mlops.dynamodb_types import TypeDeserializer, TypeSerializer
@@ -23,8 +22,11 @@ from mlops.errors import Conflict, NotFound, RecordTooLarge
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from pydantic import BaseModel
 
-M = TypeVar("M", bound=BaseModel)
+# Records are pydantic models, but only their writers and validated reads need pydantic: the inference
+# function imports this module and reads documents as stored (``mlops.registry.model_reader``).
+M = TypeVar("M", bound="BaseModel")
 Item = dict[str, Any]
 
 _ser = TypeSerializer()

@@ -162,7 +162,8 @@ def run(
     api.register()
     if on_registered is not None:
         on_registered()
-    from mlops.settings import InferenceSettings, load_settings
+    from mlops.function_settings import load_settings
+    from mlops.serving.settings import InferenceSettings
 
     settings = load_settings(InferenceSettings)
     shipper = Shipper(

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlops.serving.errors import InvalidInput, PayloadTooLarge
-from mlops.signature import MISSING_CATEGORY, FeatureSpec, Signature
+from mlops.signature_types import MISSING_CATEGORY, FeatureSpecLike, SignatureLike
 
 FloatMatrix = npt.NDArray[np.float64]
 # Describes where a value sits in the request, for messages: (feature name, row index) -> text.
@@ -77,14 +77,14 @@ def _sentence(text: str) -> str:
 class FeatureLayout:
     """What one signature expects, precomputed once per loaded model."""
 
-    def __init__(self, signature: Signature) -> None:
+    def __init__(self, signature: SignatureLike) -> None:
         self.signature = signature
-        self.features: list[FeatureSpec] = list(signature.features)
+        self.features: list[FeatureSpecLike] = list(signature.features)
         self.names: list[str] = [f.name for f in self.features]
         self.expected: frozenset[str] = frozenset(self.names)
         self.ignored: frozenset[str] = frozenset(signature.excluded_columns) - self.expected
-        self.numeric: list[FeatureSpec] = [f for f in self.features if f.kind == "numeric"]
-        self.categorical: list[FeatureSpec] = [f for f in self.features if f.kind == "categorical"]
+        self.numeric: list[FeatureSpecLike] = [f for f in self.features if f.kind == "numeric"]
+        self.categorical: list[FeatureSpecLike] = [f for f in self.features if f.kind == "categorical"]
         self.numeric_names: list[str] = [f.name for f in self.numeric]
         self.numeric_positions: list[int] = [self.names.index(f.name) for f in self.numeric]
         self.numeric_not_nullable = np.array([not f.nullable for f in self.numeric], dtype=bool)
@@ -98,7 +98,7 @@ class FeatureLayout:
         self.numeric_getter = _getter(self.numeric_names) if self.numeric else None
         self.categorical_names: list[str] = [f.name for f in self.categorical]
         self.categorical_getter = _getter(self.categorical_names) if self.categorical else None
-        self.categorical_checks: list[tuple[FeatureSpec, frozenset[str] | None]] = [
+        self.categorical_checks: list[tuple[FeatureSpecLike, frozenset[str] | None]] = [
             (f, self.known_categories[f.name]) for f in self.categorical
         ]
         # For captured rows: a row's values listed numeric first, then categorical, put back in
@@ -366,7 +366,7 @@ def _numeric_matrix(
     ).astype(np.float64, copy=False)
 
 
-def _numeric_values(spec: FeatureSpec, values: Sequence[Any], where: Locator) -> FloatMatrix:
+def _numeric_values(spec: FeatureSpecLike, values: Sequence[Any], where: Locator) -> FloatMatrix:
     out = np.empty(len(values), dtype=np.float64)
     for i, value in enumerate(values):
         if value is None:
@@ -418,7 +418,7 @@ def _check_numeric(layout: FeatureLayout, matrix: FloatMatrix, where: Locator) -
 
 
 def _category(
-    spec: FeatureSpec, value: Any, known: frozenset[str] | None, where: Locator, row: int
+    spec: FeatureSpecLike, value: Any, known: frozenset[str] | None, where: Locator, row: int
 ) -> str | None:
     if type(value) is str:
         return value

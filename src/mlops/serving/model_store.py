@@ -25,18 +25,24 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from mlops import aws
-from mlops.entities import Alias, ArtifactRef, ModelVersion
 from mlops.errors import NotFound
 from mlops.serving import telemetry
 from mlops.serving.errors import ModelNotFound, ModelUnavailable, NoProductionModel, ServingError
 from mlops.serving.features import FeatureBatch, FeatureLayout
-from mlops.serving.records import alias_from_json, model_version_from_json, signature_from_json
+from mlops.serving.records import (
+    AliasLike,
+    ArtifactRefLike,
+    ModelVersionLike,
+    alias_from_json,
+    model_version_from_json,
+    signature_from_json,
+)
 from mlops.serving.routing import CANDIDATE, PRODUCTION, to_candidate
-from mlops.signature import MISSING_CATEGORY, Signature
+from mlops.signature_types import MISSING_CATEGORY, SignatureLike
 from mlops.storage import IntegrityError
 
 if TYPE_CHECKING:
-    from mlops.registry.models import ModelStore as ModelRecords
+    from mlops.registry.model_reader import ModelReader
     from mlops.storage import Storage
 
 ONNX_TO_V2 = {
@@ -71,8 +77,8 @@ class ModelLoadError(Exception):
 
 
 def version_artifacts(
-    record: ModelVersion, read: Callable[[ArtifactRef], bytes], refuse: type[Exception]
-) -> tuple[ArtifactRef, bytes, Signature]:
+    record: ModelVersionLike, read: Callable[[ArtifactRefLike], bytes], refuse: type[Exception]
+) -> tuple[ArtifactRefLike, bytes, SignatureLike]:
     """A version's ONNX graph (its reference and bytes, ``read`` checks the sha256) and its signature
     (inline, else the full document the record points to); ``refuse`` names what the record lacks."""
     onnx_ref = record.artifacts.get("onnx")
@@ -130,8 +136,8 @@ class LoadedModel:
 
     def __init__(
         self,
-        record: ModelVersion,
-        signature: Signature,
+        record: ModelVersionLike,
+        signature: SignatureLike,
         session: ort.InferenceSession,
         sha256: str,
         deployed_at: datetime | None = None,
@@ -232,23 +238,23 @@ class ModelSource(Protocol):
 
     def model_names(self) -> list[str]: ...
 
-    def production_alias(self, name: str) -> Alias | None: ...
+    def production_alias(self, name: str) -> AliasLike | None: ...
 
     def has_versions(self, name: str) -> bool: ...
 
-    def model_version(self, name: str, version: int) -> ModelVersion: ...
+    def model_version(self, name: str, version: int) -> ModelVersionLike: ...
 
-    def artifact(self, ref: ArtifactRef) -> bytes:
+    def artifact(self, ref: ArtifactRefLike) -> bytes:
         """The artifact's bytes, verified against ``ref.sha256`` (raises ``IntegrityError``)."""
         ...
 
 
 class RegistrySource:
-    """The cloud's ``ModelSource``: the registry's model records (``Registry.models``, built alone so the
-    function's init imports no other store) and the artifacts bucket. A throttled, failing or
+    """The cloud's ``ModelSource``: the model records' stored documents (``ModelReader``, so the function
+    imports neither the registry's stores nor pydantic) and the artifacts bucket. A throttled, failing or
     unreachable table is ``DependencyUnavailable`` (the storage adapter says so of S3 itself)."""
 
-    def __init__(self, records: ModelRecords, storage: Storage) -> None:
+    def __init__(self, records: ModelReader, storage: Storage) -> None:
         self.records = records
         self.storage = storage
 
@@ -256,23 +262,23 @@ class RegistrySource:
         with aws.unavailable_as("DynamoDB"):
             return self.records.list_model_names()
 
-    def production_alias(self, name: str) -> Alias | None:
+    def production_alias(self, name: str) -> AliasLike | None:
         with aws.unavailable_as("DynamoDB"):
             document = self.records.alias_document(name, consistent=False)
         return None if document is None else alias_from_json(document)
 
     def has_versions(self, name: str) -> bool:
         with aws.unavailable_as("DynamoDB"):
-            return bool(self.records.list_model_versions(name))
+            return self.records.has_model_versions(name)
 
-    def model_version(self, name: str, version: int) -> ModelVersion:
+    def model_version(self, name: str, version: int) -> ModelVersionLike:
         with aws.unavailable_as("DynamoDB"):
             document = self.records.model_version_document(name, version)
         if document is None:
             raise NotFound(f"Model '{name}' has no version {version}.")
         return model_version_from_json(document)
 
-    def artifact(self, ref: ArtifactRef) -> bytes:
+    def artifact(self, ref: ArtifactRefLike) -> bytes:
         return self.storage.get_verified(ref)
 
 
@@ -379,19 +385,19 @@ class ModelStore:
         # A shadow's candidate sits in the alias at weight 0: it answers nothing, so it is not loaded.
         if alias is None or alias.candidate is None or alias.candidate_weight <= 0 or fresh.model is None:
             return fresh
-        candidate = self._version(name, alias.candidate, alias, fresh.model)
+        candidate = self._version(name, alias.candidate, alias.updated_at, fresh.model)
         if candidate is not None:
             fresh.candidate, fresh.weight = candidate, alias.candidate_weight
         return fresh
 
     def _version(
-        self, name: str, version: int, alias: Alias, serving: LoadedModel | None
+        self, name: str, version: int, deployed_at: datetime, serving: LoadedModel | None
     ) -> LoadedModel | None:
         """A kept session of ``version``, else loaded now (None when it cannot load)."""
         kept = self._versions.setdefault(name, OrderedDict())
         model = kept.get(version)
         if model is None:
-            model = self._load(name, alias.model_copy(update={"version": version}), serving)
+            model = self._load(name, version, deployed_at, serving)
             if model is None:
                 return None
             kept[version] = model
@@ -401,7 +407,7 @@ class ModelStore:
         return model
 
     def _refresh_production(
-        self, name: str, alias: Alias | None, serving: LoadedModel | None, fresh_until: float
+        self, name: str, alias: AliasLike | None, serving: LoadedModel | None, fresh_until: float
     ) -> _Entry:
         if alias is None:
             if self.source.has_versions(name):
@@ -413,7 +419,7 @@ class ModelStore:
             return self._remember(name, _Entry(None, error, fresh_until))
         if serving is not None and serving.version == alias.version:
             return self._remember(name, _Entry(serving, None, fresh_until))
-        model = self._version(name, alias.version, alias, serving)
+        model = self._version(name, alias.version, alias.updated_at, serving)
         if model is None:
             if serving is not None:
                 return self._remember(name, _Entry(serving, None, fresh_until))
@@ -424,8 +430,9 @@ class ModelStore:
             return self._remember(name, _Entry(None, error, fresh_until))
         return self._remember(name, _Entry(model, None, fresh_until))
 
-    def _load(self, name: str, alias: Alias, serving: LoadedModel | None) -> LoadedModel | None:
-        version = alias.version
+    def _load(
+        self, name: str, version: int, deployed_at: datetime, serving: LoadedModel | None
+    ) -> LoadedModel | None:
         started = time.perf_counter()
         try:
             record = self.source.model_version(name, version)
@@ -434,7 +441,7 @@ class ModelStore:
                 session = ort.InferenceSession(data, self._options(), providers=["CPUExecutionProvider"])
             except Exception as error:
                 raise ModelLoadError(f"onnxruntime cannot load the graph: {error}") from error
-            model = LoadedModel(record, signature, session, onnx_ref.sha256, deployed_at=alias.updated_at)
+            model = LoadedModel(record, signature, session, onnx_ref.sha256, deployed_at=deployed_at)
             try:
                 model.warm_up()
             except Exception as error:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-# The model records' store alone: the registry package would import every other store too.
-from mlops.registry.models import ModelStore as ModelRecords
+# The model records' documents alone: the registry's stores would import every record class and pydantic.
+from mlops.registry.model_reader import ModelReader
 from mlops.registry.table import Table
 from mlops.serving import telemetry, v2
 from mlops.serving.capture_writer import Capture
@@ -30,7 +30,7 @@ from mlops.serving.spool import writer_for
 from mlops.storage import Storage
 
 if TYPE_CHECKING:
-    from mlops.settings import InferenceSettings
+    from mlops.serving.settings import InferenceSettings
 
 
 def _dumps(document: Any) -> str:
@@ -91,7 +91,7 @@ class InferenceService:
 
     @classmethod
     def from_settings(cls, settings: InferenceSettings) -> InferenceService:
-        source = RegistrySource(ModelRecords(Table(settings.metadata_table)), Storage())
+        source = RegistrySource(ModelReader(Table(settings.metadata_table)), Storage())
         # Captured lines go to the spool; the capture extension ships them (mlops.serving.extension).
         sink = writer_for(settings.capture_spool_dir) if settings.capture_stream else None
         return cls(

@@ -4,6 +4,7 @@ model.tar.gz (written by the embedded stack's run of the real entry point) is re
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import io
 import json
@@ -150,7 +151,7 @@ def test_a_request_sagemaker_refuses_fails_the_run_with_its_reason(
     handler_globals = inspect.unwrap(stack.runtime.handler("training")).__globals__
     settings = handler_globals["settings"]
     monkeypatch.setitem(
-        handler_globals, "settings", settings.model_copy(update={"sagemaker_instance_type": "ml.bogus"})
+        handler_globals, "settings", dataclasses.replace(settings, sagemaker_instance_type="ml.bogus")
     )
     error = invoke(stack, "training", payload)
     assert error.failed and error.payload["errorType"] == "BadRequest"

@@ -3,6 +3,7 @@ runs, the config object's head check, the stage order. No moto, no embedded stac
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tarfile
 import tempfile
@@ -137,7 +138,7 @@ def test_start_refuses_another_stacks_job_under_the_name(
 
 def test_start_needs_the_image_and_role(deps: Deps, payload: RunPayload) -> None:
     with pytest.raises(ConfigError, match="SAGEMAKER_IMAGE_URI"):
-        sagemaker.start(deps, payload, CONFIG, SETTINGS.model_copy(update={"sagemaker_role_arn": ""}), DATA)
+        sagemaker.start(deps, payload, CONFIG, dataclasses.replace(SETTINGS, sagemaker_role_arn=""), DATA)
 
 
 def test_poll_waits_then_returns_the_trained_model(

@@ -1,0 +1,81 @@
+"""The signature's conventions and its plain types, with no dependencies.
+
+``mlops.signature`` holds the pydantic models the conversion step validates and writes; serving reads
+the same documents into the frozen dataclasses here (``mlops.serving.records``), so the inference
+function's import graph never loads pydantic. Serving code takes either through the two Protocols:
+what it reads of a signature, whichever class holds it (batch scoring and shadow checks pass the
+pydantic records they already have). A test holds the dataclasses' fields to the pydantic models'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+FeatureKind = Literal["numeric", "categorical"]
+ClassLabel = str | int | float | bool
+Task = Literal["classification", "regression"]
+
+MISSING_CATEGORY = ""
+
+
+class FeatureSpecLike(Protocol):
+    """What serving reads of one feature (``mlops.signature.FeatureSpec`` or ``PlainFeatureSpec``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def input_name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def nullable(self) -> bool: ...
+    @property
+    def categories(self) -> Sequence[str] | None: ...
+
+
+class SignatureLike(Protocol):
+    """What serving reads of a signature (``mlops.signature.Signature`` or ``PlainSignature``)."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def features(self) -> Sequence[FeatureSpecLike]: ...
+    @property
+    def classes(self) -> Sequence[ClassLabel] | None: ...
+    @property
+    def label_output(self) -> str: ...
+    @property
+    def probabilities_output(self) -> str | None: ...
+    @property
+    def value_output(self) -> str | None: ...
+    @property
+    def excluded_columns(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class PlainFeatureSpec:
+    name: str
+    input_name: str
+    kind: FeatureKind
+    dtype: str
+    nullable: bool = True
+    categories: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class PlainSignature:
+    task: Task
+    target: str
+    features: list[PlainFeatureSpec]
+    classes: list[ClassLabel] | None = None
+    label_output: str = "label"
+    probabilities_output: str | None = "probabilities"
+    value_output: str | None = None
+    excluded_columns: list[str] = field(default_factory=list)
+    schema_version: Literal[1] = 1
