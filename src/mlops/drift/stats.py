@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -197,11 +197,7 @@ def ks_2samp(sample1: ArrayLike, sample2: ArrayLike, *, presorted: bool = False)
     n1, n2 = int(data1.shape[0]), int(data2.shape[0])
     if min(n1, n2) == 0:
         raise ValueError("The Kolmogorov-Smirnov test needs two non-empty samples.")
-    data_all = np.concatenate([data1, data2])
-    # searchsorted(side="right") evaluates both ECDFs at every observation, ties included.
-    cdf1 = np.searchsorted(data1, data_all, side="right") / n1
-    cdf2 = np.searchsorted(data2, data_all, side="right") / n2
-    differences = cdf1 - cdf2
+    differences = _ecdf_differences(data1, data2)
     max_s = float(differences.max())
     min_s = float(np.clip(-differences.min(), 0, 1))
     d = min_s if min_s > max_s else max_s
@@ -223,6 +219,36 @@ def ks_2samp(sample1: ArrayLike, sample2: ArrayLike, *, presorted: bool = False)
         if 0.0 <= p <= 1.0:
             return KsResult(d, p, "exact")
     return KsResult(d, float(np.clip(kolmogorov_sf(d, effective_n), 0.0, 1.0)), "asymp")
+
+
+def _ecdf_differences(data1: npt.NDArray[Any], data2: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """ECDF1 - ECDF2 at every distinct observation of either sorted sample (right-continuous).
+
+    scipy evaluates both ECDFs at every observation with two binary searches of all of them; with a
+    million current values against a 100,000-value sample that is most of the test's time. Here
+    each ECDF is taken at its own sample's values from the ranks (the last of a run of ties holds
+    the value's count), and at the other sample's values from binary searches of the *smaller*
+    sample only, so the counts, hence the differences, are exactly scipy's.
+    """
+    n1, n2 = data1.shape[0], data2.shape[0]
+    last1 = _last_of_ties(data1)
+    last2 = _last_of_ties(data2)
+    # At data1's values: data1's own count is the rank, data2's a binary search of data2.
+    at1 = np.flatnonzero(last1)
+    on1 = (at1 + 1) / n1 - np.searchsorted(data2, data1[at1], side="right") / n2
+    # At data2's values: data1[i] <= data2[j] exactly when fewer than j + 1 values of data2 lie
+    # below data1[i], so data1's count at data2[j] is a running total over data1's positions in data2.
+    below = np.bincount(np.searchsorted(data2, data1, side="left"), minlength=n2 + 1)
+    at2 = np.flatnonzero(last2)
+    on2 = np.cumsum(below)[at2] / n1 - (at2 + 1) / n2
+    return np.concatenate([on1, on2])
+
+
+def _last_of_ties(data: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """True where a sorted array's value is the last of its run of equal values."""
+    last = np.ones(data.shape[0], dtype=bool)
+    np.not_equal(data[1:], data[:-1], out=last[:-1])
+    return last
 
 
 def _prob_outside_square(n: int, h: int) -> float:
