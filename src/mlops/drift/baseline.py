@@ -105,6 +105,9 @@ class KeyedColumn:
     def __len__(self) -> int:
         return int(self.codes.shape[0])
 
+    def __getitem__(self, row: int) -> str:
+        return self.keys[int(self.codes[row])]
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> npt.NDArray[Any]:
         keys = np.array(self.keys, dtype=str) if self.keys else np.array([], dtype=str)
         column = keys[self.codes]

@@ -84,16 +84,26 @@ class BlockParser:
         schema = pa.schema([*self.fields, (PREDICTION, label)])
         return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
 
+    @property
+    def ready(self) -> bool:
+        """Whether every block is read with the same options from now on (so may be parsed at once)."""
+        return self.label_type is not None
+
+    @staticmethod
+    def release_memory() -> None:
+        """Hand pyarrow's freed blocks back: its allocator keeps them for reuse (once, after the read:
+        after each block it costs a page fault per page of the next)."""
+        pa.default_memory_pool().release_unused()
+
     def parse(self, block: bytes) -> ParsedBlock | None:
-        """The block's rows as columns, or None when it does not fit (the record-by-record path)."""
+        """The block's rows as columns, or None when it does not fit (the record-by-record path).
+
+        Safe to call from several threads once ``ready``."""
         try:
             table = pj.read_json(pa.BufferReader(block), read_options=_READ, parse_options=self.options)
             parsed = self._columns(table)
         except _NOT_FITTING:
             return None
-        finally:
-            # pyarrow's allocator keeps freed blocks for reuse; the columns are numpy copies by now.
-            pa.default_memory_pool().release_unused()
         if parsed is not None and self.label_type is None:
             self.label_type = table.column(PREDICTION).type
             self.options = self._with_label(self.label_type)

@@ -161,7 +161,7 @@ def _round(value: float | None) -> float | None:
 def evaluate(
     baseline: Mapping[str, Any] | Baseline,
     current: Mapping[str, npt.ArrayLike | KeyedColumn],
-    current_predictions: npt.ArrayLike | None,
+    current_predictions: npt.ArrayLike | KeyedColumn | None,
     config: DriftConfig,
 ) -> DriftResult:
     """Compare current feature columns (and predictions) with the baseline under ``config``."""
@@ -192,21 +192,25 @@ def evaluate(
             )
 
     prediction: FeatureDrift | None = None
-    if current_predictions is not None and profile.prediction is not None:
-        predicted = np.asarray(current_predictions)
-        if predicted.size:
-            if isinstance(profile.prediction, NumericProfile):
-                prediction = _numeric_drift(
-                    "prediction", profile.prediction, as_float(predicted), config, config.ks_pvalue
-                )
-            else:
-                prediction = _categorical_drift(
-                    "prediction",
-                    profile.prediction,
-                    keys(predicted, class_key),
-                    config,
-                    config.categorical_pvalue,
-                )
+    if current_predictions is not None and profile.prediction is not None and _rows(current_predictions):
+        if isinstance(profile.prediction, NumericProfile):
+            prediction = _numeric_drift(
+                "prediction",
+                profile.prediction,
+                as_float(np.asarray(current_predictions)),
+                config,
+                config.ks_pvalue,
+            )
+        else:
+            # The capture reader keys its labels already (``class_key``, as the baseline's).
+            labels = (
+                current_predictions
+                if isinstance(current_predictions, KeyedColumn)
+                else keys(current_predictions, class_key)
+            )
+            prediction = _categorical_drift(
+                "prediction", profile.prediction, labels, config, config.categorical_pvalue
+            )
 
     drifted = [name for name, feature in features.items() if feature.drift]
     score = len(drifted) / required if features else 0.0
