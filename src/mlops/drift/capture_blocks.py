@@ -129,7 +129,8 @@ class BlockParser:
         ours_rows = int(pc.sum(pc.cast(ours, pa.int64())).as_py())
         kept_rows = int(pc.sum(pc.cast(kept, pa.int64())).as_py())
         total = len(table)
-        table = table.filter(kept)
+        if kept_rows < total:
+            table = table.filter(kept)
         features = table.column("features").combine_chunks()
         numbers: dict[str, npt.NDArray[np.float64]] = {}
         keyed: dict[str, tuple[list[Any], npt.NDArray[np.int64]]] = {}
@@ -156,8 +157,12 @@ class BlockParser:
 
 
 def _floats(values: pa.Array) -> npt.NDArray[np.float64]:
-    floats: npt.NDArray[np.float64] = np.array(values.to_numpy(zero_copy_only=False), dtype=np.float64)
-    floats[~np.isfinite(floats)] = np.nan  # nulls come as NaN already
+    """Float64 with NaN for null (as pyarrow gives them) and for a number too large for a double."""
+    floats: npt.NDArray[np.float64] = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    infinite = np.isinf(floats)
+    if infinite.any():
+        floats = floats.copy()  # pyarrow's own buffer is read-only
+        floats[infinite] = np.nan
     return floats
 
 

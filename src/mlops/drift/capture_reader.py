@@ -46,7 +46,7 @@ PREDICTION = "prediction"
 REQUEST_ID = "request_id"
 READ_WORKERS = 2
 PARSE_AHEAD = 2
-BLOCK_BYTES = 1024 * 1024
+BLOCK_BYTES = 2 * 1024 * 1024
 """Objects are read in blocks of about this size cut at line breaks, so memory stays bounded
 whatever the object's size (Firehose writes objects of 64 MiB and more)."""
 
