@@ -349,7 +349,8 @@ class CaptureReader:
                         if cut < 0:
                             rest += item
                             continue
-                        yield rest + item[: cut + 1]
+                        # One copy of the block, not two (a slice, then a concatenation).
+                        yield b"".join((rest, memoryview(item)[: cut + 1]))
                         rest = item[cut + 1 :]
                     if rest:
                         yield rest
