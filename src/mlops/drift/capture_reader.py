@@ -105,6 +105,9 @@ class _Keyed:
     def __init__(self, key: Callable[[object], str]) -> None:
         self.key = key
         self.codes_of: dict[str, int] = {}
+        # Each distinct parsed value's code, by type and value (True, 1 and 1.0 key differently):
+        # the same few categories come back in every block, and are keyed once.
+        self.code_of_value: dict[tuple[type, object], int] = {}
         self.codes = _Growing(np.int32)
 
     def code(self, key: str) -> int:
@@ -114,8 +117,14 @@ class _Keyed:
         self.codes.extend(np.array([self.code(self.key(v)) for v in values], dtype=np.int32))
 
     def add_encoded(self, values: list[Any], indices: npt.NDArray[np.int64]) -> None:
-        """Rows given as indices into their distinct values: each distinct value keyed once."""
-        codes = np.array([self.code(self.key(v)) for v in values], dtype=np.int32)
+        """Rows given as indices into their distinct (hashable) values: each value keyed once."""
+        known = self.code_of_value
+        marked = [(value.__class__, value) for value in values]
+        found = [known.get(mark) for mark in marked]
+        for at, code in enumerate(found):
+            if code is None:
+                found[at] = known[marked[at]] = self.code(self.key(values[at]))
+        codes = np.array(found, dtype=np.int32)
         self.codes.extend(codes[indices] if len(codes) else np.zeros(len(indices), np.int32))
 
     def column(self) -> KeyedColumn:
