@@ -11,9 +11,10 @@ touches, streams every object in blocks of whole lines (a few objects read ahead
 grow with an object's size), keeps the records of the model version evaluated whose timestamp lies
 in the window, and builds one numpy column per feature of the model's signature: numeric as float64
 with NaN for null, categorical as keys with ``""`` for null (the conventions of ``mlops.signature``),
-held as codes into the distinct keys (``KeyedColumn``). Blocks as the inference function writes them
-are parsed by pyarrow (``mlops.drift.capture_blocks``); any other block record by record, with the
-same result. Malformed lines and records are skipped and counted, never fatal.
+held as codes into the distinct keys (``KeyedColumn``), each column grown in place. Blocks as the
+inference function writes them are parsed by pyarrow (``mlops.drift.capture_blocks``) on a few
+threads at once and added in their order; any other block record by record, with the same result.
+Malformed lines and records are skipped and counted, never fatal.
 """
 
 from __future__ import annotations
