@@ -299,31 +299,30 @@ class CaptureReader:
 
         parser = BlockParser(model, version, signature, since, until)
 
-        def add(block: bytes, parsed: ParsedBlock | None) -> None:
-            if parsed is None:
-                text = block.decode("utf-8", errors="replace")
-                _add_text(columns, counts, text, model, version, since, until)
-            else:
-                counts.other_versions += parsed.other_versions
-                counts.outside_window += parsed.outside_window
-                columns.add_block(parsed)
+        def add(pieces: list[ParsedBlock | bytes]) -> None:
+            for piece in pieces:
+                if isinstance(piece, bytes):
+                    text = piece.decode("utf-8", errors="replace")
+                    _add_text(columns, counts, text, model, version, since, until)
+                else:
+                    counts.other_versions += piece.other_versions
+                    counts.outside_window += piece.outside_window
+                    columns.add_block(piece)
 
         # pyarrow parses without the GIL, so blocks are parsed on a few threads at once; they are
         # added in their order, and at most PARSE_AHEAD blocks a worker wait, so memory stays bounded.
-        pending: deque[tuple[bytes, Future[ParsedBlock | None]]] = deque()
+        pending: deque[Future[list[ParsedBlock | bytes]]] = deque()
         with ThreadPoolExecutor(max_workers=self.workers) as parsers:
             for block in self.blocks(keys):
                 if not parser.ready:
                     # Until a block fixed the label's type, blocks are parsed one at a time.
-                    add(block, parser.parse(block))
+                    add(parser.parse_pieces(block))
                     continue
-                pending.append((block, parsers.submit(parser.parse, block)))
+                pending.append(parsers.submit(parser.parse_pieces, block))
                 if len(pending) > PARSE_AHEAD * self.workers:
-                    waiting, future = pending.popleft()
-                    add(waiting, future.result())
+                    add(pending.popleft().result())
             while pending:
-                waiting, future = pending.popleft()
-                add(waiting, future.result())
+                add(pending.popleft().result())
         parser.release_memory()
         return columns.traffic(len(keys), counts)
 
