@@ -314,26 +314,44 @@ def measure_capture(rows: int) -> None:
         server.stop()
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def read_capture(endpoint: str, baseline: Path) -> None:
     """The drift function's read and evaluation, timed, with this process's peak RSS."""
     blob = baseline.read_bytes()
     reader = CaptureReader(CAPTURE_BUCKET, client=s3_client(endpoint))
+    until = CAPTURE_START + timedelta(hours=23)
+    server = os.getppid()  # the moto server runs in the parent's threads
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident set
     before = peak_rss_mib()
-    began = time.perf_counter()
-    until = CAPTURE_START + timedelta(hours=23)
+    server_cpu, began_cpu, began = process_cpu_seconds(server), time.process_time(), time.perf_counter()
     traffic = reader.read(CAPTURE_MODEL, CAPTURE_VERSION, capture_signature(), CAPTURE_START, until)
-    read_s = time.perf_counter() - began
+    read_s, read_cpu = time.perf_counter() - began, time.process_time() - began_cpu
     read_peak = peak_rss_mib()
     result = evaluate(load_baseline(json.loads(blob)), traffic.features, traffic.predictions, DriftConfig())
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+    server_cpu = process_cpu_seconds(server) - server_cpu
     peak = peak_rss_mib()
+    load = os.getloadavg()[0]
     assert traffic.malformed == 0, traffic.malformed
+    # Moto's share apart: the same objects' bytes fetched alone, as the reader fetches them.
+    keys = reader.list_keys(CAPTURE_MODEL, CAPTURE_START, until)
+    fetch_server, fetch_began = process_cpu_seconds(server), time.perf_counter()
+    fetched = sum(len(block) for block in reader.blocks(keys))
+    fetch_s, fetch_server = time.perf_counter() - fetch_began, process_cpu_seconds(server) - fetch_server
     print(
         f"captured traffic: {traffic.rows:,} rows in {traffic.objects} objects\n"
         f"  read from S3 {read_s:.2f} s + evaluation {seconds - read_s:.2f} s = {seconds:.2f} s end to end; "
         f"peak RSS {peak:,.0f} MiB (before the read {before:,.0f} MiB, after it {read_peak:,.0f} MiB); "
-        f"verdict {result.verdict}, drifted {sorted(result.drifted_features)}"
+        f"verdict {result.verdict}, drifted {sorted(result.drifted_features)}\n"
+        f"  CPU: this process {cpu:.2f} s (read {read_cpu:.2f} s, evaluation {cpu - read_cpu:.2f} s), "
+        f"the moto server {server_cpu:.2f} s; load average {load:.2f} at the end\n"
+        f"  the objects' bytes alone ({fetched / 2**20:,.0f} MiB, GetObject on moto, no parsing): "
+        f"{fetch_s:.2f} s, the moto server {fetch_server:.2f} s CPU"
     )
 
 

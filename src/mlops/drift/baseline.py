@@ -105,6 +105,9 @@ class KeyedColumn:
     def __len__(self) -> int:
         return int(self.codes.shape[0])
 
+    def __getitem__(self, row: int) -> str:
+        return self.keys[int(self.codes[row])]
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> npt.NDArray[Any]:
         keys = np.array(self.keys, dtype=str) if self.keys else np.array([], dtype=str)
         column = keys[self.codes]
@@ -132,8 +135,18 @@ def keys(values: npt.ArrayLike, key: Any = category_key) -> npt.NDArray[np.str_]
 
 
 def as_float(values: npt.ArrayLike) -> FloatArray:
-    """A numeric column as float64 with NaN for missing (None, NaN, non-finite, unparsable)."""
+    """A numeric column as float64 with NaN for missing (None, NaN, non-finite, unparsable).
+
+    A float64 column without infinities is returned as is, not copied: treat it as read-only."""
     array = np.asarray(values)
+    if array.dtype == np.float64:
+        # Already float64 (the capture reader's columns): copied only if an infinity needs replacing.
+        infinite = np.isinf(array)
+        if not infinite.any():
+            return array
+        out = array.copy()
+        out[infinite] = np.nan
+        return out
     if array.dtype.kind in "biuf":
         out = array.astype(np.float64)
     else:

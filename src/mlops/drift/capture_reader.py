@@ -11,9 +11,10 @@ touches, streams every object in blocks of whole lines (a few objects read ahead
 grow with an object's size), keeps the records of the model version evaluated whose timestamp lies
 in the window, and builds one numpy column per feature of the model's signature: numeric as float64
 with NaN for null, categorical as keys with ``""`` for null (the conventions of ``mlops.signature``),
-held as codes into the distinct keys (``KeyedColumn``). Blocks as the inference function writes them
-are parsed by pyarrow (``mlops.drift.capture_blocks``); any other block record by record, with the
-same result. Malformed lines and records are skipped and counted, never fatal.
+held as codes into the distinct keys (``KeyedColumn``), each column grown in place. Blocks as the
+inference function writes them are parsed by pyarrow (``mlops.drift.capture_blocks``) on a few
+threads at once and added in their order; any other block record by record, with the same result.
+Malformed lines and records are skipped and counted, never fatal.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import json
 import math
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -44,7 +46,8 @@ CAPTURE_PREFIX = "capture/"
 PREDICTION = "prediction"
 REQUEST_ID = "request_id"
 READ_WORKERS = 2
-BLOCK_BYTES = 1024 * 1024
+PARSE_AHEAD = 2
+BLOCK_BYTES = 2 * 1024 * 1024
 """Objects are read in blocks of about this size cut at line breaks, so memory stays bounded
 whatever the object's size (Firehose writes objects of 64 MiB and more)."""
 
@@ -57,7 +60,8 @@ class CapturedTraffic:
     """The captured rows of one model version in one window, as columns."""
 
     features: dict[str, npt.NDArray[np.float64] | KeyedColumn]
-    predictions: npt.NDArray[Any]
+    predictions: npt.NDArray[Any] | KeyedColumn
+    """Class labels as class keys (``class_key``) or regression values as float64 with NaN for null."""
     request_ids: list[str]
     row_numbers: list[int]
     objects: int = 0
@@ -70,51 +74,76 @@ class CapturedTraffic:
         return len(self.request_ids)
 
 
+class _Growing:
+    """An array appended to in place, its capacity doubled when full.
+
+    Blocks of a few thousand rows appended as separate arrays and joined at the end hold each column
+    twice at the join, and the small freed parts stay in the process's heap. A large array is its own
+    mapping: the pages past the rows written are never touched (so not resident), and the array a
+    doubling replaces goes back to the system at once.
+    """
+
+    def __init__(self, dtype: type[np.generic], capacity: int = 1 << 16) -> None:
+        self.data: npt.NDArray[Any] = np.empty(capacity, dtype)
+        self.size = 0
+
+    def extend(self, values: npt.NDArray[Any]) -> None:
+        end = self.size + values.shape[0]
+        if end > self.data.shape[0]:
+            grown = np.empty(max(end, 2 * self.data.shape[0]), self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = values
+        self.size = end
+
+    def array(self) -> npt.NDArray[Any]:
+        return self.data[: self.size]
+
+
 class _Keyed:
     """A column of keys held as codes into its distinct keys: 4 bytes a row until the end."""
 
     def __init__(self, key: Callable[[object], str]) -> None:
         self.key = key
         self.codes_of: dict[str, int] = {}
-        self.parts: list[npt.NDArray[np.int32]] = []
+        # Each distinct parsed value's code, by type and value (True, 1 and 1.0 key differently):
+        # the same few categories come back in every block, and are keyed once.
+        self.code_of_value: dict[tuple[type, object], int] = {}
+        self.codes = _Growing(np.int32)
 
     def code(self, key: str) -> int:
         return self.codes_of.setdefault(key, len(self.codes_of))
 
     def add_values(self, values: list[Any]) -> None:
-        self.parts.append(np.array([self.code(self.key(v)) for v in values], dtype=np.int32))
+        self.codes.extend(np.array([self.code(self.key(v)) for v in values], dtype=np.int32))
 
     def add_encoded(self, values: list[Any], indices: npt.NDArray[np.int64]) -> None:
-        """Rows given as indices into their distinct values: each distinct value keyed once."""
-        codes = np.array([self.code(self.key(v)) for v in values], dtype=np.int32)
-        self.parts.append(codes[indices] if len(codes) else np.zeros(len(indices), np.int32))
+        """Rows given as indices into their distinct (hashable) values: each value keyed once."""
+        known = self.code_of_value
+        marked = [(value.__class__, value) for value in values]
+        found = [known.get(mark) for mark in marked]
+        for at, code in enumerate(found):
+            if code is None:
+                found[at] = known[marked[at]] = self.code(self.key(values[at]))
+        codes = np.array(found, dtype=np.int32)
+        self.codes.extend(codes[indices] if len(codes) else np.zeros(len(indices), np.int32))
 
     def column(self) -> KeyedColumn:
-        return KeyedColumn(_joined(self.parts, np.int32), list(self.codes_of))
-
-    def array(self) -> npt.NDArray[np.str_]:
-        return np.asarray(self.column())
+        return KeyedColumn(self.codes.array(), list(self.codes_of))
 
 
 class _Numbers:
     def __init__(self) -> None:
-        self.parts: list[npt.NDArray[np.float64]] = []
+        self.values = _Growing(np.float64)
 
     def add_values(self, values: list[Any]) -> None:
-        self.parts.append(np.array([_number(v) for v in values], dtype=np.float64))
+        self.values.extend(np.array([_number(v) for v in values], dtype=np.float64))
 
     def add_array(self, values: npt.NDArray[np.float64]) -> None:
-        self.parts.append(values)
+        self.values.extend(values)
 
     def array(self) -> npt.NDArray[np.float64]:
-        return _joined(self.parts, np.float64)
-
-
-def _joined(parts: list[npt.NDArray[Any]], dtype: type[np.generic]) -> npt.NDArray[Any]:
-    """The parts as one array; they are let go of, so a column is not held twice."""
-    joined = np.concatenate(parts) if parts else np.zeros(0, dtype)
-    parts.clear()
-    return joined
+        return self.values.array()
 
 
 class _Columns:
@@ -128,7 +157,7 @@ class _Columns:
             _Keyed(class_key) if signature.task == "classification" else _Numbers()
         )
         self.request_ids = _Keyed(str)
-        self.row_numbers: list[npt.NDArray[np.int64]] = []
+        self.row_numbers = _Growing(np.int64)
 
     def add_records(self, records: list[dict[str, Any]]) -> None:
         """Append rows already checked (features a dict, request_id a str, row an int)."""
@@ -139,7 +168,7 @@ class _Columns:
             self.features[name].add_values([record["features"].get(name) for record in records])
         self.predictions.add_values([record.get("prediction") for record in records])
         self.request_ids.add_values([record["request_id"] for record in records])
-        self.row_numbers.append(np.array([record.get("row", 0) for record in records], dtype=np.int64))
+        self.row_numbers.extend(np.array([record.get("row", 0) for record in records], dtype=np.int64))
 
     def add_block(self, block: ParsedBlock) -> None:
         for name, column in self.features.items():
@@ -152,18 +181,20 @@ class _Columns:
         else:
             self.predictions.add_array(block.numbers[PREDICTION])
         self.request_ids.add_encoded(*block.keyed[REQUEST_ID])
-        self.row_numbers.append(block.rows)
+        self.row_numbers.extend(block.rows)
 
     def traffic(self, objects: int, counts: _Counts) -> CapturedTraffic:
         ids = np.array(list(self.request_ids.codes_of), dtype=object)
-        codes = _joined(self.request_ids.parts, np.int32)
-        rows = _joined(self.row_numbers, np.int64)
+        codes = self.request_ids.codes.array()
+        rows = self.row_numbers.array()
         return CapturedTraffic(
             features={
                 name: column.column() if isinstance(column, _Keyed) else column.array()
                 for name, column in self.features.items()
             },
-            predictions=self.predictions.array(),
+            predictions=self.predictions.column()
+            if isinstance(self.predictions, _Keyed)
+            else self.predictions.array(),
             # One str object per request, shared by its rows.
             request_ids=ids[codes].tolist(),
             row_numbers=rows.tolist(),
@@ -267,15 +298,32 @@ class CaptureReader:
         from mlops.drift.capture_blocks import BlockParser
 
         parser = BlockParser(model, version, signature, since, until)
-        for block in self.blocks(keys):
-            parsed = parser.parse(block)
-            if parsed is None:
-                text = block.decode("utf-8", errors="replace")
-                _add_text(columns, counts, text, model, version, since, until)
-            else:
-                counts.other_versions += parsed.other_versions
-                counts.outside_window += parsed.outside_window
-                columns.add_block(parsed)
+
+        def add(pieces: list[ParsedBlock | bytes]) -> None:
+            for piece in pieces:
+                if isinstance(piece, bytes):
+                    text = piece.decode("utf-8", errors="replace")
+                    _add_text(columns, counts, text, model, version, since, until)
+                else:
+                    counts.other_versions += piece.other_versions
+                    counts.outside_window += piece.outside_window
+                    columns.add_block(piece)
+
+        # pyarrow parses without the GIL, so blocks are parsed on a few threads at once; they are
+        # added in their order, and at most PARSE_AHEAD blocks a worker wait, so memory stays bounded.
+        pending: deque[Future[list[ParsedBlock | bytes]]] = deque()
+        with ThreadPoolExecutor(max_workers=self.workers) as parsers:
+            for block in self.blocks(keys):
+                if not parser.ready:
+                    # Until a block fixed the label's type, blocks are parsed one at a time.
+                    add(parser.parse_pieces(block))
+                    continue
+                pending.append(parsers.submit(parser.parse_pieces, block))
+                if len(pending) > PARSE_AHEAD * self.workers:
+                    add(pending.popleft().result())
+            while pending:
+                add(pending.popleft().result())
+        parser.release_memory()
         return columns.traffic(len(keys), counts)
 
     def blocks(self, keys: list[str]) -> Iterator[bytes]:
@@ -310,7 +358,8 @@ class CaptureReader:
                         if cut < 0:
                             rest += item
                             continue
-                        yield rest + item[: cut + 1]
+                        # One copy of the block, not two (a slice, then a concatenation).
+                        yield b"".join((rest, memoryview(item)[: cut + 1]))
                         rest = item[cut + 1 :]
                     if rest:
                         yield rest

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
@@ -58,6 +59,8 @@ HISTOGRAM_BINS = 30
 PLOTTED_CATEGORIES = 12
 CHI2_MIN_EXPECTED = 5.0
 SHOWN_NEW_CATEGORIES = 10
+EVALUATE_WORKERS = 2
+PARALLEL_MIN_ROWS = 100_000
 
 
 class Distribution(BaseModel):
@@ -161,7 +164,7 @@ def _round(value: float | None) -> float | None:
 def evaluate(
     baseline: Mapping[str, Any] | Baseline,
     current: Mapping[str, npt.ArrayLike | KeyedColumn],
-    current_predictions: npt.ArrayLike | None,
+    current_predictions: npt.ArrayLike | KeyedColumn | None,
     config: DriftConfig,
 ) -> DriftResult:
     """Compare current feature columns (and predictions) with the baseline under ``config``."""
@@ -178,35 +181,41 @@ def evaluate(
     required = max(1, math.ceil(config.drift_share * len(names) - 1e-9))
     ks_alpha = feature_alpha(config.ks_pvalue, len(names), required)
     categorical_alpha = feature_alpha(config.categorical_pvalue, len(names), required)
-    features: dict[str, FeatureDrift] = {}
-    for name in names:
+
+    def feature(name: str) -> FeatureDrift:
         if name in profile.numeric:
-            features[name] = _numeric_drift(
+            return _numeric_drift(
                 name, profile.numeric[name], as_float(np.asarray(current[name])), config, ks_alpha
             )
-        else:
-            given = current[name]
-            column = given if isinstance(given, KeyedColumn) else keys(given)
-            features[name] = _categorical_drift(
-                name, profile.categorical[name], column, config, categorical_alpha
-            )
+        given = current[name]
+        column = given if isinstance(given, KeyedColumn) else keys(given)
+        return _categorical_drift(name, profile.categorical[name], column, config, categorical_alpha)
+
+    # numpy sorts and searches without the GIL: on a big window, features are evaluated a few at once.
+    workers = EVALUATE_WORKERS if rows >= PARALLEL_MIN_ROWS else 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        features = dict(zip(names, pool.map(feature, names), strict=True))
 
     prediction: FeatureDrift | None = None
-    if current_predictions is not None and profile.prediction is not None:
-        predicted = np.asarray(current_predictions)
-        if predicted.size:
-            if isinstance(profile.prediction, NumericProfile):
-                prediction = _numeric_drift(
-                    "prediction", profile.prediction, as_float(predicted), config, config.ks_pvalue
-                )
-            else:
-                prediction = _categorical_drift(
-                    "prediction",
-                    profile.prediction,
-                    keys(predicted, class_key),
-                    config,
-                    config.categorical_pvalue,
-                )
+    if current_predictions is not None and profile.prediction is not None and _rows(current_predictions):
+        if isinstance(profile.prediction, NumericProfile):
+            prediction = _numeric_drift(
+                "prediction",
+                profile.prediction,
+                as_float(np.asarray(current_predictions)),
+                config,
+                config.ks_pvalue,
+            )
+        else:
+            # The capture reader keys its labels already (``class_key``, as the baseline's).
+            labels = (
+                current_predictions
+                if isinstance(current_predictions, KeyedColumn)
+                else keys(current_predictions, class_key)
+            )
+            prediction = _categorical_drift(
+                "prediction", profile.prediction, labels, config, config.categorical_pvalue
+            )
 
     drifted = [name for name, feature in features.items() if feature.drift]
     score = len(drifted) / required if features else 0.0
@@ -247,7 +256,8 @@ def _numeric_drift(
     name: str, profile: NumericProfile, values: npt.NDArray[np.float64], config: DriftConfig, alpha: float
 ) -> FeatureDrift:
     rows = int(values.shape[0])
-    present = np.sort(values[~np.isnan(values)])
+    present = values[~np.isnan(values)]
+    present.sort()  # in place: the copy above is this feature's only full-size one
     missing = rows - int(present.shape[0])
     psi_value: float | None = None
     statistic: float | None = None

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlops.drift.capture_blocks import BlockParser
+from mlops.drift.capture_blocks import MIN_SPLIT_BYTES, BlockParser, ParsedBlock
 from mlops.drift.capture_reader import CapturedTraffic, _add_text, _Columns, _Counts
 from mlops.serving.capture_writer import capture_lines
 from mlops.signature import FeatureSpec, Signature
@@ -86,7 +86,7 @@ def test_lines_as_the_writer_writes_them_take_the_fast_path_with_the_same_result
     assert fast.features["plan"].keys[0] == ""  # type: ignore[union-attr]
     ages = np.asarray(fast.features["age"])
     assert np.isnan(ages[0]) and ages[2] == 1e300 and np.isnan(ages[3])  # null and absent are NaN
-    assert list(fast.predictions[:2]) == ["stay", ""]
+    assert list(np.asarray(fast.predictions)[:2]) == ["stay", ""]
 
 
 def test_regression_and_numeric_labels_agree() -> None:
@@ -100,7 +100,7 @@ def test_regression_and_numeric_labels_agree() -> None:
     assert_same(fast, slow)
     block = lines(3, START + timedelta(minutes=1), rows, [1, 0], "r-9")
     fast, slow, took_fast_path = both_paths(block, signature())
-    assert took_fast_path and list(fast.predictions) == ["1", "0"]
+    assert took_fast_path and list(np.asarray(fast.predictions)) == ["1", "0"]
     assert_same(fast, slow)
 
 
@@ -121,3 +121,57 @@ def test_blocks_the_writer_never_writes_take_the_record_path() -> None:
         assert not took_fast_path
         assert_same(fast, slow)
     assert slow.rows >= 5
+
+
+def big_writer_block(requests: int) -> bytes:
+    rng = np.random.default_rng(5)
+    parts = []
+    for request in range(requests):
+        rows: list[dict[str, Any]] = [
+            {"age": float(age), "count": int(count), "plan": plan}
+            for age, count, plan in zip(
+                rng.normal(40, 9, 20).round(1),
+                rng.integers(0, 9, 20),
+                rng.choice(["basic", "pro"], 20),
+                strict=True,
+            )
+        ]
+        at = START + timedelta(seconds=request)
+        parts.append(lines(3, at, rows, rng.choice(["stay", "churn"], 20).tolist(), f"r-{request}"))
+    return b"".join(parts)
+
+
+def pieces_as_traffic(pieces: list[ParsedBlock | bytes], sig: Signature) -> CapturedTraffic:
+    columns, counts = _Columns(sig), _Counts()
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            _add_text(columns, counts, piece.decode(), "churn", 3, *WINDOW)
+        else:
+            counts.other_versions += piece.other_versions
+            counts.outside_window += piece.outside_window
+            columns.add_block(piece)
+    return columns.traffic(1, counts)
+
+
+def test_a_malformed_line_sends_only_its_neighbours_to_the_record_path() -> None:
+    good = big_writer_block(200)  # 4,000 lines, about 600 KiB
+    middle = good.index(b"\n", len(good) // 3) + 1
+    block = good[:middle] + b'{"request_id":"cut-off","model":"churn","ver\n' + good[middle:]
+    parser = BlockParser("churn", 3, signature(), *WINDOW)
+    assert parser.parse(good) is not None and parser.ready
+    pieces = parser.parse_pieces(block)
+    raw = [piece for piece in pieces if isinstance(piece, bytes)]
+    assert len(raw) == 1 and len(raw[0]) <= MIN_SPLIT_BYTES and b"cut-off" in raw[0]
+    fast = pieces_as_traffic(pieces, signature())
+    slow, slow_counts = _Columns(signature()), _Counts()
+    _add_text(slow, slow_counts, block.decode(), "churn", 3, *WINDOW)
+    assert_same(fast, slow.traffic(1, slow_counts))
+    assert fast.rows == 4000 and fast.malformed == 1
+
+
+def test_a_block_that_does_not_fit_anywhere_goes_to_the_record_path_whole() -> None:
+    # Another spelling of every timestamp: no half fits, so the block is not cut any further.
+    block = big_writer_block(200).replace(b'Z"', b'+00:00"')
+    parser = BlockParser("churn", 3, signature(), *WINDOW)
+    assert parser.parse(big_writer_block(2)) is not None
+    assert parser.parse_pieces(block) == [block]

@@ -128,3 +128,25 @@ def test_feature_alpha() -> None:
     assert feature_alpha(0.01, 3, 1) == pytest.approx(0.01 / 3)
     assert feature_alpha(0.01, 8, 3) == 0.01
     assert feature_alpha(0.01, 4, 2) == 0.01
+
+
+def test_a_big_window_evaluated_on_several_threads_gives_the_serial_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Past PARALLEL_MIN_ROWS features are evaluated a few at once: same verdict, same numbers, same order.
+    from mlops.drift import evaluate as evaluation
+    from mlops.drift.baseline import KeyedColumn
+
+    rng = np.random.default_rng(11)
+    baseline = load_baseline(baseline_of(make_columns(rng, 20_000), predictions(rng, 4000)))
+    rows = evaluation.PARALLEL_MIN_ROWS + 1
+    current = make_columns(rng, rows, shift=("age", "plan"))
+    labels = predictions(rng, rows)
+    distinct, codes = np.unique(labels, return_inverse=True)
+    keyed = KeyedColumn(codes.astype(np.int32), [str(label) for label in distinct])
+    together = evaluate(baseline, current, keyed, CONFIG)
+    monkeypatch.setattr(evaluation, "EVALUATE_WORKERS", 1)
+    alone = evaluate(baseline, current, labels, CONFIG)
+    assert together.model_dump() == alone.model_dump()
+    assert list(together.features) == list(alone.features) == list(baseline.feature_names)
+    assert sorted(together.drifted_features) == ["age", "plan"]

@@ -57,6 +57,18 @@ def test_ks_with_ties_matches_scipy() -> None:
     assert abs(ours.pvalue - theirs.pvalue) <= 5e-3
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_ks_with_shared_ties_at_the_drift_sizes_matches_scipy(seed: int) -> None:
+    # Runs of equal values within and across the samples, the extremes of either inside the other.
+    rng = np.random.default_rng(seed)
+    a = np.sort(np.round(rng.normal(0.0, 1.0, 3_000), 1).astype(np.float32))
+    b = np.round(rng.normal(0.05 * seed, 1.2, 200_000), 1)
+    ours = stats.ks_2samp(a, np.sort(b), presorted=True)
+    theirs = sp.ks_2samp(a, b)
+    assert ours.statistic == theirs.statistic
+    assert abs(ours.pvalue - theirs.pvalue) <= 5e-3
+
+
 def test_ks_identical_samples_and_empty_input() -> None:
     a = np.arange(50.0)
     assert stats.ks_2samp(a, a) == (0.0, 1.0, "exact")
