@@ -156,7 +156,7 @@ class TrainedModel:
     rows: dict[str, int]
     search: dict[str, Any] | None = None
     # The pipeline's predictions on ``holdout``, row for row, when ``train`` made them (not stored).
-    holdout_predictions: np.ndarray[Any, Any] | None = field(default=None, repr=False)
+    holdout_predictions: np.ndarray[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def estimator(self) -> str:
