@@ -1,7 +1,8 @@
 """Writing big objects to S3: a multipart upload as a write-only file, and moving what it wrote.
 
 ``MultipartUpload`` sends its bytes in parts of ``PART_BYTES`` (S3's minimum is 5 MiB for every part
-but the last), completes on ``close`` and aborts on ``abort``, leaving no parts behind. Only ingest
+but the last), completes on ``close`` and aborts on ``abort``, leaving no parts behind; what fits in one
+part is sent on ``close`` with one PUT. Only ingest
 uses this module (its role may abort uploads and delete its staging objects). A throttled, failing or
 unreachable S3 is ``DependencyUnavailable``, as in ``mlops.storage``.
 """
@@ -62,6 +63,11 @@ def complete_multipart(storage: Storage, bucket: str, key: str, upload_id: str, 
         )
 
 
+def put_whole(storage: Storage, bucket: str, key: str, data: bytes, content_type: str) -> None:
+    with aws.unavailable_as("S3"):
+        storage.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+
 def abort_multipart(storage: Storage, bucket: str, key: str, upload_id: str) -> None:
     with aws.unavailable_as("S3"):
         storage.s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
@@ -116,10 +122,13 @@ class MultipartUpload:
         if self.closed:
             return
         try:
-            upload_id = self._send(bytes(self._buffer))
+            if self._upload_id is None:  # it all fit in one part: one PUT, not three requests
+                put_whole(self._storage, self.bucket, self.key, bytes(self._buffer), self._content_type)
+            else:
+                upload_id = self._send(bytes(self._buffer))
+                complete_multipart(self._storage, self.bucket, self.key, upload_id, self._etags)
+                self._upload_id = None
             self._buffer.clear()
-            complete_multipart(self._storage, self.bucket, self.key, upload_id, self._etags)
-            self._upload_id = None
         except BaseException:
             self.abort()
             raise

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pandas as pd
 import pytest
@@ -69,6 +71,49 @@ def test_identical_content_trains_once(embedded: EmbeddedStack, registry: Regist
     again = outcome_of(registry, "iris2", data_bucket, second["key"], second["etag"])
     assert again.status == "DUPLICATE" and "identical" in (again.reason or "")
     assert len(registry.runs.list_runs("iris2")) == 1
+
+
+class IngestLog(logging.Handler):
+    """The ingest function's "Ingested object" lines, as its log shows them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outcomes: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "Ingested object":
+            self.outcomes.append((unquote_plus(getattr(record, "key", "")), getattr(record, "action", "")))
+
+
+def test_a_multipart_upload_is_ingested_once(
+    embedded: EmbeddedStack, registry: Registry, data_bucket: str
+) -> None:
+    """`mlops upload` sends files past 8 MiB in parts. AWS notifies ObjectCreated:CompleteMultipartUpload
+    once; the embedded stack also delivered moto's ObjectCreated:Put for the same object, so ingest ran
+    twice, both reading the whole file when they overlapped."""
+    registry.datasets.put_config("iris-parts", DatasetConfig(target="species"))
+    key = "raw/iris-parts/iris.csv"
+    s3 = aws.s3()
+    upload_id = s3.create_multipart_upload(Bucket=data_bucket, Key=key)["UploadId"]
+    part = s3.upload_part(Bucket=data_bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=iris_csv())
+    log = IngestLog()
+    logging.getLogger("mlops").addHandler(log)
+    try:
+        done = s3.complete_multipart_upload(
+            Bucket=data_bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        )
+        raw = outcome_of(registry, "iris-parts", data_bucket, key, done["ETag"].strip('"'))
+        run = wait_for_run(registry, raw.run_id)
+    finally:
+        logging.getLogger("mlops").removeHandler(log)
+    assert run.status == "SUCCEEDED", (run.failed_stage, run.error)
+    assert log.outcomes == [(key, "started")]
+    assert len(registry.runs.list_runs("iris-parts")) == 1
+    model = registry.models.get_production("iris-parts")
+    assert model is not None and model.version == 1
 
 
 BAD_UPLOADS = {

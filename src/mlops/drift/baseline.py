@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -113,6 +113,18 @@ class KeyedColumn:
         column = keys[self.codes]
         return column if dtype is None else column.astype(dtype)
 
+    @classmethod
+    def of_distinct(
+        cls, codes: npt.NDArray[np.integer[Any]], distinct: Sequence[object], key: Callable[[Any], str]
+    ) -> KeyedColumn:
+        """A column given as codes into its distinct values (first-seen order), each keyed once.
+
+        Values that key alike (two long texts bounded to the same key, the class 1 and 1.0) share a key.
+        """
+        index: dict[str, int] = {}
+        remap = np.array([index.setdefault(key(value), len(index)) for value in distinct], dtype=np.int32)
+        return cls(remap[codes] if len(remap) else np.asarray(codes, dtype=np.int32), list(index))
+
     def counts(self) -> Counter[str]:
         """Rows per key, keys in order of first appearance (as ``Counter`` of the plain column)."""
         tally = np.bincount(self.codes, minlength=len(self.keys)).tolist()
@@ -169,8 +181,8 @@ def _to_float(value: object) -> float:
 
 def build_baseline(
     numeric: Mapping[str, npt.ArrayLike],
-    categorical: Mapping[str, npt.ArrayLike],
-    predictions: npt.ArrayLike | None,
+    categorical: Mapping[str, npt.ArrayLike | KeyedColumn],
+    predictions: npt.ArrayLike | KeyedColumn | None,
     task: str,
     classes: Sequence[Any] | None,
     bins: int = DEFAULT_BINS,
@@ -178,21 +190,23 @@ def build_baseline(
     sample_size: int = SAMPLE_SIZE,
     max_categories: int = MAX_CATEGORIES,
 ) -> dict[str, Any]:
-    """Profile training features (and holdout predictions) into a JSON-safe baseline document."""
+    """Profile training features (and holdout predictions) into a JSON-safe baseline document.
+
+    A categorical column or the predictions may come keyed already (``KeyedColumn``: categories keyed
+    with ``category_key``, predictions with ``class_key``), which spares keying every row.
+    """
     if bins < 2:
         raise ValueError("A baseline needs at least 2 bins.")
     if task not in ("classification", "regression"):
         raise ValueError(f"Unknown task {task!r}: expected classification or regression.")
-    lengths = {len(np.asarray(v)) for v in [*numeric.values(), *categorical.values()]}
+    lengths = {_rows(v) for v in [*numeric.values(), *categorical.values()]}
     if len(lengths) > 1:
         raise ValueError("Every feature column of a baseline needs the same number of rows.")
     prediction: dict[str, Any] | None = None
-    if predictions is not None and len(np.asarray(predictions)) > 0:
+    if predictions is not None and _rows(predictions) > 0:
         if task == "classification":
-            prediction = {
-                "kind": "categorical",
-                **_categorical_profile(keys(predictions, class_key), max_categories),
-            }
+            keyed = predictions if isinstance(predictions, KeyedColumn) else keys(predictions, class_key)
+            prediction = {"kind": "categorical", **_categorical_profile(keyed, max_categories)}
         else:
             prediction = {"kind": "numeric", **_numeric_profile(as_float(predictions), bins, sample_size)}
     return {
@@ -205,7 +219,10 @@ def build_baseline(
             name: _numeric_profile(as_float(values), bins, sample_size) for name, values in numeric.items()
         },
         "categorical": {
-            name: _categorical_profile(keys(values), max_categories) for name, values in categorical.items()
+            name: _categorical_profile(
+                values if isinstance(values, KeyedColumn) else keys(values), max_categories
+            )
+            for name, values in categorical.items()
         },
         "prediction": prediction,
     }
@@ -255,8 +272,12 @@ def count_categories(values: npt.NDArray[np.str_] | KeyedColumn) -> Counter[str]
     return Counter(values.tolist())
 
 
-def _categorical_profile(values: npt.NDArray[np.str_], max_categories: int) -> dict[str, Any]:
-    rows = int(values.shape[0])
+def _rows(values: npt.ArrayLike | KeyedColumn) -> int:
+    return len(values) if isinstance(values, KeyedColumn) else len(np.asarray(values))
+
+
+def _categorical_profile(values: npt.NDArray[np.str_] | KeyedColumn, max_categories: int) -> dict[str, Any]:
+    rows = len(values)
     counted = count_categories(values)
     top = sorted(counted.items(), key=lambda item: (-item[1], item[0]))[:max_categories]
     kept = sum(count for _, count in top)

@@ -3,7 +3,8 @@
 moto runs Lambda code only in Docker, which the embedded stack does not use: invocations (direct,
 from the Step Functions interpreter, from S3 notifications) are dispatched to the real handlers
 in-process instead. S3 notifications become asynchronous, as in AWS, and carry the full event shape
-(userIdentity, sequencer, versionId) that moto leaves out. Firehose's dynamic partitioning, which
+(userIdentity, sequencer, versionId) that moto leaves out; a completed multipart upload notifies once,
+``ObjectCreated:CompleteMultipartUpload``, as in AWS (moto also sends ``ObjectCreated:Put`` for it). Firehose's dynamic partitioning, which
 moto ignores, is installed with the rest (``mlops.local.firehose``), and so are a DynamoDB Query that
 reads one partition instead of sorting the whole table (``mlops.local.dynamodb``), the Distributed
 Map features its interpreter lacks (``mlops.local.distributed_map``), and SageMaker training jobs
@@ -24,6 +25,7 @@ _installed: dict[str, Any] = {}
 _runtime: FunctionRuntime | None = None
 _sequencer = itertools.count(1)
 _lock = threading.Lock()
+_completing = threading.local()
 
 
 def _routed_invoke(original_key: str) -> Any:
@@ -91,6 +93,24 @@ def _s3_invoke_lambda(account_id: str, event_body: Any, fn_arn: str, region_name
     runtime.invoke_async(name, event_body)
 
 
+def _complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """moto stores the completed object with ``put_object``, which notifies ``ObjectCreated:Put``
+    before the ``CompleteMultipartUpload`` event: AWS sends the latter alone, so the former is dropped."""
+    _completing.active = True
+    try:
+        return _installed["s3.complete_multipart_upload"](self, *args, **kwargs)
+    finally:
+        _completing.active = False
+
+
+def _send_s3_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+    from moto.s3.notifications import S3NotificationEvent
+
+    if getattr(_completing, "active", False) and event_name == S3NotificationEvent.OBJECT_CREATED_PUT_EVENT:
+        return
+    _installed["s3.send_event"](account_id, event_name, bucket, key)
+
+
 def keep_object_identity(account_id: str, bucket: str, key: str, etag: str, version_id: str | None) -> None:
     """Give a restored object the ETag and version id it had before the restart.
 
@@ -114,6 +134,7 @@ def install(runtime: FunctionRuntime) -> None:
     from moto.awslambda import models as lambda_models
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
+    from moto.s3.models import S3Backend
 
     from mlops.local import distributed_map, dynamodb, sagemaker
     from mlops.local.firehose import install_firehose_partitioning
@@ -131,6 +152,10 @@ def install(runtime: FunctionRuntime) -> None:
         backend.invoke = _routed_invoke(key)  # type: ignore[method-assign]
     _installed["s3._invoke_awslambda"] = notifications._invoke_awslambda
     notifications._invoke_awslambda = _s3_invoke_lambda
+    _installed["s3.send_event"] = notifications.send_event
+    notifications.send_event = _send_s3_event
+    _installed["s3.complete_multipart_upload"] = S3Backend.complete_multipart_upload
+    S3Backend.complete_multipart_upload = _complete_multipart_upload  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -138,6 +163,7 @@ def uninstall() -> None:
     from moto.awslambda import models as lambda_models
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
+    from moto.s3.models import S3Backend
 
     from mlops.local import distributed_map, dynamodb, sagemaker
     from mlops.local.firehose import uninstall_firehose_partitioning
@@ -150,4 +176,6 @@ def uninstall() -> None:
         for backend in (lambda_models.LambdaBackend, LambdaSimpleBackend):
             backend.invoke = _installed.pop(f"{backend.__name__}.invoke")  # type: ignore[method-assign]
         notifications._invoke_awslambda = _installed.pop("s3._invoke_awslambda")
+        notifications.send_event = _installed.pop("s3.send_event")
+        S3Backend.complete_multipart_upload = _installed.pop("s3.complete_multipart_upload")  # type: ignore[method-assign]
     _runtime = None

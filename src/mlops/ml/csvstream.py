@@ -57,6 +57,9 @@ NA_VALUES = pa.array(
 TRUE_VALUES = pa.array(["True", "TRUE", "true"])
 BOOLEAN_VALUES = pa.array(["True", "TRUE", "true", "False", "FALSE", "false"])
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Every byte but line feeds and control characters: deleting them leaves the line feeds to count and any
+# control character to find, in one pass of bytes.translate (several times faster than the regex).
+_TEXT_BUT_LINE_FEED = bytes(b for b in range(256) if b != 0x0A and not _CONTROL.match(bytes([b])))
 _MAX_PASSES = 8
 _RAGGED = re.compile(r"Row #(\d+): Expected (\d+) columns, got (\d+)")
 
@@ -163,12 +166,14 @@ class HashingReader:
         self.size += len(chunk)
         if self.size > self._max_bytes:
             self._fail(f"The file is over {self._max_bytes} bytes, the limit for uploads.")
-        found = _CONTROL.search(chunk)
+        left = chunk.translate(None, _TEXT_BUT_LINE_FEED)
+        line_feeds = left.count(b"\n")
+        found = _CONTROL.search(chunk) if len(left) > line_feeds else None
         if found is not None and self.size > PREFIX_BYTES:
             line = self.lines + chunk.count(b"\n", 0, found.start()) + 1
             what = "NUL bytes" if chunk[found.start()] == 0 else "control characters"
             self._fail(f"The file contains {what} at line {line:,}, so it is binary, not a CSV text file.")
-        self.lines += chunk.count(b"\n")
+        self.lines += line_feeds
 
     def _fail(self, message: str) -> None:
         self.failure = IngestRefused(message)

@@ -77,6 +77,8 @@ def numeric_values(series: pd.Series, column: str) -> np.ndarray[Any, np.dtype[n
 
 def categorical_values(series: pd.Series) -> np.ndarray[Any, np.dtype[np.object_]]:
     """Python strings, ``MISSING_CATEGORY`` for missing values."""
+    if isinstance(series.dtype, pd.StringDtype):  # already text: no str() per value
+        return np.asarray(series.fillna(MISSING_CATEGORY).to_numpy(dtype=object), dtype=object)
     present = series.notna().to_numpy()
     values = np.full(len(series), MISSING_CATEGORY, dtype=object)
     values[present] = [str(value) for value in series.to_numpy(dtype=object)[present]]

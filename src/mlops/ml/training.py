@@ -155,6 +155,8 @@ class TrainedModel:
     versions: dict[str, str]
     rows: dict[str, int]
     search: dict[str, Any] | None = None
+    # The pipeline's predictions on ``holdout``, row for row, when ``train`` made them (not stored).
+    holdout_predictions: np.ndarray[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def estimator(self) -> str:
@@ -340,7 +342,7 @@ def train(df: pd.DataFrame, config: DatasetConfig, feature_columns: Sequence[str
         signature = signature.model_copy(update={"classes": classes})
 
     x_holdout = prepare_features(holdout, signature)
-    scores = _score(pipeline, config.task, x_holdout, y_holdout, classes)
+    predicted, scores = _score(pipeline, config.task, x_holdout, y_holdout, classes)
     baseline = _baseline_metrics(config.task, y_train, y_holdout, classes)
     estimator = pipeline.named_steps[MODEL_STEP]
     params = {"estimator": resolve_estimator(config), **_json_params(estimator.get_params(deep=False))}
@@ -365,6 +367,7 @@ def train(df: pd.DataFrame, config: DatasetConfig, feature_columns: Sequence[str
             "holdout": len(holdout),
         },
         search=search_summary,
+        holdout_predictions=predicted,
     )
 
 
@@ -378,14 +381,17 @@ def holdout_split(
     index = np.arange(rows)
     stratify = None
     if config.task == "classification":
-        _, counts = np.unique(y, return_counts=True)
+        # Classes as codes in sorted order, as np.unique numbers them, so the split is the one the labels
+        # give, without sorting every label as a Python object (pd.factorize hashes).
+        codes = pd.factorize(y, sort=True)[0]
+        counts = np.bincount(codes)
         holdout_rows = math.ceil(rows * config.holdout_fraction)
         if counts.min() >= 2 and counts.size <= holdout_rows <= rows - counts.size:
-            stratify = y
+            stratify = codes
     train_index, holdout_index = train_test_split(
         index, test_size=config.holdout_fraction, random_state=config.seed, stratify=stratify
     )
-    if config.task == "classification" and np.unique(y[train_index]).size < 2:
+    if config.task == "classification" and np.unique(codes[train_index]).size < 2:
         raise TrainingFailed("The training split has a single class; classification needs at least 2.")
     return np.sort(train_index), np.sort(holdout_index)
 
@@ -490,12 +496,18 @@ def _score(
     x: pd.DataFrame,
     y: np.ndarray[Any, Any],
     classes: Sequence[ClassLabel] | None,
-) -> dict[str, float]:
+) -> tuple[np.ndarray[Any, Any], dict[str, float]]:
+    """The holdout's predictions and metrics."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
-        predicted = pipeline.predict(x)
-        proba = pipeline.predict_proba(x) if task == "classification" else None
-    return metrics(task, y, predicted, proba, classes)
+        if task == "classification":
+            proba = pipeline.predict_proba(x)
+            # What predict() returns for every classifier offered (as the parity gate takes it), without
+            # a second pass over the trees.
+            predicted = np.asarray(pipeline.classes_).take(proba.argmax(axis=1))
+        else:
+            proba, predicted = None, pipeline.predict(x)
+    return predicted, metrics(task, y, predicted, proba, classes)
 
 
 def _baseline_metrics(
@@ -507,8 +519,11 @@ def _baseline_metrics(
     placeholder_x = np.zeros((len(y_train), 1))
     holdout_x = np.zeros((len(y_holdout), 1))
     if task == "classification":
-        dummy = DummyClassifier(strategy="prior").fit(placeholder_x, y_train)
-        return metrics(task, y_holdout, dummy.predict(holdout_x), dummy.predict_proba(holdout_x), classes)
+        # Fitted on the labels' codes in sorted order (the order of its classes_), not on the labels.
+        codes, sorted_labels = pd.factorize(y_train, sort=True)
+        dummy = DummyClassifier(strategy="prior").fit(placeholder_x, codes)
+        predicted = np.asarray(sorted_labels)[dummy.predict(holdout_x)]
+        return metrics(task, y_holdout, predicted, dummy.predict_proba(holdout_x), classes)
     regressor = DummyRegressor(strategy="mean").fit(placeholder_x, y_train)
     return metrics(task, y_holdout, regressor.predict(holdout_x), None, None)
 
@@ -543,13 +558,14 @@ def metrics(
     # Raw target values (a holdout's column: floats, booleans) and model labels compare once normalized.
     truth = class_labels(pd.Series(np.asarray(y_true, dtype=object)))
     predicted = class_labels(pd.Series(np.asarray(y_pred, dtype=object).ravel()))
+    labels = list(class_labels(pd.Series(list(classes), dtype=object))) if classes is not None else []
+    truth, predicted, labels = _coded(truth, predicted, labels)
     scores = {
         "accuracy": float(accuracy_score(truth, predicted)),
         "f1_macro": float(f1_score(truth, predicted, average="macro", zero_division=0)),
     }
     if proba is None or classes is None:
         return scores
-    labels = list(class_labels(pd.Series(list(classes), dtype=object)))
     probabilities = np.asarray(proba, dtype=np.float64)
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     present = set(truth.tolist())
@@ -562,6 +578,28 @@ def metrics(
                 roc_auc_score(truth, probabilities, multi_class="ovr", average="macro", labels=labels)
             )
     return scores
+
+
+def _coded(
+    truth: np.ndarray[Any, Any], predicted: np.ndarray[Any, Any], labels: list[Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], list[Any]]:
+    """Text labels as integer codes numbered in sorted label order, or the labels as they are.
+
+    scikit-learn's metrics sort the labels they see; codes in the same order give every metric the same
+    value, without sorting each row's label as a Python object.
+    """
+    if truth.dtype.kind != "O" and predicted.dtype.kind != "O":
+        return truth, predicted, labels
+    try:
+        order = sorted({*truth.tolist(), *predicted.tolist(), *labels})
+    except TypeError:  # labels that do not sort: scikit-learn refuses them as they are
+        return truth, predicted, labels
+    code = {label: position for position, label in enumerate(order)}
+    return (
+        np.fromiter((code[label] for label in truth.tolist()), dtype=np.int64, count=len(truth)),
+        np.fromiter((code[label] for label in predicted.tolist()), dtype=np.int64, count=len(predicted)),
+        [code[label] for label in labels],
+    )
 
 
 def _check_metric(metric: str) -> None:

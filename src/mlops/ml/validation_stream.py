@@ -284,6 +284,20 @@ def _logical(layout: _Layout, name: str, state: ColumnState, parsed: bool, rows:
     return "datetime" if is_datetime_sample(state.datetime_sample) else "string"
 
 
+def _recorded_null_counts(parquet: pq.ParquetFile, names: list[str]) -> dict[str, int] | None:
+    """Each column's nulls from the row groups' statistics, or None when a column chunk has none."""
+    counts = dict.fromkeys(names, 0)
+    metadata = parquet.metadata
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for position, name in enumerate(names):
+            statistics = row_group.column(position).statistics
+            if statistics is None or not statistics.has_null_count:
+                return None
+            counts[name] += statistics.null_count
+    return counts
+
+
 def dataset_facts(parquet: pq.ParquetFile, config: DatasetConfig) -> DatasetFacts:
     """``mlops.ml.validation.frame_facts`` of the file, reading it a batch at a time."""
     target = config.target
@@ -295,13 +309,20 @@ def dataset_facts(parquet: pq.ParquetFile, config: DatasetConfig) -> DatasetFact
     text = [n for n in names if (pa.types.is_string(arrow[n]) or pa.types.is_large_string(arrow[n]))]
     candidates = [] if rule.severity == "off" else [n for n in text if n not in skip]
     parsing = {name: TextParsing() for name in candidates}
-    # Pass 1: null counts (for the whole frame's dtypes) and the text columns' parsing findings.
-    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-        for name in names:
-            column = batch.column(name)
-            nulls[name] += column.null_count
-            if name in parsing and column.null_count < len(column):
-                parsing[name].add(column.to_pandas())
+    # Pass 1: null counts (for the whole frame's dtypes) and the text columns' parsing findings. The
+    # counts are in the file's statistics when its writer kept them (ingest's does): then only the
+    # text columns that may hold numbers are read.
+    recorded = _recorded_null_counts(parquet, names)
+    first_pass = names if recorded is None else candidates
+    if first_pass:
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=first_pass):
+            for name in first_pass:
+                column = batch.column(name)
+                nulls[name] += column.null_count
+                if name in parsing and column.null_count < len(column):
+                    parsing[name].add(column.to_pandas())
+    if recorded is not None:
+        nulls = recorded
     rows = parquet.metadata.num_rows
     layout = _Layout(names, arrow, {name: nulls[name] > 0 for name in names})
     findings = [f for n in candidates if (f := parsing[n].finding(n, rule.max_invalid_ratio)) is not None]

@@ -6,7 +6,8 @@ The inline backend and a completed SageMaker training job both end here, with th
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from mlops import __version__
 from mlops.artifact_keys import model_key
@@ -17,8 +18,10 @@ from mlops.pipeline.payload import RunPayload
 from mlops.records import inline_signature
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
+    from mlops.drift.baseline import KeyedColumn
     from mlops.ml.training import TrainedModel
 
 
@@ -29,14 +32,24 @@ def training_frame(canonical: pd.DataFrame, config: DatasetConfig) -> pd.DataFra
     return prepare_frame(canonical, config)
 
 
+def _keyed(values: np.ndarray[Any, Any], key: Callable[[Any], str]) -> KeyedColumn:
+    """A column keyed once per distinct value (hashed by pandas, not sorted as Python objects)."""
+    import pandas as pd
+
+    from mlops.drift.baseline import KeyedColumn
+
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    return KeyedColumn.of_distinct(codes, list(distinct), key)
+
+
 def register_candidate(
     deps: Deps, payload: RunPayload, config: DatasetConfig, trained: TrainedModel, frame: pd.DataFrame
 ) -> ModelVersion:
-    from mlops.drift.baseline import build_baseline
+    from mlops.drift.baseline import build_baseline, category_key, class_key
     from mlops.ml import dataset as ds
     from mlops.ml.artifacts import pipeline_to_bytes
     from mlops.ml.features import prepare_features
-    from mlops.ml.sampling import BASELINE_ROWS, HOLDOUT_ROWS, sample_frame
+    from mlops.ml.sampling import BASELINE_ROWS, HOLDOUT_ROWS, evenly_spaced, sample_frame
 
     name = payload.dataset
     number = deps.registry.models.next_model_version(name)
@@ -45,14 +58,19 @@ def register_candidate(
     # stored holdout (which parity and promotion score) is one of the holdout (mlops.ml.sampling).
     features = prepare_features(sample_frame(frame, BASELINE_ROWS), signature)
     holdout = sample_frame(trained.holdout, HOLDOUT_ROWS)
-    holdout_features = prepare_features(holdout, signature)
-    predictions = trained.pipeline.predict(holdout_features)
+    if trained.holdout_predictions is not None:  # training scored these rows already
+        predictions = trained.holdout_predictions[evenly_spaced(len(trained.holdout), HOLDOUT_ROWS)]
+    else:
+        predictions = trained.pipeline.predict(prepare_features(holdout, signature))
+    classification = config.task == "classification"
     baseline = build_baseline(
         numeric={f.name: features[f.name].to_numpy() for f in signature.features if f.kind == "numeric"},
         categorical={
-            f.name: features[f.name].to_numpy() for f in signature.features if f.kind == "categorical"
+            f.name: _keyed(features[f.name].to_numpy(), category_key)
+            for f in signature.features
+            if f.kind == "categorical"
         },
-        predictions=predictions,
+        predictions=_keyed(predictions, class_key) if classification else predictions,
         task=config.task,
         classes=signature.classes,
     )

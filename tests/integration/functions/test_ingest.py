@@ -195,6 +195,11 @@ def test_an_aborted_multipart_upload_leaves_no_parts(stack: EmbeddedStack, ds: s
     done.close()
     assert done.ref is not None and done.ref.size == 6 * 1024**2 + 1
     assert storage.get_verified(done.ref)[-2:] == b"yz"
+    small = MultipartUpload(storage, bucket, f"datasets/{ds}/small.bin", part_bytes=5 * 1024**2)
+    small.write(b"s" * 1000)
+    assert _uploads(bucket, ds) == []  # nothing sent before close: it fits in one PUT
+    small.close()
+    assert small.ref is not None and storage.get_verified(small.ref) == b"s" * 1000
 
 
 def test_a_corrupt_line_past_the_first_block_refuses_the_upload_naming_it(

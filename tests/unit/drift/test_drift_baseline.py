@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from mlops.drift.baseline import BaselineError, build_baseline, category_key, class_key, keys, load_baseline
+from mlops.drift.baseline import (
+    BaselineError,
+    KeyedColumn,
+    build_baseline,
+    category_key,
+    class_key,
+    keys,
+    load_baseline,
+)
 from tests.unit.drift.drift_testdata import baseline_of, make_columns, predictions
 
 
@@ -92,3 +101,27 @@ def test_keys_canonicalize_labels_and_categories() -> None:
     assert [category_key(v) for v in (None, float("nan"), "x", 3)] == ["", "", "x", "3"]
     mixed = keys(np.array(["a", None, 2, float("nan")], dtype=object))
     assert mixed.tolist() == ["a", "", "2", ""]
+
+
+def test_keyed_columns_give_the_baseline_of_their_values() -> None:
+    """Training hands categories and class labels over keyed once per distinct value; the document is the
+    one their plain values give, also where distinct values share a key (None and "", 1 and 1.0)."""
+    long = "x" * 300
+    rng = np.random.default_rng(3)
+    colour = rng.choice(np.array(["red", "", None, "blue", long], dtype=object), size=4000)
+    labels = rng.choice(np.array([1, 1.0, 2, "2"], dtype=object), size=700)
+
+    def keyed(values: np.ndarray, key: Callable[[object], str]) -> KeyedColumn:
+        distinct = list(dict.fromkeys(values.tolist()))
+        position = {value: code for code, value in enumerate(distinct)}
+        codes = np.array([position[value] for value in values.tolist()])
+        return KeyedColumn.of_distinct(codes, distinct, key)
+
+    numbers = {"x": rng.normal(size=4000)}
+    plain = build_baseline(numbers, {"colour": colour}, labels, "classification", [1, 2])
+    given = build_baseline(
+        numbers, {"colour": keyed(colour, category_key)}, keyed(labels, class_key), "classification", [1, 2]
+    )
+    assert given == plain
+    assert plain["categorical"]["colour"]["distinct"] == 4  # None is missing, as "" is
+    assert set(plain["prediction"]["counts"]) == {"1", "2"}

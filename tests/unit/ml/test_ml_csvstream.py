@@ -212,14 +212,17 @@ def test_a_truncated_file_fails_naming_its_last_line_and_abandons_its_parquet() 
     assert outputs and all(output.aborted for output in outputs)
 
 
-def test_binary_bytes_in_the_middle_fail_naming_the_line() -> None:
+@pytest.mark.parametrize(
+    ("byte", "what"), [("\x00", "NUL bytes"), ("\x1b", "control characters"), ("\x7f", "control characters")]
+)
+def test_binary_bytes_in_the_middle_fail_naming_the_line(byte: str, what: str) -> None:
     lines = [f"{i},{i * 2},x" for i in range(50_000)]
-    lines[40_000] = "1,\x002,x"
-    data = ("a,b,c\n" + "\n".join(lines) + "\n").encode()
+    lines[40_000] = f"1,{byte}2,x"
+    data = ("a,b,c\r\n" + "\t\n".join(lines) + "\n").encode()  # tabs and CRs are text
     with pytest.raises(IngestRefused) as caught:
         stream(data, 64 * 1024)
     assert str(caught.value) == (
-        "The file contains NUL bytes at line 40,002, so it is binary, not a CSV text file."
+        f"The file contains {what} at line 40,002, so it is binary, not a CSV text file."
     )
 
 

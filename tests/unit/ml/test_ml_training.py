@@ -245,3 +245,31 @@ def test_metric_direction_and_tolerance() -> None:
     assert not training.is_worse("r2", 0.9, 0.5, 0.0)
     with pytest.raises(ConfigError, match="Unknown metric 'auc'"):
         training.is_worse("auc", 1.0, 1.0, 0.0)
+
+
+@pytest.mark.parametrize("classes", [["no", "yes"], ["amber", "blue", "green"], [3, 7, 11]])
+def test_classification_metrics_equal_scikit_learns_on_the_labels(classes: list[object]) -> None:
+    """The metrics score text labels as codes in sorted order; the figures are scikit-learn's own."""
+    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+
+    rng = np.random.default_rng(7)
+    labels = np.array(classes, dtype=object)
+    truth = labels[rng.integers(0, len(classes), 3000)]
+    predicted = labels[rng.integers(0, len(classes), 3000)]
+    proba = rng.random((3000, len(classes)))
+    proba /= proba.sum(axis=1, keepdims=True)
+    got = training.metrics("classification", truth, predicted, proba, classes)
+    expected_truth = class_labels(pd.Series(truth))
+    expected_predicted = class_labels(pd.Series(predicted))
+    expected_labels = list(class_labels(pd.Series(labels)))
+    roc = (
+        roc_auc_score(expected_truth == expected_labels[1], proba[:, 1])
+        if len(classes) == 2
+        else roc_auc_score(expected_truth, proba, multi_class="ovr", average="macro", labels=expected_labels)
+    )
+    assert got == {
+        "accuracy": accuracy_score(expected_truth, expected_predicted),
+        "f1_macro": f1_score(expected_truth, expected_predicted, average="macro", zero_division=0),
+        "log_loss": log_loss(expected_truth, proba, labels=expected_labels),
+        "roc_auc": roc,
+    }

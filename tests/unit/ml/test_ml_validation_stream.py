@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from mlops.config import DatasetConfig
@@ -108,3 +109,26 @@ def test_text_parsing_over_batches_equals_parsing_over_the_column() -> None:
     finding = batches.finding("c", 0.5)
     assert finding is not None and (finding.action, finding.present, finding.invalid) == ("parsed", 6, 2)
     assert finding.example == "x"
+
+
+def test_a_parquet_without_statistics_validates_to_the_same_report() -> None:
+    """Null counts come from the row groups' statistics when the file has them; a file written without
+    (by another writer) is read for them, with the same report."""
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame(
+        {
+            "n": [1, None, 3, 4, None, 6, 7, 8] * 40,
+            "t": ["1", "2", None, "x", "5", "6", "7", "8"] * 40,
+            "flag": [True, False, None, True, True, False, True, False] * 40,
+            "y": ["a", "b"] * 160,
+        }
+    )
+    config = DatasetConfig(target="y", task="classification")
+    reports = []
+    for statistics in (True, False):
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(frame), buffer, write_statistics=statistics, row_group_size=100)
+        reports.append(validate_parquet(io.BytesIO(buffer.getvalue()), config, None).model_dump(mode="json"))
+        assert_same_report(buffer.getvalue(), config)
+    assert reports[0] == reports[1]
