@@ -378,6 +378,12 @@ class DatasetConfig(_Strict):
     training_backend: Literal["default", "inline", "sagemaker"] = Field(
         default="default", description="Where training runs."
     )
+    training_instance: Annotated[str, StringConstraints(pattern=r"^(auto|ml\.[a-z0-9]+\.[a-z0-9]+)$")] = (
+        Field(
+            default="auto",
+            description="The SageMaker training job's instance type; `auto` sizes it from the table.",
+        )
+    )
     promotion: PromotionConfig = PromotionConfig.model_construct()
     validation: ValidationConfig = ValidationConfig.model_construct()
     drift: DriftConfig = DriftConfig.model_construct()
@@ -505,6 +511,10 @@ def reference_markdown() -> str:
         "  candidate's holdout, and the first model must beat the trivial baseline (majority class or mean).",
         "- `training_backend: default` trains inline up to the function's `INLINE_MAX_ROWS` rows and on",
         "  SageMaker past that, when the stack has a SageMaker image and role.",
+        "- `training_instance: auto` starts a SageMaker training job on the stack's `SAGEMAKER_INSTANCE_TYPE`",
+        "  (`ml.m5.xlarge`) and moves up the ml.m5 sizes (to `ml.m5.24xlarge`) when the table's rows times",
+        '  columns need more memory for the fit (docs/performance.md, "Training job memory"); a table no',
+        "  size holds fails its run before a job starts. A type you name (`ml.r5.4xlarge`) is used as it is.",
         "- Schedules take the form `rate(N minutes|hours|days)`; drift and retraining ticks run every 15",
         "  minutes and act on the datasets that are due.",
         "",

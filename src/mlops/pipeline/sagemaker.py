@@ -40,6 +40,46 @@ HYPERPARAMETER_LIMIT = 2500  # SageMaker's limit on one hyperparameter value
 # layers/ml/Dockerfile runs this exact command at build time, so an image without it does not build.
 ENTRYPOINT = ("/var/lang/bin/python3.12", "-m", "mlops.ml.sagemaker_entry")
 
+# The general-purpose sizes ``training_instance: auto`` moves up through, with their memory in GiB.
+TRAINING_INSTANCES: tuple[tuple[str, int], ...] = (
+    ("ml.m5.large", 8),
+    ("ml.m5.xlarge", 16),
+    ("ml.m5.2xlarge", 32),
+    ("ml.m5.4xlarge", 64),
+    ("ml.m5.12xlarge", 192),
+    ("ml.m5.24xlarge", 384),
+)
+# The entry point's resident memory at its peak (the fit), per cell (row x column) of the table and
+# fixed, with headroom over what was measured on mixed numeric and text columns (docs/performance.md,
+# "Training job memory"); a job may use this share of the instance's memory.
+TRAINING_BYTES_PER_CELL = 64
+TRAINING_BASE_BYTES = 512 * 1024**2
+TRAINING_MEMORY_SHARE = 0.85
+
+
+def training_instance(configured: str, floor: str, rows: int, columns: int) -> str:
+    """The training job's instance type: ``configured`` as it is, or for ``auto`` the smallest ml.m5
+    size from ``floor`` up (the stack's ``SAGEMAKER_INSTANCE_TYPE``) that holds the table's fit.
+
+    A floor outside the ml.m5 sizes is used as it is. A table no size holds fails the run before any
+    job starts, with the memory it needs.
+    """
+    if configured != "auto":
+        return configured
+    sizes = [name for name, _ in TRAINING_INSTANCES]
+    if floor not in sizes:
+        return floor
+    needed = TRAINING_BASE_BYTES + rows * columns * TRAINING_BYTES_PER_CELL
+    for name, gib in TRAINING_INSTANCES[sizes.index(floor) :]:
+        if needed <= gib * 1024**3 * TRAINING_MEMORY_SHARE:
+            return name
+    largest, gib = TRAINING_INSTANCES[-1]
+    raise TrainingFailed(
+        f"Training on {rows:,} rows x {columns} columns needs about {needed / 1024**3:.0f} GiB of memory, "
+        f"more than the largest instance training_instance: auto uses ({largest}, {gib} GiB); "
+        "name a bigger type in training_instance or upload a sample."
+    )
+
 
 def output_path(deps: Deps, payload: RunPayload) -> str:
     """Where this run's job writes: the stack's artifact bucket, under the run."""
@@ -120,7 +160,12 @@ def start(
         hyperparameters,
         data_uri=f"s3://{data.bucket}/{prefix}",
         output_uri=output_path(deps, payload),
-        instance_type=settings.sagemaker_instance_type,
+        instance_type=training_instance(
+            config.training_instance,
+            settings.sagemaker_instance_type,
+            rows=payload.validation.rows,
+            columns=len(payload.validation.feature_columns) + 1,  # the target too
+        ),
         max_runtime_s=settings.sagemaker_max_runtime_s,
     )
     # A job already under the name is the one a retried invocation created: used only if it is this

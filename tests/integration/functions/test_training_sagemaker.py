@@ -77,6 +77,7 @@ def test_sagemaker_backend_trains_through_a_training_job(
     assert training["job_name"].startswith(TRAINING_JOB_PREFIX.for_stage(LOCAL_STAGE))
     job = aws.sagemaker().describe_training_job(TrainingJobName=training["job_name"])
     assert job["AlgorithmSpecification"]["ContainerEntrypoint"] == list(ENTRYPOINT)
+    assert job["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"  # auto: the stack's size holds iris
     # The embedded stack runs the job's entry point (mlops.local.sagemaker), as SageMaker would.
     assert ended_job(training["job_name"])["TrainingJobStatus"] == "Completed"
     # The state machine's CheckTraining state invokes the same function again.
@@ -85,6 +86,16 @@ def test_sagemaker_backend_trains_through_a_training_job(
     assert payload["promotion"]["promoted"]
     stage = registry.runs.get_stage(payload["run_id"], "training")
     assert stage is not None and stage.status == "SUCCEEDED" and stage.summary["backend"] == "sagemaker"
+
+
+def test_the_config_names_the_training_instance(stack: EmbeddedStack, registry: Registry, ds: str) -> None:
+    payload = ingest_iris(stack, registry, ds)
+    config = DatasetConfig(target="species", training_backend="sagemaker", training_instance="ml.m5.4xlarge")
+    registry.datasets.put_config(ds, config)
+    payload = run_through(stack, payload, "validation", "training")
+    job = aws.sagemaker().describe_training_job(TrainingJobName=payload["training"]["job_name"])
+    assert job["ResourceConfig"]["InstanceType"] == "ml.m5.4xlarge"
+    ended_job(payload["training"]["job_name"])
 
 
 def test_job_names_differ_per_stage_and_per_start_of_a_recurring_run_id() -> None:

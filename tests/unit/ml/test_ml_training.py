@@ -12,7 +12,13 @@ from mlops.config import DatasetConfig, SearchConfig
 from mlops.configfile import parse_config
 from mlops.errors import ConfigError, ValidationFailed
 from mlops.ml import training
-from mlops.ml.features import class_labels, input_names, prepare_features
+from mlops.ml.features import (
+    MISSING_CATEGORY,
+    categorical_values,
+    class_labels,
+    input_names,
+    prepare_features,
+)
 from mlops.signature import FeatureSpec, Signature
 from tests.unit.ml.ml_testdata import CLASSIFIERS, FEATURES, REGRESSORS, config_for
 
@@ -273,3 +279,14 @@ def test_classification_metrics_equal_scikit_learns_on_the_labels(classes: list[
         "log_loss": log_loss(expected_truth, proba, labels=expected_labels),
         "roc_auc": roc,
     }
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[python]", "string[pyarrow]"])
+def test_text_categories_share_one_string_per_distinct_value(dtype: str) -> None:
+    # A big table's text column must not become one new string object per row (the SageMaker job's
+    # memory on a 1 GiB upload); the values stay what training always saw, missing as "".
+    series = pd.Series(["red", "blue", None, "red", "blue"] * 1000, dtype=dtype)
+    values = categorical_values(series)
+    assert values.dtype == object
+    assert list(values[:5]) == ["red", "blue", MISSING_CATEGORY, "red", "blue"]
+    assert len({id(value) for value in values}) == 3
