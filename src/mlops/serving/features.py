@@ -93,11 +93,9 @@ class FeatureLayout:
             f.name: frozenset(f.categories) if f.categories is not None else None for f in self.categorical
         }
         self.all_numeric = not self.categorical
-        # For the records fast path: each row's numeric values in matrix order, and its categorical
-        # values, taken in one C-level call per row.
-        self.numeric_getter = _getter(self.numeric_names) if self.numeric else None
+        # For the records fast path: each feature's value of a record, taken by a C-level call.
+        self.column_getters: list[tuple[str, Callable[[Any], Any]]] = [(n, itemgetter(n)) for n in self.names]
         self.categorical_names: list[str] = [f.name for f in self.categorical]
-        self.categorical_getter = _getter(self.categorical_names) if self.categorical else None
         self.categorical_checks: list[tuple[FeatureSpec, frozenset[str] | None]] = [
             (f, self.known_categories[f.name]) for f in self.categorical
         ]
@@ -201,23 +199,11 @@ def from_records(layout: FeatureLayout, records: list[Any], kind: str = "records
 
 
 def _from_exact_records(layout: FeatureLayout, records: list[dict[str, Any]]) -> FeatureBatch:
-    """Records holding exactly the model's feature names (a missing one raises ``KeyError``)."""
-    numeric_getter, categorical_getter = layout.numeric_getter, layout.categorical_getter
-    categorical: dict[str, Sequence[Any]] = {}
-    if categorical_getter is not None:
-        columns = zip(*map(categorical_getter, records), strict=True)
-        categorical = dict(zip(layout.categorical_names, columns, strict=True))
-    if numeric_getter is None:
-        numeric = np.empty((0, 0), dtype=np.float64)
-    else:
-        numeric_rows = list(map(numeric_getter, records))
-        numeric = _numeric_matrix(
-            layout,
-            lambda: numeric_rows,
-            lambda name: [record[name] for record in records],
-            row_locator,
-        )
-    return _finish(layout, len(records), numeric, categorical, row_locator)
+    """Records holding exactly the model's feature names (a missing one raises ``KeyError``), read one
+    feature at a time: one C-level pass per feature builds its column, with no object per row for the
+    garbage collector to walk (a tuple per row took longer on 10,000-row bodies)."""
+    columns = {name: list(map(getter, records)) for name, getter in layout.column_getters}
+    return from_columns(layout, columns, len(records), row_locator)
 
 
 def _check_records(layout: FeatureLayout, records: list[Any], kind: str) -> None:
