@@ -186,24 +186,20 @@ def _getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 def from_records(layout: FeatureLayout, records: list[Any], kind: str = "records") -> FeatureBatch:
-    # Fast path, all in C: every row an object with exactly the model's features, read straight into
-    # the numeric matrix and the categorical columns (no intermediate table of rows).
-    if set(map(type, records)) == {dict} and set(map(len, records)) == {len(layout.names)}:
-        try:
-            return _from_exact_records(layout, records)
-        except KeyError:
-            pass  # a name differs from the model's: the checks below name it in a 400
+    # Fast path, all in C: every row an object with exactly the model's features, read one feature at
+    # a time, one C-level pass per feature builds its column (a tuple per row took longer on
+    # 10,000-row bodies, and gave the garbage collector an object per row to walk). A row that is not
+    # an object fails the look-up (TypeError), one that lacks a feature too (KeyError); having every
+    # feature, the rows hold no other field exactly when their sizes add up to rows x features.
+    try:
+        columns = {name: list(map(getter, records)) for name, getter in layout.column_getters}
+    except (KeyError, TypeError):
+        columns = None  # the checks below name the fault in a 400
+    if columns is not None and sum(map(len, records)) == len(records) * len(layout.names):
+        return from_columns(layout, columns, len(records), row_locator)
     _check_records(layout, records, kind)
     table = [tuple(record[name] for name in layout.names) for record in records]
     return _from_table(layout, table)
-
-
-def _from_exact_records(layout: FeatureLayout, records: list[dict[str, Any]]) -> FeatureBatch:
-    """Records holding exactly the model's feature names (a missing one raises ``KeyError``), read one
-    feature at a time: one C-level pass per feature builds its column, with no object per row for the
-    garbage collector to walk (a tuple per row took longer on 10,000-row bodies)."""
-    columns = {name: list(map(getter, records)) for name, getter in layout.column_getters}
-    return from_columns(layout, columns, len(records), row_locator)
 
 
 def _check_records(layout: FeatureLayout, records: list[Any], kind: str) -> None:
