@@ -23,13 +23,6 @@ KEPT = [("binary", "hist_gradient_boosting"), ("multiclass", "hist_gradient_boos
 KEPT += [("binary", "logistic_regression"), ("regression", "ridge")]
 
 
-@pytest.fixture
-def frames(
-    binary_frame: pd.DataFrame, multiclass_frame: pd.DataFrame, regression_frame: pd.DataFrame
-) -> dict[str, pd.DataFrame]:
-    return {"binary": binary_frame, "multiclass": multiclass_frame, "regression": regression_frame}
-
-
 def _ops(onnx_bytes: bytes) -> list[str]:
     return [node.op_type for node in onnx.load_from_string(onnx_bytes).graph.node]
 
