@@ -8,18 +8,21 @@ kernel per tree costs about a microsecond each on a single row, so the graph kee
 kernel for small batches: an ``If`` on the batch's row count picks the path, and every consumer of
 ``model.onnx`` (serving, shadow scoring, batch scoring) gets the faster path with no change.
 
-The batch path sums the trees' leaf values with ``Sum`` in tree order, as the original kernel does,
-and then finishes the scores the way onnxruntime's kernel does for the ensembles covered here:
+The batch path sums the trees' leaf values with ``Sum`` in tree order, as the original kernel does on
+one thread, and then finishes the scores the way onnxruntime's kernel does for the ensembles the
+pipeline trains:
 
-- a regressor (``SUM`` or ``AVERAGE``, optional base values, no post transform);
-- a classifier without base values or post transform whose leaf weights are all non-negative (random
-  forests): with one scored class of two, the probability of the second class ``p`` gives
-  ``[1 - p, p]`` and the second label when ``p > 0.5``; with more classes, the sums are the
-  probabilities and the label is the first highest.
+- a regressor (``SUM`` or ``AVERAGE``, optional base values, no post transform): the same values bit
+  for bit;
+- a forest classifier (no base values, no post transform, non-negative leaf weights): with one scored
+  class of two, ``p`` gives ``[1 - p, p]`` and the second label when ``p > 0.5``; with more classes,
+  the sums are the probabilities and the label is the first highest. The same outputs bit for bit;
+- a boosted classifier (raw scores plus base values): the second label where ``s > 0`` and
+  onnxruntime's logistic ``[L(-s), L(s)]``, or the first highest score and the softmax. The same
+  labels; a probability may differ in its last bit (``Exp`` is not onnxruntime's ``std::exp``).
 
-Other ensembles (gradient-boosting classifiers, whose logistic or softmax transform onnxruntime
-computes its own way) keep the single kernel. The parity gate (``mlops.ml.convert``) checks both
-paths against scikit-learn.
+Anything else keeps the single kernel. The parity gate (``mlops.ml.convert``) checks both paths
+against scikit-learn.
 """
 
 from __future__ import annotations
@@ -140,11 +143,10 @@ class _Finisher:
 def _finisher(op_type: str, attributes: dict[str, Any]) -> _Finisher | None:
     if any(name.endswith("_as_tensor") for name in attributes):
         return None  # double-precision ensembles: not produced for these models
-    if _text(attributes.get("post_transform", b"NONE")) != "NONE":
-        return None
+    transform = _text(attributes.get("post_transform", b"NONE"))
     if op_type == "TreeEnsembleRegressor":
-        return _regressor(attributes)
-    return _classifier(attributes)
+        return _regressor(attributes) if transform == "NONE" else None
+    return _classifier(attributes, transform)
 
 
 def _regressor(attributes: dict[str, Any]) -> _Finisher | None:
@@ -176,24 +178,37 @@ def _regressor(attributes: dict[str, Any]) -> _Finisher | None:
     return _Finisher(targets, lambda target: target, build)
 
 
-def _classifier(attributes: dict[str, Any]) -> _Finisher | None:
-    if attributes.get("base_values") or min(attributes.get("class_weights", [0.0])) < 0:
-        return None
+def _classifier(attributes: dict[str, Any], transform: str) -> _Finisher | None:
     strings = [_text(s) for s in attributes.get("classlabels_strings", [])]
     integers = list(attributes.get("classlabels_int64s", []))
     classes = len(strings) or len(integers)
-    scored = set(attributes.get("class_ids", []))
+    one_class_scored = len(set(attributes.get("class_ids", []))) == 1
+    base = [float(v) for v in attributes.get("base_values", [])]
+    non_negative = min(attributes.get("class_weights", [0.0])) >= 0
     label_values: onnx.TensorProto = (
         helper.make_tensor(f"{_PREFIX}classes", onnx.TensorProto.STRING, [classes], _encoded(strings))
         if strings
         else numpy_helper.from_array(np.array(integers, dtype=np.int64), f"{_PREFIX}classes")
     )
     label_type = onnx.TensorProto.STRING if strings else onnx.TensorProto.INT64
-    if classes == 2 and len(scored) == 1:
-        return _Finisher(1, lambda _class: 0, lambda total, _trees: _binary(total, label_values, label_type))
-    if classes > 2:
+    binary = classes == 2 and one_class_scored
+    if transform == "NONE" and not base and non_negative and (binary or classes > 2):
+        finish = _binary if binary else _multiclass
         return _Finisher(
-            classes, lambda target: target, lambda total, _trees: _multiclass(total, label_values, label_type)
+            1 if binary else classes,
+            (lambda _class: 0) if binary else (lambda target: target),
+            lambda total, _trees: finish(total, label_values, label_type),
+        )
+    # Gradient boosting: raw scores, a base value, then the logistic or softmax.
+    if transform == "LOGISTIC" and binary and len(base) <= 1 and not non_negative:
+        return _Finisher(
+            1, lambda _class: 0, lambda total, _trees: _logistic(total, base, label_values, label_type)
+        )
+    if transform == "SOFTMAX" and classes > 2 and len(base) in (0, classes):
+        return _Finisher(
+            classes,
+            lambda target: target,
+            lambda total, _trees: _softmax(total, base, label_values, label_type),
         )
     return None
 
@@ -226,6 +241,64 @@ def _multiclass(total: str, label_values: onnx.TensorProto, label_type: int) -> 
         helper.make_node("Gather", [f"{p}classes", f"{p}index"], [f"{p}label"], axis=0),
     ]
     return nodes, _classifier_outputs(label_type)
+
+
+def _logistic(total: str, base: list[float], label_values: onnx.TensorProto, label_type: int) -> Built:
+    """A boosted binary classifier: ``s`` the score plus the base value, the second label where
+    ``s > 0``, probabilities ``[L(-s), L(s)]`` with onnxruntime's logistic ``L``: ``a = 1 / (1 +
+    exp(-|v|))``, ``1 - a`` for a negative ``v``."""
+    p = _PREFIX
+    nodes = [
+        *_based(total, base),
+        _constant(f"{p}one", np.array([[1.0]], dtype=np.float32)),
+        _constant(f"{p}zero", np.array([[0.0]], dtype=np.float32)),
+        _constant(f"{p}flat", np.array([-1], dtype=np.int64)),
+        helper.make_node("Constant", [], [f"{p}classes"], value=label_values),
+        helper.make_node("Abs", [f"{p}score"], [f"{p}abs"]),
+        helper.make_node("Neg", [f"{p}abs"], [f"{p}negabs"]),
+        helper.make_node("Exp", [f"{p}negabs"], [f"{p}exp"]),
+        helper.make_node("Add", [f"{p}one", f"{p}exp"], [f"{p}denominator"]),
+        helper.make_node("Div", [f"{p}one", f"{p}denominator"], [f"{p}a"]),
+        helper.make_node("Sub", [f"{p}one", f"{p}a"], [f"{p}one_minus_a"]),
+        helper.make_node("Less", [f"{p}score", f"{p}zero"], [f"{p}negative"]),
+        helper.make_node("Greater", [f"{p}score", f"{p}zero"], [f"{p}second"]),
+        helper.make_node("Where", [f"{p}negative", f"{p}one_minus_a", f"{p}a"], [f"{p}p_second"]),
+        helper.make_node("Where", [f"{p}second", f"{p}one_minus_a", f"{p}a"], [f"{p}p_first"]),
+        helper.make_node("Concat", [f"{p}p_first", f"{p}p_second"], [f"{p}probabilities"], axis=1),
+        helper.make_node("Cast", [f"{p}second"], [f"{p}index_2d"], to=onnx.TensorProto.INT64),
+        helper.make_node("Reshape", [f"{p}index_2d", f"{p}flat"], [f"{p}index"]),
+        helper.make_node("Gather", [f"{p}classes", f"{p}index"], [f"{p}label"], axis=0),
+    ]
+    return nodes, _classifier_outputs(label_type)
+
+
+def _softmax(total: str, base: list[float], label_values: onnx.TensorProto, label_type: int) -> Built:
+    """A boosted multi-class classifier: the scores plus the base values, the first highest class, and
+    the softmax as onnxruntime computes it (``exp(v - max)`` over their sum)."""
+    p = _PREFIX
+    nodes = [
+        *_based(total, base),
+        helper.make_node("Constant", [], [f"{p}classes"], value=label_values),
+        helper.make_node("ArgMax", [f"{p}score"], [f"{p}index"], axis=1, keepdims=0, select_last_index=0),
+        helper.make_node("Gather", [f"{p}classes", f"{p}index"], [f"{p}label"], axis=0),
+        _constant(f"{p}axis", np.array([1], dtype=np.int64)),
+        helper.make_node("ReduceMax", [f"{p}score"], [f"{p}max"], axes=[1], keepdims=1),
+        helper.make_node("Sub", [f"{p}score", f"{p}max"], [f"{p}shifted"]),
+        helper.make_node("Exp", [f"{p}shifted"], [f"{p}exp"]),
+        helper.make_node("ReduceSum", [f"{p}exp", f"{p}axis"], [f"{p}total"], keepdims=1),
+        helper.make_node("Div", [f"{p}exp", f"{p}total"], [f"{p}probabilities"]),
+    ]
+    return nodes, _classifier_outputs(label_type)
+
+
+def _based(total: str, base: list[float]) -> list[onnx.NodeProto]:
+    """``score``: the summed leaf values plus the base values, if any."""
+    if not base:
+        return [helper.make_node("Identity", [total], [f"{_PREFIX}score"])]
+    return [
+        _constant(f"{_PREFIX}base", np.array(base, dtype=np.float32)),
+        helper.make_node("Add", [total, f"{_PREFIX}base"], [f"{_PREFIX}score"]),
+    ]
 
 
 def _classifier_outputs(label_type: int) -> list[onnx.ValueInfoProto]:
