@@ -25,7 +25,7 @@ across thresholds). What each measure removed is in docs/performance.md ("Figure
 choices"). The report still gives the worst row (``max_abs_prob_diff``, ``max_rel_value_diff``), and a broken conversion
 disagrees on far more than 0.1% of rows.
 
-This is the only module that imports onnxruntime (skl2onnx is imported only when converting).
+This is the only module that imports onnxruntime (skl2onnx and onnx are imported only when converting).
 """
 
 from __future__ import annotations
@@ -43,10 +43,12 @@ from sklearn.pipeline import Pipeline
 
 from mlops.errors import ConversionFailed
 from mlops.ml.features import prepare_features
-from mlops.ml.tree_batches import BATCH_ROWS, add_batch_path
 from mlops.signature import Signature
 
 TARGET_OPSET: dict[str, int] = {"": 17, "ai.onnx.ml": 3}
+# From this many rows a tree ensemble's graph takes its per-tree path (mlops.ml.tree_batches), which is
+# faster from there on (docs/performance.md, "Batches").
+BATCH_ROWS = 512
 MIN_AGREEMENT = 0.999
 PROB_TOLERANCE = 1e-4
 VALUE_TOLERANCE = 1e-4
@@ -69,6 +71,8 @@ def to_onnx(pipeline: Pipeline, signature: Signature) -> bytes:
     """Serialized ONNX model of ``pipeline``, with the inputs and outputs ``signature`` describes."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    from mlops.ml.tree_batches import add_batch_path
 
     initial_types = [
         (

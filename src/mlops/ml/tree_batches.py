@@ -34,7 +34,9 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-BATCH_ROWS = 512  # from this many rows the per-tree path is faster (docs/performance.md)
+# Imported when converting only (onnx is not imported by the functions that only score).
+from mlops.ml.convert import BATCH_ROWS
+
 _ML_DOMAIN = "ai.onnx.ml"
 _PREFIX = "batch_path_"
 # Attributes the per-tree kernels take over from the original node, tree by tree.

@@ -13,8 +13,9 @@ from sklearn.datasets import load_wine
 
 from mlops.config import DatasetConfig
 from mlops.ml import convert, training
+from mlops.ml.convert import BATCH_ROWS
 from mlops.ml.features import prepare_features
-from mlops.ml.tree_batches import BATCH_ROWS, add_batch_path
+from mlops.ml.tree_batches import add_batch_path
 from tests.unit.ml.ml_testdata import FEATURES, config_for
 
 # (task, estimator, whether the per-tree path's probabilities are the kernel's bit for bit): a boosted
