@@ -801,7 +801,8 @@ def bench_http(function: Function, model: str, n: int) -> dict[str, Any]:
 
 
 def bench_threads(models: dict[str, Model]) -> list[dict[str, Any]]:
-    """intra_op_num_threads 1 against 2 for a bare run, one row and 10,000 rows."""
+    """intra_op_num_threads 1 against 2 (with and without spinning threads) for a bare run, one row and
+    10,000 rows (the forest's per-tree path)."""
     import onnxruntime as ort
 
     from mlops.entities import ModelVersion
@@ -811,9 +812,10 @@ def bench_threads(models: dict[str, Model]) -> list[dict[str, Any]]:
     frame = generate(2000, seed=6)
     out = []
     for name, model in models.items():
-        for threads in (1, 2):
+        for threads, spinning in ((1, False), (2, False), (2, True)):
             options = session_options()
             options.intra_op_num_threads = threads
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
             session = ort.InferenceSession(model.onnx, options, providers=["CPUExecutionProvider"])
             loaded = LoadedModel(
                 ModelVersion(name=name, version=1, task="classification", dataset_version="0", run_id="b"),
@@ -827,7 +829,9 @@ def bench_threads(models: dict[str, Model]) -> list[dict[str, Any]]:
                 took = statistics.median(
                     samples_us(partial(session.run, None, feed), 2000 if batch == 1 else 10, 3)
                 )
-                out.append({"model": name, "threads": threads, "batch": batch, "run_us": took})
+                out.append(
+                    {"model": name, "threads": threads, "spinning": spinning, "batch": batch, "run_us": took}
+                )
     return out
 
 
@@ -860,9 +864,9 @@ def main() -> None:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument(
         "--only",
-        choices=["capture", "cold-start", "throughput"],
-        help="one section alone: capture on against off (handler and HTTP), the cold starts, or the "
-        "rows per second of both handlers",
+        choices=["capture", "cold-start", "throughput", "threads"],
+        help="one section alone: capture on against off (handler and HTTP), the cold starts, the "
+        "rows per second of both handlers, or a bare run on one thread against two",
     )
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     parser.add_argument(
@@ -904,7 +908,7 @@ def main() -> None:
                     results["http_one_row"] = [
                         bench_http(function, "random_forest", 600 if args.quick else 3000)
                     ]
-        if args.only is None:
+        if args.only in (None, "threads"):
             results["onnxruntime_threads"] = bench_threads(models)
     if args.only in (None, "cold-start"):
         results["cold_start"] = bench_cold_start(models, 2 if args.quick else 5)

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from mlops import aws
@@ -168,14 +170,16 @@ class Capture:
         version: int,
         features: Callable[[], list[dict[str, Any]]],
         predictions: list[Any],
-        probabilities: list[list[float]] | None,
+        probabilities: list[list[float]] | npt.NDArray[np.float64] | None,
     ) -> None:
-        """Send one request's rows; ``features`` is called only when the request is sampled."""
+        """Send one request's rows; ``features`` is called, and an array of probabilities turned into
+        rows, only when the request is sampled."""
         if self.sink is None or not self.wanted():
             return
         try:
             rows = features()
-            lines = capture_lines(request_id, model, version, self._now(), rows, predictions, probabilities)
+            listed = probabilities.tolist() if isinstance(probabilities, np.ndarray) else probabilities
+            lines = capture_lines(request_id, model, version, self._now(), rows, predictions, listed)
             self.sink.put(pack(lines))
         except Exception as error:
             telemetry.capture_failure(model, f"{type(error).__name__}: {error}")

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 # The model records' documents alone: the registry's stores would import every record class and pydantic.
@@ -135,7 +137,7 @@ class InferenceService:
             batch = parse_predict_body(model.layout, payload, self.limits.max_batch_rows)
             prediction = model.predict(batch)
         predictions = prediction.prediction_list()
-        probabilities = prediction.probabilities.tolist() if prediction.probabilities is not None else None
+        probabilities = _probability_rows(prediction)
         response: dict[str, Any] = {"model": name, "version": model.version, "predictions": predictions}
         if probabilities is not None:
             response["probabilities"] = probabilities
@@ -214,7 +216,7 @@ class InferenceService:
         started: float,
         request_id: str,
         predictions: list[Any],
-        probabilities: list[list[float]] | None,
+        probabilities: npt.NDArray[np.float64] | None,
     ) -> dict[str, str]:
         """After the answer is built: telemetry, the variant's figures, capture; the response headers."""
         self._done(model, batch.rows, started, sum(map(len, batch.unseen.values())))
@@ -246,8 +248,13 @@ def _batch_of_request(request: v2.InferRequest) -> FeatureBatch:
     return request.batch
 
 
-def _probability_rows(prediction: Prediction) -> list[list[float]] | None:
-    return prediction.probabilities.tolist() if prediction.probabilities is not None else None
+def _probability_rows(prediction: Prediction) -> npt.NDArray[np.float64] | None:
+    """The probabilities as float64 rows: orjson writes the array as fast as C (the nested lists of
+    ``tolist`` took ~5 ms and 10,000 objects for the collector on a 10,000-row answer), with the same
+    digits as Python floats (float32 values widened, as ``tolist`` does) and null for a non-finite one."""
+    if prediction.probabilities is None:
+        return None
+    return prediction.probabilities.astype(np.float64)
 
 
 def model_document(model: LoadedModel) -> dict[str, Any]:

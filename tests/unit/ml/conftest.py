@@ -26,6 +26,13 @@ def regression_frame() -> pd.DataFrame:
     return make_frame(400, "regression", seed=2)
 
 
+@pytest.fixture
+def frames(
+    binary_frame: pd.DataFrame, multiclass_frame: pd.DataFrame, regression_frame: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    return {"binary": binary_frame, "multiclass": multiclass_frame, "regression": regression_frame}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_worker() -> Iterator[None]:
     # Tests run two workers on two cores; OpenMP threads on top of that spin against each other and

@@ -20,13 +20,6 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def frames(
-    binary_frame: pd.DataFrame, multiclass_frame: pd.DataFrame, regression_frame: pd.DataFrame
-) -> dict[str, pd.DataFrame]:
-    return {"binary": binary_frame, "multiclass": multiclass_frame, "regression": regression_frame}
-
-
 @pytest.mark.parametrize(("task", "estimator"), CASES, ids=[f"{t}-{e}" for t, e in CASES])
 def test_every_estimator_converts_with_parity(
     frames: dict[str, pd.DataFrame], task: str, estimator: str

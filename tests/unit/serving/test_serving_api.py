@@ -7,6 +7,7 @@ import copy
 import json
 from typing import Any, cast
 
+import numpy as np
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from botocore.exceptions import ClientError
@@ -254,3 +255,12 @@ def test_the_routing_key_is_read_in_any_case(name: str) -> None:
 def test_no_routing_key_header_is_none() -> None:
     assert routing_key({"headers": {"X-Routing": "x", "Routing-Key": "y"}}) is None
     assert routing_key({"headers": None}) is None
+
+
+def test_probabilities_are_written_as_the_model_computed_them(app: APIGatewayRestResolver) -> None:
+    # The model's float32 probabilities, widened to float64 as Python floats are: each value read
+    # back is exactly a float32 (float32's shortest form, such as 0.7, would read back as another number).
+    status, document, _ = call(app, "predict_records")
+    assert status == 200
+    values = [value for row in document["probabilities"] for value in row]
+    assert values and all(float(np.float32(value)) == value for value in values)

@@ -6,6 +6,7 @@ import json
 import math
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from mlops.observability import metrics
@@ -121,3 +122,19 @@ def test_captured_rows_are_counted() -> None:
         "r", "churn", 1, lambda: [{"a": 1.0}] * 3, ["no"] * 3, None
     )
     assert dict(metrics.serialize_metric_set())["CapturedRows"] == [3.0]
+
+
+def test_probabilities_as_an_array_are_captured_as_rows() -> None:
+    # The service hands over the model's probabilities as a float64 array (what the response is
+    # written from); captured lines carry the same rows as from lists.
+    probabilities = np.array([[0.9, 0.1], [np.nan, 0.7000000476837158]])
+    from_array, from_lists = MemorySink(), MemorySink()
+    for sink, given in ((from_array, probabilities), (from_lists, probabilities.tolist())):
+        Capture(sink, sample_rate=1.0, now=lambda: WHEN).capture(
+            "r", "churn", 1, lambda: [{"a": 1.0}, {"a": 2.0}], ["no", "yes"], given
+        )
+    assert from_array.lines() == from_lists.lines()
+    assert [json.loads(line)["probabilities"] for line in from_array.lines()] == [
+        [0.9, 0.1],
+        [None, 0.7000000476837158],
+    ]

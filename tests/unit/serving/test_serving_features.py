@@ -128,6 +128,9 @@ def test_feature_rows_keep_the_signature_order_whatever_the_kinds(order: list[st
         ({"record": [record()]}, "Unknown field(s) 'record'"),
         ({"records": record()}, "'records' must be a list of rows"),
         ({"records": [record(), [1, 2]]}, "Row 1 of 'records' must be an object"),
+        ({"records": [record(), "abcd", record()]}, "Row 1 of 'records' must be an object"),
+        ({"records": [record(), None]}, "Row 1 of 'records' must be an object"),
+        ({"records": [record(), record(zip=1), record()]}, "Row 1 has unknown feature(s) 'zip'"),
         (
             {"instances": [[1, 2, "a"]]},
             "Row 0 of 'instances' has 3 values; the model takes 4, in this order: age",
