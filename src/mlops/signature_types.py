@@ -18,6 +18,11 @@ ClassLabel = str | int | float | bool
 Task = Literal["classification", "regression"]
 
 MISSING_CATEGORY = ""
+# A model version's artifacts: the graph every request can take, and a tree ensemble's bulk graph
+# (one kernel per tree) that requests of ``BULK_MIN_ROWS`` rows or more take (``mlops.ml.tree_batches``).
+ONNX_ARTIFACT = "onnx"
+BULK_ARTIFACT = "onnx_bulk"
+BULK_MIN_ROWS = 512
 
 
 class FeatureSpecLike(Protocol):

@@ -36,13 +36,14 @@ from mlops.local.firehose import (
     install_firehose_partitioning,
     uninstall_firehose_partitioning,
 )
-from mlops.ml.convert import to_onnx
+from mlops.ml.convert import to_bulk_onnx, to_onnx
 from mlops.ml.features import prepare_features
 from mlops.ml.training import train
 from mlops.registry import Registry
 from mlops.serving.spool import SpoolReader
 from mlops.settings import load_settings
 from mlops.signature import Signature
+from mlops.signature_types import BULK_ARTIFACT
 from mlops.storage import Storage
 from tests.factories import TABLE, create_metadata_table, model_version
 
@@ -99,6 +100,7 @@ class Trained:
     onnx: bytes
     metrics: dict[str, float]
     frame: pd.DataFrame
+    bulk: bytes | None = None  # a tree ensemble's bulk graph (model.bulk.onnx)
 
 
 def trained_version(
@@ -118,12 +120,9 @@ def trained_version(
 
 def train_model(frame: pd.DataFrame, config: DatasetConfig, features: list[str]) -> Trained:
     trained = train(frame, config, features)
+    onnx_bytes = to_onnx(trained.pipeline, trained.signature)
     return Trained(
-        trained.pipeline,
-        trained.signature,
-        to_onnx(trained.pipeline, trained.signature),
-        trained.metrics,
-        frame,
+        trained.pipeline, trained.signature, onnx_bytes, trained.metrics, frame, bulk=to_bulk_onnx(onnx_bytes)
     )
 
 
@@ -170,6 +169,8 @@ def publish_model(
             "application/json",
         ),
     }
+    if model.bulk is not None:
+        artifacts[BULK_ARTIFACT] = storage.put(ARTIFACTS, f"{prefix}/model.bulk.onnx", model.bulk)
     if baseline:
         artifacts["baseline"] = storage.put(
             ARTIFACTS,

@@ -162,6 +162,9 @@ def test_retrain_after_a_config_change_uses_it_and_lineage_shows_the_revision(
     assert retrained.code == 0, retrained.err
     latest = max(registry.models.list_model_versions("tuned"), key=lambda m: m.version)
     assert latest.params["estimator"] == "random_forest" and latest.params["n_estimators"] == 20
+    # A forest's conversion also stores its bulk graph, which passed the same parity gate.
+    assert {"onnx", "onnx_bulk"} <= set(latest.artifacts) and latest.parity and latest.parity["passed"]
+    assert not any(key.startswith("onnx_bulk") for key in first_version_artifacts(registry, "tuned"))
     lineage = json.loads(run_cli("lineage", "tuned", str(latest.version), "--json").out)
     assert lineage["config"]["revision"] == 2 and lineage["config"]["source"] == "cli"
     assert lineage["run"]["config_revision"] == 2
@@ -253,3 +256,8 @@ def test_a_semicolon_decimal_comma_export_trains_on_numbers(
     production = registry.models.get_production("eu")
     assert production is not None and production.signature is not None
     assert {f.kind for f in production.signature.features} == {"numeric"}
+
+
+def first_version_artifacts(registry: Registry, name: str) -> list[str]:
+    """The artifact names of a model's first version (a linear model's: no bulk graph)."""
+    return list(min(registry.models.list_model_versions(name), key=lambda m: m.version).artifacts)

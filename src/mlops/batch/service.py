@@ -34,6 +34,7 @@ from mlops.entities import utcnow
 from mlops.errors import MlopsError, NotFound
 from mlops.registry import Registry
 from mlops.serving.model_store import LoadedModel, session_options, version_artifacts
+from mlops.signature_types import BULK_ARTIFACT
 from mlops.storage import Storage
 
 
@@ -214,7 +215,17 @@ def load_model(deps: BatchDeps, name: str, version: int) -> LoadedModel:
             options = session_options()
             options.intra_op_num_threads = 0  # a whole core or more for bulk rows, not one request
             session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-            model = LoadedModel(record, signature, session, onnx.sha256)
+            bulk_ref = record.artifacts.get(BULK_ARTIFACT)
+            bulk = (
+                None
+                if bulk_ref is None
+                # Batches are large: a tree ensemble's bulk graph scores them (its sha256 checked too;
+                # a graph that fails to load or verify fails the batch, which is retried).
+                else lambda: ort.InferenceSession(
+                    deps.storage.get_verified(bulk_ref), options, providers=["CPUExecutionProvider"]
+                )
+            )
+            model = LoadedModel(record, signature, session, onnx.sha256, bulk=bulk)
             _models.clear()  # one job's version at a time: a worker serves one job
             _models[(name, version)] = model
         return model

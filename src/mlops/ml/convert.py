@@ -3,8 +3,8 @@
 The graph follows ``mlops.signature``: one input per feature, ``[N, 1]`` float32 or string, named by
 ``input_name``; classifiers output ``label`` and ``probabilities`` (no ZipMap), regressors
 ``variable``. Opsets ``TARGET_OPSET`` (ONNX 17, ai.onnx.ml 3) run on onnxruntime 1.14 and later.
-A forest's graph also holds a per-tree path that batches of ``BATCH_ROWS`` rows or more take
-(``mlops.ml.tree_batches``); the parity gate checks both paths.
+A tree ensemble also gets a bulk graph (``to_bulk_onnx``: one kernel per tree, for large batches;
+``mlops.ml.tree_batches``); the parity gate checks both graphs.
 
 The parity gate compares ONNX with scikit-learn on the holdout, both fed ``prepare_features`` of the
 same rows:
@@ -46,9 +46,6 @@ from mlops.ml.features import prepare_features
 from mlops.signature import Signature
 
 TARGET_OPSET: dict[str, int] = {"": 17, "ai.onnx.ml": 3}
-# From this many rows a tree ensemble's graph takes its per-tree path (mlops.ml.tree_batches), which is
-# faster from there on (docs/performance.md, "Batches").
-BATCH_ROWS = 512
 MIN_AGREEMENT = 0.999
 PROB_TOLERANCE = 1e-4
 VALUE_TOLERANCE = 1e-4
@@ -71,8 +68,6 @@ def to_onnx(pipeline: Pipeline, signature: Signature) -> bytes:
     """Serialized ONNX model of ``pipeline``, with the inputs and outputs ``signature`` describes."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-
-    from mlops.ml.tree_batches import add_batch_path
 
     initial_types = [
         (
@@ -106,7 +101,17 @@ def to_onnx(pipeline: Pipeline, signature: Signature) -> bytes:
         raise ConversionFailed(
             f"ONNX conversion of {type(estimator).__name__} failed: {_first_line(exc)}"
         ) from exc
-    return bytes(add_batch_path(model).SerializeToString())
+    return bytes(model.SerializeToString())
+
+
+def to_bulk_onnx(onnx_model: bytes) -> bytes | None:
+    """The bulk graph of a converted tree ensemble (``mlops.ml.tree_batches``), None for other models."""
+    import onnx
+
+    from mlops.ml.tree_batches import bulk_model
+
+    bulk = bulk_model(onnx.load_from_string(onnx_model))
+    return None if bulk is None else bytes(bulk.SerializeToString())
 
 
 def _float32_thresholds(pipeline: Pipeline) -> Pipeline:
@@ -176,36 +181,26 @@ def _run(
 
 
 def check_parity(
-    onnx_model: bytes, pipeline: Pipeline, holdout: pd.DataFrame, signature: Signature
+    onnx_model: bytes,
+    pipeline: Pipeline,
+    holdout: pd.DataFrame,
+    signature: Signature,
+    bulk_model: bytes | None = None,
 ) -> ParityReport:
     """Compare ONNX with scikit-learn on ``holdout`` (raw rows); the gate is in the module docstring.
-    The holdout is scored twice, in batches below ``BATCH_ROWS`` rows and as one batch of at least
-    that many (repeated if it is shorter), so both paths of a tree ensemble pass the same gate; the
-    report is the worse of the two."""
+    With a bulk graph, both graphs score the holdout and pass the same gate; the report is the worse."""
     rows = len(holdout)
     if rows == 0:
         return ParityReport(rows=0, passed=False, message="The holdout has no rows to check parity on.")
     prepared = prepare_features(holdout, signature)
-    runner = session(onnx_model)
-    small = [
-        _run(runner, signature, prepared.iloc[start : start + BATCH_ROWS - 1])
-        for start in range(0, rows, BATCH_ROWS - 1)
-    ]
-    repeated = pd.concat([prepared] * -(-BATCH_ROWS // rows), ignore_index=True)
-    large_values, large_probabilities = _run(runner, signature, repeated)
-    paths = [
-        (
-            np.concatenate([values for values, _ in small]),
-            None if small[0][1] is None else np.concatenate([p for _, p in small if p is not None]),
-        ),
-        (large_values[:rows], None if large_probabilities is None else large_probabilities[:rows]),
-    ]
+    graphs = [onnx_model] if bulk_model is None else [onnx_model, bulk_model]
+    scored = [_run(session(graph), signature, prepared) for graph in graphs]
     with warnings.catch_warnings():
         # Holdout categories unseen in training are expected and encoded as all zeros.
         warnings.simplefilter("ignore", category=UserWarning)
-        if signature.task == "regression" or paths[0][1] is None:
+        if signature.task == "regression" or scored[0][1] is None:
             sk_values = np.asarray(pipeline.predict(prepared), dtype=np.float64).ravel()
-            return _worse([_regression_parity(rows, values, sk_values) for values, _ in paths])
+            return _worse([_regression_parity(rows, values, sk_values) for values, _ in scored])
         sk_probabilities = np.asarray(pipeline.predict_proba(prepared), dtype=np.float64)
     # What predict() returns for every classifier offered (gradient boosting, forest, logistic
     # regression), without computing the probabilities a second time.
@@ -213,7 +208,7 @@ def check_parity(
     return _worse(
         [
             _classification_parity(rows, labels, sk_labels, probabilities, sk_probabilities)
-            for labels, probabilities in paths
+            for labels, probabilities in scored
             if probabilities is not None
         ]
     )
@@ -228,10 +223,14 @@ def _worse(reports: list[ParityReport]) -> ParityReport:
 
 
 def assert_parity(
-    onnx_model: bytes, pipeline: Pipeline, holdout: pd.DataFrame, signature: Signature
+    onnx_model: bytes,
+    pipeline: Pipeline,
+    holdout: pd.DataFrame,
+    signature: Signature,
+    bulk_model: bytes | None = None,
 ) -> ParityReport:
     """``check_parity``, raising ``ConversionFailed`` with its message when the gate fails."""
-    report = check_parity(onnx_model, pipeline, holdout, signature)
+    report = check_parity(onnx_model, pipeline, holdout, signature, bulk_model)
     if not report.passed:
         raise ConversionFailed(report.message)
     return report

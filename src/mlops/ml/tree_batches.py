@@ -1,12 +1,13 @@
-"""A second path through a converted tree ensemble, taken by large batches.
+"""The bulk graph of a converted tree ensemble: ``model.bulk.onnx``, taken by large batches.
 
 onnxruntime's tree-ensemble kernel scores rows in blocks of 128 and walks every tree of the ensemble
 for each block, so on a large batch each tree comes back into the CPU caches once per block. One
 kernel per tree walks all rows through that tree while it stays in the fastest cache, which scores a
 10,000-row batch of a 100-tree forest several times faster (docs/performance.md, "Batches"). One
-kernel per tree costs about a microsecond each on a single row, so the graph keeps the original
-kernel for small batches: an ``If`` on the batch's row count picks the path, and every consumer of
-``model.onnx`` (serving, shadow scoring, batch scoring) gets the faster path with no change.
+kernel per tree costs about a microsecond each on a single row, and a session of a hundred kernels
+takes longer to build, so the bulk graph is a second artifact beside ``model.onnx``: serving builds
+its session only when a large request first comes (``mlops.serving.model_store``), so a cold start
+and the one-row requests never pay for it, and batch scoring uses it throughout.
 
 The batch path sums the trees' leaf values with ``Sum`` in tree order, as the original kernel does on
 one thread, and then finishes the scores the way onnxruntime's kernel does for the ensembles the
@@ -21,8 +22,8 @@ pipeline trains:
   onnxruntime's logistic ``[L(-s), L(s)]``, or the first highest score and the softmax. The same
   labels; a probability may differ in its last bit (``Exp`` is not onnxruntime's ``std::exp``).
 
-Anything else keeps the single kernel. The parity gate (``mlops.ml.convert``) checks both paths
-against scikit-learn.
+Anything else has no bulk graph. The parity gate (``mlops.ml.convert``) checks both graphs against
+scikit-learn.
 """
 
 from __future__ import annotations
@@ -33,9 +34,6 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
-
-# Imported when converting only (onnx is not imported by the functions that only score).
-from mlops.ml.convert import BATCH_ROWS
 
 _ML_DOMAIN = "ai.onnx.ml"
 _PREFIX = "batch_path_"
@@ -51,9 +49,9 @@ _NODE_FIELDS = (
 )
 
 
-def add_batch_path(model: onnx.ModelProto) -> onnx.ModelProto:
-    """``model`` with its tree ensemble behind an ``If``: the original kernel below ``BATCH_ROWS``
-    rows, one kernel per tree from there on. Unchanged when the ensemble is not one covered here."""
+def bulk_model(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """``model`` with its tree ensemble scored one kernel per tree; None when the graph holds no
+    ensemble covered here (a linear model, an unusual post transform, a single tree)."""
     graph = model.graph
     found = [
         i
@@ -61,16 +59,16 @@ def add_batch_path(model: onnx.ModelProto) -> onnx.ModelProto:
         if node.domain == _ML_DOMAIN and node.op_type in ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
     ]
     if len(found) != 1:
-        return model
+        return None
     index = found[0]
     node = graph.node[index]
     attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     finish = _finisher(node.op_type, attributes)
     if finish is None:
-        return model
+        return None
     trees = _split_by_tree(attributes)
     if len(trees) < 2:
-        return model
+        return None
     features = node.input[0]
     targets, weight_targets = finish.targets, finish.weight_targets
     parts: list[onnx.NodeProto] = []
@@ -96,34 +94,16 @@ def add_batch_path(model: onnx.ModelProto) -> onnx.ModelProto:
     total = f"{_PREFIX}sum"
     parts.append(helper.make_node("Sum", [p.output[0] for p in parts], [total], name=total))
     batch_nodes, batch_outputs = finish.build(total, len(trees))
-    batch_branch = helper.make_graph(parts + batch_nodes, f"{_PREFIX}trees", [], batch_outputs)
-    row_outputs = [
-        helper.make_tensor_value_info(f"{_PREFIX}row_{o.name}", o.type.tensor_type.elem_type, None)
-        for o in batch_outputs
-    ]
-    row_node = onnx.NodeProto()
-    row_node.CopyFrom(node)
-    del row_node.output[:]
-    row_node.output.extend(o.name for o in row_outputs)
-    row_branch = helper.make_graph([row_node], f"{_PREFIX}rows", [], row_outputs)
-    rows, minimum, large = f"{_PREFIX}rows", f"{_PREFIX}minimum", f"{_PREFIX}large"
-    choose = [
-        helper.make_node("Shape", [features], [rows], name=rows, start=0, end=1),
-        _constant(minimum, np.array([BATCH_ROWS], dtype=np.int64)),
-        helper.make_node("GreaterOrEqual", [rows, minimum], [large], name=large),
-        helper.make_node(
-            "If",
-            [large],
-            list(node.output),
-            name=f"{_PREFIX}if",
-            then_branch=batch_branch,
-            else_branch=row_branch,
-        ),
+    # The finished scores take the original node's output names, so the rest of the graph (casts,
+    # the outputs) is unchanged.
+    renamed = [
+        helper.make_node("Identity", [built.name], [original], name=f"{_PREFIX}{original}")
+        for built, original in zip(batch_outputs, node.output, strict=True)
     ]
     out = onnx.ModelProto()
     out.CopyFrom(model)
     del out.graph.node[:]
-    out.graph.node.extend([*graph.node[:index], *choose, *graph.node[index + 1 :]])
+    out.graph.node.extend([*graph.node[:index], *parts, *batch_nodes, *renamed, *graph.node[index + 1 :]])
     return out
 
 

@@ -8,12 +8,13 @@ from mlops.pipeline.deps import Deps
 from mlops.pipeline.payload import ConversionOutcome, RunPayload
 from mlops.pipeline.stages import stage
 from mlops.records import model_signature
+from mlops.signature_types import BULK_ARTIFACT
 
 
 def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
     from mlops.ml import dataset as ds
     from mlops.ml.artifacts import pipeline_from_bytes
-    from mlops.ml.convert import check_parity, to_onnx
+    from mlops.ml.convert import check_parity, to_bulk_onnx, to_onnx
 
     if payload.training is None or payload.training.model_version is None:
         raise ConversionFailed("The run reached conversion without a trained model version.")
@@ -26,11 +27,17 @@ def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
         pipeline = pipeline_from_bytes(deps.storage.get_verified(model.artifacts["sklearn"]))
         holdout = ds.read_parquet_bytes(deps.storage.get_verified(model.artifacts["holdout"]))
         onnx_bytes = to_onnx(pipeline, signature)
-        parity = check_parity(onnx_bytes, pipeline, holdout, signature)
+        bulk_bytes = to_bulk_onnx(onnx_bytes)
+        parity = check_parity(onnx_bytes, pipeline, holdout, signature, bulk_bytes)
         artifacts = dict(model.artifacts)
         artifacts["onnx"] = deps.storage.put(
             deps.artifact_bucket, model_key(name, number, "model.onnx"), onnx_bytes
         )
+        if bulk_bytes is not None:
+            # Large batches' graph (tree ensembles): serving builds it on the first large request.
+            artifacts[BULK_ARTIFACT] = deps.storage.put(
+                deps.artifact_bucket, model_key(name, number, "model.bulk.onnx"), bulk_bytes
+            )
         artifacts["signature"] = deps.storage.put(
             deps.artifact_bucket,
             model_key(name, number, "signature.json"),
@@ -42,7 +49,10 @@ def convert_run(deps: Deps, payload: RunPayload) -> RunPayload:
             model.model_copy(update={"artifacts": artifacts, "parity": parity_doc})
         )
         log.summary.update(
-            parity=parity_doc, onnx_sha256=artifacts["onnx"].sha256, onnx_bytes=len(onnx_bytes)
+            parity=parity_doc,
+            onnx_sha256=artifacts["onnx"].sha256,
+            onnx_bytes=len(onnx_bytes),
+            bulk_onnx_bytes=None if bulk_bytes is None else len(bulk_bytes),
         )
         if not parity.passed:
             raise ConversionFailed(parity.message)

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -38,7 +39,7 @@ from mlops.serving.records import (
     signature_from_json,
 )
 from mlops.serving.routing import CANDIDATE, PRODUCTION, to_candidate
-from mlops.signature_types import MISSING_CATEGORY, SignatureLike
+from mlops.signature_types import BULK_ARTIFACT, BULK_MIN_ROWS, MISSING_CATEGORY, ONNX_ARTIFACT, SignatureLike
 from mlops.storage import IntegrityError
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def version_artifacts(
 ) -> tuple[ArtifactRefLike, bytes, SignatureLike]:
     """A version's ONNX graph (its reference and bytes, ``read`` checks the sha256) and its signature
     (inline, else the full document the record points to); ``refuse`` names what the record lacks."""
-    onnx_ref = record.artifacts.get("onnx")
+    onnx_ref = record.artifacts.get(ONNX_ARTIFACT)
     if onnx_ref is None:
         raise refuse(f"Model '{record.name}' version {record.version} has no ONNX artifact.")
     data = read(onnx_ref)
@@ -141,6 +142,7 @@ class LoadedModel:
         session: ort.InferenceSession,
         sha256: str,
         deployed_at: datetime | None = None,
+        bulk: Callable[[], ort.InferenceSession | None] | None = None,
     ) -> None:
         self.record = record
         self.name = record.name
@@ -187,6 +189,23 @@ class LoadedModel:
             raise ModelLoadError(f"The ONNX graph has no output {missing[0]!r}.")
         self._output_names = wanted
         self.output_types = {name: outputs[name] for name in wanted}
+        # A tree ensemble's bulk graph, built by ``bulk`` when the first large batch comes.
+        self._bulk_loader = bulk
+        self._bulk_session: ort.InferenceSession | None = None
+        self._bulk_lock = threading.Lock()
+
+    def bulk_session(self) -> ort.InferenceSession | None:
+        """The bulk graph's session, built once on first use; None for a version without one, or when
+        it did not load (then the graph every request takes scores large batches too)."""
+        if self._bulk_loader is not None:
+            with self._bulk_lock:
+                loader, self._bulk_loader = self._bulk_loader, None  # tried once
+                if loader is not None:
+                    session = loader()
+                    outputs = set() if session is None else {o.name for o in session.get_outputs()}
+                    if session is not None and outputs.issuperset(self._output_names):
+                        self._bulk_session = session
+        return self._bulk_session
 
     def feed(self, batch: FeatureBatch) -> dict[str, npt.NDArray[Any]]:
         feed: dict[str, npt.NDArray[Any]] = {}
@@ -215,7 +234,8 @@ class LoadedModel:
             finally:
                 self._one_row_lock.release()
         else:
-            outputs = self.session.run(self._output_names, self.feed(batch))
+            bulk = self.bulk_session() if batch.rows >= BULK_MIN_ROWS else None
+            outputs = (bulk or self.session).run(self._output_names, self.feed(batch))
         if self.is_classifier:
             labels = np.asarray(outputs[0]).reshape(-1)
             probabilities = np.asarray(outputs[1]) if len(outputs) > 1 else None
@@ -441,7 +461,11 @@ class ModelStore:
                 session = ort.InferenceSession(data, self._options(), providers=["CPUExecutionProvider"])
             except Exception as error:
                 raise ModelLoadError(f"onnxruntime cannot load the graph: {error}") from error
-            model = LoadedModel(record, signature, session, onnx_ref.sha256, deployed_at=deployed_at)
+            bulk_ref = record.artifacts.get(BULK_ARTIFACT)
+            bulk = None if bulk_ref is None else partial(self._load_bulk, name, version, bulk_ref)
+            model = LoadedModel(
+                record, signature, session, onnx_ref.sha256, deployed_at=deployed_at, bulk=bulk
+            )
             try:
                 model.warm_up()
             except Exception as error:
@@ -459,3 +483,20 @@ class ModelStore:
             return None
         telemetry.model_loaded(name, version, time.perf_counter() - started, onnx_ref.size)
         return model
+
+    def _load_bulk(self, name: str, version: int, ref: ArtifactRefLike) -> ort.InferenceSession | None:
+        """A version's bulk graph as a session, or None (logged): large batches then take the graph
+        every request takes, which gives the same answers more slowly."""
+        started = time.perf_counter()
+        try:
+            session = ort.InferenceSession(
+                self.source.artifact(ref), self._options(), providers=["CPUExecutionProvider"]
+            )
+        except IntegrityError as error:
+            telemetry.integrity_failure(name, version, str(error))
+            return None
+        except Exception as error:
+            telemetry.load_failure(name, version, f"bulk graph: {type(error).__name__}: {error}")
+            return None
+        telemetry.model_loaded(name, version, time.perf_counter() - started, ref.size)
+        return session

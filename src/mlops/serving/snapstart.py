@@ -25,7 +25,10 @@ from mlops.serving.service import InferenceService
 
 def before_snapshot(service: InferenceService) -> list[str]:
     """Load and warm every production model; returns the names loaded."""
-    loaded = [f"{model.name}:{model.version}" for model in service.store.preload()]
+    models = service.store.preload()
+    for model in models:
+        model.bulk_session()  # a tree ensemble's bulk graph too: the snapshot holds it, no request builds it
+    loaded = [f"{model.name}:{model.version}" for model in models]
     logger.info("Loaded the production models before the snapshot", extra={"models": loaded})
     return loaded
 

@@ -8,6 +8,7 @@ from typing import Any
 from mlops.entities import Alias, ArtifactRef, ModelVersion
 from mlops.errors import NotFound
 from mlops.serving.model_store import LoadedModel, ModelStore
+from mlops.signature_types import BULK_ARTIFACT
 from mlops.storage import IntegrityError
 from tests.integration.inference_fixtures import Trained, trained_version
 
@@ -30,7 +31,17 @@ class MemorySource:
         ref = ArtifactRef(
             bucket="artifacts", key=key, sha256=hashlib.sha256(model.onnx).hexdigest(), size=len(model.onnx)
         )
-        record = trained_version(name, version, model, {"onnx": ref}, run_id="run")
+        artifacts = {"onnx": ref}
+        if model.bulk is not None:
+            bulk_key = f"models/{name}/v{version}/model.bulk.onnx"
+            self.objects[bulk_key] = model.bulk
+            artifacts[BULK_ARTIFACT] = ArtifactRef(
+                bucket="artifacts",
+                key=bulk_key,
+                sha256=hashlib.sha256(model.bulk).hexdigest(),
+                size=len(model.bulk),
+            )
+        record = trained_version(name, version, model, artifacts, run_id="run")
         self.versions[(name, version)] = record
         if promote:
             self.promote(name, version)

@@ -12,6 +12,7 @@ from mlops.serving.errors import ModelNotFound, ModelUnavailable, NoProductionMo
 from mlops.serving.features import parse_predict_body
 from mlops.serving.model_store import ModelStore
 from mlops.signature import Signature
+from mlops.signature_types import BULK_ARTIFACT, BULK_MIN_ROWS
 from tests.integration.inference_fixtures import Trained
 from tests.unit.serving.serving_testdata import Clock, MemorySource, first_rows
 
@@ -167,3 +168,48 @@ def test_onnx_predictions_match_scikit_learn(source: MemorySource, store: ModelS
     assert prediction.prediction_list() == list(
         churn.pipeline.predict(prepare_features(churn.frame.head(20), churn.signature))
     )
+
+
+def _many_rows(model: Trained, n: int) -> list[dict[str, Any]]:
+    return (first_rows(model, len(model.frame)) * (n // len(model.frame) + 1))[:n]
+
+
+def test_a_forest_builds_its_bulk_graph_on_the_first_large_request_only(
+    source: MemorySource, store: ModelStore, churn_forest: Trained
+) -> None:
+    assert churn_forest.bulk is not None
+    source.publish("churn", churn_forest)
+    model = store.get("churn")
+    assert source.downloads == 1  # the cold start reads and builds model.onnx alone
+    small = first_rows(churn_forest, 3)
+    model.predict(parse_predict_body(model.layout, {"records": small}, 10_000))
+    assert source.downloads == 1
+    rows = _many_rows(churn_forest, BULK_MIN_ROWS)
+    batch = parse_predict_body(model.layout, {"records": rows}, 10_000)
+    bulk = model.predict(batch)
+    assert source.downloads == 2 and model.bulk_session() is not None
+    model.predict(batch)
+    assert source.downloads == 2  # built once
+    plain = model.session.run(None, model.feed(batch))
+    assert bulk.labels is not None and np.array_equal(bulk.labels, np.asarray(plain[0]).reshape(-1))
+    assert np.array_equal(bulk.probabilities, plain[1])
+
+
+def test_a_tampered_bulk_graph_is_refused_and_large_requests_still_get_the_same_answers(
+    source: MemorySource, store: ModelStore, churn_forest: Trained, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert churn_forest.bulk is not None
+    record = source.publish("churn", churn_forest)
+    source.objects[record.artifacts[BULK_ARTIFACT].key] = churn_forest.bulk[:-10] + b"0123456789"
+    model = store.get("churn")
+    batch = parse_predict_body(model.layout, {"records": _many_rows(churn_forest, 600)}, 10_000)
+    answer = model.predict(batch)
+    assert "does not match its recorded sha256" in caplog.text
+    assert model.bulk_session() is None
+    assert answer.labels is not None and len(answer.labels) == 600
+    assert np.array_equal(
+        answer.labels, np.asarray(model.session.run(None, model.feed(batch))[0]).reshape(-1)
+    )
+    downloads = source.downloads
+    model.predict(batch)
+    assert source.downloads == downloads  # refused once, not fetched again per request
