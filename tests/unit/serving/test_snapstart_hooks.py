@@ -41,6 +41,17 @@ def test_before_snapshot_loads_every_production_model(
     assert source.downloads == downloads
 
 
+def test_before_snapshot_builds_a_forests_bulk_graph_too(
+    source: MemorySource, clock: Clock, churn_forest: Trained
+) -> None:
+    source.publish("forest", churn_forest)
+    service = InferenceService(ModelStore(source, 60, clock=clock), Capture(None, 0), Limits(10, 10_000))
+    assert snapstart.before_snapshot(service) == ["forest:1"]
+    assert source.downloads == 2  # model.onnx and model.bulk.onnx, both in the snapshot
+    assert service.model("forest").bulk_session() is not None
+    assert source.downloads == 2
+
+
 def test_after_restore_serves_a_promotion_made_since_the_snapshot_at_once(
     service: InferenceService, source: MemorySource, churn: Trained
 ) -> None:
