@@ -68,11 +68,18 @@ def loaded_model(signature: Any, onnx: bytes) -> Any:
     import onnxruntime as ort
 
     from mlops.entities import ModelVersion
+    from mlops.ml.convert import to_bulk_onnx
     from mlops.serving.model_store import LoadedModel, session_options
 
     record = ModelVersion(name="bench", version=1, task="classification", dataset_version="0", run_id="bench")
     session = ort.InferenceSession(onnx, session_options(), providers=["CPUExecutionProvider"])
-    return LoadedModel(record, signature, session, "0" * 64)
+    bulk = to_bulk_onnx(onnx)  # a tree ensemble's bulk graph, as batch scoring loads it
+    bulk_session = (
+        None
+        if bulk is None
+        else lambda: ort.InferenceSession(bulk, session_options(), providers=["CPUExecutionProvider"])
+    )
+    return LoadedModel(record, signature, session, "0" * 64, bulk=bulk_session)
 
 
 def write_input(frame: pd.DataFrame, fmt: str, folder: Path) -> Path:
@@ -189,6 +196,7 @@ def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str,
     from mlops.executions import default_execution_starter
     from mlops.local import patches
     from mlops.local.embedded import configure_environment, start_embedded
+    from mlops.ml.convert import to_bulk_onnx
     from mlops.registry import Registry
     from mlops.storage import Storage
 
@@ -202,11 +210,18 @@ def bench_embedded(models: dict[str, Any], rows: int, folder: Path) -> dict[str,
         try:
             outputs = embedded.stack.outputs
             registry = Registry(outputs[out.METADATA_TABLE])
-            onnx_ref = Storage().put(outputs[out.ARTIFACT_BUCKET], "models/bench/v1/model.onnx", onnx)
+            artifacts = {
+                "onnx": Storage().put(outputs[out.ARTIFACT_BUCKET], "models/bench/v1/model.onnx", onnx)
+            }
+            bulk = to_bulk_onnx(onnx)
+            if bulk is not None:
+                artifacts["onnx_bulk"] = Storage().put(
+                    outputs[out.ARTIFACT_BUCKET], "models/bench/v1/model.bulk.onnx", bulk
+                )
             registry.models.create_model_version(
                 ModelVersion(
                     name="bench", version=1, task="classification", dataset_version="0", run_id="bench",
-                    artifacts={"onnx": onnx_ref}, signature=signature,
+                    artifacts=artifacts, signature=signature,
                 )
             )  # fmt: skip
             registry.models.move_alias("bench", 1, None, "promote")
