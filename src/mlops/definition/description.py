@@ -580,7 +580,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "METRICS_NAMESPACE": METRICS_NAMESPACE,
             "NOTIFICATION_TOPIC_ARN": Ref("topic", "notifications", "arn"),
         },
-        memory_mb=2048,
+        # As many vCPUs as a new account's 3,008 MB memory quota allows (~1.7; one per 1,769 MB): the
+        # capture reader parses on two threads, and a 1M-row window is CPU-bound (docs/performance.md,
+        # "Drift evaluation").
+        memory_mb=3008,
         timeout_s=300,
         permissions=(
             Permission(
