@@ -28,11 +28,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mlops import aws
+from mlops.cli.connection import Context
 from mlops.config import DatasetConfig
 from mlops.entities import Run, utcnow
 from mlops.registry import Registry
 
-POLL_S = 0.25
+# As often as `mlops upload --wait` polls: the requests a waiting user sends land in the stack's process.
+POLL_S = Context.poll_interval_s
 
 
 def generate(rows: int, seed: int = 0) -> bytes:
@@ -139,8 +141,8 @@ def main() -> None:
 def upload_and_follow(registry: Registry, bucket: str, dataset: str, body: bytes) -> tuple[Run, float]:
     """The run an upload started, and the seconds from the PUT to the end the run recorded.
 
-    The bench polls in the stack's process (moto serves every request there), so it polls a few times a
-    second, not continuously, and takes the end from the run's record rather than from when it looked.
+    The bench polls in the stack's process (moto serves every request there) as often as `mlops upload
+    --wait` does, not continuously, and takes the end from the run's record rather than from when it looked.
     """
     registry.datasets.put_config(dataset, DatasetConfig(target="label"))
     key = f"raw/{dataset}/data.csv"

@@ -23,6 +23,10 @@ across thresholds). What each measure removed is in docs/performance.md ("Figure
 choices"). The report still gives the worst row (``max_abs_prob_diff``, ``max_rel_value_diff``), and a broken conversion
 disagrees on far more than 0.1% of rows.
 
+A gate that passes also reports the ONNX model's metrics on those rows (``holdout_metrics``, as
+``mlops.ml.training.metrics`` scores them): the candidate's own score, which promotion would otherwise
+compute again with the same model on the same rows.
+
 This is the only module that imports onnxruntime (skl2onnx is imported only when converting).
 """
 
@@ -60,6 +64,7 @@ class ParityReport(BaseModel):
     value_within_tol_fraction: float | None = None
     passed: bool
     message: str
+    holdout_metrics: dict[str, float] | None = None
 
 
 def to_onnx(pipeline: Pipeline, signature: Signature) -> bytes:
@@ -182,12 +187,27 @@ def check_parity(
         warnings.simplefilter("ignore", category=UserWarning)
         if signature.task == "regression" or onnx_probabilities is None:
             sk_values = np.asarray(pipeline.predict(prepared), dtype=np.float64).ravel()
-            return _regression_parity(rows, onnx_values, sk_values)
-        sk_probabilities = np.asarray(pipeline.predict_proba(prepared), dtype=np.float64)
-    # What predict() returns for every classifier offered (gradient boosting, forest, logistic
-    # regression), without computing the probabilities a second time.
-    sk_labels = np.asarray(pipeline.classes_).take(sk_probabilities.argmax(axis=1))
-    return _classification_parity(rows, onnx_values, sk_labels, onnx_probabilities, sk_probabilities)
+            report = _regression_parity(rows, onnx_values, sk_values)
+        else:
+            sk_probabilities = np.asarray(pipeline.predict_proba(prepared), dtype=np.float64)
+            # What predict() returns for every classifier offered (gradient boosting, forest, logistic
+            # regression), without computing the probabilities a second time.
+            sk_labels = np.asarray(pipeline.classes_).take(sk_probabilities.argmax(axis=1))
+            report = _classification_parity(
+                rows, onnx_values, sk_labels, onnx_probabilities, sk_probabilities
+            )
+    if not report.passed or signature.target not in holdout.columns:
+        return report
+    from mlops.ml.training import metrics
+
+    scores = metrics(
+        signature.task,
+        holdout[signature.target].to_numpy(),
+        onnx_values,
+        onnx_probabilities,
+        signature.classes,
+    )
+    return report.model_copy(update={"holdout_metrics": scores})
 
 
 def assert_parity(
