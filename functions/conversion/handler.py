@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import skl2onnx  # noqa: F401  (mlops.ml.convert imports it only to convert, which this function does)
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-import mlops.ml.dataset  # noqa: F401  (the heavy ML stack loads in the init phase, not per invocation)
+import mlops.ml.csvstream  # noqa: F401  (the heavy ML stack loads in the init phase, not per invocation)
 from mlops.executions import default_execution_starter
 from mlops.observability import instrumented, logger, metrics
 from mlops.pipeline.handlers import deps_from

@@ -1,8 +1,9 @@
 """Writing big objects to S3: a multipart upload as a write-only file, and moving what it wrote.
 
 ``MultipartUpload`` sends its bytes in parts of ``PART_BYTES`` (S3's minimum is 5 MiB for every part
-but the last), completes on ``close`` and aborts on ``abort``, leaving no parts behind; what fits in one
-part is sent on ``close`` with one PUT. Only ingest
+but the last), completes on ``close`` and aborts on ``abort``, leaving no parts behind. It holds its
+first ``whole_bytes`` (a part's worth unless told more) before it starts: an object that never grew past
+them is sent on ``close`` with one PUT, to the key ``close`` names if it names one. Only ingest
 uses this module (its role may abort uploads and delete its staging objects). A throttled, failing or
 unreachable S3 is ``DependencyUnavailable``, as in ``mlops.storage``.
 """
@@ -63,9 +64,11 @@ def complete_multipart(storage: Storage, bucket: str, key: str, upload_id: str, 
         )
 
 
-def put_whole(storage: Storage, bucket: str, key: str, data: bytes, content_type: str) -> None:
+def put_whole(storage: Storage, bucket: str, key: str, data: bytes, content_type: str, sha256: str) -> None:
     with aws.unavailable_as("S3"):
-        storage.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        storage.s3.put_object(
+            Bucket=bucket, Key=key, Body=data, ContentType=content_type, Metadata={"sha256": sha256}
+        )
 
 
 def abort_multipart(storage: Storage, bucket: str, key: str, upload_id: str) -> None:
@@ -83,10 +86,12 @@ class MultipartUpload:
         key: str,
         content_type: str = "application/octet-stream",
         part_bytes: int = PART_BYTES,
+        whole_bytes: int = 0,
     ) -> None:
         self._storage = storage
         self.bucket, self.key, self._content_type = bucket, key, content_type
         self._part_bytes = part_bytes
+        self._whole_bytes = max(whole_bytes, part_bytes)
         self._buffer = bytearray()
         self._digest = hashlib.sha256()
         self._etags: list[str] = []
@@ -99,10 +104,16 @@ class MultipartUpload:
         self._buffer += data
         self._digest.update(data)
         self._written += len(data)
-        if len(self._buffer) >= self._part_bytes:
+        # The held bytes go as the first part (parts may be up to 5 GiB), then parts of part_bytes.
+        if len(self._buffer) >= (self._whole_bytes if self._upload_id is None else self._part_bytes):
             self._send(bytes(self._buffer))
             self._buffer.clear()
         return len(data)
+
+    @property
+    def whole(self) -> bool:
+        """Whether every byte written so far is still held (no multipart upload started)."""
+        return self._upload_id is None and not self.closed
 
     def _send(self, part: bytes) -> str:
         if self._upload_id is None:
@@ -117,13 +128,24 @@ class MultipartUpload:
     def flush(self) -> None:
         """Parts go up when full; ``close`` sends the rest."""
 
-    def close(self) -> None:
-        """Send the last part and complete the upload; ``ref`` is then the object."""
+    def close(self, whole_key: str | None = None) -> None:
+        """Send the last part and complete the upload; ``ref`` is then the object.
+
+        An upload still ``whole`` goes up with one PUT, to ``whole_key`` when given (else its own key).
+        """
         if self.closed:
             return
         try:
-            if self._upload_id is None:  # it all fit in one part: one PUT, not three requests
-                put_whole(self._storage, self.bucket, self.key, bytes(self._buffer), self._content_type)
+            if self._upload_id is None:  # it all fit in what is held: one PUT, not three requests
+                self.key = whole_key or self.key
+                put_whole(
+                    self._storage,
+                    self.bucket,
+                    self.key,
+                    bytes(self._buffer),
+                    self._content_type,
+                    self._digest.hexdigest(),
+                )
             else:
                 upload_id = self._send(bytes(self._buffer))
                 complete_multipart(self._storage, self.bucket, self.key, upload_id, self._etags)

@@ -148,6 +148,9 @@ def run(
         tables=[physical_name(t.name) for t in d.TABLES],
     )
     embedded = start_embedded(api_url, state)
+    # Every function's init phase (its imports: pandas, pyarrow, scikit-learn, skl2onnx, onnxruntime)
+    # runs before `ready`, as provisioned concurrency runs it: not in the first upload's or request's path.
+    embedded.runtime.initialize()
     # Executions do not survive a restart; the rollout and alias records do: check them again.
     resume_rollouts(
         Registry(embedded.stack.outputs[out.METADATA_TABLE]),

@@ -8,7 +8,9 @@ in-process instead. S3 notifications become asynchronous, as in AWS, and carry t
 moto ignores, is installed with the rest (``mlops.local.firehose``), and so are a DynamoDB Query that
 reads one partition instead of sorting the whole table (``mlops.local.dynamodb``), the Distributed
 Map features its interpreter lacks (``mlops.local.distributed_map``), and SageMaker training jobs
-that really run their entry point (``mlops.local.sagemaker``).
+that really run their entry point (``mlops.local.sagemaker``). moto's server lists its own package
+folder (a ``listdir`` and a ``stat`` per service, about 1 ms) to route every request: the list is read
+once here, as it cannot change while the process runs.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ def keep_object_identity(account_id: str, bucket: str, key: str, etag: str, vers
 def install(runtime: FunctionRuntime) -> None:
     """Route moto's Lambda invocations to ``runtime``; idempotent, undone by ``uninstall``."""
     global _runtime
+    from moto import backends
     from moto.awslambda import models as lambda_models
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
@@ -156,10 +159,14 @@ def install(runtime: FunctionRuntime) -> None:
     notifications.send_event = _send_s3_event
     _installed["s3.complete_multipart_upload"] = S3Backend.complete_multipart_upload
     S3Backend.complete_multipart_upload = _complete_multipart_upload  # type: ignore[method-assign]
+    _installed["moto.list_of_moto_modules"] = backends.list_of_moto_modules
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
 
 
 def uninstall() -> None:
     global _runtime
+    from moto import backends
     from moto.awslambda import models as lambda_models
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications
@@ -178,4 +185,5 @@ def uninstall() -> None:
         notifications._invoke_awslambda = _installed.pop("s3._invoke_awslambda")
         notifications.send_event = _installed.pop("s3.send_event")
         S3Backend.complete_multipart_upload = _installed.pop("s3.complete_multipart_upload")  # type: ignore[method-assign]
+        backends.list_of_moto_modules = _installed.pop("moto.list_of_moto_modules")
     _runtime = None

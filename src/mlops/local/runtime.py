@@ -15,7 +15,7 @@ import json
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +88,12 @@ class FunctionRuntime:
         attr = self._specs[name].handler.split(".")[-1]
         handler: Handler = getattr(module, attr)
         return handler
+
+    def initialize(self, names: Iterable[str] | None = None) -> None:
+        """Run the functions' init phase now (every function's by default), as Lambda's provisioned
+        concurrency does before the first request, rather than in the first invocation's path."""
+        for name in self._specs if names is None else names:
+            self.handler(name)
 
     def context(self, name: str) -> LocalContext:
         spec = self._specs[name]

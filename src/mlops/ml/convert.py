@@ -25,6 +25,10 @@ across thresholds). What each measure removed is in docs/performance.md ("Figure
 choices"). The report still gives the worst row (``max_abs_prob_diff``, ``max_rel_value_diff``), and a broken conversion
 disagrees on far more than 0.1% of rows.
 
+A gate that passes also reports the ONNX model's metrics on those rows (``holdout_metrics``, as
+``mlops.ml.training.metrics`` scores them, from ``model.onnx``): the candidate's own score, which
+promotion would otherwise compute again with the same model on the same rows.
+
 This is the only module that imports onnxruntime (skl2onnx and onnx are imported only when converting).
 """
 
@@ -62,6 +66,7 @@ class ParityReport(BaseModel):
     value_within_tol_fraction: float | None = None
     passed: bool
     message: str
+    holdout_metrics: dict[str, float] | None = None
 
 
 def to_onnx(pipeline: Pipeline, signature: Signature) -> bytes:
@@ -200,18 +205,32 @@ def check_parity(
         warnings.simplefilter("ignore", category=UserWarning)
         if signature.task == "regression" or scored[0][1] is None:
             sk_values = np.asarray(pipeline.predict(prepared), dtype=np.float64).ravel()
-            return _worse([_regression_parity(rows, values, sk_values) for values, _ in scored])
-        sk_probabilities = np.asarray(pipeline.predict_proba(prepared), dtype=np.float64)
-    # What predict() returns for every classifier offered (gradient boosting, forest, logistic
-    # regression), without computing the probabilities a second time.
-    sk_labels = np.asarray(pipeline.classes_).take(sk_probabilities.argmax(axis=1))
-    return _worse(
-        [
-            _classification_parity(rows, labels, sk_labels, probabilities, sk_probabilities)
-            for labels, probabilities in scored
-            if probabilities is not None
-        ]
+            report = _worse([_regression_parity(rows, values, sk_values) for values, _ in scored])
+        else:
+            sk_probabilities = np.asarray(pipeline.predict_proba(prepared), dtype=np.float64)
+            # What predict() returns for every classifier offered (gradient boosting, forest, logistic
+            # regression), without computing the probabilities a second time.
+            sk_labels = np.asarray(pipeline.classes_).take(sk_probabilities.argmax(axis=1))
+            report = _worse(
+                [
+                    _classification_parity(rows, labels, sk_labels, probabilities, sk_probabilities)
+                    for labels, probabilities in scored
+                    if probabilities is not None
+                ]
+            )
+    if not report.passed or signature.target not in holdout.columns:
+        return report
+    from mlops.ml.training import metrics
+
+    onnx_values, onnx_probabilities = scored[0]  # model.onnx: what promotion would score
+    scores = metrics(
+        signature.task,
+        holdout[signature.target].to_numpy(),
+        onnx_values,
+        onnx_probabilities,
+        signature.classes,
     )
+    return report.model_copy(update={"holdout_metrics": scores})
 
 
 def _worse(reports: list[ParityReport]) -> ParityReport:

@@ -47,6 +47,7 @@ READ_BLOCK_SIZE = 2 * 1024**2
 MAX_ROW_BYTES = 128 * 1024**2
 READ_AHEAD_BYTES = 32 * 1024**2
 PREFIX_BYTES = 1 << 16
+CAST_SAMPLE = 256  # fields a block's cast to numbers is tried on first
 # pandas.read_csv's default missing-value markers, compared after trimming.
 NA_VALUES = pa.array(
     [
@@ -495,6 +496,15 @@ def _convert(values: pa.Array, hint: Kind) -> tuple[Kind, pa.Array | None]:
 
 
 def _cast(values: pa.Array, to: pa.DataType) -> pa.Array | None:
+    # A cast that fails costs Arrow far more than one that succeeds (measured 8 ms on 26,000 decimals
+    # cast as integers, 2 ms to parse them as floats): when the first fields already fail, the block
+    # fails too (the same fields fail in it, "+" or not), so it is not tried.
+    if len(values) > CAST_SAMPLE and _cast_all(values.slice(0, CAST_SAMPLE), to) is None:
+        return None
+    return _cast_all(values, to)
+
+
+def _cast_all(values: pa.Array, to: pa.DataType) -> pa.Array | None:
     try:
         return pc.cast(values, to)
     except pa.ArrowInvalid:

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from mlops.ml.csvstream import StreamedTable
 
 RAW_PREFIX = "raw/"
+# The Parquet copy held in memory before its multipart upload starts: up to this size (a CSV of about
+# 80 MiB of numbers) it goes straight to its canonical key with one PUT, with no staging copy to move.
+WHOLE_PARQUET_BYTES = 32 * 1024**2
 # Lambda's first try and its two asynchronous retries (infra and the embedded runtime retry twice):
 # after the last one fails, the upload is refused with the failure as its reason.
 INGEST_ATTEMPTS = 3
@@ -171,7 +174,7 @@ def _ingest(
     except RecordTooLarge as error:
         return _refuse(deps, dataset, raw, sha, str(error))
     finally:
-        multipart.delete(_s3(deps), upload.staged.bucket, upload.staged.key)
+        upload.discard()
     current = deps.registry.datasets.current_config(dataset)
     revision = current.revision if current else None
     run_id = upload_run_id(dataset, sha)
@@ -289,10 +292,35 @@ def _configure(
 
 @dataclass(frozen=True)
 class ReadUpload:
-    """An upload read: what it holds, and its Parquet copy under a staging key until it is recorded."""
+    """An upload read: what it holds, and its Parquet copy, written but not closed until it is stored.
+
+    A copy of up to ``WHOLE_PARQUET_BYTES`` is still in memory and goes to its key with one PUT; a bigger
+    one went up in parts under a staging key (its content's sha256, which names the key, was not known
+    yet) and is completed there and copied.
+    """
 
     table: StreamedTable
-    staged: ArtifactRef
+    parquet: MultipartUpload
+
+    def store(self, storage: Storage, key: str) -> ArtifactRef:
+        """The Parquet copy at ``key`` in its bucket, with its sha256 recorded."""
+        self.parquet.close(whole_key=key)
+        written = self.parquet.ref
+        if written is None:  # close() sets it; a failed close raised
+            raise IngestRefused("The file's Parquet copy could not be written.")
+        if written.key == key:
+            return written
+        try:
+            return multipart.copy(
+                storage, written.bucket, written.key, written.model_copy(update={"key": key})
+            )
+        finally:
+            multipart.delete(storage, written.bucket, written.key)
+
+    def discard(self) -> None:
+        """Drop a copy that was not stored (nothing is left of it, held or in parts)."""
+        if not self.parquet.closed:
+            self.parquet.abort()
 
 
 def read_upload(
@@ -303,11 +331,14 @@ def read_upload(
     max_bytes: int,
     block_size: int | None = None,
     part_bytes: int = PART_BYTES,
+    whole_bytes: int = WHOLE_PARQUET_BYTES,
 ) -> ReadUpload:
     """Stream a raw CSV into Parquet (a multipart upload), hashing, typing and profiling it on the way.
 
-    Memory stays bounded whatever the file's size (``mlops.ml.csvstream``); a refused or failed read
-    aborts its upload, leaving nothing behind. Raises ``IngestRefused`` (one sentence) or ``NotFound``.
+    Memory stays bounded whatever the file's size (``mlops.ml.csvstream``; the Parquet copy holds at
+    most ``whole_bytes`` before its upload starts); a refused or failed read aborts its upload, leaving
+    nothing behind. The caller stores or discards the copy (``ReadUpload``). Raises ``IngestRefused``
+    (one sentence) or ``NotFound``.
     """
     from mlops.ml.csvstream import BLOCK_SIZE, stream_csv  # heavy (pyarrow, pandas): the ingest image only
 
@@ -316,7 +347,7 @@ def read_upload(
 
     def open_output() -> MultipartUpload:
         key = dataset_staging_key(dataset, identity)
-        upload = MultipartUpload(storage, data_bucket, key, part_bytes=part_bytes)
+        upload = MultipartUpload(storage, data_bucket, key, part_bytes=part_bytes, whole_bytes=whole_bytes)
         uploads.append(upload)
         return upload
 
@@ -327,15 +358,11 @@ def read_upload(
             max_bytes,
             block_size or BLOCK_SIZE,
         )
-        uploads[-1].close()
     except BaseException:
         for upload in uploads:
             upload.abort()
         raise
-    staged = uploads[-1].ref
-    if staged is None:  # close() sets it; a failed close raised above
-        raise IngestRefused("The file's Parquet copy could not be written.")
-    return ReadUpload(table, staged)
+    return ReadUpload(table, uploads[-1])
 
 
 def _s3(deps: Deps) -> Storage:
@@ -348,12 +375,7 @@ def _s3(deps: Deps) -> Storage:
 def _new_version(deps: Deps, dataset: str, raw: RawObjectRef, upload: ReadUpload) -> DatasetVersion:
     """Store the version: its Parquet copy and details (profile, every column) in S3, a bounded item."""
     table = upload.table
-    canonical = multipart.copy(
-        _s3(deps),
-        deps.data_bucket,
-        upload.staged.key,
-        upload.staged.model_copy(update={"key": dataset_key(dataset, table.sha256, "data.parquet")}),
-    )
+    canonical = upload.store(_s3(deps), dataset_key(dataset, table.sha256, "data.parquet"))
     details = deps.storage.put(
         deps.data_bucket,
         dataset_key(dataset, table.sha256, "details.json"),

@@ -1,6 +1,7 @@
 """Review and promotion: the candidate against production on the candidate's holdout.
 
-Both models are scored with onnxruntime on the same rows (what will actually serve). The first model
+Both models are scored with onnxruntime on the same rows (what will actually serve): the candidate's
+score is the one its parity gate recorded with the same model on those rows, when it did. The first model
 must beat the trivial baseline (majority class or mean). The alias moves by a conditional write; when
 another run moved it first, the candidate is reviewed again against the new production model, so two
 runs finishing together can neither both win nor both lose.
@@ -41,6 +42,16 @@ def _score(deps: Deps, model: ModelVersion, holdout_bytes: bytes, config: Datase
     return scores.get(config.promotion_metric)
 
 
+def _recorded_score(candidate: ModelVersion, metric: str) -> tuple[bool, float | None]:
+    """(recorded?, the score): the metric as conversion's parity gate scored the candidate's ONNX model
+    on its holdout, the rows and model ``_score`` would use (``mlops.ml.convert.check_parity``)."""
+    recorded = candidate.parity.get("holdout_metrics") if candidate.parity.get("passed") else None
+    if not isinstance(recorded, dict):
+        return False, None
+    value = recorded.get(metric)
+    return True, None if value is None else float(value)
+
+
 def new_model_line(production: ModelVersion, config: DatasetConfig) -> str | None:
     """Why the candidate starts a new model line (another target or task than production's), or None.
 
@@ -69,8 +80,16 @@ def review(
     from mlops.ml.training import is_worse
 
     metric = config.promotion_metric
-    holdout_bytes = deps.storage.get_verified(candidate.artifacts["holdout"])
-    own = _score(deps, candidate, holdout_bytes, config)
+    holdout: list[bytes] = []  # read once, when a model has to be scored on it
+
+    def holdout_bytes() -> bytes:
+        if not holdout:
+            holdout.append(deps.storage.get_verified(candidate.artifacts["holdout"]))
+        return holdout[0]
+
+    recorded, own = _recorded_score(candidate, metric)
+    if not recorded:
+        own = _score(deps, candidate, holdout_bytes(), config)
     if own is None:
         return False, f"The candidate cannot score its own holdout on '{metric}'.", None
     for _ in range(MAX_ATTEMPTS):
@@ -93,7 +112,7 @@ def review(
             )
         else:
             try:
-                theirs = _score(deps, production, holdout_bytes, config)
+                theirs = _score(deps, production, holdout_bytes(), config)
             except ValidationFailed:  # a column production reads as numbers is text now
                 theirs = None
             if theirs is None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -176,9 +177,66 @@ def test_a_read_failing_midway_aborts_its_multipart_upload(stack: EmbeddedStack,
     )
     storage = Storage()
     with pytest.raises(IngestRefused, match=r"line 200002 has 5 fields where the header has 4\.$"):
-        read_upload(storage, raw, bucket, ds, 2**30, block_size=1 << 20, part_bytes=5 * 1024**2)
+        read_upload(
+            storage, raw, bucket, ds, 2**30, block_size=1 << 20, part_bytes=5 * 1024**2, whole_bytes=0
+        )
     assert _uploads(bucket, ds) == []
     assert aws.s3().list_objects_v2(Bucket=bucket, Prefix=f"datasets/{ds}/")["KeyCount"] == 0
+
+
+def _keys(bucket: str, ds: str) -> list[str]:
+    listing = aws.s3().list_objects_v2(Bucket=bucket, Prefix=f"datasets/{ds}/")
+    return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def _raw(bucket: str, ds: str, data: bytes) -> RawObjectRef:
+    put = aws.s3().put_object(Bucket=bucket, Key=f"raw/{ds}/data.csv", Body=data)
+    return RawObjectRef(
+        bucket=bucket, key=f"raw/{ds}/data.csv", etag=put["ETag"].strip('"'), size=len(data), version_id=None
+    )
+
+
+def test_an_upload_s_parquet_copy_goes_to_its_canonical_key_once(
+    stack: EmbeddedStack, registry: Registry, ds: str
+) -> None:
+    """Held in memory, the copy is PUT where the version names it: no staging object, no upload parts."""
+    from mlops.config import DatasetConfig
+
+    registry.datasets.put_config(ds, DatasetConfig(target="species"))
+    bucket = stack.stack.outputs[out.DATA_BUCKET]
+    outcome = invoke(stack, "ingest", s3_event(bucket, f"raw/{ds}/iris.csv", csv_bytes(iris_frame())))
+    version = registry.datasets.get_dataset_version(ds, outcome.payload["outcomes"][0]["sha256"])
+    assert _keys(bucket, ds) == sorted(
+        [version.canonical.key, version.details.key if version.details else ""]
+    )
+    assert _uploads(bucket, ds) == []
+    head = aws.s3().head_object(Bucket=bucket, Key=version.canonical.key)
+    assert head["Metadata"]["sha256"] == version.canonical.sha256
+    frame = pd.read_parquet(io.BytesIO(Storage().get_verified(version.canonical)))
+    assert len(frame) == 150 and list(frame.columns) == list(iris_frame().columns)
+
+
+@pytest.mark.parametrize("whole_bytes", [0, 2**30], ids=["in-parts", "held"])
+def test_a_parquet_copy_is_stored_at_its_key_or_discarded_leaving_nothing(
+    stack: EmbeddedStack, ds: str, whole_bytes: int
+) -> None:
+    bucket = stack.stack.outputs[out.DATA_BUCKET]
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame(rng.normal(size=(250_000, 4)), columns=["a", "b", "c", "label"]).to_csv(index=False)
+    raw = _raw(bucket, ds, data.encode())
+    storage = Storage()
+    sizes = {"block_size": 1 << 20, "part_bytes": 5 * 1024**2, "whole_bytes": whole_bytes}
+    upload = read_upload(storage, raw, bucket, ds, 2**30, **sizes)
+    assert _uploads(bucket, ds) == ([] if whole_bytes else [upload.parquet.key])
+    stored = upload.store(storage, f"datasets/{ds}/kept.parquet")
+    upload.discard()  # after store: nothing left to drop
+    assert stored.key == f"datasets/{ds}/kept.parquet" and stored.size > 5 * 1024**2
+    assert _keys(bucket, ds) == [stored.key] and _uploads(bucket, ds) == []
+    assert len(pd.read_parquet(io.BytesIO(storage.get_verified(stored)))) == 250_000
+
+    dropped = read_upload(storage, raw, bucket, f"{ds}-dropped", 2**30, **sizes)
+    dropped.discard()
+    assert _keys(bucket, f"{ds}-dropped") == [] and _uploads(bucket, f"{ds}-dropped") == []
 
 
 def test_an_aborted_multipart_upload_leaves_no_parts(stack: EmbeddedStack, ds: str) -> None:

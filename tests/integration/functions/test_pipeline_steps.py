@@ -40,6 +40,37 @@ def test_steps_take_a_run_to_production(stack: EmbeddedStack, registry: Registry
     assert [e.version for e in registry.models.alias_history(ds)] == [1]
 
 
+def test_promotion_takes_the_candidate_s_score_from_its_parity_gate(
+    stack: EmbeddedStack, registry: Registry, ds: str
+) -> None:
+    """Conversion scored the candidate's ONNX model on its holdout; promotion does not score it again."""
+    from mlops.pipeline.deps import build_deps
+    from mlops.pipeline.promote import _score, review
+
+    payload = run_through(stack, ingest_iris(stack, registry, ds), "validation", "training", "conversion")
+    candidate = registry.models.get_model_version(ds, payload["conversion"]["model_version"])
+    recorded = candidate.parity["holdout_metrics"]
+    assert set(recorded) == {"accuracy", "f1_macro", "log_loss", "roc_auc"}
+    deps = build_deps(
+        registry.table.name, stack.stack.outputs["DataBucketName"], stack.stack.outputs["ArtifactBucketName"]
+    )
+    holdout = deps.storage.get_verified(candidate.artifacts["holdout"])
+    for metric in recorded:
+        config = DatasetConfig(target="species", promotion={"metric": metric})
+        assert _score(deps, candidate, holdout, config) == recorded[metric]  # the same figure, exactly
+    # The recorded figure is the one compared: one that cannot beat the trivial baseline is refused.
+    config = registry.datasets.get_config(ds)
+    worse = {**candidate.parity, "holdout_metrics": {**recorded, config.promotion_metric: 0.0}}
+    promoted, reason, _ = review(deps, candidate.model_copy(update={"parity": worse}), config)
+    assert not promoted and reason.startswith(f"{config.promotion_metric} 0.0000 does not beat")
+    # A candidate converted without the figures (an earlier release) is scored as before.
+    unrecorded = {k: v for k, v in candidate.parity.items() if k != "holdout_metrics"}
+    promoted, reason, _ = review(deps, candidate.model_copy(update={"parity": unrecorded}), config)
+    assert promoted and reason.startswith(
+        f"First model: {config.promotion_metric} {recorded[config.promotion_metric]:.4f}"
+    )
+
+
 def _fail_validation(
     stack: EmbeddedStack, registry: Registry, ds: str, frame: Any, config: DatasetConfig
 ) -> str:

@@ -131,6 +131,29 @@ def test_small_files_read_the_same(data: bytes) -> None:
     assert_same_as_whole_file(data, 1 << 20)
 
 
+def _long_columns() -> bytes:
+    """Columns whose type is settled past the first fields a cast is tried on."""
+    rows = 2 * csvstream.CAST_SAMPLE
+    lines = ["ints_then_decimal,plus_then_ints,text_then_numbers,ints_then_text"]
+    for i in range(rows):
+        last = i == rows - 1
+        lines.append(
+            f"{'2.5' if last else i},{'+' if i < csvstream.CAST_SAMPLE else ''}{i},"
+            f"{'x' if i == 0 else i},{'word' if last else i}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_types_settled_past_the_first_fields_read_the_same() -> None:
+    table = assert_same_as_whole_file(_long_columns(), 1 << 20)
+    assert table.column_types == {
+        "ints_then_decimal": "float",
+        "plus_then_ints": "integer",
+        "text_then_numbers": "string",
+        "ints_then_text": "string",
+    }
+
+
 def test_empty_rows_do_not_make_an_integer_column_float() -> None:
     """Deliberately unlike the whole-file reader, where pandas types the column before the empty rows
     (a spreadsheet's trailing ones) are dropped, so their gaps made it float."""
