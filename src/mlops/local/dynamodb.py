@@ -9,7 +9,10 @@ the matches are unchanged, so results, order and pagination are the same. Scan i
 
 DynamoDB applies each write and each transaction atomically; moto checks a condition and then writes,
 so two threads can both pass the same condition. Writes here hold one lock, so a conditional write
-that loses a race fails as it does on AWS (the registry's alias and run guards rely on it).
+that loses a race fails as it does on AWS (the registry's alias and run guards rely on it). Reads hold
+it too: moto's GetItem of a missing key adds an empty partition to the table's dict, and a transaction
+deep-copies the table to roll back, so a read racing a transaction (the local HTTP server's threads,
+a function running beside the pipeline) failed it with "dictionary changed size during iteration".
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ from typing import Any
 
 _state = threading.local()
 _originals: dict[str, Callable[..., Any]] = {}
-_write_originals: dict[str, Callable[..., Any]] = {}
-_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
-_write_lock = threading.RLock()
+_locked_originals: dict[str, Callable[..., Any]] = {}
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
+_lock = threading.RLock()
 
 
 def _atomic(method: Callable[..., Any]) -> Callable[..., Any]:
     def write(*args: Any, **kwargs: Any) -> Any:
-        with _write_lock:
+        with _lock:
             return method(*args, **kwargs)
 
     return write
@@ -66,9 +70,9 @@ def install() -> None:
 
     if _originals:
         return
-    for name in _WRITES:
-        _write_originals[name] = getattr(DynamoDBBackend, name)
-        setattr(DynamoDBBackend, name, _atomic(_write_originals[name]))
+    for name in (*_WRITES, *_READS):
+        _locked_originals[name] = getattr(DynamoDBBackend, name)
+        setattr(DynamoDBBackend, name, _atomic(_locked_originals[name]))
     _originals["all_items"], _originals["query"] = Table.all_items, Table.query
     Table.all_items = _all_items  # type: ignore[method-assign]
     Table.query = _query  # type: ignore[method-assign]
@@ -78,9 +82,9 @@ def uninstall() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    for name, method in list(_write_originals.items()):
+    for name, method in list(_locked_originals.items()):
         setattr(DynamoDBBackend, name, method)
-        del _write_originals[name]
+        del _locked_originals[name]
     if _originals:
         Table.all_items = _originals.pop("all_items")  # type: ignore[method-assign]
         Table.query = _originals.pop("query")  # type: ignore[method-assign]
