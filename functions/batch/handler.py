@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.batch.events import BatchStepEvent
 from mlops.batch.service import BatchConfig, build_batch_deps, run_step
-from mlops.observability import logger, metrics
+from mlops.observability import inject_context, metrics
 from mlops.settings import BatchSettings, load_settings
 
 settings = load_settings(BatchSettings)
@@ -22,7 +22,7 @@ config = BatchConfig(
 )
 
 
-@logger.inject_lambda_context
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = parse(event=event, model=BatchStepEvent)

@@ -12,13 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.batch.submit import request_from_upload, start_job
 from mlops.executions import default_execution_starter
-from mlops.observability import logger, metrics
+from mlops.observability import inject_context, logger, metrics
 from mlops.settings import BatchTriggerSettings, load_settings
 
 settings = load_settings(BatchTriggerSettings)
 
 
-@logger.inject_lambda_context
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("Event") == "s3:TestEvent":

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 from mlops.function_settings import load_settings
-from mlops.observability import logger, metrics
+from mlops.observability import inject_context, logger, metrics
 from mlops.serving import snapstart
 from mlops.serving.api import create_app, request_id_of
 from mlops.serving.service import InferenceService
@@ -30,7 +30,7 @@ register_before_snapshot(snapstart.before_snapshot, service)
 register_after_restore(snapstart.after_restore, service)
 
 
-@logger.inject_lambda_context
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(request_id_of(event, context))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 
 SERVICE = "mlops"
 
@@ -26,20 +27,26 @@ HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 
 
 def inject_context(handler: HandlerT) -> HandlerT:
-    """Powertools' ``inject_lambda_context``, with every key an earlier invocation appended cleared.
+    """Powertools' ``inject_lambda_context``, with the context's keys kept per thread.
 
-    Without it, a warm container's log lines carry the ``run_id`` and ``dataset`` of the run it handled
-    before. Per-invocation keys go through ``invocation_keys``: they are also per thread, since the
-    embedded stack runs functions side by side in one process.
+    Every line of an invocation carries its function's Lambda context (``function_name``,
+    ``function_request_id``, ``cold_start``...) and no key an earlier invocation appended: without the
+    clearing, a warm container's lines carry the ``run_id`` and ``dataset`` of the run it handled
+    before. The keys are per thread, as ``invocation_keys`` are, because the embedded stack runs
+    functions side by side in one process: Powertools' own decorator sets them on the one shared
+    logger, so an ingest line logged while validation started in another thread named validation.
+    In AWS a function has its process to itself, and the two behave the same.
     """
+    cold = [True]
 
     @functools.wraps(handler)
-    def cleared(*args: Any, **kwargs: Any) -> Any:
+    def injected(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
         logger.thread_safe_clear_keys()
-        return handler(*args, **kwargs)
+        cold_start, cold[0] = cold[0], False
+        logger.thread_safe_append_keys(cold_start=cold_start, **build_lambda_context_model(context).__dict__)
+        return handler(event, context, *args, **kwargs)
 
-    injected: HandlerT = logger.inject_lambda_context(clear_state=True)(cleared)  # type: ignore[assignment]
-    return injected
+    return cast(HandlerT, injected)
 
 
 def instrumented(handler: HandlerT) -> HandlerT:

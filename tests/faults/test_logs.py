@@ -9,13 +9,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
 
 from mlops.definition.description import ROLLOUT_ALARM_PREFIX
+from mlops.local.context import LocalContext
 from mlops.local.resources import LOCAL_STAGE
-from mlops.observability import logger
+from mlops.observability import inject_context, logger
 from tests.events import load_event
 from tests.faults.conftest import frozen_stack
 
@@ -72,3 +74,38 @@ def test_the_rollout_function_logs_its_step_at_info_and_still_answers(log_lines:
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines() if line.startswith("{")]
     (step,) = [line for line in lines if line.get("message") == "Rollout step"]
     assert step["rollout"] == result.payload
+
+
+def test_functions_running_side_by_side_each_log_their_own_context(log_lines: io.StringIO) -> None:
+    """Before: Powertools' decorator put the Lambda context on the one shared logger, so on the embedded
+    stack an ingest line logged after validation started in another thread named validation."""
+    ingest_started, validation_started = threading.Event(), threading.Event()
+
+    @inject_context
+    def ingest(event: object, context: object) -> None:
+        ingest_started.set()
+        assert validation_started.wait(10)
+        logger.info("from ingest")
+
+    @inject_context
+    def validation(event: object, context: object) -> None:
+        assert ingest_started.wait(10)
+        validation_started.set()
+        logger.info("from validation")
+
+    threads = [
+        threading.Thread(target=ingest, args=({}, LocalContext(function_name="mlops-ingest"))),
+        threading.Thread(target=validation, args=({}, LocalContext(function_name="mlops-validation"))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = {
+        line["message"]: line
+        for line in map(json.loads, log_lines.getvalue().splitlines())
+        if str(line.get("message", "")).startswith("from ")
+    }
+    assert lines["from ingest"]["function_name"] == "mlops-ingest"
+    assert lines["from validation"]["function_name"] == "mlops-validation"
+    assert lines["from ingest"]["cold_start"] is True
