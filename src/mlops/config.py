@@ -378,11 +378,11 @@ class DatasetConfig(_Strict):
     training_backend: Literal["default", "inline", "sagemaker"] = Field(
         default="default", description="Where training runs."
     )
-    training_instance: Annotated[str, StringConstraints(pattern=r"^(auto|ml\.[a-z0-9]+\.[a-z0-9]+)$")] = (
-        Field(
-            default="auto",
-            description="The SageMaker training job's instance type; `auto` sizes it from the table.",
-        )
+    training_instance: Annotated[
+        str, StringConstraints(max_length=64, pattern=r"^(auto|ml\.[a-z0-9]+\.[a-z0-9]+)$")
+    ] = Field(
+        default="auto",
+        description="The SageMaker training job's instance type; `auto` sizes it from the table.",
     )
     promotion: PromotionConfig = PromotionConfig.model_construct()
     validation: ValidationConfig = ValidationConfig.model_construct()

@@ -368,6 +368,17 @@ BATCH_FUNCTION = FunctionSpec(
     ),
 )
 
+
+def _pass_sagemaker_role(job: str) -> Permission:
+    """Handing a SageMaker job the stack's SageMaker execution role, and only to SageMaker."""
+    return Permission(
+        ("iam:PassRole",),
+        Ref("role", "sagemaker", "arn"),
+        why=f"hands the {job} job its execution role",
+        condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    )
+
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         "ingest",
@@ -407,12 +418,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 account_arn("sagemaker", f"processing-job/{PROCESSING_JOB_PREFIX.pattern}*"),
                 why="past PROCESSING_MIN_BYTES ingest and validation run as a processing job it polls",
             ),
-            Permission(
-                ("iam:PassRole",),
-                Ref("role", "sagemaker", "arn"),
-                why="hands the processing job its execution role",
-                condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
+            _pass_sagemaker_role("processing"),
         ),
     ),
     FunctionSpec(
@@ -442,12 +448,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 account_arn("sagemaker", f"training-job/{TRAINING_JOB_PREFIX.pattern}*"),
                 why="past INLINE_MAX_ROWS the step runs as a SageMaker training job and polls it",
             ),
-            Permission(
-                ("iam:PassRole",),
-                Ref("role", "sagemaker", "arn"),
-                why="hands the training job its execution role",
-                condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
+            _pass_sagemaker_role("training"),
         ),
     ),
     FunctionSpec(

@@ -41,7 +41,9 @@ def test_a_table_no_size_holds_fails_before_a_job_starts() -> None:
         training_instance("auto", STACK_DEFAULT, rows=10**9, columns=100)
 
 
-@pytest.mark.parametrize("value", ["m5.xlarge", "ml.m5", "ML.M5.XLARGE", "auto ", "ml.m5.xlarge; rm"])
+@pytest.mark.parametrize(
+    "value", ["m5.xlarge", "ml.m5", "ML.M5.XLARGE", "auto ", "ml.m5.xlarge; rm", "ml.m5." + "x" * 10_000]
+)
 def test_the_config_refuses_what_is_not_an_instance_type(value: str) -> None:
     with pytest.raises(ValueError, match="training_instance"):
         DatasetConfig(target="y", training_instance=value)
