@@ -23,6 +23,9 @@ MISSING_CATEGORY = ""
 ONNX_ARTIFACT = "onnx"
 BULK_ARTIFACT = "onnx_bulk"
 BULK_MIN_ROWS = 512
+# Predict bodies of this many characters or more (~170 records of 20 features) are decoded straight into
+# columns (``mlops.serving.records_decoder``); smaller ones do not pay for importing the decoder.
+BULK_MIN_BODY_BYTES = 64 * 1024
 
 
 class FeatureSpecLike(Protocol):

@@ -38,9 +38,12 @@ print(json.dumps({"init": at_init, "after_requests": after_requests,
 # Never imported by the function's init: pydantic at all (the settings, the signature and the records
 # serving reads are plain dataclasses; the registry's writers validate with pydantic), boto3's resource
 # layer and s3transfer (the clients are botocore's), botocore's client machinery (built with the first
-# client), the OpenAPI machinery and the document models (built on the first GET /openapi.json), and the
-# ML stack the function does not ship.
+# client), the OpenAPI machinery and the document models (built on the first GET /openapi.json), the
+# large-body decoder (msgspec, on the first large predict body), and the ML stack the function does not
+# ship.
 FORBIDDEN_AT_INIT = (
+    "msgspec",
+    "mlops.serving.records_decoder",
     "pydantic",
     "pydantic_core",
     "mlops.entities",

@@ -26,13 +26,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from mlops.serving.errors import InvalidInput, PayloadTooLarge
-from mlops.signature_types import MISSING_CATEGORY, FeatureSpecLike, SignatureLike
+from mlops.signature_types import BULK_MIN_BODY_BYTES, MISSING_CATEGORY, FeatureSpecLike, SignatureLike
+
+if TYPE_CHECKING:
+    from mlops.serving.records_decoder import RecordsDecoder
 
 FloatMatrix = npt.NDArray[np.float64]
 # Describes where a value sits in the request, for messages: (feature name, row index) -> text.
@@ -106,6 +109,16 @@ class FeatureLayout:
         self.capture_order: Callable[[Sequence[Any]], tuple[Any, ...]] | None = (
             None if listed == self.names else _getter([listed.index(name) for name in self.names])
         )
+        self._records_decoder: RecordsDecoder | None = None
+
+    def records_decoder(self) -> RecordsDecoder:
+        """The decoder of large ``records`` bodies, built (and msgspec imported) on first use. Two
+        threads racing here build two equal decoders, and one is kept."""
+        if self._records_decoder is None:
+            from mlops.serving.records_decoder import RecordsDecoder
+
+            self._records_decoder = RecordsDecoder(self)
+        return self._records_decoder
 
 
 @dataclass(frozen=True)
@@ -141,6 +154,19 @@ class FeatureBatch:
 # ---- the predict body ---------------------------------------------------------------------------
 
 
+def parse_predict_text(
+    layout: FeatureLayout, raw: str | bytes, parsed: Callable[[], Any], max_rows: int
+) -> FeatureBatch:
+    """The predict body's text to a batch. A large body of clean records is decoded straight into
+    columns (``mlops.serving.records_decoder``); any other body is ``parsed()`` (the JSON value) and
+    read by ``parse_predict_body``, which also names the fault in a body the decoder refused."""
+    if len(raw) >= BULK_MIN_BODY_BYTES:
+        batch = layout.records_decoder().batch(raw, max_rows)
+        if batch is not None:
+            return batch
+    return parse_predict_body(layout, parsed(), max_rows)
+
+
 def parse_predict_body(layout: FeatureLayout, body: Any, max_rows: int) -> FeatureBatch:
     """``{"records": ...}``, ``{"instances": ...}`` or ``{"dataframe_split": ...}`` to a batch."""
     if not isinstance(body, dict):
@@ -165,13 +191,13 @@ def parse_predict_body(layout: FeatureLayout, body: Any, max_rows: int) -> Featu
         return _from_dataframe_split(layout, value, max_rows)
     if not isinstance(value, list):
         raise InvalidInput(f"'{kind}' must be a list of rows, got {describe(value)}.")
-    _check_rows(len(value), max_rows)
+    check_rows(len(value), max_rows)
     if kind == "records" or isinstance(value[0], dict):
         return from_records(layout, value, kind)
     return from_rows(layout, value, list(range(len(layout.names))), kind)
 
 
-def _check_rows(rows: int, max_rows: int) -> None:
+def check_rows(rows: int, max_rows: int) -> None:
     if rows == 0:
         raise InvalidInput("The batch is empty: send at least one row.")
     if rows > max_rows:
@@ -275,7 +301,7 @@ def _from_dataframe_split(layout: FeatureLayout, value: Any, max_rows: int) -> F
             f"'dataframe_split.columns' has unknown feature(s) {quoted(unknown)}; the model's features "
             f"are {quoted(layout.names)}."
         )
-    _check_rows(len(data), max_rows)
+    check_rows(len(data), max_rows)
     for i, row in enumerate(data):
         if type(row) is not list or len(row) != len(columns):
             raise InvalidInput(
@@ -456,21 +482,33 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def from_typed(
+    layout: FeatureLayout,
+    rows: int,
+    numeric: FloatMatrix,
+    categorical: dict[str, list[str]],
+) -> FeatureBatch:
+    """A batch from values already typed: the numeric features as an ``[N, F]`` float64 matrix, the
+    categorical ones as columns of valid strings (no missing value). The numbers are still checked."""
+    return _finish(layout, rows, numeric, categorical, row_locator, strings_checked=True)
+
+
 def _finish(
     layout: FeatureLayout,
     rows: int,
     numeric: FloatMatrix,
-    raw_categorical: dict[str, Sequence[Any]],
+    raw_categorical: Mapping[str, Sequence[Any]],
     where: Locator,
+    strings_checked: bool = False,
 ) -> FeatureBatch:
     if layout.numeric:
         _check_numeric(layout, numeric, where)
     categorical: dict[str, list[str | None]] = {}
     unseen: dict[str, list[str]] = {}
     columns = [raw_categorical[name] for name in layout.categorical_names]
-    if columns and set(map(type, chain.from_iterable(columns))) == {str}:
+    if columns and (strings_checked or set(map(type, chain.from_iterable(columns))) == {str}):
         # The common case, checked once for every categorical feature: all strings, all valid text.
-        text = "".join(chain.from_iterable(columns))
+        text = "" if strings_checked else "".join(chain.from_iterable(columns))
         if text.isascii() or _encodable(text):
             for (spec, known), values in zip(layout.categorical_checks, columns, strict=True):
                 strings: list[str | None] = list(values)

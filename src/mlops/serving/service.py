@@ -1,8 +1,9 @@
 """The inference service behind the HTTP routes: request bodies in, JSON documents out.
 
-The predict paths are lean on purpose: the body is parsed once with the standard JSON parser, rows go
-straight into numpy arrays checked against the signature (``mlops.serving.features``), and the
-response is serialised once; no per-request pydantic models (bench/bench_inference.py measures why).
+The predict paths are lean on purpose: the body is parsed once (orjson; a large ``records`` body by the
+model's typed decoder, ``mlops.serving.records_decoder``), rows go straight into numpy arrays checked
+against the signature (``mlops.serving.features``), and the response is serialised once; no
+per-request pydantic models (bench/bench_inference.py measures why).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mlops.registry.table import Table
 from mlops.serving import telemetry, v2
 from mlops.serving.capture_writer import Capture
 from mlops.serving.errors import InvalidInput, PayloadTooLarge, ServingError
-from mlops.serving.features import FeatureBatch, parse_predict_body
+from mlops.serving.features import FeatureBatch, parse_predict_text
 from mlops.serving.model_store import LoadedModel, ModelStore, Prediction, RegistrySource
 from mlops.serving.routing import CANDIDATE, PRODUCTION, Publisher, VariantStats
 from mlops.serving.spool import writer_for
@@ -50,8 +51,9 @@ class Limits:
     max_payload_bytes: int
 
 
-def read_json(body: str | bytes | None, base64_encoded: bool, limit: int) -> Any:
-    """The request body parsed as JSON, within the payload limit (in bytes of the decoded body)."""
+def read_body(body: str | bytes | None, base64_encoded: bool, limit: int) -> str | bytes:
+    """The request body's text, base64-decoded if marked so, within the payload limit (in bytes of the
+    decoded body)."""
     if body is None or body == "" or body == b"":
         raise InvalidInput("The request body is empty; send a JSON object.")
     raw: str | bytes = body
@@ -65,6 +67,11 @@ def read_json(body: str | bytes | None, base64_encoded: bool, limit: int) -> Any
         size = len(raw.encode("utf-8", "surrogatepass"))
     if size > limit:
         raise PayloadTooLarge(f"The request body is {size} bytes; the limit is {limit} bytes.")
+    return raw
+
+
+def load_json(raw: str | bytes) -> Any:
+    """The body's text parsed as JSON; malformed JSON is refused with the position of the fault."""
     try:
         # orjson parses large bodies faster (docs/performance.md, "Batches"); what it refuses (NaN and
         # Infinity literals, which requests may send, and malformed bodies) goes to the standard parser,
@@ -80,6 +87,23 @@ def read_json(body: str | bytes | None, base64_encoded: bool, limit: int) -> Any
         ) from None
     except (ValueError, RecursionError) as error:  # bad UTF-8, nesting too deep, integers too long
         raise InvalidInput(f"The request body is not valid JSON: {error}.") from None
+
+
+class PredictText:
+    """A predict body's text, parsed as JSON at most once, when a model's parse asks for it (a large
+    body of clean records is decoded without it, ``parse_predict_text``)."""
+
+    def __init__(self, raw: str | bytes) -> None:
+        self.raw = raw
+        self._parsed: list[Any] = []
+
+    def parsed(self) -> Any:
+        if not self._parsed:
+            self._parsed.append(load_json(self.raw))
+        return self._parsed[0]
+
+    def batch(self, model: LoadedModel, max_rows: int) -> FeatureBatch:
+        return parse_predict_text(model.layout, self.raw, self.parsed, max_rows)
 
 
 class InferenceService:
@@ -124,17 +148,17 @@ class InferenceService:
         routing key (else the request id) picks the variant; a request the candidate refuses or fails
         on, which production answers, counts against the candidate and gets production's answer."""
         started = time.perf_counter()
-        payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
+        # The body's size first, then the model, then the body itself: a large body is read by the
+        # model's own decoder (``parse_predict_text``).
+        text = PredictText(read_body(body, base64_encoded, self.limits.max_payload_bytes))
         model, variant = self.store.route(name, routing_key or request_id)
+        max_rows = self.limits.max_batch_rows
         if variant == CANDIDATE:
             model, variant, batch, prediction = self._candidate_or_production(
-                name,
-                model,
-                lambda m: parse_predict_body(m.layout, payload, self.limits.max_batch_rows),
-                _itself,
+                name, model, lambda m: text.batch(m, max_rows), _itself
             )
         else:
-            batch = parse_predict_body(model.layout, payload, self.limits.max_batch_rows)
+            batch = text.batch(model, max_rows)
             prediction = model.predict(batch)
         predictions = prediction.prediction_list()
         probabilities = _probability_rows(prediction)
@@ -145,8 +169,8 @@ class InferenceService:
             response["unseen_categories"] = batch.unseen
         if variant is not None:
             response["variant"] = variant
-        text = _dumps(response)
-        return text, self._served(model, variant, batch, started, request_id, predictions, probabilities)
+        answer = _dumps(response)
+        return answer, self._served(model, variant, batch, started, request_id, predictions, probabilities)
 
     def _candidate_or_production(
         self,
@@ -185,11 +209,12 @@ class InferenceService:
         """Open Inference Protocol inference, routed during a canary like ``predict_routed`` (the
         protocol's body has no variant field: the headers name it)."""
         started = time.perf_counter()
-        payload = read_json(body, base64_encoded, self.limits.max_payload_bytes)
+        raw = read_body(body, base64_encoded, self.limits.max_payload_bytes)
         if routed:
             model, variant = self.store.route(name, routing_key or request_id)
         else:
             model, variant = self.store.get(name), None
+        payload = load_json(raw)  # after the look-up, as on the predict route
 
         def parse(m: LoadedModel) -> v2.InferRequest:
             return v2.parse_infer_request(m, payload, self.limits.max_batch_rows)

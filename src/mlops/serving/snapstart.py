@@ -6,7 +6,8 @@ hooks, and snapshots the execution environment; new environments resume from tha
 of initialising. So whatever the hooks do before the snapshot, no cold start pays for again:
 
 - ``before_snapshot`` builds the AWS clients and loads every production model (sha256 checked,
-  onnxruntime session created, warm-up prediction run), so a restored environment serves from memory;
+  onnxruntime session created, warm-up prediction run, a tree ensemble's bulk graph and the large-body
+  decoder built), so a restored environment serves from memory;
 - ``after_restore`` undoes what must not be shared between environments restored from one snapshot:
   it reseeds ``random`` (capture sampling would otherwise draw the same sequence in every
   environment), drops the clients' pooled connections (opened before the snapshot, stale now) and
@@ -28,6 +29,7 @@ def before_snapshot(service: InferenceService) -> list[str]:
     models = service.store.preload()
     for model in models:
         model.bulk_session()  # a tree ensemble's bulk graph too: the snapshot holds it, no request builds it
+        model.layout.records_decoder()  # and the large-body decoder (importing msgspec)
     loaded = [f"{model.name}:{model.version}" for model in models]
     logger.info("Loaded the production models before the snapshot", extra={"models": loaded})
     return loaded

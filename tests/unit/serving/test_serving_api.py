@@ -21,10 +21,11 @@ from mlops.serving.api import create_app, routing_key
 from mlops.serving.capture_writer import Capture
 from mlops.serving.model_store import ModelStore, RegistrySource
 from mlops.serving.service import InferenceService, Limits
+from mlops.signature_types import BULK_MIN_BODY_BYTES
 from mlops.storage import Storage
 from tests.events import load_event
 from tests.integration.inference_fixtures import Trained
-from tests.unit.serving.serving_testdata import MemorySink, MemorySource
+from tests.unit.serving.serving_testdata import MemorySink, MemorySource, first_rows
 
 CONTEXT: Any = LocalContext(function_name="mlops-inference")
 
@@ -264,3 +265,64 @@ def test_probabilities_are_written_as_the_model_computed_them(app: APIGatewayRes
     assert status == 200
     values = [value for row in document["probabilities"] for value in row]
     assert values and all(float(np.float32(value)) == value for value in values)
+
+
+# ---- large bodies (decoded straight into columns) -----------------------------------------------
+
+
+@pytest.fixture
+def large_app(source: MemorySource, churn: Trained, churn_forest: Trained) -> APIGatewayRestResolver:
+    source.publish("churn", churn)
+    source.publish("forest", churn_forest)
+    limits = Limits(max_batch_rows=10_000, max_payload_bytes=6 * 1024 * 1024)
+    return create_app(InferenceService(ModelStore(source, 60), Capture(None, 0), limits))
+
+
+def large_rows(model: Trained, n: int) -> list[dict[str, Any]]:
+    rows = first_rows(model, 200)
+    return [rows[i % len(rows)] for i in range(n)]
+
+
+@pytest.mark.parametrize("name", ["churn", "forest"])
+def test_a_large_records_body_answers_as_its_rows_do_in_small_bodies(
+    large_app: APIGatewayRestResolver, churn: Trained, name: str
+) -> None:
+    rows = large_rows(churn, 1200)
+    body = json.dumps({"records": rows})
+    assert len(body) >= BULK_MIN_BODY_BYTES
+    status, whole, _ = call(large_app, "predict_records", path=f"/models/{name}/predict", body=body)
+    assert status == 200
+    parts = [
+        call(
+            large_app, "predict_records", path=f"/models/{name}/predict", json={"records": rows[i : i + 100]}
+        )[1]
+        for i in range(0, len(rows), 100)
+    ]
+    assert whole["predictions"] == [p for part in parts for p in part["predictions"]]
+    np.testing.assert_allclose(
+        whole["probabilities"], [p for part in parts for p in part["probabilities"]], rtol=1e-6
+    )
+
+
+def test_a_large_body_is_refused_as_a_small_one_is(large_app: APIGatewayRestResolver, churn: Trained) -> None:
+    rows = large_rows(churn, 1200)
+    rows[1100] = {**rows[1100], "tenure": "12"}
+    status, document, _ = call(large_app, "predict_records", json={"records": rows})
+    assert status == 400
+    assert document["error"]["message"] == (
+        "Feature 'tenure' in row 1100 must be a number (or null), got the string '12'."
+    )
+    body = json.dumps({"records": large_rows(churn, 1200)})
+    status, document, _ = call(large_app, "predict_records", body=body[:-2] + ",]}")
+    assert (status, document["error"]["code"]) == (400, "invalid_input")
+    assert document["error"]["message"].startswith("The request body is not valid JSON")
+    status, document, _ = call(
+        large_app, "predict_records", body=json.dumps({"records": large_rows(churn, 10_001)})
+    )
+    assert (status, document["error"]["code"]) == (413, "payload_too_large")
+
+
+def test_the_model_is_looked_up_before_the_body_is_parsed(app: APIGatewayRestResolver) -> None:
+    for event, path in (("predict_records", "/models/nope/predict"), ("v2_infer", "/v2/models/nope/infer")):
+        status, _, _ = call(app, event, path=path, body="{not json")
+        assert status == 404

@@ -11,6 +11,7 @@ import pytest
 from mlops.serving.errors import InvalidInput, PayloadTooLarge
 from mlops.serving.features import FeatureLayout, parse_predict_body
 from mlops.signature import FeatureSpec, Signature
+from tests.unit.serving.test_records_decoder import check_both_paths
 
 SIGNATURE = Signature(
     task="classification",
@@ -49,6 +50,8 @@ def record(**values: Any) -> dict[str, Any]:
 
 
 def parse(body: Any, max_rows: int = 100) -> Any:
+    # Every rule holds on both readings of a body: the general one and the large-body decoder's.
+    check_both_paths(LAYOUT, body, max_rows)
     return parse_predict_body(LAYOUT, body, max_rows)
 
 

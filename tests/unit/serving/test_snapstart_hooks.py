@@ -39,6 +39,7 @@ def test_before_snapshot_loads_every_production_model(
     downloads = source.downloads
     assert service.model("churn").version == 1  # served from memory: nothing downloaded again
     assert source.downloads == downloads
+    assert service.model("churn").layout._records_decoder is not None  # the large-body decoder too
 
 
 def test_before_snapshot_builds_a_forests_bulk_graph_too(
