@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 from mlops.function_settings import load_settings
-from mlops.observability import inject_context, logger, metrics
+from mlops.observability import inject_context, invocation_keys, metrics
 from mlops.serving import snapstart
 from mlops.serving.api import create_app, request_id_of
 from mlops.serving.service import InferenceService
@@ -33,5 +33,7 @@ register_after_restore(snapstart.after_restore, service)
 @inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.set_correlation_id(request_id_of(event, context))
+    # This request's lines only: Powertools' set_correlation_id sets it on the one shared logger, which
+    # the embedded stack's other functions (and HTTP threads) log through too.
+    invocation_keys(correlation_id=request_id_of(event, context))
     return app.resolve(event, context)

@@ -109,3 +109,31 @@ def test_functions_running_side_by_side_each_log_their_own_context(log_lines: io
     assert lines["from ingest"]["function_name"] == "mlops-ingest"
     assert lines["from validation"]["function_name"] == "mlops-validation"
     assert lines["from ingest"]["cold_start"] is True
+
+
+def test_an_inference_requests_correlation_id_stays_on_its_own_lines(log_lines: io.StringIO) -> None:
+    """Before: the inference function set its request id on the one shared logger (Powertools'
+    ``set_correlation_id``), so on the embedded stack every later line of every function, in any
+    thread, carried the id of the last request the HTTP server answered."""
+    event = load_event("inference/predict_records")
+    event["path"] = "/models/no-such-model/predict"
+    level = logger.log_level
+    logger.setLevel(logging.INFO)  # the inference function logs a refused request as a warning
+    try:
+        with frozen_stack() as stack:
+            answer = stack.runtime.invoke("inference", event)
+            assert answer.payload["statusCode"] == 404
+            logger.info("in the request's thread")  # as the request's own lines would be
+            failed = threading.Thread(
+                target=stack.runtime.invoke, args=("trigger", {"dataset": "no-such-dataset"})
+            )
+            failed.start()
+            failed.join()
+    finally:
+        logger.setLevel(level)
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines() if line.startswith("{")]
+    (failure,) = [line for line in lines if line.get("message") == "Function failed"]
+    assert "correlation_id" not in failure, failure
+    (served,) = [line for line in lines if line.get("message") == "in the request's thread"]
+    assert served["function_name"] == "mlops-inference"
+    assert served["correlation_id"] == event["requestContext"]["requestId"]
