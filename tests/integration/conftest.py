@@ -55,12 +55,37 @@ def embedded_stack(
             try:
                 yield stack
             finally:
+                stop_executions()
                 stack.runtime.shutdown()
                 patches.uninstall()
     finally:
         aws.reset_clients()
         os.environ.clear()
         os.environ.update(saved)
+
+
+def stop_executions(timeout_s: float = 60.0) -> None:
+    """Stop every running execution and wait for it to end. moto runs each on a daemon thread that
+    outlives the stack: a rollout waiting out its canary would otherwise invoke its functions later,
+    against the next test's moto."""
+    sfn = aws.stepfunctions()
+    machines = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
+
+    def running() -> list[str]:
+        return [
+            e["executionArn"]
+            for arn in machines
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=arn, statusFilter="RUNNING"
+            )
+            for e in page["executions"]
+        ]
+
+    for arn in running():
+        sfn.stop_execution(executionArn=arn, cause="The test's embedded stack is stopping.")
+    deadline = time.monotonic() + timeout_s
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
