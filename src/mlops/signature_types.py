@@ -26,6 +26,10 @@ BULK_MIN_ROWS = 512
 # Predict bodies of this many characters or more (~170 records of 20 features) are decoded straight into
 # columns (``mlops.serving.records_decoder``); smaller ones do not pay for importing the decoder.
 BULK_MIN_BODY_BYTES = 64 * 1024
+# ... for models of at most this many features: msgspec finds a key at once when keys come in the
+# order of the model's features, and searches the fields for one that does not, so keys in random
+# order decode slower than into dicts past ~400 features (docs/performance.md).
+BULK_MAX_FEATURES = 400
 
 
 class FeatureSpecLike(Protocol):

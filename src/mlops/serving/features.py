@@ -32,7 +32,13 @@ import numpy as np
 import numpy.typing as npt
 
 from mlops.serving.errors import InvalidInput, PayloadTooLarge
-from mlops.signature_types import BULK_MIN_BODY_BYTES, MISSING_CATEGORY, FeatureSpecLike, SignatureLike
+from mlops.signature_types import (
+    BULK_MAX_FEATURES,
+    BULK_MIN_BODY_BYTES,
+    MISSING_CATEGORY,
+    FeatureSpecLike,
+    SignatureLike,
+)
 
 if TYPE_CHECKING:
     from mlops.serving.records_decoder import RecordsDecoder
@@ -107,9 +113,10 @@ class FeatureLayout:
         # signature order (None when that is already the order).
         listed = [*self.numeric_names, *self.categorical_names]
         self.capture_order: Callable[[Sequence[Any]], tuple[Any, ...]] | None = (
-            None if listed == self.names else _getter([listed.index(name) for name in self.names])
+            None if listed == self.names else tuple_getter([listed.index(name) for name in self.names])
         )
         self._records_decoder: RecordsDecoder | None = None
+        self.decodes_records = len(self.names) <= BULK_MAX_FEATURES
 
     def records_decoder(self) -> RecordsDecoder:
         """The decoder of large ``records`` bodies, built (and msgspec imported) on first use. Two
@@ -157,10 +164,11 @@ class FeatureBatch:
 def parse_predict_text(
     layout: FeatureLayout, raw: str | bytes, parsed: Callable[[], Any], max_rows: int
 ) -> FeatureBatch:
-    """The predict body's text to a batch. A large body of clean records is decoded straight into
-    columns (``mlops.serving.records_decoder``); any other body is ``parsed()`` (the JSON value) and
-    read by ``parse_predict_body``, which also names the fault in a body the decoder refused."""
-    if len(raw) >= BULK_MIN_BODY_BYTES:
+    """The predict body's text to a batch. A large body of clean records, for a model of at most
+    ``BULK_MAX_FEATURES`` features, is decoded straight into columns
+    (``mlops.serving.records_decoder``); any other body is ``parsed()`` (the JSON value) and read by
+    ``parse_predict_body``, which also names the fault in a body the decoder refused."""
+    if len(raw) >= BULK_MIN_BODY_BYTES and layout.decodes_records:
         batch = layout.records_decoder().batch(raw, max_rows)
         if batch is not None:
             return batch
@@ -204,7 +212,7 @@ def check_rows(rows: int, max_rows: int) -> None:
         raise PayloadTooLarge(f"The batch has {rows} rows; the limit is {max_rows} rows per request.")
 
 
-def _getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+def tuple_getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
     """``itemgetter`` that always returns a tuple, also for one key."""
     if len(keys) == 1:
         key = keys[0]
@@ -264,7 +272,7 @@ def from_rows(layout: FeatureLayout, rows: list[Any], positions: list[int], kind
                 )
     if positions == list(range(len(positions))) and width is not None:
         return _from_table(layout, rows)
-    return _from_table(layout, list(map(_getter(positions), rows)))
+    return _from_table(layout, list(map(tuple_getter(positions), rows)))
 
 
 def _from_table(layout: FeatureLayout, table: Sequence[Sequence[Any]]) -> FeatureBatch:
@@ -493,6 +501,14 @@ def from_typed(
     return _finish(layout, rows, numeric, categorical, row_locator, strings_checked=True)
 
 
+def _all_valid_strings(columns: list[Sequence[Any]]) -> bool:
+    """Every value a string, all of it valid text: checked once for every categorical feature."""
+    if set(map(type, chain.from_iterable(columns))) != {str}:
+        return False
+    text = "".join(chain.from_iterable(columns))
+    return text.isascii() or _encodable(text)
+
+
 def _finish(
     layout: FeatureLayout,
     rows: int,
@@ -506,18 +522,15 @@ def _finish(
     categorical: dict[str, list[str | None]] = {}
     unseen: dict[str, list[str]] = {}
     columns = [raw_categorical[name] for name in layout.categorical_names]
-    if columns and (strings_checked or set(map(type, chain.from_iterable(columns))) == {str}):
-        # The common case, checked once for every categorical feature: all strings, all valid text.
-        text = "" if strings_checked else "".join(chain.from_iterable(columns))
-        if text.isascii() or _encodable(text):
-            for (spec, known), values in zip(layout.categorical_checks, columns, strict=True):
-                strings: list[str | None] = list(values)
-                categorical[spec.name] = strings
-                if known is not None and not known.issuperset(strings):
-                    new = set(strings) - known - {MISSING_CATEGORY}
-                    if new:
-                        unseen[spec.name] = sorted(str(v) for v in new)[:_MAX_LISTED]
-            return FeatureBatch(rows=rows, numeric=numeric, categorical=categorical, unseen=unseen)
+    if columns and (strings_checked or _all_valid_strings(columns)):
+        for (spec, known), values in zip(layout.categorical_checks, columns, strict=True):
+            strings: list[str | None] = list(values)
+            categorical[spec.name] = strings
+            if known is not None and not known.issuperset(strings):
+                new = set(strings) - known - {MISSING_CATEGORY}
+                if new:
+                    unseen[spec.name] = sorted(str(v) for v in new)[:_MAX_LISTED]
+        return FeatureBatch(rows=rows, numeric=numeric, categorical=categorical, unseen=unseen)
     for spec, known in layout.categorical_checks:
         values = raw_categorical[spec.name]
         if set(map(type, values)) == {str}:

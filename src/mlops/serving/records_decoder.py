@@ -1,16 +1,17 @@
 """Large ``records`` bodies decoded straight into columns, typed by the model's signature.
 
-msgspec decodes each record into a slotted object whose fields are the model's features (numbers as
-floats, categories as strings, ``null`` where the feature is nullable); the columns are then one
-C-level pass per feature. Against ``orjson.loads`` into dicts and a look-up per feature and row, this
-skips building, hashing and freeing a dict per record (docs/performance.md, "10,000-row bodies").
+msgspec decodes each record into a slotted object whose fields are the model's features, in signature
+order (numbers as floats, categories as strings, ``null`` where the feature is nullable); the numeric
+values then go into the matrix in one pass and each categorical column is one C-level pass. Against
+``orjson.loads`` into dicts and a look-up per feature and row, this skips building, hashing and
+freeing a dict per record (docs/performance.md, "10,000-row bodies").
 
 The decoder accepts only clean bodies: ``{"records": [...]}`` whose records hold exactly the model's
 features (and, optionally, the dataset's excluded columns, which are skipped unread) with values of
 those types. Anything else (another body form, a missing or unknown field, a number sent for a
-category, ``NaN``, a number beyond float64, malformed JSON) makes ``columns`` return None, and the body
+category, ``NaN``, a number beyond float64, malformed JSON) makes ``batch`` return None, and the body
 takes the general path (``mlops.serving.features.parse_predict_body``), which accepts or refuses it as
-before and names the fault. What the decoder accepts, the general path reads to the same columns.
+before and names the fault. What the decoder accepts, the general path reads to the same batch.
 
 msgspec is imported on the first large body (importing it takes ~25 ms), not at init.
 """
@@ -19,18 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from mlops.serving.features import check_rows, from_columns, from_typed, row_locator
+from mlops.serving.features import check_rows, from_columns, from_typed, row_locator, tuple_getter
 
 if TYPE_CHECKING:
     from mlops.serving.features import FeatureBatch, FeatureLayout
-    from mlops.signature_types import FeatureSpecLike
 
 # What a refused body raises: msgspec's decode and validation errors, a str body that is not valid
 # Unicode (a lone surrogate cannot be encoded to UTF-8), nesting too deep.
@@ -42,21 +42,26 @@ class RecordsDecoder:
 
     def __init__(self, layout: FeatureLayout) -> None:
         self.layout = layout
-        # The record's fields: the numeric features, the categorical ones, then the ignored columns.
-        specs = [*layout.numeric, *layout.categorical]
+        # The record's fields in signature order, then the ignored columns: msgspec finds a key at
+        # once when keys come in its fields' order (as clients send them, in the order of the
+        # model's features) and searches the fields for one that does not.
+        specs = layout.features
         # Strict: no missing value, so the numbers go into the matrix in one pass, unchecked for
         # None. Where a feature is nullable, a body the strict decoder refuses is tried once more
         # with null allowed there.
-        self._strict = _decoder(layout, specs, nullable=False)
+        self._strict = _decoder(layout, nullable=False)
         nullable = any(spec.nullable for spec in specs)
-        self._lenient = _decoder(layout, specs, nullable=True) if nullable else None
-        numeric = len(layout.numeric)
-        self._numeric_count = numeric
-        # A record's numeric values, in the order of the layout's numeric features: a tuple slice.
-        self._numeric_part = itemgetter(slice(0, numeric))
+        self._lenient = _decoder(layout, nullable=True) if nullable else None
+        self._numeric_count = len(layout.numeric)
+        # A record's numeric values, in the order of the layout's numeric features.
+        self._numeric_part = tuple_getter(layout.numeric_positions) if layout.numeric else None
         self._astuple = msgspec.structs.astuple
         self._getters = [(spec.name, attrgetter(f"f{k}")) for k, spec in enumerate(specs)]
-        self._categorical_getters = self._getters[numeric:]
+        self._categorical_getters = [
+            (name, get)
+            for (name, get), spec in zip(self._getters, specs, strict=True)
+            if spec.kind != "numeric"
+        ]
 
     def batch(self, raw: str | bytes, max_rows: int) -> FeatureBatch | None:
         """The body's batch, checked as ``parse_predict_body`` checks it (a value it refuses raises the
@@ -82,24 +87,22 @@ class RecordsDecoder:
 
     def _numeric_matrix(self, records: list[Any]) -> npt.NDArray[np.float64]:
         """The numeric values, all floats, as an ``[N, F]`` matrix in one C-level pass over the
-        records' leading fields (``fromiter`` with the count fills a buffer allocated once)."""
-        count = self._numeric_count
-        if not count:
+        records (``fromiter`` with the count fills a buffer allocated once)."""
+        count, part = self._numeric_count, self._numeric_part
+        if part is None:
             return np.empty((0, 0), dtype=np.float64)
-        values = chain.from_iterable(map(self._numeric_part, map(self._astuple, records)))
+        values = chain.from_iterable(map(part, map(self._astuple, records)))
         return np.fromiter(values, dtype=np.float64, count=len(records) * count).reshape(-1, count)
 
 
-def _decoder(
-    layout: FeatureLayout, specs: list[FeatureSpecLike], nullable: bool
-) -> Callable[[str | bytes], Any]:
-    """A decoder of ``{"records": [...]}``: each record one object with a field per spec (numbers as
-    floats, categories as strings; ``null`` too for a nullable spec if ``nullable``), then the
+def _decoder(layout: FeatureLayout, nullable: bool) -> Callable[[str | bytes], Any]:
+    """A decoder of ``{"records": [...]}``: each record one object with a field per feature (numbers
+    as floats, categories as strings; ``null`` too for a nullable feature if ``nullable``), then the
     dataset's excluded columns, optional, skipped unread. Attribute names are positional (a feature's
     name need not be an identifier); ``rename`` maps them to the names the JSON uses."""
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     rename: dict[str, str] = {}
-    for k, spec in enumerate(specs):
+    for k, spec in enumerate(layout.features):
         kind: Any = float if spec.kind == "numeric" else str
         fields.append((f"f{k}", kind | None if nullable and spec.nullable else kind))
         rename[f"f{k}"] = spec.name

@@ -89,18 +89,21 @@ def load_json(raw: str | bytes) -> Any:
         raise InvalidInput(f"The request body is not valid JSON: {error}.") from None
 
 
+_UNPARSED = object()
+
+
 class PredictText:
     """A predict body's text, parsed as JSON at most once, when a model's parse asks for it (a large
     body of clean records is decoded without it, ``parse_predict_text``)."""
 
     def __init__(self, raw: str | bytes) -> None:
         self.raw = raw
-        self._parsed: list[Any] = []
+        self._parsed: Any = _UNPARSED
 
     def parsed(self) -> Any:
-        if not self._parsed:
-            self._parsed.append(load_json(self.raw))
-        return self._parsed[0]
+        if self._parsed is _UNPARSED:
+            self._parsed = load_json(self.raw)
+        return self._parsed
 
     def batch(self, model: LoadedModel, max_rows: int) -> FeatureBatch:
         return parse_predict_text(model.layout, self.raw, self.parsed, max_rows)

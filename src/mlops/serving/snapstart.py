@@ -29,7 +29,8 @@ def before_snapshot(service: InferenceService) -> list[str]:
     models = service.store.preload()
     for model in models:
         model.bulk_session()  # a tree ensemble's bulk graph too: the snapshot holds it, no request builds it
-        model.layout.records_decoder()  # and the large-body decoder (importing msgspec)
+        if model.layout.decodes_records:
+            model.layout.records_decoder()  # and the large-body decoder (importing msgspec)
     loaded = [f"{model.name}:{model.version}" for model in models]
     logger.info("Loaded the production models before the snapshot", extra={"models": loaded})
     return loaded

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from mlops.serving.errors import InvalidInput, PayloadTooLarge, ServingError
 from mlops.serving.features import FeatureBatch, FeatureLayout, parse_predict_body, parse_predict_text
 from mlops.serving.service import load_json
 from mlops.signature import FeatureSpec, Signature
-from mlops.signature_types import BULK_MIN_BODY_BYTES
+from mlops.signature_types import BULK_MAX_FEATURES, BULK_MIN_BODY_BYTES
 
 Outcome = FeatureBatch | tuple[type[Exception], str]
 
@@ -284,3 +286,78 @@ def test_threads_decoding_at_once_each_get_their_own_batch() -> None:
     for k, batch in enumerate(batches):
         assert batch.numeric[:, 0].tolist() == [float(k % 4)] * 1500
         assert batch.numeric[:, 2].tolist() == [i / 3 for i in range(1500)]
+
+
+def wide_layout(features: int) -> FeatureLayout:
+    specs = [
+        FeatureSpec(
+            name=f"column {i}",
+            input_name=f"i{i}",
+            kind="categorical" if i % 5 == 0 else "numeric",
+            dtype="string" if i % 5 == 0 else "float",
+            nullable=i % 7 == 0,
+        )
+        for i in range(features)
+    ]
+    return FeatureLayout(SIGNATURE.model_copy(update={"features": specs, "excluded_columns": []}))
+
+
+def test_keys_in_any_order_read_alike() -> None:
+    """The decoder's fields are in signature order, where msgspec finds each key at once; keys in
+    another order are searched for, and read to the same batch."""
+    layout = wide_layout(60)
+    record = {
+        spec.name: ("v" if spec.kind == "categorical" else k / 3) for k, spec in enumerate(layout.features)
+    }
+    shuffled = list(record.items())
+    random.Random(7).shuffle(shuffled)
+    for items in (list(record.items()), sorted(record.items()), shuffled, list(reversed(record.items()))):
+        body = {"records": [dict(items), {**dict(items), "column 7": None}]}
+        assert check_both_paths(layout, body, 10)
+
+
+def test_models_wider_than_the_decoder_takes_read_the_general_way() -> None:
+    """Past BULK_MAX_FEATURES, keys in random order would decode slower than into dicts."""
+    assert wide_layout(BULK_MAX_FEATURES).decodes_records
+    layout = wide_layout(BULK_MAX_FEATURES + 1)
+    assert not layout.decodes_records
+    record = {spec.name: ("v" if spec.kind == "categorical" else 1.5) for spec in layout.features}
+    raw = json.dumps({"records": [record] * 20})
+    assert len(raw) >= BULK_MIN_BODY_BYTES
+    parsed = Recorder(raw)
+    batch = parse_predict_text(layout, raw, parsed, 100)
+    assert parsed.calls == 1 and batch.rows == 20
+
+
+def test_empty_and_blank_large_bodies() -> None:
+    for raw, message in (
+        ('{"records": []' + " " * BULK_MIN_BODY_BYTES + "}", "The batch is empty: send at least one row."),
+        (
+            " " * BULK_MIN_BODY_BYTES,
+            f"The request body is not valid JSON: Expecting value at position {BULK_MIN_BODY_BYTES}.",
+        ),
+        (
+            '{"records": [' + ",".join(["{}"] * 30_000) + "]}",
+            "The batch has 30000 rows; the limit is 10 rows per request.",
+        ),
+    ):
+        parsed = Recorder(raw)
+        with pytest.raises(ServingError, match=re.escape(message)):
+            parse_predict_text(LAYOUT, raw, parsed, 10)
+
+
+def test_the_most_records_a_payload_holds_are_refused_by_count() -> None:
+    """Lambda's 6 MB payload of the smallest records a one-feature model takes: 750,000 of them."""
+    layout = FeatureLayout(
+        SIGNATURE.model_copy(
+            update={
+                "features": [FeatureSpec(name="a", input_name="a", kind="numeric", dtype="float")],
+                "excluded_columns": [],
+            }
+        )
+    )
+    raw = '{"records": [' + ",".join(['{"a":1}'] * 750_000) + "]}"
+    assert len(raw) <= 6 * 1024 * 1024
+    result, by_decoder = text_path(layout, raw, 10_000)
+    assert by_decoder
+    assert result == (PayloadTooLarge, "The batch has 750000 rows; the limit is 10000 rows per request.")
