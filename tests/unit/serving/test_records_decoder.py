@@ -361,3 +361,14 @@ def test_the_most_records_a_payload_holds_are_refused_by_count() -> None:
     result, by_decoder = text_path(layout, raw, 10_000)
     assert by_decoder
     assert result == (PayloadTooLarge, "The batch has 750000 rows; the limit is 10000 rows per request.")
+
+
+def test_long_and_empty_feature_names_and_long_values() -> None:
+    specs = [
+        FeatureSpec(name="", input_name="i0", kind="numeric", dtype="float"),
+        FeatureSpec(name="n" * 20_000, input_name="i1", kind="categorical", dtype="string"),
+        FeatureSpec(name="n" * 20_001, input_name="i2", kind="numeric", dtype="float"),
+    ]
+    layout = FeatureLayout(SIGNATURE.model_copy(update={"features": specs, "excluded_columns": []}))
+    record = {"": 1.0, "n" * 20_000: "x" * 100_000, "n" * 20_001: -2.5}
+    assert check_both_paths(layout, {"records": [record, {**record, "": 3}]}, 10)
